@@ -1,0 +1,39 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := data/demo
+DB     ?= data/workbench.db
+PORT   ?= 8501
+
+.PHONY: run test install demo keys e2e-deps bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, prepare the demo review (data, models, users, signing key), start the app
+run: install
+	@test -f $(DEMO)/review.yaml || $(BIN)/workbench demo $(DEMO)
+	@$(BIN)/workbench demo-setup $(DEMO) --db $(DB) 2>/dev/null || true
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+## make test: install, then run the whole suite (unit, AppTest, browser end-to-end)
+test: install e2e-deps
+	$(BIN)/python -m pytest
+
+# The browser test needs Debian's chromium and poppler-utils; .ci/run installs them.
+e2e-deps:
+	@command -v chromium >/dev/null 2>&1 || { echo "make test needs Debian's chromium for the browser test: run 'sudo apt-get install -y chromium poppler-utils' (CI's .ci/run does it)"; exit 1; }
+	@command -v pdftoppm >/dev/null 2>&1 || { echo "make test needs poppler-utils (pdftoppm, pdfsig): run 'sudo apt-get install -y poppler-utils'"; exit 1; }
+
+bench: install
+	$(BIN)/python benchmarks/bench_evidence.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,77 @@
+"""`workbench` command line: the composition root.
+
+Each command group lives in its own module ``workbench/cli/_<group>.py`` exposing
+``register(subparsers)``; a registered handler receives the parsed ``argparse.Namespace``
+and returns the process exit code. Domain errors (``WorkbenchError``) are turned into a
+one-line message on stderr and exit code 2 here, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+# Order is the order of `workbench --help`.
+COMMAND_MODULES = [
+    "demo",
+    "review",
+    "gate",
+    "report",
+    "users",
+    "audit",
+    "questionnaire",
+    "replay",
+]
+
+EXIT_INVALID_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised via CLI tests
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID_INPUT, f"workbench: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="workbench",
+        description="Model Promotion Workbench: evidence-based go/no-go decisions for ML models.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"workbench.cli._{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"workbench.cli._{name}":
+                continue  # command group not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_INVALID_INPUT
+    try:
+        return int(args.func(args) or 0)
+    except WorkbenchError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
