@@ -1,0 +1,75 @@
+"""Staging a review uploaded through the browser: files into one folder, manifest rewritten.
+
+Uploaded files arrive flat (no folders), so the manifest's relative paths are rewritten to
+the uploaded file names. Nothing is loaded here: the normal, secure loader runs afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from workbench.errors import ManifestError
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PATH_FIELDS = (("candidate", "path"), ("baseline", "path"), ("data", "evaluation"), ("data", "reference"),
+                ("data", "replay"), (None, "policy"), (None, "model_card"))
+
+
+def safe_name(name: str) -> str:
+    """A file name without folders or odd characters (no path traversal from an upload).
+
+    Examples
+    --------
+    >>> safe_name("../../etc/passwd")
+    'passwd'
+    """
+    base = Path(name.replace("\\", "/")).name
+    cleaned = _SAFE.sub("_", base).lstrip(".")
+    if not cleaned:
+        raise ManifestError(f"uploaded file name {name!r} is not usable; rename the file")
+    return cleaned
+
+
+def stage_upload(manifest_name: str, manifest_bytes: bytes, files: Mapping[str, bytes], *, root: Path) -> Path:
+    """Write an uploaded manifest and its files into a content-addressed folder under ``root``.
+
+    Returns the path of the rewritten ``review.yaml``. Files the manifest names but that were
+    not uploaded are reported in one error listing all of them.
+    """
+    try:
+        raw = yaml.safe_load(manifest_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ManifestError(f"{manifest_name}: not a readable YAML manifest ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{manifest_name}: expected a mapping of keys (name, task, candidate, ...)")
+    uploaded = {safe_name(n): data for n, data in files.items()}
+    missing: list[str] = []
+    for parent, key in _PATH_FIELDS:
+        node = raw if parent is None else raw.get(parent)
+        if not isinstance(node, dict) or not node.get(key):
+            continue
+        name = safe_name(str(node[key]))
+        if name not in uploaded:
+            missing.append(f"{parent + '.' if parent else ''}{key} ({node[key]})")
+        node[key] = name
+    if missing:
+        raise ManifestError(f"{manifest_name}: upload these files too: {', '.join(missing)}")
+    h = hashlib.sha256(manifest_bytes)
+    for name in sorted(uploaded):
+        h.update(name.encode())
+        h.update(hashlib.sha256(uploaded[name]).digest())
+    folder = root / h.hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in uploaded.items():
+        (folder / name).write_bytes(data)
+    target = folder / "review.yaml"
+    target.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return target
+
+
+__all__ = ["safe_name", "stage_upload"]
