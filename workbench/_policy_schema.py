@@ -1,0 +1,264 @@
+"""Pydantic models of the promotion policy (strict, frozen, a discriminated union on ``kind``).
+
+The public names are re-exported from :mod:`workbench.policy`; the format is documented in
+docs/POLICY.md, whose JSON Schema is generated from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Severity = Literal["blocking", "advisory"]
+CIEnd = Literal["point", "lower", "upper"]
+Role = Literal[
+    "reviewer",
+    "data_scientist",
+    "product_owner",
+    "data_governance",
+    "security",
+    "legal",
+    "operations",
+    "admin",
+]
+GovernanceCheck = Literal[
+    "model_card", "lineage", "privacy", "sensitive_inputs", "access_control", "readiness"
+]
+_ID = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _Criterion(_Strict):
+    id: str = Field(pattern=_ID, description="stable identifier, quoted by waivers and reports")
+    description: str = Field(default="", description="one sentence a reviewer can read")
+    severity: Severity = Field(
+        default="blocking",
+        description="blocking: an unwaived FAIL is NO-GO, MISSING is PENDING; advisory: shown as WARN",
+    )
+    waivable_by: tuple[Role, ...] | None = Field(
+        default=None, description="roles that may waive it; null: the policy's waivers.default_roles"
+    )
+    on_missing: Literal["missing", "warn", "fail"] = Field(
+        default="missing", description="what a value absent from the evidence counts as"
+    )
+
+
+def _need_one(obj: BaseModel, *names: str) -> None:
+    if all(getattr(obj, n) is None for n in names):
+        raise ValueError(f"give at least one of {', '.join(names)}")
+
+
+class AbsoluteCriterion(_Criterion):
+    """A bound on one evidence value, e.g. ``models.candidate.metrics.roc_auc`` >= 0.70."""
+
+    kind: Literal["absolute"]
+    metric: str = Field(min_length=1, description="evidence key path, dot separated")
+    min: float | None = None
+    max: float | None = None
+    ci: CIEnd = Field(default="point", description="apply the bound to the point estimate or a CI end")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AbsoluteCriterion:
+        _need_one(self, "min", "max")
+        return self
+
+
+class RelativeCriterion(_Criterion):
+    """Candidate versus baseline on one metric (``deltas.<metric>`` is candidate - baseline).
+
+    ``ci`` refers to the *improvement* (delta oriented so that positive is better): ``lower``
+    is the pessimistic end, which is what a non-inferiority test uses.
+    """
+
+    kind: Literal["relative"]
+    metric: str = Field(min_length=1, description="metric name under models.<role>.metrics")
+    max_drop: float | None = Field(default=None, ge=0)
+    min_gain: float | None = None
+    mode: Literal["absolute", "relative"] = Field(
+        default="absolute", description="relative: the change divided by |baseline|"
+    )
+    ci: CIEnd = "point"
+    greater_is_better: bool | None = Field(
+        default=None, description="override the metric registry's direction"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RelativeCriterion:
+        _need_one(self, "max_drop", "min_gain")
+        return self
+
+
+class FairnessCriterion(_Criterion):
+    """A disparity bound per sensitive feature (``models.candidate.fairness.<feature>.<metric>``)."""
+
+    kind: Literal["fairness"]
+    metric: str = Field(min_length=1, description="e.g. demographic_parity_ratio")
+    features: Literal["all"] | tuple[str, ...] = "all"
+    include_intersections: bool = Field(default=False, description="with 'all': also 'a×b' features")
+    min: float | None = None
+    max: float | None = None
+    max_widening: float | None = Field(
+        default=None, ge=0, description="how much less fair than the baseline the candidate may be"
+    )
+    ci: CIEnd = "point"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FairnessCriterion:
+        _need_one(self, "min", "max", "max_widening")
+        return self
+
+
+class DriftCriterion(_Criterion):
+    """Population shift between reference and evaluation data (``drift.features.<f>``)."""
+
+    kind: Literal["drift"]
+    features: Literal["all"] | tuple[str, ...] = "all"
+    statistic: str = Field(default="psi", description="per-feature drift statistic")
+    max_psi: float | None = Field(default=None, ge=0, description="bound on the statistic per feature")
+    max_share_drifted: float | None = Field(default=None, ge=0, le=1)
+    drifted_psi: float = Field(default=0.25, ge=0, description="a feature above this counts as drifted")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> DriftCriterion:
+        _need_one(self, "max_psi", "max_share_drifted")
+        return self
+
+
+class OperationalCriterion(_Criterion):
+    """Budget on ``models.candidate.operational.<metric>`` (e.g. ``latency_ms.p95``)."""
+
+    kind: Literal["operational"]
+    metric: str = Field(min_length=1)
+    min: float | None = None
+    max: float | None = None
+    max_increase: float | None = Field(
+        default=None, ge=0, description="candidate / baseline - 1 at most this (0.5 = +50%)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> OperationalCriterion:
+        _need_one(self, "min", "max", "max_increase")
+        return self
+
+
+class RobustnessCriterion(_Criterion):
+    """Limits on metric degradation under stress tests (``models.candidate.robustness.tests``)."""
+
+    kind: Literal["robustness"]
+    tests: Literal["all"] | tuple[str, ...] = "all"
+    max_degradation: float | None = Field(default=None, ge=0)
+    max_excess_degradation: float | None = Field(
+        default=None, ge=0, description="candidate degradation minus the baseline's, per test"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RobustnessCriterion:
+        _need_one(self, "max_degradation", "max_excess_degradation")
+        return self
+
+
+class QualitativeCriterion(_Criterion):
+    """Submitted questionnaires: reviewers per role, minimum score, no blocking answers."""
+
+    kind: Literal["qualitative"]
+    questionnaires: Literal["all"] | tuple[str, ...] = "all"
+    min_reviewers: dict[Role, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    allow_blocking_answers: bool = False
+    concern_is: Literal["warn", "fail"] = Field(default="warn", description="how a CONCERN verdict counts")
+
+
+class GovernanceCriterion(_Criterion):
+    """One governance checklist item (see workbench.governance)."""
+
+    kind: Literal["governance"]
+    check: GovernanceCheck
+    sections: tuple[str, ...] | None = Field(
+        default=None, description="model_card / readiness: the sections that must be filled"
+    )
+    warn_is: Literal["pass", "warn", "fail"] = Field(default="warn", description="how a WARN check counts")
+
+    @model_validator(mode="after")
+    def _sections_only_where_meaningful(self) -> GovernanceCriterion:
+        if self.sections is not None and self.check not in ("model_card", "readiness"):
+            raise ValueError("'sections' applies only to check: model_card or readiness")
+        return self
+
+
+class SignoffCriterion(_Criterion):
+    """Roles that must approve the current evidence digest under the current policy digest."""
+
+    kind: Literal["signoff"]
+    roles: tuple[Role, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _not_waivable(self) -> SignoffCriterion:
+        if self.waivable_by:
+            raise ValueError("a sign-off cannot be waived: remove 'waivable_by'")
+        return self
+
+
+Criterion = Annotated[
+    Union[
+        AbsoluteCriterion,
+        RelativeCriterion,
+        FairnessCriterion,
+        DriftCriterion,
+        OperationalCriterion,
+        RobustnessCriterion,
+        QualitativeCriterion,
+        GovernanceCriterion,
+        SignoffCriterion,
+    ],
+    Field(discriminator="kind"),
+]
+
+
+class WaiverRules(_Strict):
+    default_roles: tuple[Role, ...] = Field(
+        default=("product_owner",), description="who may waive a criterion without waivable_by"
+    )
+    max_days: int | None = Field(default=None, ge=1, description="longest allowed waiver (expiry - grant)")
+
+
+class PolicyModel(_Strict):
+    """The policy document (the ``Policy`` class adds the digest and helpers)."""
+
+    id: str = Field(pattern=_ID)
+    version: str = Field(min_length=1, description="quote it in YAML: \"1.0.0\"")
+    title: str = ""
+    description: str = ""
+    waivers: WaiverRules = WaiverRules()
+    criteria: tuple[Criterion, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> PolicyModel:
+        seen: set[str] = set()
+        for i, c in enumerate(self.criteria):
+            if c.id in seen:
+                raise ValueError(f"criteria.{i}.id: duplicate criterion id {c.id!r}")
+            seen.add(c.id)
+        return self
+
+
+__all__ = [
+    "AbsoluteCriterion",
+    "CIEnd",
+    "Criterion",
+    "DriftCriterion",
+    "FairnessCriterion",
+    "GovernanceCriterion",
+    "OperationalCriterion",
+    "PolicyModel",
+    "QualitativeCriterion",
+    "RelativeCriterion",
+    "RobustnessCriterion",
+    "Role",
+    "Severity",
+    "SignoffCriterion",
+    "WaiverRules",
+]
