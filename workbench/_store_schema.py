@@ -1,0 +1,246 @@
+"""Versioned schema of the review store: ordered migration functions.
+
+The ``schema_version`` table holds one row per applied migration (``version``,
+``applied_at``). Opening a store runs every migration whose number is above the highest
+recorded one, each inside ``BEGIN IMMEDIATE`` so two processes opening the same new file
+cannot both apply it. A file whose recorded version is above :data:`SCHEMA_VERSION` was
+written by a newer workbench and is refused.
+
+Add a migration by appending a function to :data:`MIGRATIONS`; never edit an existing one
+(databases in the field already ran it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from workbench.errors import StoreError
+
+_V1 = """
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    roles TEXT NOT NULL,               -- JSON array of role names, sorted
+    password_hash TEXT,                -- scrypt$n$r$p$salt$hash; NULL: cannot log in
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    payload TEXT NOT NULL,             -- canonical JSON, hashed as stored
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_subject ON audit_log(subject);
+CREATE INDEX audit_log_actor ON audit_log(actor);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
+CREATE TABLE reviews (
+    review_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    manifest_path TEXT NOT NULL,
+    evidence_digest TEXT,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE evidence_runs (
+    run_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    evidence_digest TEXT NOT NULL,
+    content_digest TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX evidence_runs_review ON evidence_runs(review_id, evidence_digest);
+CREATE TABLE responses (
+    response_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    questionnaire_id TEXT NOT NULL,
+    questionnaire_version TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'submitted', 'superseded')),
+    answers TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    submitted_at TEXT,
+    supersedes INTEGER REFERENCES responses(response_id),
+    revision_reason TEXT,
+    UNIQUE (review_id, questionnaire_id, reviewer, revision)
+);
+CREATE TABLE signoffs (
+    signoff_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    user TEXT NOT NULL REFERENCES users(name),
+    role TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('approve', 'reject')),
+    comment TEXT NOT NULL,
+    evidence_digest TEXT NOT NULL,
+    policy_digest TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE waivers (
+    waiver_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    user TEXT NOT NULL REFERENCES users(name),
+    role TEXT NOT NULL,
+    criterion_id TEXT NOT NULL,
+    rationale TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    evidence_digest TEXT NOT NULL,
+    policy_digest TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT,
+    revoke_reason TEXT
+);
+CREATE TABLE decisions (
+    decision_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    decision TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE exports (
+    export_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    kind TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+"""
+
+_V2 = """
+CREATE TABLE documents (
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    kind TEXT NOT NULL CHECK (kind IN ('readiness', 'model_card')),
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY (review_id, kind)
+);
+CREATE TABLE monitoring_batches (
+    batch_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    batch_digest TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    UNIQUE (review_id, batch_digest)
+);
+CREATE TABLE alerts (
+    alert_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    details TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT,
+    ack_comment TEXT
+);
+CREATE INDEX responses_key ON responses(review_id, questionnaire_id, reviewer);
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in _statements(sql):
+            conn.execute(statement)
+
+    return run
+
+
+def _statements(sql: str) -> list[str]:
+    # executescript() would COMMIT the surrounding BEGIN IMMEDIATE, so split statements
+    # ourselves; complete_statement understands trigger bodies and comments.
+    out, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
+    return out
+
+
+#: Ordered migrations; migration ``i`` (1-based) brings the schema to version ``i``.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2))
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """Highest applied migration number, 0 for an empty database."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, *, path: str, target: int = SCHEMA_VERSION) -> int:
+    """Apply pending migrations up to ``target``; return the resulting version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Each migration runs in
+    its own ``BEGIN IMMEDIATE`` transaction together with its ``schema_version`` row.
+
+    Raises
+    ------
+    StoreError
+        When the file's schema is newer than this code knows.
+    """
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            version = current_version(conn)
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{path}: the store has schema version {version} but this workbench "
+                    f"understands up to version {SCHEMA_VERSION}; upgrade the workbench "
+                    "or open a different --db"
+                )
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
+            MIGRATIONS[version](conn)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (version + 1, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
