@@ -1,0 +1,174 @@
+"""Statistics behind :mod:`workbench.fairness`: group AUC (bootstrap or DeLong), slice tests
+against the complement with Benjamini–Hochberg, minimum detectable differences, proxies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+ALPHA = 0.05
+POWER = 0.8
+SLICE_TEST_METRICS = ("selection_rate", "accuracy", "tpr")
+
+
+def auc_point(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Mann–Whitney AUC with mid-ranks (equals ``sklearn.metrics.roc_auc_score``); NaN if one class."""
+    from scipy.stats import rankdata
+
+    n_pos = int(y_true.sum())
+    n_neg = y_true.shape[0] - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(y_score)
+    return float((ranks[y_true == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def delong_ci(y_true: np.ndarray, y_score: np.ndarray, *, confidence: float) -> tuple[float, float]:
+    """DeLong's asymptotic interval for one AUC (placements from mid-ranks), clipped to [0, 1]."""
+    from scipy.stats import norm, rankdata
+
+    pos, neg = y_score[y_true == 1], y_score[y_true == 0]
+    m, n = pos.shape[0], neg.shape[0]
+    if m < 2 or n < 2:
+        return (float("nan"), float("nan"))
+    r_all = rankdata(np.r_[pos, neg])
+    v10 = (r_all[:m] - rankdata(pos)) / n  # share of negatives below each positive
+    v01 = 1.0 - (r_all[m:] - rankdata(neg)) / m  # share of positives above each negative
+    auc = v10.mean()
+    se = np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
+    z = norm.ppf(0.5 + confidence / 2)
+    return (float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se)))
+
+
+class WeightedAuc:
+    """Exact AUC of one group under every bootstrap replicate (sort once, weight each replicate)."""
+
+    def __init__(self, rows: np.ndarray, y_true: np.ndarray, y_score: np.ndarray) -> None:
+        order = np.argsort(y_score[rows], kind="stable")
+        self.rows = rows[order]
+        s = y_score[self.rows]
+        self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        self.pos = y_true[self.rows].astype(np.float32)
+        self.values: list[np.ndarray] = []
+
+    def consume(self, chunk: np.ndarray) -> None:
+        w = chunk[:, self.rows]
+        wp = w * self.pos
+        pos_w = np.add.reduceat(wp, self.starts, axis=1, dtype=np.float64)
+        neg_w = np.add.reduceat(w, self.starts, axis=1, dtype=np.float64) - pos_w
+        below = np.cumsum(neg_w, axis=1) - neg_w
+        num = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.values.append(num / (pos_w.sum(axis=1) * neg_w.sum(axis=1)))
+
+    def replicates(self) -> np.ndarray:
+        return np.concatenate(self.values) if self.values else np.empty(0)
+
+
+def min_detectable_difference(n_group: int, n_rest: int, rate: float) -> float | None:
+    """Smallest difference in a proportion between a group and its complement that a two-sided
+    test at alpha 0.05 detects with power 0.8 (normal approximation at the pooled rate)."""
+    from scipy.stats import norm
+
+    if n_group < 1 or n_rest < 1 or not np.isfinite(rate):
+        return None
+    z = norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER)
+    return float(z * np.sqrt(max(rate * (1 - rate), 0.0) * (1 / n_group + 1 / n_rest)))
+
+
+def two_by_two_test(table: np.ndarray) -> tuple[str, float | None, float | None]:
+    """Fisher's exact test when an expected cell is below 5, else the G-test (no correction)."""
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        return ("none", None, None)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    if expected.min() < 5:
+        stat, p = fisher_exact(table)
+        return ("fisher_exact", float(stat) if np.isfinite(stat) else None, float(p))
+    stat, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    return ("g_test", float(stat), float(p))
+
+
+def slice_tests(
+    counts: np.ndarray, labels: Sequence[str], *, min_group_size: int
+) -> list[dict[str, object]]:
+    """Each group against its complement for selection rate, accuracy and TPR.
+
+    ``counts`` is ``(G, 4)`` confusion counts ``[tn, fp, fn, tp]``. p-values are adjusted
+    with Benjamini–Hochberg over all tests of the grouping.
+    """
+    from scipy.stats import false_discovery_control
+
+    total = counts.sum(axis=0)
+    out: list[dict[str, object]] = []
+    for g, label in enumerate(labels):
+        c, rest = counts[g], total - counts[g]
+        for metric in SLICE_TEST_METRICS:
+            (hit_g, n_g), (hit_r, n_r) = _successes(c, metric), _successes(rest, metric)
+            table = np.array([[hit_g, n_g - hit_g], [hit_r, n_r - hit_r]], dtype=np.int64)
+            test, stat, p = two_by_two_test(table)
+            pooled = (hit_g + hit_r) / (n_g + n_r) if n_g + n_r else float("nan")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                diff = hit_g / n_g - hit_r / n_r if n_g and n_r else None
+            out.append({
+                "group": label, "metric": metric, "n": int(n_g), "n_complement": int(n_r),
+                "difference": None if diff is None else float(diff), "test": test,
+                "statistic": stat, "p_value": p, "insufficient_data": bool(counts[g].sum() < min_group_size),
+                "min_detectable_difference": min_detectable_difference(int(n_g), int(n_r), pooled),
+            })
+    ps = [r["p_value"] for r in out if r["p_value"] is not None]
+    adjusted = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
+    for r in out:
+        r["p_adjusted"] = float(next(adjusted)) if r["p_value"] is not None else None
+        r["significant"] = bool(r["p_adjusted"] is not None and r["p_adjusted"] < ALPHA)
+    return out
+
+
+def _successes(c: np.ndarray, metric: str) -> tuple[float, float]:
+    tn, fp, fn, tp = c
+    if metric == "selection_rate":
+        return tp + fp, tn + fp + fn + tp
+    if metric == "accuracy":
+        return tp + tn, tn + fp + fn + tp
+    return tp, tp + fn  # tpr
+
+
+def _discretise(values: pd.Series, n_bins: int) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(values) and values.nunique(dropna=True) > n_bins:
+        binned = pd.qcut(values, q=n_bins, duplicates="drop")
+        codes = binned.cat.codes.to_numpy()
+    else:
+        codes = pd.factorize(values, use_na_sentinel=True)[0]
+    return np.where(codes < 0, codes.max(initial=0) + 1, codes)
+
+
+def proxy_associations(
+    frame: pd.DataFrame, inputs: Sequence[str], sensitive: Sequence[str], *, n_bins: int = 10, top_k: int = 5
+) -> dict[str, object]:
+    """Cramér's V and mutual information between each model input and each sensitive attribute.
+
+    Numeric inputs are cut into ``n_bins`` quantile bins; missing values are their own level.
+    """
+    from scipy.stats.contingency import association, crosstab
+    from sklearn.metrics import mutual_info_score
+
+    result: dict[str, object] = {}
+    for s in sensitive:
+        s_codes = _discretise(frame[s], n_bins)
+        rows = []
+        for col in inputs:
+            if col == s:
+                continue
+            x_codes = _discretise(frame[col], n_bins)
+            table = crosstab(x_codes, s_codes).count
+            v = float(association(table, method="cramer")) if min(table.shape) > 1 else 0.0
+            rows.append({"feature": col, "cramers_v": v, "mutual_information": float(mutual_info_score(x_codes, s_codes)),
+                         "strength": "strong" if v >= 0.3 else "moderate" if v >= 0.2 else "weak" if v >= 0.1 else "negligible"})
+        rows.sort(key=lambda r: -r["cramers_v"])
+        result[s] = {"used_as_input": s in inputs, "associations": rows,
+                     "top_proxies": [r["feature"] for r in rows[:top_k] if r["cramers_v"] >= 0.1]}
+    return result
+
