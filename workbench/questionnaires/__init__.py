@@ -1,0 +1,69 @@
+"""Qualitative review: questionnaire templates, responses and their scoring.
+
+Templates are YAML files (the packaged ``templates/`` folder plus folders a policy names),
+validated by strict pydantic models. Responses live in the review store (one per reviewer
+per questionnaire per review; drafts saved on every answer, submitted explicitly, revised
+with a reason). :mod:`workbench.questionnaires.scoring` turns submitted responses into
+per-question summaries, per-questionnaire verdicts and the overall qualitative verdict the
+decision engine consumes. See docs/QUESTIONNAIRES.md.
+"""
+
+from __future__ import annotations
+
+from workbench.questionnaires._loader import (
+    builtin_templates_dir,
+    get_template,
+    load_template,
+    load_templates,
+    parse_template,
+)
+from workbench.questionnaires._schema import (
+    QUESTION_TYPES,
+    ROLES,
+    BlockingRule,
+    Option,
+    QualitativeRequirements,
+    QuestionnaireTemplate,
+    Section,
+    VerdictRules,
+)
+from workbench.questionnaires.scoring import (
+    CONCERN,
+    FAIL,
+    MISSING,
+    PASS,
+    BlockingAnswer,
+    QualitativeVerdict,
+    QuestionnaireScore,
+    QuestionSummary,
+    normalise_answer,
+    qualitative_verdict,
+    score_questionnaire,
+)
+
+__all__ = [
+    "CONCERN",
+    "FAIL",
+    "MISSING",
+    "PASS",
+    "QUESTION_TYPES",
+    "ROLES",
+    "BlockingAnswer",
+    "BlockingRule",
+    "Option",
+    "QualitativeRequirements",
+    "QualitativeVerdict",
+    "QuestionSummary",
+    "QuestionnaireScore",
+    "QuestionnaireTemplate",
+    "Section",
+    "VerdictRules",
+    "builtin_templates_dir",
+    "get_template",
+    "load_template",
+    "load_templates",
+    "normalise_answer",
+    "parse_template",
+    "qualitative_verdict",
+    "score_questionnaire",
+]
