@@ -1,0 +1,1 @@
+"""Tests of the review store, identities/roles and the audit trail (issue 4)."""
