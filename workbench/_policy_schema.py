@@ -166,9 +166,14 @@ class QualitativeCriterion(_Criterion):
 
     kind: Literal["qualitative"]
     questionnaires: Literal["all"] | tuple[str, ...] = "all"
-    min_reviewers: dict[Role, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    min_reviewers: Annotated[int, Field(ge=0)] | dict[Role, Annotated[int, Field(ge=0)]] = Field(
+        default=1, description="submitted reviewers per questionnaire: a number, or per role"
+    )
     min_score: float | None = Field(default=None, ge=0, le=1)
     allow_blocking_answers: bool = False
+    waived: tuple[str, ...] = Field(
+        default=(), description="blocking answers accepted by an approver: questionnaire_id.question_id"
+    )
     concern_is: Literal["warn", "fail"] = Field(default="warn", description="how a CONCERN verdict counts")
 
 
