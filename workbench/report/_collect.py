@@ -1,0 +1,143 @@
+"""Gather a :class:`PacketInput` from the store and write/record packets (the IO edge)."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from workbench.canonical import canonical_json, sha256_file
+from workbench.errors import StoreError
+
+_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "skops", "shap", "fairlearn", "reportlab", "matplotlib",
+             "pyhanko", "cryptography", "sqlite-utils", "pydantic")
+
+
+def current_environment() -> dict[str, Any]:
+    """Python, platform and library versions of this process (for the appendix)."""
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    return {"python": platform.python_version(), "implementation": platform.python_implementation(),
+            "platform": platform.platform(terse=True), "packages": packages}
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return obj
+
+
+def collect_packet_input(store: Any, review_id: str, *, generated_by: str, policy_text: str = "",
+                         policy_digest: str | None = None, evidence: Mapping[str, Any] | None = None,
+                         decision: Mapping[str, Any] | None = None, questionnaires: Mapping[str, Any] | None = None,
+                         governance: Mapping[str, Any] | None = None, readiness_plan: Mapping[str, Any] | None = None,
+                         environment: Mapping[str, Any] | None = None, audit_limit: int = 200) -> Any:
+    """Build the :class:`PacketInput` for ``review_id`` from the store (latest evidence and decision).
+
+    Explicit keyword arguments override what the store holds (the CLI passes the decision it
+    has just computed). The packet date is the decision's ``decided_at``.
+
+    Raises
+    ------
+    StoreError
+        When the review, its evidence or its decision is not in the store.
+    """
+    from workbench.report._model import PacketInput
+
+    review = store.get_review(review_id)
+    if review is None:
+        raise StoreError(f"review {review_id!r} is not in the store {store.path}: run `workbench gate` or the app first")
+    if evidence is None:
+        run = store.latest_evidence(review_id)
+        if run is None or run.evidence is None:
+            raise StoreError(f"review {review.name!r} has no evidence in {store.path}: run `workbench review` first")
+        evidence = run.evidence
+    if decision is None:
+        rec = store.latest_decision(review_id)
+        if rec is None:
+            raise StoreError(f"review {review.name!r} has no decision in {store.path}: run `workbench gate --db` first")
+        decision = rec.decision
+    generated_at = str(decision.get("decided_at") or decision.get("generated_at") or "")
+    if not generated_at:
+        raise StoreError(f"the decision of review {review.name!r} has no decided_at time; re-run `workbench gate`")
+    models = evidence.get("models") or {}
+    arts = {a.get("role"): a for a in evidence.get("artefacts") or ()}
+
+    def model_info(role: str) -> dict[str, Any] | None:
+        m = models.get(role)
+        if not m:
+            return None
+        return {"name": m.get("name"), "version": m.get("version"), "sha256": (arts.get(role) or {}).get("sha256")}
+
+    # Only this review's trail, up to the packet's moment; the chain head is the store's.
+    excerpt = [dataclasses.asdict(e) for e in store.audit_entries(subject=review_id)][-audit_limit:]
+    for e in excerpt:
+        e.pop("payload", None)
+    return PacketInput(
+        review_name=review.name,
+        review_id=review_id,
+        generated_at=generated_at,
+        generated_by=generated_by,
+        evidence=evidence,
+        decision=decision,
+        candidate=model_info("candidate") or {},
+        baseline=model_info("baseline"),
+        questionnaires=questionnaires or {},
+        governance=governance or {},
+        readiness_plan=readiness_plan or {},
+        signoffs=tuple(_plain(s) for s in store.list_signoffs(review_id)),
+        waivers=tuple(_plain(w) for w in store.list_waivers(review_id)),
+        policy_text=policy_text,
+        policy_digest=policy_digest or str((decision.get("policy") or {}).get("digest") or ""),
+        audit_excerpt=tuple(excerpt),
+        audit_head=store.audit_head(),
+        environment=environment or evidence.get("environment") or current_environment(),
+    )
+
+
+def record_export(store: Any, review_id: str, path: str | Path, *, actor: str, kind: str) -> int:
+    """Record an exported file (kind, SHA-256, size, path) in the store's audit log."""
+    p = Path(path)
+    return store.record_export(review_id, actor=actor, kind=kind, sha256=sha256_file(p), path=str(p), bytes=p.stat().st_size)
+
+
+def write_packet(inp: Any, out_pdf: str | Path, *, keys: str | Path, html: str | Path | None = None,
+                 json_path: str | Path | None = None, store: Any = None, actor: str | None = None) -> dict[str, Any]:
+    """Render, sign and write the packet (and optional HTML/JSON); record each export in the store.
+
+    Returns
+    -------
+    dict
+        ``{"pdf": path, "sha256": ..., "bytes": ..., "manifest": envelope}``.
+    """
+    from workbench.report._charts import render_charts
+    from workbench.report._content import build_packet
+    from workbench.report._render import render_packet_html, render_packet_json, render_packet_pdf
+    from workbench.report._sign import sign_packet
+
+    packet = build_packet(inp)
+    pngs = render_charts(packet)
+    unsigned = render_packet_pdf(inp, packet=packet, pngs=pngs)
+    signed, envelope = sign_packet(unsigned, inp, keys=keys)
+    out_pdf = Path(out_pdf)
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    out_pdf.write_bytes(signed)
+    written = [(out_pdf, "packet_pdf")]
+    if html is not None:
+        Path(html).write_text(render_packet_html(inp, packet=packet, pngs=pngs), encoding="utf-8")
+        written.append((Path(html), "packet_html"))
+    if json_path is not None:
+        Path(json_path).write_text(render_packet_json(inp, packet=packet, manifest=envelope), encoding="utf-8")
+        written.append((Path(json_path), "packet_json"))
+    if store is not None and inp.review_id:
+        for path, kind in written:
+            record_export(store, inp.review_id, path, actor=actor or inp.generated_by, kind=kind)
+    return {"pdf": str(out_pdf), "sha256": sha256_file(out_pdf), "bytes": out_pdf.stat().st_size,
+            "manifest": envelope, "manifest_json": canonical_json(envelope)}
