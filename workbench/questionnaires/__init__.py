@@ -27,6 +27,16 @@ from workbench.questionnaires._schema import (
     Section,
     VerdictRules,
 )
+from workbench.questionnaires._workflow import (
+    check_reviewer,
+    import_responses,
+    missing_required,
+    qualitative_outcomes,
+    revise,
+    save_answers,
+    submit,
+    validate_answers,
+)
 from workbench.questionnaires.scoring import (
     CONCERN,
     FAIL,
@@ -59,6 +69,14 @@ __all__ = [
     "Section",
     "VerdictRules",
     "builtin_templates_dir",
+    "check_reviewer",
+    "import_responses",
+    "missing_required",
+    "qualitative_outcomes",
+    "revise",
+    "save_answers",
+    "submit",
+    "validate_answers",
     "get_template",
     "load_template",
     "load_templates",

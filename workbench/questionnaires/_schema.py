@@ -444,6 +444,21 @@ class QualitativeRequirements(_Model):
     allow_blocking_answers: StrictBool = False
     waived: tuple[Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*$")], ...] = ()
 
+    @classmethod
+    def from_policy(cls, criterion: Any) -> QualitativeRequirements:
+        """Requirements from a policy's qualitative criterion (object or mapping); other keys ignored."""
+        if isinstance(criterion, QualitativeRequirements):
+            return criterion
+        get = criterion.get if isinstance(criterion, dict) else (lambda k, d=None: getattr(criterion, k, d))
+        fields = {k: get(k) for k in cls.model_fields if get(k) is not None}
+        if isinstance(fields.get("questionnaires"), list):
+            fields["questionnaires"] = tuple(fields["questionnaires"])
+        try:
+            return cls.model_validate(fields)
+        except ValueError as exc:
+            cid = get("id") or "qualitative"
+            raise QuestionnaireError(f"criterion {cid}: invalid qualitative requirements: {exc}") from None
+
     def resolve(self, templates: dict[str, QuestionnaireTemplate]) -> list[QuestionnaireNeeds]:
         """Per required questionnaire: reviewers in total and per role, min score, waived ids."""
         ids = list(templates) if self.questionnaires == "all" else list(self.questionnaires)

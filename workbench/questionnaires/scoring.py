@@ -355,7 +355,7 @@ def qualitative_verdict(
     templates: Mapping[str, QuestionnaireTemplate] | Iterable[QuestionnaireTemplate],
     responses: Iterable[Any],
     *,
-    requirements: QualitativeRequirements | Mapping[str, Any] | None = None,
+    requirements: Any = None,
     roles: Mapping[str, Iterable[str]] | None = None,
 ) -> QualitativeVerdict:
     """Overall PASS / CONCERN / FAIL / MISSING over the required questionnaires, with reasons.
@@ -364,7 +364,8 @@ def qualitative_verdict(
     ----------
     templates : templates by id (``load_templates()``) or an iterable of templates.
     responses : every response of the review (store ``Response`` objects or mappings).
-    requirements : QualitativeRequirements or its mapping form (from the policy):
+    requirements : QualitativeRequirements, its mapping form, or the policy's qualitative
+        criterion itself (its other keys are ignored):
         which questionnaires, minimum submitted reviewers (in total or per role), minimum
         score, whether blocking answers are allowed, and waived blocking answers.
     roles : reviewer → roles, for responses that do not carry a ``role``.
@@ -375,8 +376,7 @@ def qualitative_verdict(
     >>> qualitative_verdict(load_templates(), [], requirements={"questionnaires": ["fairness_ethics"]}).verdict
     'MISSING'
     """
-    req = requirements if isinstance(requirements, QualitativeRequirements) else \
-        QualitativeRequirements.model_validate(dict(requirements or {}))
+    req = QualitativeRequirements.from_policy(requirements if requirements is not None else {})
     by_id = dict(templates) if isinstance(templates, Mapping) else {t.id: t for t in templates}
     responses = list(responses)
     scores, reasons = [], []
