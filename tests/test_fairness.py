@@ -1,0 +1,223 @@
+"""Fairness evidence against fairlearn (the oracle), scipy and a direct weighted bootstrap."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
+
+import fairlearn.metrics as flm
+from workbench.errors import DataError
+from workbench.fairness import compare_fairness, fairness_table, proxy_associations
+from workbench.metrics.bootstrap import percentile_ci, poisson_weights
+
+TOL = 1e-12
+DISPARITY_FUNCS = {
+    "demographic_parity_difference": flm.demographic_parity_difference,
+    "demographic_parity_ratio": flm.demographic_parity_ratio,
+    "equalized_odds_difference": flm.equalized_odds_difference,
+    "equalized_odds_ratio": flm.equalized_odds_ratio,
+    "equal_opportunity_difference": flm.equal_opportunity_difference,
+    "equal_opportunity_ratio": flm.equal_opportunity_ratio,
+}
+FAIRLEARN_RATES = {
+    "selection_rate": flm.selection_rate,
+    "tpr": flm.true_positive_rate,
+    "fpr": flm.false_positive_rate,
+    "fnr": flm.false_negative_rate,
+    "precision": functools.partial(precision_score, zero_division=0),
+    "accuracy": accuracy_score,
+    "base_rate": lambda yt, yp: flm.selection_rate(yt, yt),
+}
+
+
+def _close(ours: object, ref: float) -> bool:
+    if ours is None:
+        return ref is None or (isinstance(ref, float) and math.isnan(ref))
+    return ref is not None and not math.isnan(ref) and abs(ours - ref) <= TOL
+
+
+@hs.composite
+def scenarios(draw: hs.DrawFn) -> tuple:
+    n = draw(hs.integers(12, 120))
+    seed = draw(hs.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    pred = rng.integers(0, 2, n)
+    a = rng.choice(["p", "q", "r", "s"], n).astype(object)
+    b = rng.choice(["u", "v"], n).astype(object)
+    # one group with a single class only (all negatives), of varying size
+    k = draw(hs.integers(1, 6))
+    a[:k] = "solo"
+    y[:k] = 0
+    return y, pred, a, b
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_group_rates_and_disparities_equal_fairlearn(case: tuple) -> None:
+    y, pred, a, b = case
+    table = fairness_table(y, pred, None, {"a": a, "b": b}, min_group_size=0, n_boot=0, undefined="zero")
+    frames = {"a": a, "b": b, "a×b": pd.DataFrame({"a": a, "b": b})}
+    for name, sf in frames.items():
+        mf = flm.MetricFrame(metrics=FAIRLEARN_RATES, y_true=y, y_pred=pred, sensitive_features=sf)
+        for key, row in mf.by_group.iterrows():
+            label = "×".join(key) if isinstance(key, tuple) else key
+            if label not in table[name]["groups"]:  # fairlearn lists empty combinations as NaN rows
+                assert row.isna().all()
+                continue
+            group = table[name]["groups"][label]
+            assert group["n"] == int(((np.asarray(sf) == np.asarray(key)).all(axis=-1) if name == "a×b"
+                                      else np.asarray(sf) == key).sum())
+            for metric, ref in row.items():
+                assert _close(group[metric]["value"], float(ref)), (name, label, metric)
+        for disp, func in DISPARITY_FUNCS.items():
+            for method in ("between_groups", "to_overall"):
+                ref = func(y, pred, sensitive_features=sf, method=method)
+                ours = table[name][disp] if method == "between_groups" else table[name]["to_overall"][disp]
+                assert _close(ours["value"], float(ref)), (name, disp, method)
+
+
+def _nan_rate(num_mask: str, den_mask: str):
+    """Rates that are undefined (NaN) on an empty denominator — our default semantics."""
+
+    def metric(yt: np.ndarray, yp: np.ndarray) -> float:
+        masks = {"pos": yt == 1, "neg": yt == 0, "sel": yp == 1, "all": np.ones_like(yt, bool)}
+        den = masks[den_mask]
+        return float((masks[num_mask] & den).sum() / den.sum()) if den.sum() else float("nan")
+
+    return metric
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), hs.integers(0, 20))
+def test_undefined_rates_are_skipped_like_nan_in_metricframe(case: tuple, min_size: int) -> None:
+    y, pred, a, b = case
+    table = fairness_table(y, pred, None, {"a": a, "b": b}, min_group_size=min_size, n_boot=0)
+    small = pd.Series(a).value_counts()
+    keep = np.isin(a, small[small >= min_size].index)
+    if keep.sum() == 0:
+        return
+    mf = flm.MetricFrame(metrics={"tpr": _nan_rate("sel", "pos"), "fpr": _nan_rate("sel", "neg"),
+                                  "selection_rate": _nan_rate("sel", "all")},
+                         y_true=y[keep], y_pred=pred[keep], sensitive_features=a[keep])
+    assert table["a"]["groups"]["solo"]["tpr"]["defined"] is False
+    assert table["a"]["groups"]["solo"]["tpr"]["reason"] == "no positive labels in the group"
+    diff = mf.difference()
+    assert _close(table["a"]["equal_opportunity_difference"]["value"], float(diff["tpr"]))
+    assert _close(table["a"]["demographic_parity_difference"]["value"], float(diff["selection_rate"]))
+    assert _close(table["a"]["equalized_odds_ratio"]["value"], float(np.fmin(*mf.ratio()[["tpr", "fpr"]])))
+    assert sorted(table["a"]["excluded_groups"]) == sorted(small[small < min_size].index)
+
+
+def test_group_auc_and_ece_match_sklearn_and_direct_formula() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.integers(0, 2, n)
+    score = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1)
+    score[:5] = 1.0  # a score of exactly 1 lands in the last bin
+    g = rng.choice(["x", "y", "z"], n)
+    y[g == "z"] = 1
+    table = fairness_table(y, (score >= 0.5).astype(int), score, {"g": g}, n_boot=0)
+    for label in ("x", "y"):
+        m = g == label
+        assert abs(table["g"]["groups"][label]["roc_auc"]["value"] - roc_auc_score(y[m], score[m])) <= TOL
+        bins = np.minimum((score[m] * 10).astype(int), 9)
+        ece = sum(abs((y[m][bins == b] - score[m][bins == b]).sum()) for b in range(10)) / m.sum()
+        assert abs(table["g"]["groups"][label]["ece"]["value"] - ece) <= TOL
+    assert table["g"]["groups"]["z"]["roc_auc"]["defined"] is False
+
+
+def test_bootstrap_cis_equal_direct_weighted_replicates() -> None:
+    rng = np.random.default_rng(5)
+    n, n_boot, seed = 300, 200, 11
+    y = rng.integers(0, 2, n)
+    s_c, s_b = rng.random(n), np.clip(rng.random(n) * 0.6 + 0.4 * y, 0, 1)
+    sex = rng.choice(["F", "M"], n)
+    models = {"candidate": ((s_c >= 0.5).astype(int), s_c), "baseline": ((s_b >= 0.5).astype(int), s_b)}
+    out = compare_fairness(y, models, {"sex": sex}, n_boot=n_boot, seed=seed)
+    w = poisson_weights(n, n_boot=n_boot, seed=seed).astype(np.float64)
+    f = sex == "F"
+    sel_c = (w[:, f] * (s_c[f] >= 0.5)).sum(1) / w[:, f].sum(1)
+    sel_b = (w[:, f] * (s_b[f] >= 0.5)).sum(1) / w[:, f].sum(1)
+    got = out["models"]["candidate"]["sex"]["groups"]["F"]["selection_rate"]
+    low, high = percentile_ci(sel_c, confidence=0.95)
+    assert abs(got["ci_low"] - low) < 1e-9 and abs(got["ci_high"] - high) < 1e-9
+    delta = out["deltas"]["sex"]["groups"]["F"]["selection_rate"]
+    low, high = percentile_ci(sel_c - sel_b, confidence=0.95)
+    assert abs(delta["ci_low"] - low) < 1e-9 and abs(delta["ci_high"] - high) < 1e-9
+    # group AUC replicates: exact weighted AUC, checked against sklearn with sample weights
+    aucs = [roc_auc_score(y[f], s_c[f], sample_weight=w[r, f]) for r in range(n_boot)]
+    got = out["models"]["candidate"]["sex"]["groups"]["F"]["roc_auc"]
+    assert got["method"] == "bootstrap"
+    low, high = percentile_ci(np.array(aucs), confidence=0.95)
+    assert abs(got["ci_low"] - low) < 1e-9 and abs(got["ci_high"] - high) < 1e-9
+    # disparity delta: value is the difference, widening follows the sign
+    dpd = out["deltas"]["sex"]["demographic_parity_difference"]
+    ca = out["models"]["candidate"]["sex"]["demographic_parity_difference"]["value"]
+    cb = out["models"]["baseline"]["sex"]["demographic_parity_difference"]["value"]
+    assert abs(dpd["value"] - (ca - cb)) <= TOL and dpd["widened"] == (ca > cb)
+
+
+def test_delong_interval_when_over_budget_covers_value() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 2000)
+    s = np.clip(0.2 * y + 0.8 * rng.random(2000), 0, 1)
+    t = fairness_table(y, (s > 0.5).astype(int), s, {"g": rng.choice(["a", "b"], 2000)},
+                       n_boot=50, auc_bootstrap_budget=0)
+    auc = t["g"]["groups"]["a"]["roc_auc"]
+    assert auc["method"] == "delong" and auc["ci_low"] < auc["value"] < auc["ci_high"]
+
+
+def test_slice_tests_use_fisher_for_small_cells_and_bh_correction() -> None:
+    from scipy.stats import false_discovery_control, fisher_exact
+
+    rng = np.random.default_rng(2)
+    n = 500
+    y = rng.integers(0, 2, n)
+    pred = rng.integers(0, 2, n)
+    g = np.array(["big"] * (n - 8) + ["tiny"] * 8)
+    pred[-8:] = 1
+    tests = fairness_table(y, pred, None, {"g": g}, n_boot=0)["g"]["slice_tests"]
+    tiny = next(t for t in tests if t["group"] == "tiny" and t["metric"] == "selection_rate")
+    assert tiny["test"] == "fisher_exact" and tiny["insufficient_data"] is True
+    rest = pred[:-8]
+    ref = fisher_exact([[8, 0], [int(rest.sum()), int((1 - rest).sum())]])[1]
+    assert abs(tiny["p_value"] - ref) <= TOL
+    big = next(t for t in tests if t["group"] == "big" and t["metric"] == "selection_rate")
+    assert big["min_detectable_difference"] > 0.3  # 8 rows in the complement: nothing small is detectable
+    ps = [t["p_value"] for t in tests if t["p_value"] is not None]
+    adj = false_discovery_control(np.array(ps))
+    assert np.allclose([t["p_adjusted"] for t in tests if t["p_value"] is not None], adj)
+
+
+def test_proxy_detection_ranks_a_noisy_copy_first() -> None:
+    from scipy.stats import chi2_contingency
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    sex = rng.choice(["F", "M"], n)
+    proxy = np.where(rng.random(n) < 0.8, sex, rng.choice(["F", "M"], n))
+    frame = pd.DataFrame({"sex": sex, "job": np.where(proxy == "F", "part_time", "salaried"),
+                          "noise": rng.normal(size=n), "income": rng.normal(size=n) + (sex == "M")})
+    res = proxy_associations(frame, ["job", "noise", "income"], ["sex"])["sex"]
+    assert res["top_proxies"][0] == "job" and "noise" not in res["top_proxies"]
+    table = pd.crosstab(frame["job"], frame["sex"]).to_numpy()
+    v = math.sqrt(chi2_contingency(table, correction=False)[0] / n)
+    assert abs(res["associations"][0]["cramers_v"] - v) < 1e-9
+
+
+def test_bad_input_names_the_problem() -> None:
+    with pytest.raises(DataError, match="y_true: fairness needs binary"):
+        fairness_table([0, 2, 1], [0, 1, 1], None, {"g": ["a", "b", "a"]})
+    with pytest.raises(DataError, match="sensitive feature 'g' has 2 rows"):
+        fairness_table([0, 1, 1], [0, 1, 1], None, {"g": ["a", "b"]})
+    with pytest.raises(DataError, match="no sensitive features"):
+        fairness_table([0, 1, 1], [0, 1, 1], None, {})
