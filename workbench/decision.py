@@ -233,3 +233,8 @@ def decide(
 
 
 __all__ = ["DECISION_SCHEMA_VERSION", "EXIT_CODES", "Decision", "Outcome", "RoleSignoff", "decide", "role_signoffs"]
+
+
+from workbench._decision_inputs import decide_review, qualitative_for_review  # noqa: E402  (needs decide above)
+
+__all__ += ["decide_review", "qualitative_for_review"]

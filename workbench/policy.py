@@ -108,10 +108,11 @@ def _location(loc: tuple[Any, ...]) -> str:
 def _format_errors(exc: ValidationError, *, source: str) -> str:
     lines = []
     errors = exc.errors()
-    item_errors = any(len(e["loc"]) > 1 and e["loc"][0] == "criteria" for e in errors)
+    locs = [tuple(e["loc"]) for e in errors]
     for err in errors:
-        if item_errors and tuple(err["loc"]) == ("criteria",) and err["type"] == "too_short":
-            continue  # pydantic's echo of the item errors, not a real problem
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
+            continue  # pydantic's echo of the item errors below it, not a problem of its own
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (see docs/POLICY.md for the keys of each criterion kind)"
