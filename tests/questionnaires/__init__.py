@@ -1,0 +1,1 @@
+"""Tests of workbench.questionnaires (templates, scoring, workflow, CLI)."""
