@@ -1,0 +1,69 @@
+"""Two processes writing audited changes to one store at the same time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workbench.store import Store
+
+PER_PROCESS = 500
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from workbench.store import Store
+
+    path, name, review, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    with Store.open(path) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()  # start together
+        version = None
+        for i in range(n):
+            if i % 2:
+                store.save_decision(review, {"outcome": "GO", "writer": name, "i": i}, actor=name)
+            else:
+                version = store.save_draft(review, "q", "1", name, {"i": i},
+                                           expected_version=version).version
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_write_500_audited_changes_each(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with Store.open(path) as store:
+        review = store.upsert_review("r", manifest_path="m", evidence_digest="e", actor="cli:t")
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name, review, str(PER_PROCESS)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=root)
+        for name in ("ann", "ben")
+    ]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+    for p in procs:
+        p.stdin.write("go\n")  # type: ignore[union-attr]
+        p.stdin.flush()  # type: ignore[union-attr]
+    results = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, results):
+        assert p.returncode == 0, err
+        assert err == ""
+    with Store.open(path) as store:
+        assert store.audit_count() == 1 + 2 * PER_PROCESS
+        result = store.verify_audit()
+        assert result.ok and result.checked == 1 + 2 * PER_PROCESS
+        seqs = [e.seq for e in store.audit_entries()]
+        assert seqs == list(range(1, 2 + 2 * PER_PROCESS))
+        actors = [e.actor for e in store.audit_entries()[1:]]
+        # Interleaved, not one writer after the other: both wrote while the other was writing.
+        switches = sum(a != b for a, b in zip(actors, actors[1:]))
+        assert actors.count("ann") == actors.count("ben") == PER_PROCESS and switches > 1
+        for name in ("ann", "ben"):
+            assert store.get_response(review, "q", name).version == PER_PROCESS // 2  # type: ignore[union-attr]
+        assert len(store.list_decisions(review)) == PER_PROCESS
