@@ -24,10 +24,15 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["iter_weight_chunks", "percentile_ci", "poisson_weights", "POISSON_TABLE_BITS"]
+__all__ = ["fill_poisson_counts", "iter_weight_chunks", "percentile_ci", "poisson_weights", "POISSON_TABLE_BITS"]
 
 POISSON_TABLE_BITS = 16
 _KEY_SALT = 0x5EED_B007_5712_A9E1  # second key word: separates this stream from other Philox uses
+
+
+@lru_cache(maxsize=1)
+def _poisson_table_u8() -> np.ndarray:
+    return _poisson_table().astype(np.uint8)
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +62,21 @@ def _replicate_into(out: np.ndarray, replicate: int, *, seed: int, table: np.nda
     gen = np.random.Philox(key=key, counter=counter)
     raw = gen.random_raw((n_rows + 3) // 4)
     np.take(table, raw.view(np.uint16)[:n_rows], out=out)
+
+
+def fill_poisson_counts(out: np.ndarray, *, seed: int, start: int = 0) -> np.ndarray:
+    """Write replicates ``start .. start + len(out) - 1`` as uint8 counts into ``out`` (k, n).
+
+    The allocation-free path used by the evidence engine; identical values to
+    :func:`poisson_weights`.
+    """
+    if out.dtype != np.uint8 or out.ndim != 2:
+        raise ValueError("out must be a 2-d uint8 array")
+    _check(out.shape[1], out.shape[0], seed)
+    table = _poisson_table_u8()
+    for i in range(out.shape[0]):
+        _replicate_into(out[i], start + i, seed=seed, table=table)
+    return out
 
 
 def poisson_weights(
