@@ -1,0 +1,37 @@
+"""`workbench demo DIR`: write the deterministic loan-approval review scenario."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from workbench.cli._common import progress
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="write a complete demo review scenario (data, models, model card, policy, review.yaml)",
+        description=(
+            "Write a deterministic loan-approval review into DIR: reference, evaluation and replay "
+            "data (Parquet), a baseline and a candidate model (skops), model_card.yaml, policy.yaml "
+            "and review.yaml. The same seed gives byte-identical data files. See docs/DEMO.md."
+        ),
+    )
+    parser.add_argument("directory", metavar="DIR", type=Path, help="folder to write into (created if missing)")
+    parser.add_argument("--seed", type=int, default=None, help="generator and model seed (default 20261126)")
+    parser.add_argument("--force", action="store_true", help="overwrite the demo files in a non-empty DIR")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from workbench.demo import DEFAULT_SEED, write_demo
+
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    started = time.perf_counter()
+    progress(f"writing the demo scenario (seed {seed}) into {args.directory} ...")
+    scenario = write_demo(args.directory, seed=seed, force=args.force)
+    progress(f"done in {time.perf_counter() - started:.1f} s")
+    print(scenario.review)
+    return 0
