@@ -138,7 +138,7 @@ def check_lineage(
     if problems:
         return CheckResult("lineage", "FAIL", "; ".join(problems), ev)
     commit = str(code.get("commit", "")) if isinstance(code, Mapping) else ""
-    if not code or not re.fullmatch(r"[0-9a-fA-F]{7,40}", commit):
+    if not code or not re.fullmatch(r"(sha256:)?[0-9a-fA-F]{7,64}", commit):
         return CheckResult("lineage", "WARN", f"{len(recs)} artefacts hashed, but no training code commit in the model card "
                            "(training_code.repository / commit)", ev)
     return CheckResult("lineage", "PASS", f"{len(recs)} artefacts hashed; code {code.get('repository', '?')}@{commit[:12]}", ev)
