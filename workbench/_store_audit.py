@@ -34,9 +34,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workbench.canonical import canonical_json
+from workbench.canonical import canonical_json, to_jsonable
 
 GENESIS_HASH = "0" * 64
+_quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
 
 Problem = Literal["edited", "deleted", "reordered", "inserted"]
 
@@ -72,7 +73,9 @@ def entry_hash(
     prev_hash: str, payload_json: str, seq: int, ts: str, actor: str, action: str, subject: str
 ) -> str:
     """The chain hash of one row (see the module docstring for the exact formula)."""
-    fields = json.dumps([seq, ts, actor, action, subject], ensure_ascii=False, separators=(",", ":"))
+    # Byte-identical to json.dumps([seq, ts, actor, action, subject], ensure_ascii=False,
+    # separators=(",", ":")) (tested), without the encoder set-up that dominated verify time.
+    fields = f"[{int(seq)},{_quote(ts)},{_quote(actor)},{_quote(action)},{_quote(subject)}]"
     return hashlib.sha256(f"{prev_hash}\n{payload_json}\n{fields}".encode()).hexdigest()
 
 
@@ -95,7 +98,8 @@ def append(
     for name, value in (("actor", actor), ("action", action), ("subject", subject)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"audit {name} must be a non-empty string, got {value!r}")
-    payload_json = canonical_json(payload)
+    plain = to_jsonable(payload)
+    payload_json = canonical_json(plain)
     last_seq, prev_hash = head(conn)
     seq = last_seq + 1
     digest = entry_hash(prev_hash, payload_json, seq, ts, actor, action, subject)
@@ -104,7 +108,7 @@ def append(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, ts, actor, action, subject, payload_json, prev_hash, digest),
     )
-    return AuditEntry(seq, ts, actor, action, subject, json.loads(payload_json), prev_hash, digest)
+    return AuditEntry(seq, ts, actor, action, subject, plain, prev_hash, digest)
 
 
 def query(

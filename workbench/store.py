@@ -17,7 +17,8 @@ Methods
 Lifecycle
     ``Store.open(path, *, create=True, clock=None) -> Store``; ``close()``; context manager;
     ``path``; ``db`` (the ``sqlite_utils.Database``); ``schema_version``;
-    ``transaction()`` (re-entrant ``BEGIN IMMEDIATE`` ... ``COMMIT``/``ROLLBACK``).
+    ``transaction()`` (re-entrant ``BEGIN IMMEDIATE`` ... ``COMMIT``/``ROLLBACK``);
+    ``now()`` (the store clock as UTC ISO-8601).
 Audit
     ``audit(actor, action, subject, payload) -> AuditEntry``;
     ``audit_entries(*, subject=None, actor=None, action=None, since=None, limit=None,

@@ -238,3 +238,14 @@ def test_any_payloads_verify_and_any_single_edit_is_caught(payloads: list[dict],
         with Store.open(path) as store:
             result = store.verify_audit()
         assert (result.ok, result.first_bad_seq, result.problem) == (False, target, "edited")
+
+
+@settings(max_examples=300, deadline=None)
+@given(seq=st.integers(1, 10**12), texts=st.lists(st.text(), min_size=4, max_size=4), payload=st.text())
+def test_entry_hash_matches_the_documented_json_formula(seq: int, texts: list[str], payload: str) -> None:
+    from workbench._store_audit import entry_hash
+
+    ts, actor, action, subject = texts
+    fields = json.dumps([seq, ts, actor, action, subject], ensure_ascii=False, separators=(",", ":"))
+    expected = hashlib.sha256(f"{'a' * 64}\n{payload}\n{fields}".encode()).hexdigest()
+    assert entry_hash("a" * 64, payload, seq, ts, actor, action, subject) == expected
