@@ -1,0 +1,439 @@
+"""Data and prediction drift between a reference sample and current data.
+
+Numeric features
+    * **PSI** over ``n_bins`` reference quantile bins (right-closed, edges from
+      ``np.quantile`` of the reference, duplicate edges merged), plus one bin for missing
+      values; an empty bin's proportion is replaced by ``epsilon``.
+    * **KS** two-sample statistic and p-value (scipy's ``ks_2samp`` conventions: exact p-value
+      when both samples have at most 10,000 values and the raw reference is at hand,
+      Smirnov's asymptotic distribution otherwise).
+    * **Wasserstein-1** distance, normalised by the reference inter-quartile range (by the
+      reference standard deviation when the IQR is 0).
+Categorical features
+    * PSI over the reference categories plus an ``unseen`` and a ``missing`` bin,
+      chi-square p-value of the 2 x k contingency table (no continuity correction), and the
+      Jensen-Shannon distance (base 2) of the two distributions over the same bins.
+
+Non-finite numeric values count as missing. Severity is banded by PSI:
+``stable < bands[0] <= moderate < bands[1] <= major``.
+
+The reference is summarised once in a :class:`ReferenceProfile` (quantile grid, counts,
+categories; JSON-serialisable) that replay windows and monitoring batches reuse; see
+``workbench.metrics._drift_numeric`` for how one pass over a current column yields exact
+KS and Wasserstein values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import DataError
+from workbench.metrics._drift_numeric import CellStats, GridBinner, cell_stats, two_sample
+
+__all__ = [
+    "FeatureProfile",
+    "ReferenceProfile",
+    "build_reference_profile",
+    "drift_evidence",
+    "score_drift",
+    "severity_band",
+]
+
+GRID_PER_BIN = 256  # fine grid cells per PSI bin
+W_TOLERANCE = 1e-3  # Wasserstein error bound allowed, as a share of the reference scale
+_EXACT_P_MAX_N = 10_000
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureProfile:
+    """Summary of one reference column; ``sorted_values`` is kept in memory only."""
+
+    name: str
+    kind: str  # "numeric" | "categorical"
+    n: int
+    n_missing: int
+    grid: np.ndarray | None = None
+    psi_edges: np.ndarray | None = None
+    counts: np.ndarray | None = None  # numeric: per grid cell; categorical: per category
+    sums: np.ndarray | None = None
+    at_edge: np.ndarray | None = None
+    minimum: float = float("nan")
+    maximum: float = float("nan")
+    scale: float = float("nan")
+    scale_kind: str = "iqr"
+    categories: tuple = ()
+    sorted_values: np.ndarray | None = field(default=None, repr=False)
+    _binner: list = field(default_factory=list, repr=False)
+
+    def binner(self) -> GridBinner:
+        if not self._binner:
+            self._binner.append(GridBinner.build(self.grid))
+        return self._binner[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "n": self.n,
+                               "n_missing": self.n_missing}
+        if self.kind == "numeric":
+            out.update(grid=self.grid.tolist(), psi_edges=self.psi_edges.tolist(),
+                       counts=self.counts.tolist(), sums=self.sums.tolist(),
+                       at_edge=self.at_edge.tolist(),
+                       minimum=self.minimum, maximum=self.maximum, scale=self.scale,
+                       scale_kind=self.scale_kind)
+        else:
+            out.update(categories=list(self.categories), counts=self.counts.tolist())
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureProfile:
+        kw = dict(data)
+        for key in ("grid", "psi_edges", "sums"):
+            if key in kw:
+                kw[key] = np.asarray(kw[key], dtype=np.float64)
+        for key in ("counts", "at_edge"):
+            if key in kw:
+                kw[key] = np.asarray(kw[key], dtype=np.int64)
+        for key in ("minimum", "maximum", "scale"):
+            if key in kw and kw[key] is None:
+                kw[key] = float("nan")
+        if "categories" in kw:
+            kw["categories"] = tuple(kw["categories"])
+        return cls(**kw)
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceProfile:
+    """Reference summaries for every feature, built once and reused for every window."""
+
+    features: Mapping[str, FeatureProfile]
+    n_rows: int
+    n_bins: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (without raw values: KS/Wasserstein then carry an error bound)."""
+        return {"n_rows": self.n_rows, "n_bins": self.n_bins,
+                "features": {k: v.to_dict() for k, v in self.features.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceProfile:
+        feats = {k: FeatureProfile.from_dict(v) for k, v in data["features"].items()}
+        return cls(features=feats, n_rows=int(data["n_rows"]), n_bins=int(data["n_bins"]))
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def _numeric_values(series: pd.Series, where: str) -> np.ndarray:
+    try:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"column {series.name!r} of the {where} data is not numeric ({exc}); "
+            "list it under categorical features or fix its values"
+        ) from exc
+
+
+def _numeric_profile(name: str, x: np.ndarray, n_bins: int) -> FeatureProfile:
+    finite = np.isfinite(x)
+    v = np.sort(x[finite])
+    n_missing = int(x.size - v.size)
+    if v.size == 0:
+        return FeatureProfile(name, "numeric", 0, n_missing)
+    k = n_bins * GRID_PER_BIN
+    levels = _sorted_quantiles(v, np.arange(1, k) / k)
+    grid = np.unique(levels)
+    psi_edges = np.unique(levels[GRID_PER_BIN - 1 :: GRID_PER_BIN])  # a subset of the grid
+    cells = np.searchsorted(grid, v, side="left")
+    st = cell_stats(v, cells, grid)
+    q1, q3 = _sorted_quantiles(v, np.array([0.25, 0.75]))
+    scale, kind = float(q3 - q1), "iqr"
+    if scale <= 0:
+        scale, kind = float(np.std(v)), "std"
+    return FeatureProfile(
+        name, "numeric", int(v.size), n_missing, grid=grid, psi_edges=psi_edges,
+        counts=st.counts, sums=st.sums, at_edge=st.at_edge, minimum=float(v[0]), maximum=float(v[-1]), scale=scale,
+        scale_kind=kind, sorted_values=v,
+    )
+
+
+def _sorted_quantiles(v: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quantiles of sorted ``v`` by linear interpolation (numpy's default method)."""
+    pos = q * (v.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, v.size - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def _categorical_profile(name: str, series: pd.Series) -> FeatureProfile:
+    missing = series.isna()
+    counts = series[~missing].value_counts(sort=False)
+    try:
+        counts = counts.sort_index()
+    except TypeError:  # mixed types: keep first-seen order
+        pass
+    cats = tuple(counts.index.tolist())
+    return FeatureProfile(
+        name, "categorical", int((~missing).sum()), int(missing.sum()),
+        counts=counts.to_numpy(dtype=np.int64), categories=cats,
+    )
+
+
+def build_reference_profile(
+    reference: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    categorical: Sequence[str] | None = None,
+    n_bins: int = 10,
+) -> ReferenceProfile:
+    """Summarise the reference columns once (sorted values, quantile grid, categories).
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        Reference sample (usually training data).
+    features : sequence of str
+        Columns to profile.
+    categorical : sequence of str, optional
+        Columns treated as categorical; default: every non-numeric (or bool) column.
+    n_bins : int
+        Number of PSI quantile bins.
+
+    Examples
+    --------
+    >>> ref = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
+    >>> profile = build_reference_profile(ref, features=["x", "c"])
+    >>> profile.features["x"].kind, profile.features["c"].categories
+    ('numeric', ('a', 'b'))
+    """
+    if n_bins < 2:
+        raise ValueError(f"n_bins must be >= 2, got {n_bins}")
+    missing = [f for f in features if f not in reference.columns]
+    if missing:
+        raise DataError(f"reference data lacks feature column(s) {missing}; add them or fix `features`")
+    cat = set(categorical) if categorical is not None else {
+        f for f in features if _is_categorical(reference[f])
+    }
+    profiles = {}
+    for name in features:
+        col = reference[name]
+        if name in cat:
+            profiles[name] = _categorical_profile(name, col)
+        else:
+            profiles[name] = _numeric_profile(name, _numeric_values(col, "reference"), n_bins)
+    return ReferenceProfile(features=profiles, n_rows=len(reference), n_bins=n_bins)
+
+
+def severity_band(psi: float | None, bands: Sequence[float] = (0.1, 0.25)) -> str:
+    """``stable`` / ``moderate`` / ``major`` for a PSI value (``unknown`` when undefined).
+
+    Examples
+    --------
+    >>> [severity_band(v) for v in (0.05, 0.1, 0.3, None)]
+    ['stable', 'moderate', 'major', 'unknown']
+    """
+    if psi is None or not np.isfinite(psi):
+        return "unknown"
+    return "stable" if psi < bands[0] else ("moderate" if psi < bands[1] else "major")
+
+
+def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float) -> tuple[float, np.ndarray, np.ndarray]:
+    p = ref_counts / max(ref_counts.sum(), 1)
+    q = cur_counts / max(cur_counts.sum(), 1)
+    pe, qe = np.where(ref_counts == 0, epsilon, p), np.where(cur_counts == 0, epsilon, q)
+    return float(np.sum((qe - pe) * np.log(qe / pe))), p, q
+
+
+def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[str, Any]:
+    finite = np.isfinite(x)
+    v = x if finite.all() else x[finite]
+    n_cur, n_cur_missing = int(v.size), int(x.size - v.size)
+    out: dict[str, Any] = {
+        "kind": "numeric", "n_reference": prof.n, "n_current": n_cur,
+        "missing_rate_reference": prof.n_missing / max(prof.n + prof.n_missing, 1),
+        "missing_rate_current": n_cur_missing / max(x.size, 1),
+    }
+    if prof.n == 0 or n_cur == 0:
+        side = "reference" if prof.n == 0 else "current"
+        return {**out, "defined": False, "reason": f"no non-missing values in the {side} data",
+                "psi": None, "ks_statistic": None, "ks_p_value": None, "wasserstein": None,
+                "wasserstein_normalised": None}
+    cells = prof.binner()(v)
+    st = cell_stats(v, cells, prof.grid)
+    # PSI bins are unions of grid cells: bin of x = #psi edges < x = #psi edges among grid[:cell]
+    is_edge = np.isin(prof.grid, prof.psi_edges)
+    to_bin = np.r_[0, np.cumsum(is_edge)]
+    nb = prof.psi_edges.size + 1
+    ref_bins = np.bincount(to_bin, weights=prof.counts, minlength=nb)
+    cur_bins = np.bincount(to_bin, weights=st.counts, minlength=nb)
+    psi, p, q = _psi(np.r_[ref_bins, prof.n_missing], np.r_[cur_bins, n_cur_missing], epsilon)
+    scale_ok = bool(np.isfinite(prof.scale) and prof.scale > 0)
+    lo = min(prof.minimum, float(v.min()))
+    hi = max(prof.maximum, float(v.max()))
+    ref_st = CellStats(prof.counts, prof.sums, prof.at_edge)
+    ts = two_sample(prof.grid, ref_st, st, lo=lo, hi=hi,
+                    ref_sorted=prof.sorted_values, cur_values=v, cur_cells=cells,
+                    w_tolerance=W_TOLERANCE * prof.scale if scale_ok else 0.0)
+    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, v)
+    return {
+        **out, "defined": True, "psi": psi, "psi_bins": nb + 1,
+        "bin_edges": prof.psi_edges.tolist(),
+        "reference_proportions": p.tolist(), "current_proportions": q.tolist(),
+        "ks_statistic": ts.ks_statistic, "ks_p_value": p_value, "ks_p_value_method": p_method,
+        "ks_error_bound": ts.ks_bound,
+        "wasserstein": ts.wasserstein, "wasserstein_error_bound": ts.wasserstein_bound,
+        "wasserstein_normalised": ts.wasserstein / prof.scale if scale_ok else None,
+        "wasserstein_scale": prof.scale_kind, "wasserstein_scale_value": prof.scale,
+        "method": "psi(reference quantile bins, missing bin, epsilon) + ks_2samp + wasserstein_1/"
+        + prof.scale_kind + ("" if ts.ks_bound == 0 else " (grid, bounded)"),
+    }
+
+
+def _ks_p_value(d: float, prof: FeatureProfile, cur: np.ndarray) -> tuple[float, str]:
+    from scipy import stats
+
+    n1, n2 = prof.n, cur.size
+    if max(n1, n2) <= _EXACT_P_MAX_N and prof.sorted_values is not None:
+        with warnings.catch_warnings():  # scipy falls back to asymptotic itself and says so
+            warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful")
+            return float(stats.ks_2samp(prof.sorted_values, cur).pvalue), "exact"
+    m, n = max(n1, n2), min(n1, n2)
+    en = m * n / (m + n)
+    if en <= _EXACT_P_MAX_N:  # scipy's ks_2samp asymptotic branch
+        return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1)), "asymptotic"
+    # kstwo.sf costs ~0.2 s at large n; its Kolmogorov limit differs by < 1% relative there
+    return float(np.clip(stats.kstwobign.sf(d * np.sqrt(en)), 0, 1)), "asymptotic (Kolmogorov limit)"
+
+
+def _categorical_drift(prof: FeatureProfile, series: pd.Series, epsilon: float) -> dict[str, Any]:
+    from scipy import stats
+    from scipy.spatial import distance
+
+    missing = series.isna().to_numpy()
+    codes = pd.Index(list(prof.categories)).get_indexer(series)  # -1: unseen or missing
+    k = len(prof.categories)
+    cur = np.bincount(codes[codes >= 0], minlength=k)
+    n_missing = int(missing.sum())
+    n_unseen = int((codes < 0).sum()) - n_missing
+    ref_t = np.r_[prof.counts, 0, prof.n_missing]
+    cur_t = np.r_[cur, n_unseen, n_missing]
+    psi, p, q = _psi(ref_t, cur_t, epsilon)
+    used = (ref_t + cur_t) > 0
+    out: dict[str, Any] = {
+        "kind": "categorical", "n_reference": prof.n, "n_current": int(len(series) - n_missing),
+        "missing_rate_reference": prof.n_missing / max(prof.n + prof.n_missing, 1),
+        "missing_rate_current": n_missing / max(len(series), 1),
+        "unseen_rate": n_unseen / max(len(series), 1),
+        "categories": [*prof.categories, "<unseen>", "<missing>"],
+        "reference_proportions": p.tolist(), "current_proportions": q.tolist(),
+        "psi": psi, "defined": True,
+        "method": "psi(reference categories + unseen + missing bins, epsilon) + chi2 + jensen_shannon(base 2)",
+    }
+    if ref_t.sum() == 0 or cur_t.sum() == 0:
+        return {**out, "defined": False, "psi": None, "chi2_p_value": None, "js_distance": None,
+                "js_divergence": None, "reason": "one of the samples is empty"}
+    if used.sum() >= 2:
+        chi = stats.chi2_contingency(np.vstack([ref_t[used], cur_t[used]]), correction=False)
+        out["chi2_statistic"], out["chi2_p_value"] = float(chi.statistic), float(chi.pvalue)
+    else:
+        out["chi2_statistic"] = out["chi2_p_value"] = None
+        out["chi2_reason"] = "a single category occurs in both samples"
+    js = float(distance.jensenshannon(p, q, base=2))
+    out["js_distance"], out["js_divergence"] = js, js * js
+    return out
+
+
+def _feature_drift(prof: FeatureProfile, column: pd.Series, epsilon: float, bands) -> dict[str, Any]:
+    if prof.kind == "numeric":
+        entry = _numeric_drift(prof, _numeric_values(column, "current"), epsilon)
+    else:
+        entry = _categorical_drift(prof, column, epsilon)
+    entry["severity"] = severity_band(entry["psi"], bands)
+    return entry
+
+
+def drift_evidence(
+    reference: pd.DataFrame | ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    features: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    bands: tuple[float, float] = (0.1, 0.25),
+    n_bins: int = 10,
+    epsilon: float = 1e-4,
+) -> dict[str, Any]:
+    """Per-feature drift of ``current`` against ``reference`` (a frame or a built profile).
+
+    Returns
+    -------
+    dict
+        ``{"features": {name: {...}}, "share_drifted", "n_drifted", "bands", "method", ...}``;
+        ``share_drifted`` is the share of features whose severity is not ``stable``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=2000)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, 1.0, size=2000)})
+    >>> drift_evidence(ref, cur, features=["x"])["features"]["x"]["severity"]
+    'major'
+    """
+    if isinstance(reference, ReferenceProfile):
+        profile = reference
+        features = list(features) if features is not None else list(profile.features)
+    else:
+        if features is None:
+            raise ValueError("features is required when reference is a DataFrame")
+        profile = build_reference_profile(reference, features=features,
+                                          categorical=categorical, n_bins=n_bins)
+    absent = [f for f in features if f not in current.columns]
+    if absent:
+        raise DataError(f"current data lacks feature column(s) {absent}; the reference has them")
+    unknown = [f for f in features if f not in profile.features]
+    if unknown:
+        raise DataError(f"reference profile has no feature(s) {unknown}; rebuild it with them")
+    entries = {f: _feature_drift(profile.features[f], current[f], epsilon, bands) for f in features}
+    drifted = [f for f, e in entries.items() if e["severity"] in ("moderate", "major")]
+    return {
+        "features": entries,
+        "n_drifted": len(drifted),
+        "share_drifted": len(drifted) / len(entries) if entries else 0.0,
+        "drifted_features": drifted,
+        "bands": {"moderate": bands[0], "major": bands[1]},
+        "n_reference": profile.n_rows,
+        "n_current": len(current),
+        "method": {
+            "numeric": f"PSI on {profile.n_bins} reference quantile bins + missing bin "
+            f"(epsilon {epsilon}); KS (scipy conventions); Wasserstein-1 / reference IQR (std if IQR 0)",
+            "categorical": "PSI over reference categories + unseen + missing (epsilon); "
+            "chi-square without continuity correction; Jensen-Shannon distance base 2",
+            "share_drifted": "share of features with PSI >= the moderate band",
+        },
+    }
+
+
+def score_drift(
+    reference_scores: np.ndarray,
+    current_scores: np.ndarray,
+    *,
+    bands: tuple[float, float] = (0.1, 0.25),
+    n_bins: int = 10,
+    epsilon: float = 1e-4,
+) -> dict[str, Any]:
+    """Prediction drift: the numeric drift entry of a score distribution (binary P(positive)).
+
+    Examples
+    --------
+    >>> s = np.linspace(0, 1, 1000)
+    >>> score_drift(s, s)["psi"]
+    0.0
+    """
+    ref = pd.DataFrame({"score": np.asarray(reference_scores, dtype=np.float64)})
+    cur = pd.DataFrame({"score": np.asarray(current_scores, dtype=np.float64)})
+    return drift_evidence(ref, cur, features=["score"], categorical=[], bands=bands,
+                          n_bins=n_bins, epsilon=epsilon)["features"]["score"]
