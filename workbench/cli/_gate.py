@@ -1,0 +1,238 @@
+"""`workbench gate` (the CI/CD decision), `workbench signoff` and `workbench waive` (headless approvals).
+
+Exit codes of `gate`: 0 GO, 1 NO-GO, 3 PENDING, 2 invalid input (docs/CI.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.cli._common import DEFAULT_DB, add_db_option, progress, stdin_is_interactive
+from workbench.errors import ArtefactError, PolicyError, StoreError
+
+_STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - getuser raises several types when no name is known
+        return "cli:unknown"
+
+
+def _store_path(args: argparse.Namespace) -> tuple[Path | None, bool]:
+    """(store path or None, explicitly asked for). Without --db/WORKBENCH_DB the default is used only if it exists."""
+    if getattr(args, "no_db", False):
+        return None, False
+    if getattr(args, "db", None):
+        return Path(args.db), True
+    env = os.environ.get("WORKBENCH_DB")
+    if env:
+        return Path(env), True
+    return (DEFAULT_DB, False) if DEFAULT_DB.is_file() else (None, False)
+
+
+def _open_store(args: argparse.Namespace, *, required: bool = False) -> Any:
+    from workbench.store import Store
+
+    path, explicit = _store_path(args)
+    if path is None:
+        if required:
+            raise StoreError("this command needs the review store: pass --db PATH or set WORKBENCH_DB")
+        return None
+    return Store.open(path, create=False)
+
+
+def _policy_for(review: Any, override: Path | None) -> Any:
+    from workbench.policy import default_policy, load_policy
+
+    m = review.manifest
+    if override is not None:
+        return load_policy(override)
+    if m.policy is not None:
+        return load_policy(m.resolve(m.policy))
+    progress(f"{m.display_file}: no 'policy:' given; using the shipped default policy")
+    return default_policy()
+
+
+def _parse_at(text: str | None) -> dt.datetime:
+    if not text:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise PolicyError(f"--at: {text!r} is not an ISO date/time (e.g. 2026-11-26T12:00:00+00:00)") from None
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str | None) -> dict[str, Any]:
+    if args.evidence is not None:
+        path = Path(args.evidence)
+        try:
+            ev = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ArtefactError(f"--evidence {path}: cannot read the evidence JSON ({exc})") from None
+        if not isinstance(ev, dict) or ev.get("evidence_digest") != review.evidence_digest:
+            got = ev.get("evidence_digest") if isinstance(ev, dict) else None
+            raise ArtefactError(
+                f"--evidence {path.name}: computed from other inputs (evidence digest {str(got)[:12]}… ≠ "
+                f"{review.evidence_digest[:12]}… of the manifest's artefacts); re-run `workbench review`"
+            )
+        return ev
+    if store is not None and review_id is not None:
+        run = store.evidence_by_digest(review_id, review.evidence_digest)
+        if run is not None and run.evidence is not None:
+            progress(f"reusing stored evidence run {run.run_id} (evidence digest {review.evidence_digest[:12]}…)")
+            return run.evidence
+    from workbench.evidence import build_evidence
+
+    progress("computing evidence (this takes a while; pass --evidence E.json to reuse a `workbench review` run)")
+    ev = build_evidence(review, progress=progress)
+    if store is not None and review_id is not None:
+        store.save_evidence(review_id, ev, actor=_actor())
+    return ev
+
+
+def render_table(decision: Any) -> str:
+    """The decision as a plain-text table: worst first, then the sign-offs and the summary."""
+    rows = sorted(decision.criteria, key=lambda c: (_STATUS_ORDER[c.status], c.severity != "blocking"))
+    width = max(len(c.id) for c in rows)
+    lines = [
+        f"{decision.review.get('name', 'review')} — policy {decision.policy['id']} {decision.policy['version']} "
+        f"({decision.policy['digest'][:12]}…), evidence {str(decision.evidence_digest)[:12]}…",
+        f"{'STATUS':<8} {'SEVERITY':<9} {'CRITERION':<{width}}  REASON",
+    ]
+    lines += [f"{c.status:<8} {c.severity:<9} {c.id:<{width}}  {c.reason}" for c in rows]
+    if decision.signoffs:
+        lines.append("sign-offs: " + ", ".join(f"{s.role} {s.status}" + (f" ({s.user})" if s.user else "") for s in decision.signoffs))
+    lines.append(decision.summary)
+    return "\n".join(lines)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from workbench.artefacts import load_review
+
+    review = load_review(Path(args.manifest), progress=progress)
+    return review, _policy_for(review, getattr(args, "policy", None))
+
+
+def _run_gate(args: argparse.Namespace) -> int:
+    from workbench.decision import decide_review
+
+    at = _parse_at(args.at)
+    review, policy = _load(args)
+    store = _open_store(args)
+    try:
+        review_id = None
+        if store is not None:
+            review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
+                                            evidence_digest=review.evidence_digest, actor=_actor())
+        evidence = _evidence(args, review, store, review_id)
+        decision = decide_review(review, policy, evidence, at=at, store=store, review_id=review_id)
+        if store is not None and review_id is not None:
+            store.save_decision(review_id, decision.to_dict(), actor=_actor())
+    finally:
+        if store is not None:
+            store.close()
+    if args.out is not None:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(decision.to_json(indent=2), encoding="utf-8")
+    print(render_table(decision))
+    return decision.exit_code
+
+
+def _user(store: Any, args: argparse.Namespace) -> Any:
+    if args.password_stdin:
+        return store.authenticate(args.user, sys.stdin.readline().rstrip("\r\n"))
+    user = store.require_user(args.user)
+    if user.has_password:
+        if not stdin_is_interactive():
+            raise StoreError(f"user {args.user!r} has a password: pass --password-stdin and pipe it")
+        return store.authenticate(args.user, getpass.getpass(f"Password for {args.user}: "))
+    return user
+
+
+def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    review, policy = _load(args)
+    return review, policy, review.evidence_digest
+
+
+def _review_id(store: Any, review: Any) -> str:
+    return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
+                               evidence_digest=review.evidence_digest, actor=_actor())
+
+
+def _run_signoff(args: argparse.Namespace) -> int:
+    review, policy, ev_digest = _digests(args)
+    with _open_store(args, required=True) as store:
+        user = _user(store, args)
+        s = store.sign_off(_review_id(store, review), user, args.role, verdict=args.verdict, comment=args.comment,
+                           evidence_digest=ev_digest, policy_digest=policy.digest)
+    print(f"{s.verdict} recorded for {s.role} by {s.user} (evidence {ev_digest[:12]}…, policy {policy.digest[:12]}…)")
+    return 0
+
+
+def _run_waive(args: argparse.Namespace) -> int:
+    review, policy, ev_digest = _digests(args)
+    allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
+    if args.role not in allowed:
+        raise PolicyError(f"policy {policy.id}: {args.criterion} may be waived only by {', '.join(allowed) or 'nobody'}, not {args.role}")
+    try:
+        expires = dt.date.fromisoformat(args.expires)
+    except ValueError:
+        raise PolicyError(f"--expires: {args.expires!r} is not a date (YYYY-MM-DD)") from None
+    with _open_store(args, required=True) as store:
+        user = _user(store, args)
+        w = store.add_waiver(_review_id(store, review), user, args.role, criterion_id=args.criterion,
+                             rationale=args.rationale, expires=expires, evidence_digest=ev_digest,
+                             policy_digest=policy.digest)
+    print(f"waiver {w.waiver_id} on {w.criterion_id} by {w.user} ({w.role}) until {w.expires}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", metavar="MANIFEST", help="the review.yaml")
+    p.add_argument("--policy", type=Path, default=None, help="policy YAML overriding the manifest's 'policy:'")
+    add_db_option(p)
+
+
+def _identity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="user", required=True, metavar="USER", help="your user name in the store")
+    p.add_argument("--role", required=True, help="the role you act in (you must hold it)")
+    p.add_argument("--password-stdin", action="store_true", help="read your password from one line of stdin")
+
+
+def register(subparsers: Any) -> None:
+    g = subparsers.add_parser(
+        "gate", help="decide GO / NO-GO / PENDING for a review (exit 0 / 1 / 3; 2 invalid input)",
+        description="Evaluate the promotion policy on a review: prints a table of criteria, writes the decision JSON. "
+        "Without --db (or WORKBENCH_DB, or an existing data/workbench.db) sign-offs and questionnaires are MISSING.",
+    )
+    _common(g)
+    g.add_argument("--out", type=Path, default=None, help="write the decision JSON here")
+    g.add_argument("--evidence", type=Path, default=None, help="reuse this evidence JSON (from `workbench review`)")
+    g.add_argument("--at", default=None, help="decision time, ISO 8601 (default: now, UTC); makes a decision reproducible")
+    g.add_argument("--no-db", action="store_true", help="ignore any store: decide on evidence and files only")
+    g.set_defaults(func=_run_gate)
+
+    s = subparsers.add_parser("signoff", help="approve or reject the current evidence and policy for a role")
+    _common(s)
+    _identity(s)
+    s.add_argument("--verdict", choices=["approve", "reject"], required=True)
+    s.add_argument("--comment", required=True, help="why (a rejection needs a reason)")
+    s.set_defaults(func=_run_signoff)
+
+    w = subparsers.add_parser("waive", help="accept the risk of one failing criterion until a date")
+    _common(w)
+    _identity(w)
+    w.add_argument("--criterion", required=True, help="criterion id from the policy")
+    w.add_argument("--rationale", required=True)
+    w.add_argument("--expires", required=True, help="last day the waiver counts (YYYY-MM-DD)")
+    w.set_defaults(func=_run_waive)
