@@ -1,0 +1,70 @@
+"""Operational evidence on real scikit-learn models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from workbench.metrics.operational import compare_operational, operational_evidence
+
+
+@pytest.fixture(scope="module")
+def pipeline_and_data():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000),
+                      "c": rng.choice(["x", "y", "z"], 3000)})
+    y = (X["a"] + (X["c"] == "x") > 0.5).astype(int)
+    pre = ColumnTransformer([("num", StandardScaler(), ["a", "b"]),
+                             ("cat", OneHotEncoder(handle_unknown="ignore"), ["c"])])
+    model = make_pipeline(pre, LogisticRegression()).fit(X, y)
+    return model, X
+
+
+def test_real_model_gives_sane_positive_ordered_numbers(pipeline_and_data):
+    model, X = pipeline_and_data
+    # fewer calls than the 1,000 default keeps the test fast; the statistic is the same
+    out = operational_evidence(lambda f: model.predict_proba(f)[:, 1], X, latency_calls=200,
+                               warmup=10, batch_size=3000, model_bytes=1234)
+    assert out["status"] == "measured"
+    lat = out["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert lat["calls"] == 200 and lat["mean"] > 0
+    assert out["throughput_rows_per_s"] > 1000  # a logistic pipeline scores >1k rows/s easily
+    assert out["batch_rows"] == 3000 and out["model_bytes"] == 1234
+    assert out["peak_memory_mb"] > 0  # the batch's transformed matrix is allocated by numpy
+
+
+def test_precomputed_and_raising_models_are_reported_not_raised(pipeline_and_data):
+    _, X = pipeline_and_data
+
+    class Precomputed:
+        is_precomputed = True
+
+    assert operational_evidence(Precomputed(), X)["status"] == "not_applicable"
+
+    def broken(frame):
+        raise ValueError("cannot score")
+
+    out = operational_evidence(broken, X, latency_calls=5, warmup=1)
+    assert out["status"] == "error" and "cannot score" in out["reason"]
+
+
+def test_compare_operational_relative_changes():
+    c = {"status": "measured", "latency_ms": {"p50": 3.0, "p95": 4.0, "p99": 8.0},
+         "throughput_rows_per_s": 50.0, "model_bytes": 200, "peak_memory_mb": 0.0}
+    b = {"status": "measured", "latency_ms": {"p50": 2.0, "p95": 4.0, "p99": 4.0},
+         "throughput_rows_per_s": 100.0, "model_bytes": 100, "peak_memory_mb": 0.0}
+    out = compare_operational(c, b)
+    assert out["latency_ms.p50"]["relative_change"] == pytest.approx(0.5)
+    assert out["latency_ms.p99"]["relative_change"] == pytest.approx(1.0)
+    assert out["throughput_rows_per_s"]["relative_change"] == pytest.approx(-0.5)
+    assert out["model_bytes"]["relative_change"] == pytest.approx(1.0)
+    assert out["peak_memory_mb"]["relative_change"] is None
+    assert "0" in out["peak_memory_mb"]["reason"]
+    missing = compare_operational(c, {"status": "not_applicable"})
+    assert missing["latency_ms.p50"]["relative_change"] is None
