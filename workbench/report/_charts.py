@@ -56,8 +56,11 @@ def chart_png(spec: ChartSpec, *, width_in: float = 3.6, height_in: float = 2.7)
         ax.set_xlabel(spec.xlabel)
         if spec.ylabel:
             ax.set_ylabel(spec.ylabel)
-        if spec.series:
-            ax.legend(loc="best", frameon=False)
+        if spec.series and spec.kind == "bars":
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 * 2.7 / height_in - 0.05), ncol=len(spec.series),
+                      frameon=False)
+        elif spec.series:
+            ax.legend(loc="lower right" if spec.diagonal else "lower left", frameon=False)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
@@ -71,12 +74,9 @@ def _lines(ax, spec: ChartSpec) -> None:
         marker = "o" if spec.kind == "reliability" else None
         ax.plot(s.x, s.y, color=ROLE_COLOURS[s.role], linestyle=_LINESTYLES[s.role], linewidth=1.6,
                 marker=marker, markersize=3, label=s.label)
-    if spec.kind in ("reliability",) or spec.diagonal:
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-    else:
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
+    # Every line chart here plots rates or probabilities.
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
 
 
 def _bars(ax, spec: ChartSpec) -> None:
@@ -91,7 +91,7 @@ def _bars(ax, spec: ChartSpec) -> None:
             xerr = [[max(0.0, v - lo) for v, lo in zip(s.y, s.err_low, strict=False)],
                     [max(0.0, hi - v) for v, hi in zip(s.y, s.err_high, strict=False)]]
         ax.barh(ys, s.y, height=height * 0.95, color=ROLE_COLOURS[s.role], label=s.label,
-                hatch=None if s.role == "candidate" else "///", edgecolor="white", linewidth=0.3,
+                edgecolor="white", linewidth=0.3,
                 xerr=xerr, error_kw={"elinewidth": 0.7, "ecolor": "#333333", "capsize": 1.5})
     ax.set_yticks(list(positions), cats)
     ax.invert_yaxis()

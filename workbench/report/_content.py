@@ -177,6 +177,29 @@ def _waiver_table(inp: PacketInput) -> Any:
                  widths=(2.2, 4.6, 2.3, 1.5, 1.2), status_col=4)
 
 
+def _comment(c: Any, question: Any) -> tuple[str, str, str]:
+    if isinstance(c, Mapping):
+        return (str(c.get("user") or c.get("reviewer") or "—"), str(c.get("question") or question or "—"), str(c.get("text") or ""))
+    user, text = (list(c) + ["", ""])[:2]
+    return (str(user or "—"), str(question or "—"), str(text))
+
+
+def _questions_table(qs: Sequence[Mapping[str, Any]]) -> Any:
+    rows = []
+    for qq in qs:
+        dist = qq.get("distribution") or {}
+        dist_text = ", ".join(f"{k}: {v}" for k, v in dist.items()) if isinstance(dist, Mapping) else fmt(dist)
+        flags = []
+        if qq.get("disagreement"):
+            flags.append("DISAGREEMENT")
+        if qq.get("blocking"):
+            flags.append("BLOCKING: " + "; ".join(f"{b.get('user') or b.get('reviewer')} ({b.get('answer')})"
+                                                  for b in qq["blocking"]))
+        rows.append((str(qq.get("id") or qq.get("question_id")), str(qq.get("text") or ""), dist_text or "no answers",
+                     fmt(qq.get("mean")) if qq.get("mean") is not None else "—", " ".join(flags)))
+    return table(("Id", "Question", "Answers across reviewers", "Mean", "Flags"), rows, widths=(1.4, 4.4, 2.4, 0.9, 2.4))
+
+
 def _qualitative(inp: PacketInput) -> Section:
     q = inp.questionnaires
     items = q.get("questionnaires") if isinstance(q, Mapping) else None
@@ -187,31 +210,30 @@ def _qualitative(inp: PacketInput) -> Section:
     blocks: list[Any] = []
     if q.get("verdict"):
         blocks.append(Para(f"Overall qualitative verdict: {str(q['verdict']).upper()}.", "lead"))
+
+    def title(i: Mapping[str, Any]) -> str:
+        return str(i.get("title") or i.get("questionnaire_id") or i.get("id"))
+
+    def completion(i: Mapping[str, Any]) -> str:
+        c = i.get("completion")
+        return ", ".join(f"{k} {fmt(v)}" for k, v in c.items()) if isinstance(c, Mapping) else fmt(c)
+
     blocks.append(table(("Questionnaire", "Verdict", "Reviewers", "Completion", "Score"),
-                        [(str(i.get("title") or i.get("id")), str(i.get("verdict", "—")).upper(), i.get("n_reviewers"),
-                          i.get("completion"), i.get("score")) for i in items],
-                        widths=(5, 1.5, 1.5, 1.5, 1.5), status_col=1))
+                        [(title(i), str(i.get("verdict", "—")).upper(),
+                          ", ".join(i["reviewers"]) if i.get("reviewers") else fmt(i.get("n_reviewers")),
+                          completion(i), i.get("score")) for i in items],
+                        widths=(4, 1.3, 2.4, 2, 1.1), status_col=1))
     for i in items:
-        blocks.append(Heading(str(i.get("title") or i.get("id")), 3))
-        qs = i.get("questions") or []
+        blocks.append(Heading(title(i), 3))
+        for reason in i.get("reasons") or ():
+            blocks.append(Para(str(reason), "note"))
+        qs = [qq for qq in (i.get("questions") or []) if isinstance(qq, Mapping)]
         if qs:
-            rows = []
-            for qq in qs:
-                dist = qq.get("distribution") or {}
-                dist_text = ", ".join(f"{k}: {v}" for k, v in dist.items()) if isinstance(dist, Mapping) else fmt(dist)
-                flags = []
-                if qq.get("disagreement"):
-                    flags.append("DISAGREEMENT")
-                if qq.get("blocking"):
-                    flags.append("BLOCKING: " + "; ".join(f"{b.get('user')} ({b.get('answer')})" for b in qq["blocking"]))
-                rows.append((str(qq.get("id")), str(qq.get("text") or ""), dist_text,
-                             fmt(qq.get("mean")) if qq.get("mean") is not None else "—", " ".join(flags)))
-            blocks.append(table(("Id", "Question", "Answers across reviewers", "Mean", "Flags"), rows,
-                                widths=(1.2, 4.4, 2.6, 0.9, 2.4)))
-        comments = [(str(c.get("user") or "—"), str(c.get("question") or "—"), str(c.get("text") or ""))
-                    for qq in qs for c in (qq.get("comments") or [])] + \
-                   [(str(c.get("user") or "—"), str(c.get("question") or "—"), str(c.get("text") or ""))
-                    for c in (i.get("comments") or [])]
+            blocks.append(_questions_table(qs))
+        else:
+            blocks.append(missing("Answers"))
+        comments = [_comment(c, qq.get("id") or qq.get("question_id")) for qq in qs for c in (qq.get("comments") or [])]
+        comments += [_comment(c, None) for c in (i.get("comments") or [])]
         if comments:
             blocks.append(table(("Reviewer", "Question", "Comment"), comments, widths=(2, 1.5, 8)))
     return Section("qualitative", "Qualitative review", tuple(blocks))

@@ -118,7 +118,7 @@ def _metric_table(evidence: Mapping[str, Any]) -> Any:
         rows.append((label(n), *(fmt_metric(get_path(evidence, f"models.{r}.metrics.{n}")) for r in roles),
                      fmt_metric(d) if d else "—", fmt(d.get("p_value")) if d else "—", str(d.get("reading") or "")))
     header = ("Metric", *(f"{r.capitalize()} [95% CI]" for r in roles), "Delta cand. − base. [CI]", "p", "Reading")
-    widths = (2.0, *(2.6 for _ in roles), 2.8, 0.8, 2.2)
+    widths = (2.0, *(2.6 for _ in roles), 2.8, 0.9, 2.1)
     return table(header, rows, widths=widths)
 
 
@@ -166,7 +166,7 @@ def _robustness(evidence: Mapping[str, Any]) -> Any:
     if not rows:
         return missing("Robustness tests")
     return table(("Model", "Test", "Parameters", "Metric", "Clean", "Perturbed", "Degradation", "Error"), rows,
-                 widths=(1.4, 1.8, 2.2, 1.3, 1.0, 1.1, 1.2, 1.4))
+                 widths=(1.3, 1.8, 2.0, 1.2, 1.0, 1.3, 1.5, 1.4))
 
 
 def _slices(evidence: Mapping[str, Any], *, top: int = 10) -> Any:

@@ -161,6 +161,9 @@ def _cover(packet: Packet, styles: dict[str, Any], width: float) -> list[Any]:
         ("Policy digest", c.policy_digest),
     ), widths=(2.3, 7.9), mono_cols=(1,))
     out += _table(facts, styles, width)
+    out.append(_p("How to verify: run “workbench verify PACKET.pdf --cert CERT”. The PDF carries a PAdES "
+                  "signature over the whole file and an attachment, workbench-manifest.json, signed with Ed25519, "
+                  "that restates these digests and the SHA-256 of the unsigned document.", styles["note"]))
     return out
 
 
@@ -219,8 +222,8 @@ def render_pdf(packet: Packet, pngs: dict[ChartSpec, bytes], *, generated_at: st
 
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=decorate)])
     story: list[Any] = _cover(packet, styles, width)
-    story.append(PageBreak())
-    story.append(_p("Contents", styles["h1"]))
+    story.append(Spacer(1, 10))
+    story.append(_p("Contents", styles["h2"]))
     toc = TableOfContents()
     toc.levelStyles = [styles["toc1"]]
     toc.dotsMinLevel = 0

@@ -94,6 +94,18 @@ def _signing_time(generated_at: str, cert_path: Path) -> _dt.datetime:
     return max(t.astimezone(_dt.UTC), cert.not_valid_before_utc)
 
 
+def _fix_modification_date(writer: Any, when: _dt.datetime) -> None:
+    """pyHanko stamps /ModDate (and XMP ModifyDate) with the clock; use the signing time instead."""
+    base = type(writer._meta)
+
+    class _FixedClockMetadata(base):  # type: ignore[misc, valid-type]
+        def __setattr__(self, name: str, value: Any) -> None:
+            super().__setattr__(name, when if (name == "last_modified" and value == "now") else value)
+
+    writer._meta.__class__ = _FixedClockMetadata
+    writer._meta.last_modified = when
+
+
 def sign_pdf(unsigned_pdf: bytes, envelope: Mapping[str, Any], keys: KeyPaths, *, signing_time: _dt.datetime,
              reason: str = "Model promotion sign-off packet") -> bytes:
     """Attach the manifest envelope and certify the PDF with PAdES (DocMDP: no changes allowed)."""
@@ -114,6 +126,7 @@ def sign_pdf(unsigned_pdf: bytes, envelope: Mapping[str, Any], keys: KeyPaths, *
     id1 = writer._document_id[0]
     writer._document_id = generic.ArrayObject(
         [id1, generic.ByteStringObject(hashlib.sha256(unsigned_pdf + data).digest()[:16])])
+    _fix_modification_date(writer, signing_time)
     spec = embed.FileSpec(
         file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME,
         embedded_data=embed.EmbeddedFileObject.from_file_data(

@@ -164,9 +164,9 @@ def _manifest_matches_pdf(pdf: bytes, manifest: Mapping[str, Any]) -> Check:
 def _reproducibility_checks(manifest: Mapping[str, Any], *, store: Any, review_manifest: Path | None) -> list[Check]:
     checks: list[Check] = []
     if review_manifest is not None:
-        from workbench.artefacts import load_review_from_path
+        from workbench.artefacts import load_review
 
-        derived = load_review_from_path(review_manifest).evidence_digest
+        derived = load_review(review_manifest).evidence_digest
         ok = derived == manifest.get("evidence_digest")
         checks.append(Check("evidence-digest-reproduced", ok,
                             f"evidence digest re-derived from the artefacts of {review_manifest}" if ok else

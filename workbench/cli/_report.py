@@ -1,0 +1,180 @@
+"""`workbench report` (signed sign-off packet), `workbench verify` and `workbench keys init`.
+
+Exit codes of `verify`: 0 valid, 1 invalid or tampered (the reason is printed), 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Any
+
+from workbench.cli._common import add_db_option, add_keys_option, db_path, keys_dir, progress
+from workbench.errors import StoreError
+
+
+def _actor(args: argparse.Namespace, store: Any) -> str:
+    if getattr(args, "as_user", None):
+        user = store.require_user(args.as_user)
+        return f"{user.name} ({', '.join(user.roles)})" if getattr(user, "roles", None) else user.name
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - getuser raises several types when no name is known
+        return "cli:unknown"
+
+
+def _policy_text(review: Any) -> str:
+    m = review.manifest
+    path = m.resolve(m.policy) if m.policy is not None else Path(__file__).resolve().parents[1] / "data" / "default_policy.yaml"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _questionnaires(qualitative: Any) -> dict[str, Any]:
+    """Questionnaire scores of every qualitative criterion, each questionnaire once."""
+    if not qualitative:
+        return {}
+    from workbench.questionnaires.scoring import worst
+
+    seen: dict[str, Any] = {}
+    verdicts = []
+    for verdict in qualitative.values():
+        verdicts.append(verdict.verdict)
+        for q in verdict.questionnaires:
+            seen.setdefault(q.questionnaire_id, q.to_dict())
+    return {"verdict": worst(verdicts), "questionnaires": list(seen.values())}
+
+
+def _governance(checks: Any, card: Any) -> dict[str, Any]:
+    rows, pii = [], None
+    for key, c in (checks or {}).items():
+        rows.append({"id": key, "title": c.name, "status": c.status, "reason": c.summary})
+        if c.name == "privacy":
+            pii = {"findings": [f for d in c.evidence.get("datasets", ()) for f in d.get("findings", ())]}
+    return {"checks": rows, "model_card": dict(card) if card else {}, "pii": pii}
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from workbench.artefacts import load_review
+    from workbench.report import collect_packet_input, write_packet
+    from workbench.report._keys import require_keys
+    from workbench.store import Store
+
+    keys = require_keys(keys_dir(args))  # fail before any heavy work
+    review = load_review(Path(args.manifest), progress=progress)
+    m = review.manifest
+    path = db_path(args)
+    if not path.is_file():
+        raise StoreError(f"review store {path} does not exist: run `workbench gate {args.manifest} --db {path}` first")
+    with Store.open(path, create=False) as store:
+        review_id = store.review_id_for(m.name, str(m.source))
+        if store.get_review(review_id) is None:
+            raise StoreError(f"review {m.name!r} is not in {path}: run `workbench gate {args.manifest} --db {path}` first")
+        run = store.evidence_by_digest(review_id, review.evidence_digest)
+        rec = store.latest_decision(review_id)
+        if run is None or run.evidence is None or rec is None:
+            raise StoreError(f"{path} holds no evidence/decision for the current artefacts of {m.name!r}: "
+                             f"run `workbench gate {args.manifest} --db {path}` first")
+        if rec.decision.get("evidence_digest") != review.evidence_digest:
+            raise StoreError(f"the latest decision in {path} is for other evidence than the artefacts on disk: "
+                             f"re-run `workbench gate {args.manifest} --db {path}`")
+        from workbench._decision_inputs import qualitative_for_review
+        from workbench.cli._gate import _policy_for
+        from workbench.governance import governance_for_review, review_documents
+
+        policy = _policy_for(review, None)
+        at = dt.datetime.fromisoformat(rec.decision["decided_at"])
+        card, plan = review_documents(review, store=store, review_id=review_id)
+        checks = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
+        inp = collect_packet_input(
+            store, review_id, generated_by=_actor(args, store), policy_text=_policy_text(review),
+            evidence=run.evidence, decision=rec.decision,
+            questionnaires=_questionnaires(qualitative_for_review(policy, store=store, review_id=review_id)),
+            governance=_governance(checks, card), readiness_plan=dict(plan) if plan else {},
+        )
+        result = write_packet(inp, args.out, keys=keys.folder, html=args.html, json_path=args.json, store=store,
+                              actor=inp.generated_by)
+    print(f"{result['pdf']}  {result['bytes']:,} bytes  sha256 {result['sha256']}  decision "
+          f"{result['manifest']['manifest']['decision']['decision']}")
+    return 0
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from workbench.report import verify_packet
+    from workbench.report._keys import key_paths
+
+    paths = key_paths(keys_dir(args))
+    cert = Path(args.cert) if args.cert else paths.signing_cert
+    if not cert.is_file():
+        raise StoreError(f"certificate {cert} not found: pass --cert CERT (the signer's certificate, PEM or DER)")
+    manifest_key = Path(args.manifest_key) if args.manifest_key else (
+        paths.manifest_pub if paths.manifest_pub.is_file() and not args.cert else None)
+    store = None
+    if args.db:
+        from workbench.store import Store
+
+        store = Store.open(Path(args.db), create=False)
+    try:
+        result = verify_packet(Path(args.packet), cert=cert, manifest_key=manifest_key, store=store,
+                               review_manifest=args.manifest)
+    finally:
+        if store is not None:
+            store.close()
+    for c in result.checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    if result.valid:
+        print(f"VALID: {args.packet}")
+    else:
+        print(f"INVALID: {args.packet}: {result.reasons[0]}")
+    return result.exit_code
+
+
+def _run_keys_init(args: argparse.Namespace) -> int:
+    from workbench.report import init_keys
+
+    kwargs = {"organisation": args.org} if args.org else {}
+    paths = init_keys(keys_dir(args), force=args.force, **kwargs)
+    print(f"created a development signing key and self-signed certificate in {paths.folder}")
+    print(f"  certificate (give it to auditors): {paths.signing_cert}")
+    print(f"  manifest public key (Ed25519):     {paths.manifest_pub}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("report", help="build the signed sign-off packet (PDF; optional HTML/JSON)",
+                              description="Build the signed PDF sign-off packet of a review from the store "
+                                          "(run `workbench gate MANIFEST --db` first).")
+    p.add_argument("manifest", metavar="MANIFEST", help="the review's review.yaml")
+    p.add_argument("--out", required=True, type=Path, help="signed PDF to write")
+    p.add_argument("--html", type=Path, default=None, help="also write a self-contained HTML version")
+    p.add_argument("--json", type=Path, default=None, help="also write the packet content as JSON")
+    p.add_argument("--as", dest="as_user", default=None, metavar="USER", help="registered user generating the packet")
+    add_db_option(p)
+    add_keys_option(p)
+    p.set_defaults(func=_run_report)
+
+    v = subparsers.add_parser("verify", help="verify a signed packet: 0 valid, 1 invalid or tampered",
+                              description="Check the PDF signature (intact, whole file, no later changes), the "
+                                          "embedded Ed25519 manifest and that it matches the PDF.")
+    v.add_argument("packet", metavar="PACKET.pdf")
+    v.add_argument("--cert", default=None, help="the signer's certificate (default: the one in the keys folder)")
+    v.add_argument("--manifest-key", default=None, help="Ed25519 public key (PEM) the manifest must be signed with")
+    v.add_argument("--db", type=Path, default=None, help="also check the audit chain head is in this store's chain")
+    v.add_argument("--manifest", type=Path, default=None, metavar="review.yaml",
+                   help="also re-derive the evidence digest from the review's artefacts")
+    add_keys_option(v)
+    v.set_defaults(func=_run_verify)
+
+    k = subparsers.add_parser("keys", help="signing keys (`keys init` creates a development key and certificate)")
+    ksub = k.add_subparsers(dest="keys_command", metavar="SUBCOMMAND")
+    ki = ksub.add_parser("init", help="create a self-signed development certificate, RSA key and Ed25519 key",
+                         description="Create signing keys in the keys folder (--keys, env WORKBENCH_KEYS, default "
+                                     "~/.workbench/keys), files mode 0600. Never put keys in the repository.")
+    ki.add_argument("--force", action="store_true", help="replace existing keys")
+    ki.add_argument("--org", default=None, help="organisation name in the certificate")
+    add_keys_option(ki)
+    ki.set_defaults(func=_run_keys_init)
