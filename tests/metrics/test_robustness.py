@@ -1,0 +1,104 @@
+"""Robustness on real scikit-learn pipelines, including models that raise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from workbench.metrics.robustness import UNSEEN, robustness_evidence
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(11)
+    n = 3000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                      "noise": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    logit = 2.5 * X["a"] - 1.5 * X["b"] + (X["c"] == "x") * 1.0
+    y = (logit + rng.logistic(size=n) > 0).astype(int).to_numpy()
+    return X, y
+
+
+def _pipeline(impute: bool, X, y):
+    num = [SimpleImputer(), StandardScaler()] if impute else [StandardScaler()]
+    cat = [SimpleImputer(strategy="most_frequent")] if impute else []
+    pre = ColumnTransformer([
+        ("num", make_pipeline(*num), ["a", "b", "noise"]),
+        ("cat", make_pipeline(*cat, OneHotEncoder(handle_unknown="ignore")), ["c"]),
+    ])
+    return make_pipeline(pre, LogisticRegression()).fit(X, y)
+
+
+def test_robust_pipeline_degrades_with_noise_and_ablation(data):
+    X, y = data
+    model = _pipeline(True, X, y)
+    score = lambda f: model.predict_proba(f)[:, 1]  # noqa: E731
+    out = robustness_evidence(score, X, y, metric="roc_auc", seed=0)
+    assert out["status"] == "measured"
+    assert out["clean"] == pytest.approx(roc_auc_score(y, score(X)), abs=1e-12)
+    tests = {(t["name"], t["params"].get("sigma", t["params"].get("rate"))): t for t in out["tests"]}
+    noise = [tests[("gaussian_noise", s)]["degradation"] for s in (0.1, 0.2, 0.3, 0.5)]
+    assert all(d is not None for d in noise)
+    assert noise[-1] > noise[0] > -0.01  # more noise, more damage
+    assert all(t["error"] is None for t in out["tests"])
+    perm = {t["params"]["feature"]: t["degradation"] for t in out["tests"] if t["name"].startswith("permutation:")}
+    assert perm["a"] > perm["b"] > abs(perm["noise"])  # importance follows the true coefficients
+    assert {"unseen_category", "extreme_high", "extreme_low"} <= {t["name"] for t in out["tests"]}
+
+
+def test_model_that_raises_on_missing_values_is_reported(data):
+    X, y = data
+    model = _pipeline(False, X, y)  # LogisticRegression without an imputer rejects NaN
+    out = robustness_evidence(lambda f: model.predict_proba(f)[:, 1], X, y,
+                              metric="accuracy", noise_levels=(0.1,), permutation=False)
+    missing = [t for t in out["tests"] if t["name"] == "missing_values"]
+    assert missing and all(t["perturbed"] is None and "NaN" in t["error"] for t in missing)
+    noise = next(t for t in out["tests"] if t["name"] == "gaussian_noise")
+    assert noise["error"] is None and noise["perturbed"] is not None
+
+
+def test_model_raising_on_unseen_category_and_tree_model_with_nan(data):
+    X, y = data
+
+    class Strict:
+        def predict_scores(self, frame):
+            if (frame["c"] == UNSEEN).any():
+                raise KeyError("category __unseen__ was not seen in training")
+            return 1 / (1 + np.exp(-frame["a"].fillna(0).to_numpy()))
+
+    out = robustness_evidence(Strict(), X, y, noise_levels=(0.2,), missing_rates=(0.1,), permutation=False)
+    unseen = next(t for t in out["tests"] if t["name"] == "unseen_category")
+    assert unseen["perturbed"] is None and "__unseen__" in unseen["error"]
+    assert next(t for t in out["tests"] if t["name"] == "missing_values")["error"] is None
+
+    Xn = X[["a", "b", "noise"]]
+    tree = DecisionTreeClassifier(max_depth=5, min_samples_leaf=50, random_state=0).fit(Xn, y)
+    out = robustness_evidence(lambda f: tree.predict_proba(f)[:, 1], Xn, y, metric="brier_score",
+                              noise_levels=(0.5,), missing_rates=(0.3,), permutation=False)
+    assert out["greater_is_better"] is False
+    for t in out["tests"]:
+        assert t["error"] is None
+        assert t["degradation"] == pytest.approx(t["perturbed"] - t["clean"])
+    assert next(t for t in out["tests"] if t["name"] == "missing_values")["degradation"] > 0
+
+
+def test_precomputed_and_clean_failure():
+    class Precomputed:
+        is_precomputed = True
+
+    X = pd.DataFrame({"a": [1.0, 2.0]})
+    assert robustness_evidence(Precomputed(), X, np.array([0, 1]))["status"] == "not_applicable"
+
+    def broken(frame):
+        raise RuntimeError("model file corrupt")
+
+    out = robustness_evidence(broken, X, np.array([0, 1]))
+    assert out["status"] == "error" and "corrupt" in out["reason"]

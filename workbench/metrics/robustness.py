@@ -1,0 +1,188 @@
+"""Robustness and stress tests: how much a metric degrades when the input is perturbed.
+
+Each test perturbs a copy of (a seeded sample of) the evaluation rows and re-scores it:
+
+* ``gaussian_noise``: numeric features + N(0, (level * column std)^2), per level;
+* ``missing_values``: a share of every feature's values set missing, per rate;
+* ``unseen_category``: a share of every categorical feature's values set to a value never
+  seen in training (``"__unseen__"``);
+* ``extreme_high`` / ``extreme_low``: a share of numeric values pushed beyond the observed
+  range by ``extreme_factor`` times the range;
+* ``permutation:<feature>``: the feature's column shuffled (permutation-importance ablation).
+
+``degradation`` is signed so that positive means worse (clean - perturbed for a score,
+perturbed - clean for a loss). A model that raises, or returns non-finite scores, gives a
+test entry with ``error`` set and ``perturbed: null``; the function never raises for a
+failing model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.metrics import _registry as R
+
+__all__ = ["robustness_evidence", "UNSEEN"]
+
+UNSEEN = "__unseen__"
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _scorer(model: Any) -> Callable[[pd.DataFrame], Any] | None:
+    if getattr(model, "is_precomputed", False):
+        return None
+    if hasattr(model, "predict_scores"):
+        return model.predict_scores
+    if callable(model):
+        return model
+    raise TypeError(f"robustness_evidence needs a LoadedModel or a callable, got {type(model).__name__}")
+
+
+def _as_object(frame: pd.DataFrame, column: str) -> None:
+    if not pd.api.types.is_object_dtype(frame[column]):
+        frame[column] = frame[column].astype(object)
+
+
+def _perturbations(X: pd.DataFrame, numeric: list[str], categorical: list[str], *, noise_levels,
+                   missing_rates, unseen_rate, extreme_rate, extreme_factor, permute, rng):
+    """Yield (name, params, perturbed frame) lazily, so one copy lives at a time."""
+    n = len(X)
+    std = {c: float(np.nanstd(X[c].to_numpy(dtype=float, na_value=np.nan))) for c in numeric}
+    for level in noise_levels:
+        Z = X.copy()
+        for c in numeric:
+            Z[c] = Z[c].astype(float) + rng.normal(0.0, level * std[c], n)
+        yield "gaussian_noise", {"sigma": level, "features": numeric}, Z
+    for rate in missing_rates:
+        Z = X.copy()
+        for c in numeric + categorical:
+            mask = rng.random(n) < rate
+            if c in numeric:
+                Z[c] = Z[c].astype(float).mask(mask)
+            else:
+                _as_object(Z, c)
+                Z.loc[mask, c] = None
+        yield "missing_values", {"rate": rate, "features": numeric + categorical}, Z
+    if categorical and unseen_rate > 0:
+        Z = X.copy()
+        for c in categorical:
+            _as_object(Z, c)
+            Z.loc[rng.random(n) < unseen_rate, c] = UNSEEN
+        yield "unseen_category", {"rate": unseen_rate, "value": UNSEEN, "features": categorical}, Z
+    if numeric and extreme_rate > 0:
+        for side in ("high", "low"):
+            Z = X.copy()
+            for c in numeric:
+                col = Z[c].astype(float)
+                lo, hi = float(np.nanmin(col)), float(np.nanmax(col))
+                span = max(hi - lo, 1.0)
+                value = hi + extreme_factor * span if side == "high" else lo - extreme_factor * span
+                Z[c] = col.mask(rng.random(n) < extreme_rate, value)
+            yield f"extreme_{side}", {"rate": extreme_rate, "factor": extreme_factor,
+                                      "features": numeric}, Z
+    for c in permute:
+        Z = X.copy()
+        Z[c] = X[c].to_numpy()[rng.permutation(n)]
+        yield f"permutation:{c}", {"feature": c}, Z
+
+
+def robustness_evidence(
+    model: Any,
+    X: pd.DataFrame,
+    y_true: np.ndarray,
+    *,
+    metric: str = "roc_auc",
+    task: Literal["binary", "multiclass", "regression"] = "binary",
+    threshold: float = 0.5,
+    features: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    noise_levels: Sequence[float] = (0.1, 0.2, 0.3, 0.5),
+    missing_rates: Sequence[float] = (0.1, 0.3),
+    unseen_rate: float = 0.2,
+    extreme_rate: float = 0.05,
+    extreme_factor: float = 10.0,
+    permutation: bool = True,
+    max_rows: int = 20_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Metric degradation of ``model`` under noise, missing values, unseen and extreme values.
+
+    Parameters
+    ----------
+    model : LoadedModel or callable
+        Scored as ``model.predict_scores(frame)`` or ``model(frame)``.
+    X : pandas.DataFrame
+        Evaluation rows (the model picks its columns); ``y_true`` aligned with them.
+    metric : str
+        Registry metric name for ``task``.
+    features : sequence of str, optional
+        Columns to perturb (default: every column of ``X``).
+    max_rows : int
+        A seeded sample of at most this many rows is used.
+
+    Returns
+    -------
+    dict
+        ``{"status", "metric", "greater_is_better", "n_rows", "tests": [{name, params, metric,
+        clean, perturbed, degradation, error}]}``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": np.linspace(-1, 1, 200)})
+    >>> y = (X["a"] > 0).astype(int).to_numpy()
+    >>> out = robustness_evidence(lambda f: 1 / (1 + np.exp(-5 * f["a"].to_numpy())), X, y,
+    ...                           noise_levels=(0.5,), missing_rates=(), extreme_rate=0)
+    >>> out["tests"][0]["name"], out["tests"][0]["degradation"] > 0
+    ('gaussian_noise', True)
+    """
+    score = _scorer(model)
+    if score is None:
+        return {"status": "not_applicable", "reason": "precomputed predictions cannot be re-scored on perturbed input"}
+    spec = R.get_metric(metric, task=task)
+    y = np.asarray(y_true)
+    rng = np.random.default_rng(seed)
+    if len(X) > max_rows:
+        idx = np.sort(rng.choice(len(X), max_rows, replace=False))
+        X, y = X.iloc[idx].reset_index(drop=True), y[idx]
+    else:
+        X = X.reset_index(drop=True)
+    cols = list(features) if features is not None else list(X.columns)
+    cat = [c for c in cols if (c in categorical if categorical is not None else _is_categorical(X[c]))]
+    num = [c for c in cols if c not in cat]
+
+    def evaluate(frame: pd.DataFrame) -> tuple[float | None, str | None]:
+        try:
+            s = np.asarray(score(frame), dtype=float)
+        except Exception as exc:  # noqa: BLE001 - a failing model is evidence, not a crash
+            return None, f"{type(exc).__name__}: {exc}"
+        if not np.isfinite(s).all():
+            return None, f"model returned {int((~np.isfinite(s)).sum())} non-finite scores"
+        value = spec.function(y, s, threshold=threshold)
+        return (value.value, None) if value.defined else (None, f"metric undefined: {value.reason}")
+
+    clean, error = evaluate(X)
+    base = {"status": "measured", "metric": metric, "greater_is_better": spec.greater_is_better,
+            "n_rows": int(len(X)), "seed": seed, "clean": clean}
+    if clean is None:
+        return {**base, "status": "error", "reason": f"clean input: {error}", "tests": []}
+    tests = []
+    for name, params, frame in _perturbations(
+        X, num, cat, noise_levels=noise_levels, missing_rates=missing_rates, unseen_rate=unseen_rate,
+        extreme_rate=extreme_rate, extreme_factor=extreme_factor, permute=cols if permutation else (),
+        rng=rng,
+    ):
+        perturbed, error = evaluate(frame)
+        degradation = None
+        if perturbed is not None:
+            degradation = clean - perturbed if spec.greater_is_better else perturbed - clean
+        tests.append({"name": name, "params": params, "metric": metric, "clean": clean,
+                      "perturbed": perturbed, "degradation": degradation, "error": error})
+    return {**base, "tests": tests,
+            "method": "seeded perturbations of a row sample; degradation > 0 means worse"}
