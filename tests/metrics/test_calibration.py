@@ -1,0 +1,78 @@
+"""Calibration: hand-computed ECE/MCE and Brier decomposition, sklearn curve, recalibration fit."""
+
+import numpy as np
+import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+
+from workbench.metrics._engine import run_bootstrap
+from workbench.metrics.calibration import CalibrationPrepared, calibration_summary, logistic_recalibration
+
+
+def test_hand_computed_small_example():
+    # bins of width 0.5: bin 0 holds p = .1, .2, .3 (y = 0, 0, 1); bin 1 holds .6, .8 (y = 1, 0)
+    y = np.array([0, 0, 1, 1, 0])
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.8])
+    c = calibration_summary(y, p, n_bins=2)
+    # bin 0: mean p .2, rate 1/3, gap 2/15 ; bin 1: mean p .7, rate .5, gap .2
+    assert c["ece"].value == pytest.approx(3 / 5 * 2 / 15 + 2 / 5 * 0.2)
+    assert c["mce"].value == pytest.approx(0.2)
+    o = 2 / 5
+    rel = 3 / 5 * (0.2 - 1 / 3) ** 2 + 2 / 5 * (0.7 - 0.5) ** 2
+    res = 3 / 5 * (1 / 3 - o) ** 2 + 2 / 5 * (0.5 - o) ** 2
+    assert c["reliability"].value == pytest.approx(rel)
+    assert c["resolution"].value == pytest.approx(res)
+    assert c["uncertainty"].value == pytest.approx(o * (1 - o))
+    assert c["brier_score"].value == pytest.approx(brier_score_loss(y, p))
+    assert c["decomposition_residual"] == pytest.approx(brier_score_loss(y, p) - (rel - res + o * (1 - o)))
+    assert [b["count"] for b in c["curve"]["uniform"]] == [3, 2]
+
+
+def test_decomposition_is_exact_when_predictions_are_constant_within_bins():
+    rng = np.random.default_rng(0)
+    p = rng.choice([0.05, 0.35, 0.65, 0.95], 2000)
+    y = rng.random(2000) < p
+    c = calibration_summary(y, p, n_bins=10)
+    assert c["decomposition_residual"] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_curve_matches_sklearn(strategy):
+    rng = np.random.default_rng(1)
+    p = rng.beta(2, 3, 3000)
+    y = rng.random(3000) < p
+    c = calibration_summary(y, p, n_bins=8)["curve"][strategy]
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=8, strategy=strategy)
+    ours = [(b["observed_rate"], b["mean_predicted"]) for b in c if b["count"] > 0]
+    assert np.allclose(np.array(ours), np.column_stack([prob_true, prob_pred]))
+
+
+def test_slope_intercept_equal_unpenalised_logistic_regression():
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.02, 0.98, 4000)
+    y = rng.random(4000) < p**1.5
+    x = np.log(p / (1 - p))[:, None]
+    lr = LogisticRegression(C=np.inf, tol=1e-12, max_iter=1000).fit(x, y)
+    slope, intercept = logistic_recalibration(y, p)
+    assert slope == pytest.approx(lr.coef_[0, 0], rel=1e-5)
+    assert intercept == pytest.approx(lr.intercept_[0], rel=1e-5, abs=1e-6)
+    assert np.isnan(logistic_recalibration(np.ones(5), np.linspace(0.1, 0.9, 5))[0])
+
+
+def test_bootstrap_replicates_match_direct_weighted_computation():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, 5000)
+    y = rng.random(5000) < p
+    prep = CalibrationPrepared(y, p, n_bins=10)
+    reps = run_bootstrap({"c": prep}, n_rows=y.size, n_boot=3, seed=4)["c"]
+    from workbench.metrics.bootstrap import poisson_weights
+
+    w = poisson_weights(y.size, n_boot=3, seed=4).astype(np.float64)
+    for r in range(3):
+        direct = prep.finalise(w[r][None, :] @ prep.columns)
+        for name in ("ece", "mce", "brier_score", "reliability", "resolution"):
+            assert reps[name][r] == pytest.approx(direct[name][0], rel=1e-5)
+        # one Newton step from the full fit is within O(1/n) of the replicate's own fit
+        slope_r, _ = logistic_recalibration(y, p, sample_weight=w[r])
+        assert reps["slope"][r] == pytest.approx(slope_r, abs=5e-3)
