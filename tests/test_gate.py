@@ -1,0 +1,133 @@
+"""`workbench gate` exit codes (0 GO, 1 NO-GO, 3 PENDING, 2 invalid input) through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.test_decision import oracle_evidence
+from workbench.artefacts import load_review
+from workbench.cli import main
+from workbench.policy import default_policy
+from workbench.store import Store
+
+AT = "2026-11-26T12:00:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def scenario(demo_dir, tmp_path_factory):
+    """A copy of the demo with a small bootstrap, plus oracle evidence and two small policies."""
+    root = tmp_path_factory.mktemp("gate") / "scenario"
+    shutil.copytree(demo_dir, root)
+    manifest = root / "review.yaml"
+    raw = yaml.safe_load(manifest.read_text())
+    raw["settings"]["n_bootstrap"] = 40
+    manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+    review = load_review(manifest)
+    (root / "evidence.json").write_text(json.dumps(oracle_evidence(review, n_boot=10)))
+    auc = {"id": "auc-floor", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.7, "ci": "lower"}
+    (root / "go.yaml").write_text(yaml.safe_dump({"id": "go", "version": "1", "criteria": [auc]}))
+    sign = {"id": "signoffs", "kind": "signoff", "roles": ["security"]}
+    (root / "pending.yaml").write_text(yaml.safe_dump({"id": "pending", "version": "1", "criteria": [auc, sign]}))
+    return root
+
+
+def gate(*args):
+    return main(["gate", *map(str, args), "--at", AT])
+
+
+def test_go_exit_0_and_decision_file(scenario, tmp_path, capsys):
+    out = tmp_path / "d.json"
+    code = gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", scenario / "evidence.json", "--no-db", "--out", out)
+    assert code == 0
+    d = json.loads(out.read_text())
+    assert d["outcome"] == "GO" and d["exit_code"] == 0 and d["decided_at"] == AT
+    assert d["policy"]["id"] == "go" and d["evidence_digest"] == json.loads((scenario / "evidence.json").read_text())["evidence_digest"]
+    table = capsys.readouterr().out
+    assert "PASS     blocking  auc-floor" in table and table.rstrip().endswith("GO: all 1 blocking criteria pass or are waived.")
+
+
+def test_pending_exit_3_without_a_store(scenario, tmp_path):
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--policy", scenario / "pending.yaml", "--evidence", scenario / "evidence.json", "--no-db", "--out", out) == 3
+    d = json.loads(out.read_text())
+    assert d["signoffs"] == [{"role": "security", "status": "missing", "user": None, "verdict": None, "comment": None,
+                              "signed_at": None, "stale_because": None}]
+
+
+def test_same_inputs_give_the_same_decision_file(scenario, tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for out in (a, b):
+        gate(scenario / "review.yaml", "--evidence", scenario / "evidence.json", "--no-db", "--out", out)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_signoff_command_then_go_with_the_store(scenario, tmp_path, capsys):
+    db = tmp_path / "w.db"
+    with Store.open(db) as store:
+        store.add_user("sam", ["security"], actor="test")
+        store.add_user("pat", ["product_owner"], actor="test")
+    base = [str(scenario / "review.yaml"), "--policy", str(scenario / "pending.yaml"), "--db", str(db)]
+    assert main(["signoff", *base, "--as", "pat", "--role", "security", "--verdict", "approve", "--comment", "x"]) == 2
+    assert "workbench: error:" in capsys.readouterr().err
+    assert main(["signoff", *base, "--as", "sam", "--role", "security", "--verdict", "approve", "--comment", "pen test ok"]) == 0
+    assert gate(*base, "--evidence", scenario / "evidence.json") == 0
+    assert main(["signoff", *base, "--as", "sam", "--role", "security", "--verdict", "reject", "--comment", "new CVE"]) == 0
+    assert gate(*base, "--evidence", scenario / "evidence.json") == 1
+    with Store.open(db, create=False) as store:
+        (review,) = store.list_reviews()
+        assert store.latest_decision(review.review_id).decision["outcome"] == "NO-GO"
+
+
+def test_waive_command_checks_the_policy_roles(scenario, tmp_path, capsys):
+    db = tmp_path / "w.db"
+    with Store.open(db) as store:
+        store.add_user("gov", ["data_governance"], actor="test")
+    base = [str(scenario / "review.yaml"), "--db", str(db), "--as", "gov", "--rationale", "pilot", "--expires", "2027-01-31"]
+    assert main(["waive", *base, "--role", "data_governance", "--criterion", "latency-p95"]) == 2
+    assert "may be waived only by operations" in capsys.readouterr().err
+    assert main(["waive", *base, "--role", "data_governance", "--criterion", "fairness-equalized-odds"]) == 0
+    with Store.open(db, create=False) as store:
+        (review,) = store.list_reviews()
+        (w,) = store.list_waivers(review.review_id)
+        assert (w.criterion_id, w.role, w.policy_digest) == ("fairness-equalized-odds", "data_governance", default_policy().digest)
+
+
+def test_invalid_input_exits_2_through_the_console_entry(scenario, tmp_path):
+    broken = tmp_path / "review.yaml"
+    raw = yaml.safe_load((scenario / "review.yaml").read_text())
+    raw["candidate"]["pathh"] = raw["candidate"].pop("path")
+    broken.write_text(yaml.safe_dump(raw))
+    run = subprocess.run([sys.executable, "-c", "import sys; from workbench.cli import main; sys.exit(main())",
+                          "gate", str(broken), "--no-db"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.startswith("workbench: error: review.yaml: candidate.pathh: unknown key")
+    assert "Traceback" not in run.stderr
+
+
+def test_evidence_from_other_inputs_is_refused(scenario, tmp_path, capsys):
+    other = tmp_path / "e.json"
+    other.write_text(json.dumps({"evidence_digest": "0" * 64}))
+    assert gate(scenario / "review.yaml", "--evidence", other, "--no-db") == 2
+    assert "computed from other inputs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_gate_computes_evidence_is_no_go_and_reuses_the_stored_run(scenario, tmp_path, capsys):
+    db = tmp_path / "w.db"
+    Store.open(db).close()
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--db", db, "--out", out) == 1
+    d = json.loads(out.read_text())
+    # the planted fairness gap, and an empty store has nobody who could sign
+    assert [f["id"] for f in d["failures"] if f["status"] == "FAIL"] == [
+        "fairness-demographic-parity", "fairness-equalized-odds", "access-control"]
+    assert "age_band" in d["criteria"][[c["id"] for c in d["criteria"]].index("fairness-equalized-odds")]["reason"]
+    capsys.readouterr()
+    assert gate(scenario / "review.yaml", "--db", db, "--out", out) == 1
+    assert "reusing stored evidence run" in capsys.readouterr().err
