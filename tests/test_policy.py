@@ -311,3 +311,13 @@ def test_robustness_degradation_and_excess_over_baseline():
     assert evaluate_criterion(crit(kind="robustness", max_excess_degradation=0.10), EVIDENCE).status == "PASS"
     gone = evaluate_criterion(crit(kind="robustness", max_degradation=0.1, tests=["label_flip"]), EVIDENCE)
     assert gone.status == "MISSING"
+
+
+def test_docs_publish_the_current_schema_and_default_policy():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "POLICY.md").read_text(encoding="utf-8")
+    schema_block = text.split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(schema_block) == policy_json_schema()
+    yaml_block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert parse_policy(yaml.safe_load(yaml_block)).digest == default_policy().digest
