@@ -4,6 +4,45 @@ Drift, operational, robustness and slices live in their own modules
 (``workbench.metrics.drift`` ...), imported directly by their users.
 """
 
-from workbench.metrics.bootstrap import iter_weight_chunks, percentile_ci, poisson_weights
+from workbench.metrics._binary import BINARY_METRICS, BinaryPrepared, binary_metrics
+from workbench.metrics._engine import run_bootstrap
+from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared, multiclass_metrics
+from workbench.metrics._paired import (
+    bootstrap_p_value,
+    delong_test,
+    mcnemar_test,
+    min_detectable_difference,
+    paired_delta,
+    reading,
+)
+from workbench.metrics._registry import MetricSpec, MetricValue, get_metric, greater_is_better, metrics_for
+from workbench.metrics._regression import REGRESSION_METRICS, RegressionPrepared, regression_metrics
+from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks, percentile_ci, poisson_weights
 
-__all__ = ["iter_weight_chunks", "percentile_ci", "poisson_weights"]
+__all__ = [
+    "BINARY_METRICS",
+    "MULTICLASS_METRICS",
+    "REGRESSION_METRICS",
+    "BinaryPrepared",
+    "MetricSpec",
+    "MetricValue",
+    "MulticlassPrepared",
+    "RegressionPrepared",
+    "binary_metrics",
+    "bootstrap_p_value",
+    "delong_test",
+    "fill_poisson_counts",
+    "get_metric",
+    "greater_is_better",
+    "iter_weight_chunks",
+    "mcnemar_test",
+    "metrics_for",
+    "min_detectable_difference",
+    "multiclass_metrics",
+    "paired_delta",
+    "percentile_ci",
+    "poisson_weights",
+    "reading",
+    "regression_metrics",
+    "run_bootstrap",
+]
