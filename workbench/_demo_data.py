@@ -17,11 +17,11 @@ Every applicant is drawn in causal order, each step depending only on earlier on
    U-shape in open lines, a loan-to-income penalty, employment and purpose effects, and a
    thin-file penalty for the self-employed.
 7. **The historical label** ``approved`` is repayment *filtered by biased underwriters*:
-   a creditworthy applicant with a "non-standard" file — part-time or contract work together
-   with less than four years of credit history — was declined with probability 0.55, and
-   only 0.10 otherwise. Such files are mostly women and the young, so the label carries a
-   disparity that a flexible model learns (it can express the *and*) while a linear one
-   only approximates it.
+   any applicant with a "non-standard" file — part-time or contract work with under four years
+   of credit history, or under two years of history with at most one open line — was declined
+   with probability 0.60, everyone else with probability 0.10. Such files are mostly the young
+   (and more often women), so the label carries a disparity that a flexible model learns (it
+   can express the *and*) while a linear one only spreads it thinly over main effects.
 
 Missing values are planted after the label: ``income`` 2 % (5 % for the self-employed),
 ``debt_ratio`` 3 %, ``credit_history_years`` 2.5 %.
