@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := data/demo
 DB     ?= data/workbench.db
+KEYS   ?= $(HOME)/.workbench/keys
 PORT   ?= 8501
 
 .PHONY: run test install demo keys e2e-deps bench clean
@@ -20,8 +21,10 @@ install: $(STAMP)
 ## make run: install, prepare the demo review (data, models, users, signing key), start the app
 run: install
 	@test -f $(DEMO)/review.yaml || $(BIN)/workbench demo $(DEMO)
-	@$(BIN)/workbench demo-setup $(DEMO) --db $(DB) 2>/dev/null || true
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	@$(BIN)/workbench users demo --db $(DB)
+	@test -n "$$(ls -A $(KEYS) 2>/dev/null)" || $(BIN)/workbench keys init --keys $(KEYS)
+	@echo "Open http://localhost:$(PORT) and sign in with one of the demo users above."
+	WORKBENCH_DB=$(DB) WORKBENCH_KEYS=$(KEYS) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
 ## make test: install, then run the whole suite (unit, AppTest, browser end-to-end)
 test: install e2e-deps

@@ -149,18 +149,9 @@ def test_bad_manifests_give_one_clear_error_and_exit_2(review: Path, change, exp
         load_review(review)
     assert expected in str(info.value)
     # The CLI turns the same error into one line on stderr and exit code 2, no traceback.
-    code = main(["review", str(review), "--out", str(review.parent / "e.json")]) if _has_review_cmd() else None
-    if code is not None:
-        err = capsys.readouterr().err
-        assert code == 2 and expected in err and "Traceback" not in err
-
-
-def _has_review_cmd() -> bool:
-    try:
-        import workbench.cli._review  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
+    code = main(["review", str(review), "--out", str(review.parent / "e.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and "Traceback" not in err
 
 
 def test_model_that_rejects_the_features_is_reported_with_its_own_message(review: Path) -> None:
