@@ -283,6 +283,7 @@ def test_demo_is_not_go_for_the_planted_fairness_reason(demo_review, demo_eviden
     assert d.criterion("auc-non-inferior").status == "PASS"
 
 
+@pytest.mark.slow
 def test_demo_waived_and_signed_becomes_go_and_a_changed_input_makes_it_pending(demo_review, demo_evidence, tmp_path):
     policy = default_policy()
     store = _store_with_users(tmp_path / "w.db")

@@ -67,6 +67,7 @@ def test_same_inputs_give_the_same_decision_file(scenario, tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
+@pytest.mark.slow
 def test_signoff_command_then_go_with_the_store(scenario, tmp_path, capsys):
     db = tmp_path / "w.db"
     with Store.open(db) as store:
