@@ -140,11 +140,13 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
         for c in crit:
             counts[str(c.get("status", "?")).upper()] = counts.get(str(c.get("status", "?")).upper(), 0) + 1
         blocks.append(Para("Criteria: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "."))
+        order = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
+        crit = sorted(crit, key=lambda c: (order.get(str(c.get("status", "")).upper(), 5), c.get("severity") != "blocking"))
         rows = [
             (str(c.get("id", "—")), str(c.get("status", "—")).upper(), str(c.get("severity") or "—"),
              (fmt(c.get("value", c.get("measured"))) + (" " + _ci_text(c) if _ci_text(c) else "")),
              _bound_text(c.get("bound")),
-             str(c.get("reason") or c.get("description") or ""))
+             _clip(str(c.get("reason") or c.get("description") or "")))
             for c in crit
         ]
         blocks += [Heading("Criteria"), table(("Criterion", "Status", "Severity", "Measured [CI]", "Bound", "Reason"),
@@ -155,7 +157,8 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
     risks = [c for c in crit if str(c.get("status", "")).upper() in ("FAIL", "WARN", "MISSING")]
     if risks:
         blocks.append(table(("Open risk", "Status", "Reason"),
-                            [(str(c.get("id")), str(c.get("status")).upper(), str(c.get("reason") or "")) for c in risks],
+                            [(str(c.get("id")), str(c.get("status")).upper(), _clip(str(c.get("reason") or ""), 400))
+                             for c in risks],
                             widths=(2.5, 1.1, 7.4), status_col=1))
     else:
         blocks.append(Para("No failing, warning or missing criterion."))
@@ -165,6 +168,11 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
     blocks.append(table(("Role", "Status", "By", "When"), so, widths=(2.5, 1.5, 2.5, 3.0), status_col=1)
                   if so else missing("Sign-off status"))
     return Section("summary", "Executive summary", tuple(blocks))
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    """Keep the executive summary readable; the full reason stays in the decision JSON."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _waiver_table(inp: PacketInput) -> Any:
@@ -188,7 +196,7 @@ def _questions_table(qs: Sequence[Mapping[str, Any]]) -> Any:
     rows = []
     for qq in qs:
         dist = qq.get("distribution") or {}
-        dist_text = ", ".join(f"{k}: {v}" for k, v in dist.items()) if isinstance(dist, Mapping) else fmt(dist)
+        dist_text = ", ".join(f"{k}: {v}" for k, v in dist.items() if v) if isinstance(dist, Mapping) else fmt(dist)
         flags = []
         if qq.get("disagreement"):
             flags.append("DISAGREEMENT")
@@ -228,10 +236,13 @@ def _qualitative(inp: PacketInput) -> Section:
         for reason in i.get("reasons") or ():
             blocks.append(Para(str(reason), "note"))
         qs = [qq for qq in (i.get("questions") or []) if isinstance(qq, Mapping)]
-        if qs:
-            blocks.append(_questions_table(qs))
+        answered = [qq for qq in qs if qq.get("n_answered", 1) or qq.get("distribution")]
+        answered = [qq for qq in answered if not isinstance(qq.get("distribution"), Mapping)
+                    or any(qq["distribution"].values()) or qq.get("comments")]
+        if answered:
+            blocks.append(_questions_table(answered))
         else:
-            blocks.append(missing("Answers"))
+            blocks.append(missing(f"Submitted answers ({len(qs)} questions)"))
         comments = [_comment(c, qq.get("id") or qq.get("question_id")) for qq in qs for c in (qq.get("comments") or [])]
         comments += [_comment(c, None) for c in (i.get("comments") or [])]
         if comments:

@@ -78,7 +78,7 @@ def _reliability_points(curve: Any) -> tuple[tuple[float, ...], tuple[float, ...
     for b in curve or ():
         if isinstance(b, Mapping):
             x = next((b[k] for k in ("mean_predicted", "prob_pred", "predicted", "mean_score", "confidence") if k in b), None)
-            y = next((b[k] for k in ("fraction_positive", "prob_true", "observed", "accuracy", "event_rate") if k in b), None)
+            y = next((b[k] for k in ("fraction_positive", "observed_rate", "prob_true", "observed", "accuracy", "event_rate") if k in b), None)
             if x is not None and y is not None and (b.get("n", b.get("count", 1)) or 0) > 0:
                 xs.append(x)
                 ys.append(y)
@@ -92,7 +92,9 @@ def _reliability_chart(evidence: Mapping[str, Any]) -> Chart | None:
     series = []
     for role in _roles(evidence):
         cal = get_path(evidence, f"models.{role}.calibration") or {}
-        curve = get_path(cal, "curve.uniform") if isinstance(cal.get("curve"), Mapping) else cal.get("curve")
+        curve = cal.get("curve")
+        if isinstance(curve, Mapping) and ("uniform" in curve or "quantile" in curve):
+            curve = curve.get("uniform") or curve.get("quantile")
         x, y = _reliability_points(curve)
         if x:
             series.append(Series(f"{role} ECE {fmt(metric_value(cal.get('ece')))}", role, x, y))

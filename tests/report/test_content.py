@@ -1,0 +1,158 @@
+"""Packet content and rendering: sections, text extraction, determinism, HTML/JSON, charts."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pypdf import PdfReader
+from sklearn.calibration import calibration_curve
+
+from workbench.report import (
+    SECTION_TITLES,
+    PacketInput,
+    build_packet,
+    render_packet_html,
+    render_packet_json,
+    render_packet_pdf,
+)
+from workbench.report._charts import chart_png, iter_charts
+from workbench.report._model import NOT_AVAILABLE, ChartSpec, Para, Series
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _text(pdf: bytes) -> str:
+    return "".join("".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _bare() -> PacketInput:
+    return PacketInput(review_name="empty review", generated_at="2026-11-20T10:15:00+00:00", generated_by="ci",
+                       evidence={}, decision={"outcome": "PENDING"})
+
+
+@pytest.fixture(scope="module")
+def pdf(realistic_input) -> bytes:
+    return render_packet_pdf(realistic_input)
+
+
+def test_every_section_says_when_its_input_is_missing() -> None:
+    packet = build_packet(_bare())
+    assert [s.title for s in packet.sections] == [t for _, t in SECTION_TITLES]
+    for section in packet.sections:
+        notes = [b for b in section.blocks if isinstance(b, Para) and b.style == "missing"]
+        if section.id != "summary":
+            assert notes, f"section {section.title} renders nothing for an empty input"
+    text = _text(render_packet_pdf(_bare()))
+    assert "".join(NOT_AVAILABLE.lower().split()) in text.lower()
+    assert "PENDING" in text
+
+
+def test_pdf_text_has_every_heading_decision_criterion_and_signoff(pdf, realistic_input) -> None:
+    text = _text(pdf)
+    for _, title in SECTION_TITLES:
+        assert "".join(title.split()) in text, title
+    assert "NO-GO" in text
+    for c in realistic_input.decision["criteria"]:
+        assert c["id"] in text, c["id"]
+    for s in realistic_input.signoffs:
+        assert s["user"] in text and s["role"] in text
+    for w in realistic_input.waivers:
+        assert w["criterion"] in text
+    assert realistic_input.evidence["evidence_digest"] in text
+    assert realistic_input.audit_head in text
+
+
+def test_pdftoppm_renders_every_page(pdf, tmp_path: Path) -> None:
+    f = tmp_path / "p.pdf"
+    f.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "20", "-png", str(f), str(tmp_path / "page")], check=True, timeout=60)
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == len(PdfReader(io.BytesIO(pdf)).pages) >= 10
+    assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+@pytest.mark.slow
+def test_two_builds_are_byte_identical_even_across_processes(pdf, realistic_input) -> None:
+    assert render_packet_pdf(realistic_input) == pdf
+    code = ("import hashlib, sys; sys.path.insert(0, %r); from tests.report.conftest import build_realistic_input;"
+            "from workbench.report import render_packet_pdf;"
+            "print(hashlib.sha256(render_packet_pdf(build_realistic_input())).hexdigest())") % str(ROOT)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                         check=True, timeout=120).stdout.strip()
+    assert out == hashlib.sha256(pdf).hexdigest()
+
+
+def test_pdf_dates_come_from_the_decision_not_the_clock(pdf) -> None:
+    meta = PdfReader(io.BytesIO(pdf)).metadata
+    assert meta["/CreationDate"].startswith("D:20261120101500")
+
+
+def test_reliability_diagram_plots_the_evidence_calibration_curve(realistic_input) -> None:
+    packet = build_packet(realistic_input)
+    spec = next(c.spec for c in iter_charts(packet) if c.spec.kind == "reliability")
+    curve = realistic_input.evidence["models"]["candidate"]["calibration"]["curve"]["uniform"]
+    cand = next(s for s in spec.series if s.role == "candidate")
+    assert cand.x == tuple(b["mean_predicted"] for b in curve)
+    assert cand.y == tuple(b["fraction_positive"] for b in curve)
+
+
+def test_roc_curve_is_thinned_but_keeps_its_end_points(realistic_input) -> None:
+    spec = next(c.spec for c in iter_charts(build_packet(realistic_input)) if c.spec.title == "ROC curve")
+    roc = realistic_input.evidence["models"]["candidate"]["curves"]["roc"]
+    cand = next(s for s in spec.series if s.role == "candidate")
+    assert len(cand.x) <= 160
+    assert (cand.x[0], cand.y[0]) == (roc["fpr"][0], roc["tpr"][0])
+    assert (cand.x[-1], cand.y[-1]) == (roc["fpr"][-1], roc["tpr"][-1])
+    assert all(b >= a for a, b in zip(cand.x, cand.x[1:]))  # still monotone: a real ROC curve
+
+
+def test_chart_png_is_deterministic_and_untagged() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    s = np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1)
+    frac, mean = calibration_curve(y, s, n_bins=8)
+    spec = ChartSpec("reliability", "r", "x", "y", (Series("cand", "candidate", tuple(mean), tuple(frac)),), diagonal=True)
+    a, b = chart_png(spec), chart_png(spec)
+    assert a == b and a[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"Software" not in a and b"atplotlib" not in a
+
+
+def test_html_is_self_contained_and_has_the_same_sections(realistic_input) -> None:
+    html = render_packet_html(realistic_input)
+    assert "src=\"http" not in html and "href=\"http" not in html and "<script" not in html
+    assert html.count("data:image/png;base64,") == len(list(iter_charts(build_packet(realistic_input))))
+    for _, title in SECTION_TITLES:
+        assert title in html
+    for c in realistic_input.decision["criteria"]:
+        assert c["id"] in html
+
+
+def test_json_export_carries_every_section_and_is_canonical(realistic_input) -> None:
+    text = render_packet_json(realistic_input)
+    data = json.loads(text)
+    assert data["schema"] == "workbench.packet/1"
+    assert [s["title"] for s in data["sections"]] == [t for _, t in SECTION_TITLES]
+    assert data["cover"]["decision"] == "NO-GO"
+    assert text == render_packet_json(realistic_input)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=1, max_size=60), comment=st.text(max_size=200))
+def test_any_text_renders_and_survives_extraction(name: str, comment: str) -> None:
+    """Review names and comments come from users: markup characters and any Unicode must render."""
+    inp = dataclasses.replace(_bare(), review_name=name, signoffs=({"user": "u1", "role": "legal", "comment": comment},))
+    pdf = render_packet_pdf(inp)
+    assert pdf.startswith(b"%PDF-") and len(PdfReader(io.BytesIO(pdf)).pages) >= 10
