@@ -16,7 +16,7 @@ def qualitative_for_review(policy: Any, *, store: Any = None, review_id: str | N
         return None
     from workbench.questionnaires import load_templates, qualitative_verdict
 
-    templates = load_templates()
+    templates = load_templates(getattr(policy, "template_dirs", ()))
     responses = store.list_responses(review_id)
     roles = {u.name: tuple(u.roles) for u in store.list_users()}
     out = {}

@@ -238,6 +238,10 @@ class PolicyModel(_Strict):
     title: str = ""
     description: str = ""
     waivers: WaiverRules = WaiverRules()
+    questionnaire_dirs: tuple[str, ...] = Field(
+        default=(),
+        description="extra folders of questionnaire templates, relative to the policy file",
+    )
     criteria: tuple[Criterion, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 
 from workbench._policy_eval import CriterionResult, ItemResult, evaluate_criterion, greater_is_better
 from workbench._policy_schema import (
@@ -61,7 +61,19 @@ _KINDS = {
 
 
 class Policy(PolicyModel):
-    """A validated promotion policy. ``digest`` identifies it in decisions and sign-offs."""
+    """A validated promotion policy. ``digest`` identifies it in decisions and sign-offs.
+
+    ``base_dir`` (the policy file's folder, not part of the digest) anchors the relative
+    ``questionnaire_dirs``.
+    """
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def template_dirs(self) -> tuple[Path, ...]:
+        """``questionnaire_dirs`` resolved against the policy file's folder."""
+        base = self._base_dir or Path(".")
+        return tuple(p if (p := Path(d)).is_absolute() else base / p for d in self.questionnaire_dirs)
 
     @functools.cached_property
     def digest(self) -> str:
@@ -169,7 +181,12 @@ def load_policy(path: str | Path) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PolicyError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_policy(raw, source=path.name)
+    policy = parse_policy(raw, source=path.name)
+    policy._base_dir = path.parent.resolve()
+    missing = [d for d in policy.template_dirs if not d.is_dir()]
+    if missing:
+        raise PolicyError(f"{path.name}: questionnaire_dirs: folder not found: {', '.join(map(str, missing))}")
+    return policy
 
 
 def default_policy_text() -> str:
