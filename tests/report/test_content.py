@@ -156,3 +156,13 @@ def test_any_text_renders_and_survives_extraction(name: str, comment: str) -> No
     inp = dataclasses.replace(_bare(), review_name=name, signoffs=({"user": "u1", "role": "legal", "comment": comment},))
     pdf = render_packet_pdf(inp)
     assert pdf.startswith(b"%PDF-") and len(PdfReader(io.BytesIO(pdf)).pages) >= 10
+
+
+def test_fairness_section_names_insufficient_groups_and_the_bounds(realistic_input) -> None:
+    section = next(s for s in build_packet(realistic_input).sections if s.id == "fairness")
+    notes = " ".join(b.text for b in section.blocks if isinstance(b, Para))
+    groups = realistic_input.evidence["models"]["candidate"]["fairness"]["age_band"]["groups"]
+    small = [g for g, v in groups.items() if v["n"] < 30]
+    assert small and all(f"{g} (n={groups[g]['n']})" in notes for g in small)
+    cells = [c for b in section.blocks if hasattr(b, "rows") for r in b.rows for c in r]
+    assert "fairness-demographic-parity" in cells and "min 0.800" in cells

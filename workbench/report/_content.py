@@ -150,7 +150,7 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
             for c in crit
         ]
         blocks += [Heading("Criteria"), table(("Criterion", "Status", "Severity", "Measured [CI]", "Bound", "Reason"),
-                                              rows, widths=(2.2, 1.1, 1.1, 1.9, 1.3, 4.4), status_col=1)]
+                                              rows, widths=(2.9, 1.0, 0.95, 1.9, 0.95, 4.3), status_col=1)]
     else:
         blocks += [Heading("Criteria"), missing("Criteria results")]
     blocks.append(Heading("Open risks and accepted waivers"))
@@ -388,7 +388,7 @@ def build_packet(inp: PacketInput) -> Packet:
         _summary(inp, cover),
         ev.quantitative(inp.evidence),
         ev.explanations(inp.evidence),
-        ev.fairness(inp.evidence),
+        ev.fairness(inp.evidence, criteria(inp.decision)),
         _qualitative(inp),
         _governance(inp),
         _readiness(inp),

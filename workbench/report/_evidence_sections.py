@@ -307,17 +307,26 @@ def explanations(evidence: Mapping[str, Any]) -> Section:
 # ---------------------------------------------------------------- fairness
 
 
-def fairness(evidence: Mapping[str, Any]) -> Section:
-    """Per-group tables with n and CIs, disparities with candidate vs baseline deltas."""
+def _fairness_bounds(criteria: Sequence[Mapping[str, Any]]) -> list[Any]:
+    rows = [(str(c.get("id")), str(c.get("status", "—")).upper(), str(c.get("bound") or "—"), str(c.get("reason") or ""))
+            for c in criteria if c.get("kind") == "fairness" or str(c.get("id", "")).startswith("fairness")]
+    if not rows:
+        return []
+    return [Heading("Disparities against the policy's bounds"),
+            table(("Criterion", "Status", "Bound", "Reason"), rows, widths=(2.8, 1.0, 1.2, 6.0), status_col=1)]
+
+
+def fairness(evidence: Mapping[str, Any], criteria: Sequence[Mapping[str, Any]] = ()) -> Section:
+    """Per-group tables with n and CIs, disparities against bounds and candidate vs baseline deltas."""
     cand = get_path(evidence, "models.candidate.fairness") or {}
     if not cand:
-        return Section("fairness", "Fairness", (missing("Fairness evidence"),))
+        return Section("fairness", "Fairness", (missing("Fairness evidence"), *_fairness_bounds(criteria)))
     base = get_path(evidence, "models.baseline.fairness") or {}
     deltas = evidence.get("fairness_deltas") or {}
     min_n = get_path(evidence, "settings.min_group_size") or 30
     blocks: list[Any] = [Para(
         f"Groups with fewer than {fmt(min_n)} evaluation rows are named as insufficient data; their "
-        "rates are shown but do not decide a disparity.", "note")]
+        "rates are shown but do not decide a disparity.", "note"), *_fairness_bounds(criteria)]
     charts = []
     for feat, fc in cand.items():
         groups = fc.get("groups") or {}

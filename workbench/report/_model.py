@@ -254,7 +254,7 @@ def label(name: str) -> str:
     special = {
         "roc_auc": "ROC AUC", "average_precision": "Average precision", "log_loss": "Log loss",
         "brier_score": "Brier score", "f1": "F1", "ece": "ECE", "mce": "MCE", "psi": "PSI",
-        "tpr": "TPR", "fpr": "FPR", "ks_statistic": "KS statistic",
+        "tpr": "TPR", "fpr": "FPR", "ks_statistic": "KS statistic", "mcc": "MCC",
     }
     if name in special:
         return special[name]
