@@ -18,6 +18,7 @@ from workbench.report._model import (
     Para,
     Section,
     fmt,
+    fmt_bound,
     get_path,
     label,
     missing,
@@ -73,12 +74,6 @@ def _ci_text(c: Mapping[str, Any]) -> str:
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci:
         return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
     return ""
-
-
-def _bound_text(b: Any) -> str:
-    if isinstance(b, Mapping):
-        return ", ".join(f"{k} {fmt(v)}" for k, v in b.items() if v is not None) or "—"
-    return fmt(b)
 
 
 def signoff_status(inp: PacketInput) -> list[tuple[str, str, str, str]]:
@@ -145,7 +140,7 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
         rows = [
             (str(c.get("id", "—")), str(c.get("status", "—")).upper(), str(c.get("severity") or "—"),
              (fmt(c.get("value", c.get("measured"))) + (" " + _ci_text(c) if _ci_text(c) else "")),
-             _bound_text(c.get("bound")),
+             fmt_bound(c.get("bound")),
              _clip(str(c.get("reason") or c.get("description") or "")))
             for c in crit
         ]

@@ -18,6 +18,7 @@ from workbench.report._model import (
     Section,
     Series,
     fmt,
+    fmt_bound,
     fmt_metric,
     get_path,
     label,
@@ -308,7 +309,7 @@ def explanations(evidence: Mapping[str, Any]) -> Section:
 
 
 def _fairness_bounds(criteria: Sequence[Mapping[str, Any]]) -> list[Any]:
-    rows = [(str(c.get("id")), str(c.get("status", "—")).upper(), str(c.get("bound") or "—"), str(c.get("reason") or ""))
+    rows = [(str(c.get("id")), str(c.get("status", "—")).upper(), fmt_bound(c.get("bound")), str(c.get("reason") or ""))
             for c in criteria if c.get("kind") == "fairness" or str(c.get("id", "")).startswith("fairness")]
     if not rows:
         return []

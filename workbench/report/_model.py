@@ -234,6 +234,19 @@ def fmt_metric(obj: Any, digits: int = 3) -> str:
     return text
 
 
+def fmt_bound(b: Any) -> str:
+    """A criterion bound: the engine's text, or ``min 0.800`` for a mapping.
+
+    Examples
+    --------
+    >>> fmt_bound({"min": 0.8}), fmt_bound(">= 0.8"), fmt_bound(None)
+    ('min 0.800', '>= 0.8', '—')
+    """
+    if isinstance(b, Mapping):
+        return ", ".join(f"{k} {fmt(v)}" for k, v in b.items() if v is not None) or "—"
+    return fmt(b)
+
+
 def short_hash(h: Any, n: int = 12) -> str:
     """First ``n`` hex digits of a digest, for tables (the full value is in the appendix)."""
     return str(h)[:n] if h else "—"
