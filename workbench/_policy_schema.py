@@ -10,18 +10,10 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workbench.auth import Role
+
 Severity = Literal["blocking", "advisory"]
 CIEnd = Literal["point", "lower", "upper"]
-Role = Literal[
-    "reviewer",
-    "data_scientist",
-    "product_owner",
-    "data_governance",
-    "security",
-    "legal",
-    "operations",
-    "admin",
-]
 GovernanceCheck = Literal[
     "model_card", "lineage", "privacy", "sensitive_inputs", "access_control", "readiness"
 ]

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from workbench._governance_checks import (
     DEFAULT_MODEL_CARD_SECTIONS,
@@ -35,6 +34,7 @@ from workbench._governance_checks import (
     is_placeholder,
 )
 from workbench._policy_schema import GovernanceCriterion
+from workbench._yaml import read_yaml
 from workbench.errors import ManifestError
 from workbench.pii import scan_frame
 
@@ -103,10 +103,7 @@ def run_governance(
 def load_model_card(path: str | Path) -> dict[str, Any]:
     """Read a model_card.yaml (a mapping). Raises ManifestError naming the file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ManifestError(f"{path.name}: cannot read the model card ({exc})") from None
+    data = read_yaml(path, label=path.name, error=ManifestError, what="model card")
     if not isinstance(data, dict):
         raise ManifestError(f"{path.name}: the model card must be a mapping of sections (intended_use, owners, ...)")
     return data

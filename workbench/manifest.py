@@ -24,9 +24,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from workbench._yaml import read_yaml
 from workbench.errors import ManifestError
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -239,12 +239,7 @@ def load_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:
     label = path.name
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found (pass the path of a review.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError(f"{label}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(path, label=label, error=ManifestError, what="manifest")
     if not isinstance(raw, dict):
         raise ManifestError(f"{label}: expected a mapping of keys (name, task, candidate, ...), got {type(raw).__name__}")
     try:

@@ -44,6 +44,7 @@ from workbench._policy_schema import (
     SignoffCriterion,
     WaiverRules,
 )
+from workbench._yaml import read_yaml
 from workbench.canonical import canonical_json, digest
 from workbench.errors import PolicyError
 
@@ -175,12 +176,7 @@ def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     if not path.is_file():
         raise PolicyError(f"{path}: policy file not found (give the manifest a 'policy:' path that exists)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(path, label=path.name, error=PolicyError, what="policy")
     policy = parse_policy(raw, source=path.name)
     policy._base_dir = path.parent.resolve()
     missing = [d for d in policy.template_dirs if not d.is_dir()]

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from workbench._yaml import read_yaml
 from workbench.errors import QuestionnaireError
 from workbench.questionnaires._schema import QUESTION_TYPES, QuestionnaireTemplate
 
@@ -103,18 +103,7 @@ def load_template(path: str | Path) -> QuestionnaireTemplate:
         the file, the question id and every problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QuestionnaireError(f"{path}: questionnaire template not found") from None
-    except OSError as exc:
-        raise QuestionnaireError(f"{path}: cannot read the template ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise QuestionnaireError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(path, error=QuestionnaireError, what="questionnaire template")
     return parse_template(raw, source=str(path))
 
 

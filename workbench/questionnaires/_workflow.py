@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from workbench._yaml import read_yaml
 from workbench.canonical import sha256_file
 from workbench.errors import PermissionDenied, QuestionnaireError, StoreError
 from workbench.questionnaires._loader import load_templates
@@ -188,12 +188,7 @@ def import_responses(store: Any, path: str | Path, *, review_id: str, reviewer: 
     submitted is refused: revise it first.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise QuestionnaireError(f"{path}: responses file not found") from None
-    except yaml.YAMLError as exc:
-        raise QuestionnaireError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(path, error=QuestionnaireError, what="responses file")
     if store.get_review(review_id) is None:
         raise StoreError(f"review {review_id!r} is not in the store; run `workbench review` or open it in the app first")
     plan = []
