@@ -127,10 +127,10 @@ def build_realistic_input(*, seed: int = 7) -> PacketInput:
     artefacts = [{"role": "candidate", "path": "models/candidate.skops", "sha256": digest("cand"), "bytes": 81234,
                   "format": "skops", "rows": None, "schema_fingerprint": None},
                  {"role": "evaluation", "path": "data/evaluation.parquet", "sha256": digest("eval"), "bytes": 50210,
-                  "format": "parquet", "rows": int(len(yt)), "schema_fingerprint": digest("schema")}]
+                  "format": "parquet", "rows": len(yt), "schema_fingerprint": digest("schema")}]
     evidence = {
         "schema_version": 1,
-        "review": {"name": "credit-approval 2.3 review", "task": "binary", "n_evaluation": int(len(yt))},
+        "review": {"name": "credit-approval 2.3 review", "task": "binary", "n_evaluation": len(yt)},
         "settings": {"n_bootstrap": 30, "seed": 0, "confidence": 0.95, "min_group_size": 30},
         "artefacts": artefacts,
         "models": ev_models,

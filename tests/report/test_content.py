@@ -85,9 +85,9 @@ def test_pdftoppm_renders_every_page(pdf, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_two_builds_are_byte_identical_even_across_processes(pdf, realistic_input) -> None:
     assert render_packet_pdf(realistic_input) == pdf
-    code = ("import hashlib, sys; sys.path.insert(0, %r); from tests.report.conftest import build_realistic_input;"
+    code = (f"import hashlib, sys; sys.path.insert(0, {str(ROOT)!r}); from tests.report.conftest import build_realistic_input;"
             "from workbench.report import render_packet_pdf;"
-            "print(hashlib.sha256(render_packet_pdf(build_realistic_input())).hexdigest())") % str(ROOT)
+            "print(hashlib.sha256(render_packet_pdf(build_realistic_input())).hexdigest())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
                          check=True, timeout=120).stdout.strip()

@@ -15,8 +15,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from workbench.errors import SigningError
-from workbench.report import build_manifest, init_keys, key_paths, read_manifest_envelope, render_packet_pdf, sign_packet, verify_packet
-from workbench.report._sign import sign_manifest, sign_pdf, _signing_time
+from workbench.report import (
+    build_manifest,
+    init_keys,
+    key_paths,
+    read_manifest_envelope,
+    render_packet_pdf,
+    sign_packet,
+    verify_packet,
+)
+from workbench.report._sign import _signing_time, sign_manifest, sign_pdf
 from workbench.report._verify import (
     REASON_APPENDED,
     REASON_MANIFEST_SIG,
@@ -108,8 +116,8 @@ def test_flipping_a_byte_of_page_content_breaks_the_digest(signed, keys) -> None
 
 
 def test_incremental_update_after_signing_is_detected(signed, keys) -> None:
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     w = IncrementalPdfFileWriter(io.BytesIO(signed))
     info = w.root  # any change: add a harmless-looking key to the catalog

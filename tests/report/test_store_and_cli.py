@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import shutil
@@ -14,7 +13,15 @@ from pypdf import PdfReader
 
 from workbench.canonical import sha256_file
 from workbench.cli import main
-from workbench.report import collect_packet_input, init_keys, key_paths, render_packet_pdf, sign_packet, verify_packet, write_packet
+from workbench.report import (
+    collect_packet_input,
+    init_keys,
+    key_paths,
+    render_packet_pdf,
+    sign_packet,
+    verify_packet,
+    write_packet,
+)
 from workbench.store import Store
 
 

@@ -11,7 +11,13 @@ import getpass
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import add_db_option, add_keys_option, db_path, keys_dir, progress
+from workbench.cli._common import (
+    add_db_option,
+    add_keys_option,
+    db_path,
+    keys_dir,
+    progress,
+)
 from workbench.errors import StoreError
 
 

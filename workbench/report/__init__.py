@@ -10,13 +10,32 @@ Heavy libraries (reportlab, matplotlib, pyHanko) are imported only when a packet
 
 from __future__ import annotations
 
-from workbench.report._collect import collect_packet_input, current_environment, record_export, write_packet
-from workbench.report._content import SECTION_TITLES, build_packet, criteria, decision_value
+from workbench.report._collect import (
+    collect_packet_input,
+    current_environment,
+    record_export,
+    write_packet,
+)
+from workbench.report._content import (
+    SECTION_TITLES,
+    build_packet,
+    criteria,
+    decision_value,
+)
 from workbench.report._keys import KeyPaths, init_keys, key_paths
 from workbench.report._model import Packet, PacketInput
-from workbench.report._render import render_packet_html, render_packet_json, render_packet_pdf
+from workbench.report._render import (
+    render_packet_html,
+    render_packet_json,
+    render_packet_pdf,
+)
 from workbench.report._sign import ATTACHMENT_NAME, build_manifest, sign_packet
-from workbench.report._verify import Check, VerificationResult, read_manifest_envelope, verify_packet
+from workbench.report._verify import (
+    Check,
+    VerificationResult,
+    read_manifest_envelope,
+    verify_packet,
+)
 
 __all__ = [
     "ATTACHMENT_NAME",

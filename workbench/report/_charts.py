@@ -38,7 +38,6 @@ def chart_png(spec: ChartSpec, *, width_in: float = 3.6, height_in: float = 2.7)
     True
     """
     import matplotlib
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -119,7 +119,11 @@ def write_packet(inp: Any, out_pdf: str | Path, *, keys: str | Path, html: str |
     """
     from workbench.report._charts import render_charts
     from workbench.report._content import build_packet
-    from workbench.report._render import render_packet_html, render_packet_json, render_packet_pdf
+    from workbench.report._render import (
+        render_packet_html,
+        render_packet_json,
+        render_packet_pdf,
+    )
     from workbench.report._sign import sign_packet
 
     packet = build_packet(inp)

@@ -6,6 +6,7 @@ reportlab, matplotlib or HTML. Formatting helpers shared by every section live h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -185,7 +186,7 @@ def fmt(value: Any, digits: int = 3) -> str:
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         v = float(value)
-        if v != v:
+        if math.isnan(v):
             return "—"
         if isinstance(value, int) or (abs(v) >= 1000 and v.is_integer()):
             return f"{int(v):,}"

@@ -182,7 +182,14 @@ def render_pdf(packet: Packet, pngs: dict[ChartSpec, bytes], *, generated_at: st
     _register_fonts()
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import BaseDocTemplate, Frame, PageBreak, PageTemplate, Preformatted, Spacer
+    from reportlab.platypus import (
+        BaseDocTemplate,
+        Frame,
+        PageBreak,
+        PageTemplate,
+        Preformatted,
+        Spacer,
+    )
     from reportlab.platypus.tableofcontents import TableOfContents
 
     styles = _styles()
@@ -191,7 +198,7 @@ def render_pdf(packet: Packet, pngs: dict[ChartSpec, bytes], *, generated_at: st
     date_text = _pdf_date(generated_at)
 
     class _Doc(BaseDocTemplate):
-        def afterFlowable(self, flowable: Any) -> None:  # noqa: N802 - reportlab hook
+        def afterFlowable(self, flowable: Any) -> None:
             key = getattr(flowable, "_toc_key", None)
             if key:
                 self.notify("TOCEntry", (0, flowable.getPlainText(), self.page, key))
@@ -255,7 +262,7 @@ def render_pdf(packet: Packet, pngs: dict[ChartSpec, bytes], *, generated_at: st
 def _pdf_date(iso: str) -> str:
     """ISO 8601 → PDF date string ``D:YYYYMMDDHHmmSS+00'00'`` (UTC)."""
     try:
-        t = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        t = _dt.datetime.fromisoformat(iso)
     except ValueError:
         t = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
     if t.tzinfo is None:

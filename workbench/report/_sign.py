@@ -23,9 +23,14 @@ from typing import Any
 
 from workbench.canonical import canonical_json, digest
 from workbench.errors import SigningError
-from workbench.report._keys import KeyPaths, load_certificate, load_ed25519_private, require_keys
-from workbench.report._model import PacketInput
 from workbench.report._content import criteria, decision_value
+from workbench.report._keys import (
+    KeyPaths,
+    load_certificate,
+    load_ed25519_private,
+    require_keys,
+)
+from workbench.report._model import PacketInput
 
 ATTACHMENT_NAME = "workbench-manifest.json"
 MANIFEST_SCHEMA = "workbench.packet-manifest/1"
@@ -85,7 +90,7 @@ def sign_manifest(manifest: Mapping[str, Any], key_path: Path) -> dict[str, Any]
 
 def _signing_time(generated_at: str, cert_path: Path) -> _dt.datetime:
     try:
-        t = _dt.datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
+        t = _dt.datetime.fromisoformat(generated_at)
     except ValueError as exc:
         raise SigningError(f"decision time {generated_at!r} is not an ISO 8601 timestamp") from exc
     if t.tzinfo is None:

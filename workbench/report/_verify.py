@@ -79,11 +79,11 @@ def read_manifest_envelope(pdf: bytes) -> dict[str, Any] | None:
 
 
 def _pades_checks(pdf: bytes, cert_path: Path) -> list[Check]:
+    from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
-    from pyhanko.keys import load_cert_from_pemder
 
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     sigs = reader.embedded_signatures
@@ -218,13 +218,13 @@ def verify_packet(pdf: bytes | str | Path, *, cert: str | Path, manifest_key: st
     load_certificate(Path(cert))  # a clear error for an unreadable certificate
     try:
         checks = _pades_checks(pdf, Path(cert))
-    except Exception as exc:  # a damaged file makes the PDF parser raise many kinds of errors
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes the PDF parser raise many kinds of errors
         checks = [Check("pdf-structure", False, f"the PDF structure is damaged, so the signature cannot be checked ({exc})")]
     envelope = None
     try:
         envelope = read_manifest_envelope(pdf)
         checks += _manifest_checks(pdf, envelope, Path(manifest_key) if manifest_key else None)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - same: any parser error means "cannot be read"
         checks.append(Check("manifest-readable", False, f"the embedded manifest cannot be read ({exc})"))
     manifest = (envelope or {}).get("manifest") if envelope else None
     if manifest is not None and (store is not None or review_manifest is not None):
