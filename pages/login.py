@@ -1,0 +1,42 @@
+"""Sign in with a local account from the review store; an empty store creates its first admin."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench_ui import context
+from workbench_ui.feedback import guard
+
+st.title("Model Promotion Workbench")
+st.caption("Evidence-based go/no-go decisions for machine-learning models.")
+
+store = context.store()
+if not store.list_users():
+    st.subheader("First run: create the administrator")
+    st.write("This review store has no users yet. The first account is an administrator who can add the others "
+             "(`workbench users add NAME --role ROLE`).")
+    with st.form("first_admin"):
+        name = st.text_input("User name", key="admin_name")
+        password = st.text_input("Password", type="password", key="admin_password")
+        repeat = st.text_input("Repeat password", type="password", key="admin_repeat")
+        if st.form_submit_button("Create administrator", type="primary"):
+            if not name or len(password) < 8:
+                st.error("Give a user name and a password of at least 8 characters.")
+            elif password != repeat:
+                st.error("The two passwords differ: type the same password twice.")
+            else:
+                with guard("create the administrator"):
+                    store.add_user(name, ["admin"], password=password, actor=name)
+                    context.log_in(name)
+                    st.rerun()
+else:
+    with st.form("login"):
+        name = st.text_input("User name", key="login_name")
+        password = st.text_input("Password", type="password", key="login_password")
+        if st.form_submit_button("Sign in", type="primary"):
+            with guard("sign in"):
+                user = store.authenticate(name.strip(), password)
+                context.log_in(user.name)
+                st.rerun()
+    st.caption("Demo install only (`make run`): one user per role, e.g. `alice` (product owner) with password "
+               "`demo-alice-pass`; the full list is printed by `make run` and in the README.")

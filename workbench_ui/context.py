@@ -1,0 +1,115 @@
+"""Per-session state (who is logged in, which review is loaded), settings and the store.
+
+Settings come from the environment so that `make run`, the tests and the browser test can
+point the app at their own files: ``WORKBENCH_DB`` (store), ``WORKBENCH_KEYS`` (signing keys),
+``WORKBENCH_DEMO_DIR`` (where the demo review is written / read, default ``data/demo``),
+``WORKBENCH_UPLOADS`` (staged uploads, default ``data/uploads``) and
+``WORKBENCH_EXPLAIN_ROWS`` (rows explained by SHAP on demand, default 200).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from workbench.auth import User
+from workbench.store import Store
+
+USER_KEY = "wb_user"
+MANIFEST_KEY = "wb_manifest"
+REVIEW_ID_KEY = "wb_review_id"
+
+_lock = threading.Lock()
+_stores: dict[Path, Store] = {}
+
+
+def db_path() -> Path:
+    """The store path: $WORKBENCH_DB or data/workbench.db (the CLI's default too)."""
+    return Path(os.environ.get("WORKBENCH_DB", "data/workbench.db"))
+
+
+def keys_dir() -> Path:
+    """Signing keys: $WORKBENCH_KEYS or ~/.workbench/keys (never in the repository)."""
+    return Path(os.environ.get("WORKBENCH_KEYS", "~/.workbench/keys")).expanduser()
+
+
+def demo_dir() -> Path:
+    """Folder of the demo review: $WORKBENCH_DEMO_DIR or data/demo."""
+    return Path(os.environ.get("WORKBENCH_DEMO_DIR", "data/demo"))
+
+
+def uploads_dir() -> Path:
+    return Path(os.environ.get("WORKBENCH_UPLOADS", "data/uploads"))
+
+
+def explain_rows() -> int:
+    """Rows SHAP explains per model on demand (the permutation explainer costs ~0.3 s CPU a row)."""
+    return max(10, int(os.environ.get("WORKBENCH_EXPLAIN_ROWS", "200")))
+
+
+def store() -> Store:
+    """The store of this server process, shared by sessions (``Store`` serialises use with a lock)."""
+    path = db_path().resolve()
+    with _lock:
+        cached = _stores.get(path)
+        if cached is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cached = _stores[path] = Store.open(path)
+        return cached
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """Who is logged in; ``user`` is the store's record, passed to role-checked writes."""
+
+    name: str
+    roles: tuple[str, ...]
+    display_name: str
+    user: User
+
+
+def current_user() -> SessionUser | None:
+    """The logged-in user, re-read from the store so a disabled account loses access at once."""
+    name = st.session_state.get(USER_KEY)
+    if not name:
+        return None
+    user = store().get_user(name)
+    if user is None or not user.active:
+        st.session_state.pop(USER_KEY, None)
+        return None
+    return SessionUser(name=user.name, roles=tuple(user.roles), display_name=user.display_name or user.name, user=user)
+
+
+def require_user() -> SessionUser:
+    user = current_user()
+    if user is None:  # app.py only routes logged-in sessions to pages; a stale session lands here
+        st.warning("Your session ended: sign in again.")
+        st.stop()
+    return user
+
+
+def log_in(name: str) -> None:
+    st.session_state[USER_KEY] = name
+
+
+def log_out() -> None:
+    """Forget the user (the loaded review stays, so the next user continues on the same review)."""
+    st.session_state.pop(USER_KEY, None)
+
+
+def manifest_path() -> Path | None:
+    value = st.session_state.get(MANIFEST_KEY)
+    return Path(value) if value else None
+
+
+def set_manifest(path: Path, review_id: str) -> None:
+    st.session_state[MANIFEST_KEY] = str(path)
+    st.session_state[REVIEW_ID_KEY] = review_id
+
+
+def review_id() -> str | None:
+    return st.session_state.get(REVIEW_ID_KEY)

@@ -1,0 +1,165 @@
+"""Cached access to the loaded review, its evidence, policy, decision and explanations.
+
+Heavy results are cached by content, so moving between pages reuses everything:
+
+* the loaded review by the manifest path and its files' stamps (``st.cache_resource``);
+* the evidence by the review's evidence digest, in process and in the store (a restart reuses
+  the stored run instead of recomputing it);
+* the decision by (evidence digest, policy digest, audit-chain head, day): every state change
+  (answer, sign-off, waiver, document) appends to the audit chain, so the head moves exactly
+  when the decision may change;
+* SHAP explanations by (evidence digest, role, rows).
+
+Cached objects are shared between sessions and must not be mutated by pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from workbench.artefacts import ReviewData, load_review
+from workbench.canonical import digest
+from workbench.errors import ManifestError
+from workbench.manifest import load_manifest
+from workbench_ui import context
+
+_compute_lock = threading.Lock()  # two sessions opening the same review compute its evidence once
+
+
+def _stamp(path: Path) -> str:
+    """Changes whenever the manifest or any file it names changes on disk."""
+    m = load_manifest(path)
+    files = [path]
+    for role in ("candidate", "baseline"):
+        entry = getattr(m, role)
+        if entry is not None and getattr(entry, "path", None) is not None:
+            files.append(m.resolve(entry.path))
+    files += [m.resolve(p) for p in (m.data.evaluation, m.data.reference, m.data.replay, m.policy, m.model_card) if p]
+    return digest([[str(f), f.stat().st_mtime_ns, f.stat().st_size] for f in files if f.exists()])
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load(path: str, stamp: str) -> ReviewData:
+    return load_review(Path(path))
+
+
+def review_data(path: Path | None = None) -> ReviewData:
+    """The loaded review (models, frames); raises WorkbenchError on bad input."""
+    path = path or context.manifest_path()
+    if path is None:
+        raise ManifestError("no review is loaded: open one on the Load review page")
+    return _load(str(path), _stamp(path))
+
+
+def open_review(path: Path, *, actor: str) -> tuple[ReviewData, str]:
+    """Load a review and register it in the store (same id as the CLI: name + manifest path)."""
+    data = review_data(path)
+    m = data.manifest
+    review_id = context.store().upsert_review(m.name, manifest_path=str(m.source), evidence_digest=data.evidence_digest,
+                                              actor=actor)
+    return data, review_id
+
+
+def require_review() -> tuple[ReviewData, str]:
+    """The loaded review and its id, or a pointer to the Load page and stop."""
+    path, rid = context.manifest_path(), context.review_id()
+    if path is None or rid is None:
+        st.info("No review is loaded yet.", icon=":material/info:")
+        st.page_link("pages/load.py", label="Load a review", icon=":material/upload_file:")
+        st.stop()
+    return review_data(path), rid
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> dict[str, Any]:
+    """Process-wide results keyed by content digest (evidence, explanations, timings)."""
+    return {"evidence": {}, "explanations": {}, "timings": {}}
+
+
+def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
+    """The review's evidence JSON: from memory, else from the store, else computed (with progress)."""
+    reg = _registry()["evidence"]
+    key = review.evidence_digest
+    if key in reg:
+        return reg[key]
+    with _compute_lock:
+        if key in reg:
+            return reg[key]
+        store = context.store()
+        run = store.evidence_by_digest(review_id, key) if review_id else None
+        if run is not None and run.evidence is not None:
+            reg[key] = run.evidence
+            return run.evidence
+        from workbench.evidence import build_evidence
+
+        started = time.perf_counter()
+        with st.status("Computing the evidence: metrics, calibration, drift, fairness …", expanded=False) as status:
+            ev = build_evidence(review, progress=lambda msg: status.update(label=f"Computing evidence — {msg}"))
+            status.update(label="Evidence computed", state="complete")
+        _registry()["timings"][key] = time.perf_counter() - started
+        if review_id:
+            user = context.current_user()
+            store.save_evidence(review_id, ev, actor=user.user if user else "app")
+        reg[key] = ev
+        return ev
+
+
+def evidence_seconds(review: ReviewData) -> float | None:
+    """Wall time the evidence took in this process (None when it came from the store)."""
+    return _registry()["timings"].get(review.evidence_digest)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _policy(path: str, stamp: str) -> Any:
+    from workbench.policy import default_policy, load_policy
+
+    m = load_manifest(Path(path))
+    return load_policy(m.resolve(m.policy)) if m.policy is not None else default_policy()
+
+
+def policy(review: ReviewData) -> Any:
+    """The review's promotion policy (manifest ``policy:``, else the shipped default)."""
+    src = review.manifest.source
+    return _policy(str(src), _stamp(src))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _decision(evidence_digest: str, policy_digest: str, head: str | None, day: str, _review: ReviewData,
+              _policy_obj: Any, _evidence: dict, review_id: str) -> Any:
+    from workbench.decision import decide_review
+
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return decide_review(_review, _policy_obj, _evidence, at=at, store=context.store(), review_id=review_id)
+
+
+def decision(review: ReviewData, review_id: str) -> Any:
+    """The current decision (``workbench.decision.Decision``); recomputed only after a state change."""
+    ev = evidence(review, review_id)
+    pol = policy(review)
+    head = context.store().audit_head()
+    return _decision(review.evidence_digest, pol.digest, head, dt.date.today().isoformat(), review, pol, ev, review_id)
+
+
+def explanation(review: ReviewData, role: str, *, n_rows: int) -> Any:
+    """SHAP values of one model on ``n_rows`` evaluation rows (computed once per content, with progress)."""
+    from workbench.explain import explain_review
+
+    reg = _registry()["explanations"]
+    key = (review.evidence_digest, role, n_rows)
+    if key not in reg:
+        s = review.manifest.settings
+        with st.status(f"Explaining the {role} model on {n_rows:,} rows (SHAP) …", expanded=False) as status:
+            reg[key] = explain_review(review, role, n_rows=n_rows, n_background=min(s.explain_background, 100),
+                                      seed=s.seed, progress=lambda msg: status.update(label=f"{role}: {msg}"))
+            status.update(label=f"{role} explained", state="complete")
+    return reg[key]
+
+
+def has_explanation(review: ReviewData, role: str, *, n_rows: int) -> bool:
+    return (review.evidence_digest, role, n_rows) in _registry()["explanations"]

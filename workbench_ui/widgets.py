@@ -1,0 +1,166 @@
+"""Shared widgets: colours, number formatting, metric tables with CIs, status badges, charts.
+
+Only formatting happens here: every number is read from the evidence or decision JSON that
+``workbench`` produced. Colours are Okabe–Ito (colour-blind safe) and never carry meaning alone:
+statuses and readings always come with their word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+CANDIDATE = "#0072B2"  # Okabe–Ito blue
+BASELINE = "#E69F00"  # Okabe–Ito orange
+ROLE_COLOURS = {"candidate": CANDIDATE, "baseline": BASELINE}
+NEUTRAL = "#999999"
+
+# status → (streamlit badge colour, icon); text is always shown next to the colour
+STATUS_STYLE: dict[str, tuple[str, str]] = {
+    "PASS": ("green", ":material/check_circle:"),
+    "FAIL": ("red", ":material/cancel:"),
+    "WARN": ("orange", ":material/warning:"),
+    "WAIVED": ("violet", ":material/approval:"),
+    "MISSING": ("gray", ":material/help:"),
+    "GO": ("green", ":material/check_circle:"),
+    "NO-GO": ("red", ":material/cancel:"),
+    "PENDING": ("orange", ":material/hourglass_top:"),
+    "CONCERN": ("orange", ":material/warning:"),
+    "ok": ("green", ":material/check_circle:"),
+    "stale": ("orange", ":material/history:"),
+    "fresh": ("green", ":material/check_circle:"),
+    "missing": ("gray", ":material/help:"),
+    "rejected": ("red", ":material/cancel:"),
+}
+
+METRIC_LABELS = {
+    "roc_auc": "ROC AUC", "average_precision": "Average precision (PR AUC)", "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy", "precision": "Precision", "recall": "Recall (TPR)",
+    "specificity": "Specificity (TNR)", "f1": "F1", "mcc": "Matthews correlation", "log_loss": "Log loss",
+    "brier_score": "Brier score", "ece": "Expected calibration error (ECE)", "mce": "Maximum calibration error (MCE)",
+    "selection_rate": "Selection rate", "tpr": "True-positive rate", "fpr": "False-positive rate",
+    "base_rate": "Base rate", "fnr": "False-negative rate",
+}
+
+
+def label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """A number for people: fixed decimals, thousands separators, '—' when undefined."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        if x != x:  # NaN never reaches here from the evidence; be safe anyway
+            return "—"
+        if abs(x) >= 1000:
+            return f"{x:,.0f}"
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def fmt_p(p: Any) -> str:
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_ci(entry: Mapping[str, Any] | None, digits: int = 3) -> str:
+    """'0.783 [0.776, 0.789]' from an evidence metric object, or its reason when undefined."""
+    if not entry:
+        return "—"
+    if entry.get("defined") is False:
+        return f"undefined ({entry.get('reason', 'no reason given')})"
+    value = fmt(entry.get("value"), digits)
+    if entry.get("ci_low") is None or entry.get("ci_high") is None:
+        return value
+    return f"{value} [{fmt(entry['ci_low'], digits)}, {fmt(entry['ci_high'], digits)}]"
+
+
+def badge(status: str, text: str | None = None) -> None:
+    colour, icon = STATUS_STYLE.get(status, ("gray", ":material/help:"))
+    st.badge(text or status, color=colour, icon=icon)
+
+
+def status_text(status: str) -> str:
+    """Markdown badge for use inside text (colour + word)."""
+    colour, _ = STATUS_STYLE.get(status, ("gray", ""))
+    return f":{colour}-badge[{status}]"
+
+
+READING_TEXT = {"better": "better", "worse": "worse", "inconclusive": "no clear difference", None: "—"}
+
+
+def comparison_frame(evidence: Mapping[str, Any], metrics: Sequence[str], *, section: str = "metrics") -> pd.DataFrame:
+    """Candidate, baseline (value [CI]) and the paired delta with its reading and p-value."""
+    models = evidence.get("models", {})
+    rows = []
+    for name in metrics:
+        key = name if section == "metrics" else f"{section}.{name}"
+        delta = evidence.get("deltas", {}).get(key) or {}
+        row = {"metric": label(name)}
+        for role in ("candidate", "baseline"):
+            if role in models:
+                row[role] = fmt_ci(models[role].get(section, {}).get(name))
+        if delta:
+            row["Δ candidate − baseline [95% CI]"] = fmt_ci(delta)
+            row["reading"] = READING_TEXT.get(delta.get("reading"), str(delta.get("reading")))
+            row["p-value"] = fmt_p(delta.get("p_value"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _reading_style(value: str) -> str:
+    # colour supports the word, never replaces it
+    if value == "better":
+        return f"color: {CANDIDATE}; font-weight: 600"
+    if value == "worse":
+        return "color: #D55E00; font-weight: 600"  # Okabe–Ito vermillion
+    return ""
+
+
+def comparison_table(frame: pd.DataFrame, *, key: str | None = None) -> None:
+    """Render a :func:`comparison_frame` with readings coloured by better / worse."""
+    styled = frame.style.map(_reading_style, subset=["reading"]) if "reading" in frame else frame
+    st.dataframe(styled, hide_index=True, width="stretch", key=key)
+
+
+def line_figure(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, x_title: str, y_title: str,
+                title: str, diagonal: bool = False, hover: str = "") -> Any:
+    """Overlaid lines per role (candidate blue, baseline orange)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if diagonal:
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance / perfect",
+                                 line={"color": NEUTRAL, "dash": "dot"}, hoverinfo="skip"))
+    for role, (x, y) in series.items():
+        fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="lines", name=role,
+                                 line={"color": ROLE_COLOURS.get(role, NEUTRAL), "width": 2},
+                                 hovertemplate=hover or f"{role}<br>{x_title} %{{x:.3f}}<br>{y_title} %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=380,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def chart(fig: Any, *, key: str | None = None) -> None:
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def not_available(evidence: Mapping[str, Any], section: str) -> bool:
+    """Show why an evidence section is absent; True when there is nothing to draw."""
+    info = evidence.get("sections", {}).get(section, {})
+    status = info.get("status", "missing")
+    if status in ("ok", "partial"):
+        return False
+    st.info(f"The **{section}** evidence is {status.replace('_', ' ')}: {info.get('reason', 'not computed for this review')}.",
+            icon=":material/info:")
+    return True
