@@ -42,6 +42,12 @@ def calibration_prepared(role: RoleAggregates, *, n_bins: int) -> CalibrationPre
 
 
 def _rank_values(role: RoleAggregates, spec: ScaleSpec) -> tuple[dict[str, float], dict[str, float], str]:
+    if role.rank_summary is not None:
+        r = role.rank_summary
+        pn = float(r["P"]) * float(r["N"])
+        values = {"roc_auc": (float(r["num2"]) / 2) / pn if pn > 0 else float("nan"),
+                  "average_precision": r["ap_sum"] / r["P"] if r["P"] > 0 else float("nan")}
+        return values, {m: 0.0 for m in _RANK}, "exact"
     if role.ranks is not None:
         neg, pos = role.ranks
         out = auc_ap(np.asarray(neg, np.int64), np.asarray(pos, np.int64))

@@ -130,6 +130,7 @@ class RoleAggregates:
     score_min: float
     score_max: float
     ranks: tuple[np.ndarray, np.ndarray] | None = None  # per distinct score ascending: (neg, pos)
+    rank_summary: dict[str, float] | None = None  # SQL exact ranks: num2, ap_sum, P, N
     histogram: np.ndarray | None = None  # (bins, 2) counts (neg, pos) over [0, 1]
     calibration: np.ndarray | None = None  # CalibrationPrepared column sums
     quantile_edges: np.ndarray | None = None

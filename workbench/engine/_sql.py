@@ -1,0 +1,161 @@
+"""SQL text of the plan's aggregates, shared by the DuckDB and Spark executors.
+
+Every per-row expression here is the SQL twin of a numpy expression of the in-memory path
+(same IEEE operations in the same order where bit-equality matters: bins are
+``floor((s - lo) * scale)`` with the same ``scale``; the log-loss term clips with the same
+``eps``). The two dialects differ only in identifier quoting, the finiteness test and the hash.
+
+Bootstrap weights: ``u`` = the top 53 bits of a 64-bit hash of ONE combined key per
+(row, replicate) — ``row_key * 131072 + replicate`` in a 128-bit / decimal type so it never
+overflows — mapped to Poisson(1) by its inverse CDF. Hashing two arguments (``hash(a, b)``)
+instead gives correlated replicates in DuckDB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.engine._plan import ScaleSpec
+
+EPS = float(np.finfo(np.float64).eps)
+LOGIT_EPS = 1e-12
+MAX_REPLICATES = 131072
+_POISSON_K = 12
+
+
+def poisson_cdf() -> list[float]:
+    """CDF of Poisson(1) at 0..11 (the inverse-CDF thresholds of the bootstrap weight)."""
+    out, acc = [], 0.0
+    for k in range(_POISSON_K):
+        acc += math.exp(-1.0) / math.factorial(k)
+        out.append(acc)
+    return out
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def ident(self, name: str) -> str:
+        if self.name == "spark":
+            return "`" + name.replace("`", "``") + "`"
+        return '"' + name.replace('"', '""') + '"'
+
+    def finite(self, x: str) -> str:
+        if self.name == "spark":
+            return f"(NOT isnan({x}) AND abs({x}) < double('Infinity'))"
+        return f"isfinite({x})"
+
+    def uniform(self, row_key: str, replicate: str) -> str:
+        """Uniform [0, 1) from a hash of the single combined key (row, replicate)."""
+        if self.name == "spark":
+            key = f"(CAST({row_key} AS DECIMAL(38,0)) * {MAX_REPLICATES} + {replicate})"
+            return f"(CAST(shiftrightunsigned(xxhash64({key}), 11) AS DOUBLE) / 9007199254740992.0)"
+        key = f"({row_key}::HUGEINT * {MAX_REPLICATES} + {replicate})"
+        return f"(CAST(hash({key}) >> 11 AS DOUBLE) / 9007199254740992.0)"
+
+    def row_key(self, column: str, seed: int) -> str:
+        """A 64-bit per-row key from the id column, mixed with the seed (a bijection)."""
+        if self.name == "spark":
+            return f"(xxhash64({column}) # {np.int64(np.uint64(seed % 2**64).view(np.int64))})".replace("#", "^")
+        return f"xor(hash({column}), {int(seed) % 2**64}::UBIGINT)"
+
+
+def literal(value: object) -> str:
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def dbl(x: float) -> str:
+    """A double literal that round-trips exactly."""
+    return f"CAST({float(x)!r} AS DOUBLE)"
+
+
+def poisson_case(u: str) -> str:
+    parts = [f"WHEN {u} < {c!r} THEN {k}" for k, c in enumerate(poisson_cdf())]
+    return "(CASE " + " ".join(parts) + f" ELSE {_POISSON_K} END)"
+
+
+def base_select(d: Dialect, spec: ScaleSpec, *, row_key: str | None) -> str:
+    """Per-row columns every aggregate reads: y, s_i, pred_i, g_j, k (row key)."""
+    cols = [f"CAST(coalesce({d.ident(spec.label)} = {literal(spec.positive_label)}, FALSE) AS INTEGER) AS y"]
+    for i, col in enumerate(spec.scores.values()):
+        cols.append(f"CAST({d.ident(col)} AS DOUBLE) AS s_{i}")
+    for j, col in enumerate(spec.sensitive):
+        cols.append(f"{d.ident(col)} AS g_{j}")
+    if row_key is not None:
+        cols.append(f"{row_key} AS k")
+    return ", ".join(cols)
+
+
+def clip(x: str, eps: float) -> str:
+    return f"least(greatest({x}, {dbl(eps)}), {dbl(1 - eps)})"
+
+
+def linear_exprs(i: int, threshold: float, w: str = "") -> list[str]:
+    """tp, fp, positives, rows, log-loss sum, Brier sum of role ``i`` (weighted by ``w``)."""
+    s, m = f"s_{i}", (f"{w} * " if w else "")
+    c = clip(s, EPS)
+    ll = f"-(y * ln({c}) + (1 - y) * ln(1 - {c}))"
+    pred = f"CAST({s} >= {dbl(threshold)} AS INTEGER)"
+    return [f"sum({m}y * {pred})", f"sum({m}(1 - y) * {pred})", f"sum({m}y)",
+            f"sum({w or 1})", f"sum({m}{ll})", f"sum({m}({s} - y) * ({s} - y))"]
+
+
+def bin_expr(x: str, lo: float, scale: float, bins: int) -> str:
+    return f"CAST(least(greatest(floor(({x} - {dbl(lo)}) * {dbl(scale)}), 0), {bins - 1}) AS INTEGER)"
+
+
+def quantile_bin_expr(x: str, inner_edges: np.ndarray) -> str:
+    if inner_edges.size == 0:
+        return "0"
+    return "(" + " + ".join(f"CAST({x} >= {dbl(e)} AS INTEGER)" for e in inner_edges) + ")"
+
+
+def logit(x: str) -> str:
+    c = clip(x, LOGIT_EPS)
+    return f"(ln({c}) - ln(1 - {c}))"
+
+
+def newton_exprs(i: int, intercept: float, slope: float, w: str = "") -> list[str]:
+    """sum(y - mu), sum(x (y - mu)), sum(v), sum(x v), sum(x^2 v) at (intercept, slope)."""
+    x = logit(f"s_{i}")
+    m = f"{w} * " if w else ""
+    if math.isfinite(slope) and math.isfinite(intercept):
+        mu = f"(1 / (1 + exp(-({dbl(intercept)} + {dbl(slope)} * {x}))))"
+    else:
+        mu = "0.5"
+    v = f"({mu} * (1 - {mu}))"
+    return [f"sum({m}(y - {mu}))", f"sum({m}{x} * (y - {mu}))", f"sum({m}{v})",
+            f"sum({m}{x} * {v})", f"sum({m}{x} * {x} * {v})"]
+
+
+def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> tuple[float, float]:
+    """``logistic_recalibration`` with the data scans delegated to ``sums_at(intercept, slope)``.
+
+    Same start (0, 0), Newton steps and stopping rules as
+    ``workbench.metrics.calibration.logistic_recalibration``; returns ``(slope, intercept)``.
+    """
+    if n_rows <= 0 or n_pos in (0, n_rows):
+        return (float("nan"), float("nan"))
+    theta = np.zeros(2)
+    for _ in range(max_iter):
+        g0, g1, h00, h01, h11 = sums_at(float(theta[0]), float(theta[1]))
+        try:
+            step = np.linalg.solve(np.array([[h00, h01], [h01, h11]], dtype=np.float64), np.array([g0, g1]))
+        except np.linalg.LinAlgError:
+            return (float("nan"), float("nan"))
+        theta = theta + step
+        if not np.all(np.isfinite(theta)) or np.abs(theta).max() > 1e6:
+            return (float("nan"), float("nan"))
+        if np.abs(step).max() < 1e-10:
+            return (float(theta[1]), float(theta[0]))
+    return (float("nan"), float("nan"))

@@ -1,0 +1,242 @@
+"""The plan run as SQL over a view ``base`` (see ``_sql``); DuckDB and Spark subclass it.
+
+A subclass provides ``rows(sql) -> list[tuple]`` and the source view, and may override the
+pieces its engine does differently (exact AUC, drift binning). Only aggregates come back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from workbench.engine import _sql as S
+from workbench.engine._plan import (Aggregates, BootstrapAggregates, CategoryCounts, FairnessAggregates,
+                                    RoleAggregates, ScaleSpec)
+from workbench.engine._ranks import histogram_domain, histogram_scale
+from workbench.errors import DataError
+
+
+class SqlExecutor:
+    engine = "sql"
+    dialect = S.Dialect("duckdb")
+    exact_auc = True
+
+    def __init__(self, spec: ScaleSpec, *, progress: Callable[[str], None] | None = None) -> None:
+        self.spec = spec
+        self.say = progress or (lambda _m: None)
+
+    # -- to provide -------------------------------------------------------------------
+    def rows(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def numeric_cells(self, name: str, prof) -> object:
+        raise NotImplementedError
+
+    # -- the plan ------------------------------------------------------------------------
+    def one(self, sql: str) -> tuple:
+        return self.rows(sql)[0]
+
+    def run(self, *, profile=None) -> Aggregates:
+        spec, t0 = self.spec, time.perf_counter()
+        roles = list(spec.scores)
+        n = len(roles)
+        first = self.one("SELECT count(*), " + ", ".join(
+            e for i in range(n) for e in (*S.linear_exprs(i, spec.threshold), f"min(s_{i})", f"max(s_{i})",
+                                          f"sum(CASE WHEN s_{i} IS NULL OR NOT {self.dialect.finite(f's_{i}')} "
+                                          "THEN 1 ELSE 0 END)")) + " FROM base")
+        n_rows = int(first[0])
+        out: dict[str, RoleAggregates] = {}
+        for i, role in enumerate(roles):
+            vals = first[1 + 9 * i: 1 + 9 * (i + 1)]
+            if int(vals[8]):
+                raise DataError(f"evaluation data: score column {spec.scores[role]!r} ({role}) has {int(vals[8])} "
+                                "missing or non-finite values; every row needs a score")
+            out[role] = RoleAggregates(linear=np.array([float(v or 0) for v in vals[:6]]),
+                                       score_min=float(vals[6]) if vals[6] is not None else np.inf,
+                                       score_max=float(vals[7]) if vals[7] is not None else -np.inf)
+        self.say(f"{self.engine}: {n_rows} rows, linear sums done")
+        agg = Aggregates(engine=self.engine, n_rows=n_rows, roles=out)
+        for i, role in enumerate(roles):
+            self._ranks(i, out[role])
+            if out[role].probabilities and n_rows:
+                self._calibration(i, out[role])
+        if spec.sensitive:
+            agg.fairness = self._fairness(roles, out)
+        if profile is not None and spec.features:
+            for name in spec.features:
+                prof = profile.features[name]
+                agg.drift[name] = self.numeric_cells(name, prof) if prof.kind == "numeric" else self._categories(name)
+        agg.timings["aggregates"] = time.perf_counter() - t0
+        if spec.n_boot:
+            t1 = time.perf_counter()
+            self.say(f"{self.engine}: bootstrap, {spec.n_boot} replicates")
+            agg.boot = self._bootstrap(roles, out)
+            agg.timings["bootstrap"] = time.perf_counter() - t1
+        return agg
+
+    def _ranks(self, i: int, role: RoleAggregates) -> None:
+        spec = self.spec
+        if self.exact_auc and spec.auc == "exact":
+            role.rank_summary = self._exact_rank_summary(i)
+            return
+        lo, hi = histogram_domain(role.score_min, role.score_max)
+        b = S.bin_expr(f"s_{i}", lo, histogram_scale(lo, hi, spec.histogram_bins), spec.histogram_bins)
+        h = np.zeros((spec.histogram_bins, 2), dtype=np.int64)
+        for bin_, y, c in self.rows(f"SELECT {b} AS b, y, count(*) FROM base GROUP BY 1, 2"):
+            h[int(bin_), int(y)] = int(c)
+        role.histogram = h
+
+    def _exact_rank_summary(self, i: int) -> dict[str, float]:
+        """Exact AUC/AP terms: GROUP BY score, running sums in descending score order."""
+        sql = f"""
+        WITH g AS (SELECT s_{i} AS s, sum(1 - y) AS neg, sum(y) AS pos FROM base GROUP BY s_{i}),
+        w AS (SELECT neg, pos,
+                     coalesce(sum(pos) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS above,
+                     sum(pos + neg) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seen,
+                     sum(pos) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS tp
+              FROM g)
+        SELECT sum(neg * (2 * above + pos)), sum(pos * (CAST(tp AS DOUBLE) / seen)), sum(pos), sum(neg) FROM w"""
+        num2, ap_sum, p, nn = self.one(sql)
+        return {"num2": int(num2 or 0), "ap_sum": float(ap_sum or 0.0), "P": int(p or 0), "N": int(nn or 0)}
+
+    def _calibration(self, i: int, role: RoleAggregates) -> None:
+        spec = self.spec
+        b = spec.calibration_bins
+        qs = ", ".join(repr(float(q)) for q in np.linspace(0, 1, b + 1))
+        edges = self._quantiles(i, qs)
+        edges = np.unique(np.asarray(edges, dtype=np.float64))
+        if edges.size < 2:
+            edges = np.array([edges[0], edges[0]])
+        role.quantile_edges = edges
+        bq = edges.size - 1
+        ub = S.bin_expr(f"s_{i}", 0.0, float(b), b)
+        qb = S.quantile_bin_expr(f"s_{i}", edges[1:-1])
+        sums = np.zeros(3 * (b + bq) + 6)
+        for key, c, sp, sy in self.rows(f"SELECT {ub}, count(*), sum(s_{i}), sum(y) FROM base GROUP BY 1"):
+            sums[[int(key), b + int(key), 2 * b + int(key)]] = (c, sp, sy)
+        off = 3 * b
+        for key, c, sp, sy in self.rows(f"SELECT {qb}, count(*), sum(s_{i}), sum(y) FROM base GROUP BY 1"):
+            sums[[off + int(key), off + bq + int(key), off + 2 * bq + int(key)]] = (c, sp, sy)
+
+        def at(intercept: float, slope: float) -> tuple:
+            return tuple(float(v) for v in self.one("SELECT " + ", ".join(S.newton_exprs(i, intercept, slope))
+                                                    + " FROM base"))
+
+        role.slope, role.intercept = S.newton_fit(at, n_rows=role.linear[3], n_pos=role.linear[2])
+        brier = self.one(f"SELECT sum((s_{i} - y) * (s_{i} - y)) FROM base")[0]
+        sums[3 * (b + bq)] = float(brier)
+        sums[3 * (b + bq) + 1:] = at(role.intercept, role.slope)
+        role.calibration = sums
+
+    def _quantiles(self, i: int, qs: str) -> list[float]:
+        return list(self.one(f"SELECT quantile_cont(s_{i}, [{qs}]) FROM base")[0])
+
+    def _fairness(self, roles: list[str], out: dict[str, RoleAggregates]) -> FairnessAggregates:
+        spec = self.spec
+        g = [f"g_{j}" for j in range(len(spec.sensitive))]
+        preds = [f"CAST(s_{i} >= {S.dbl(spec.threshold)} AS INTEGER)" for i in range(len(roles))]
+        cal_roles = [i for i, r in enumerate(roles) if out[r].probabilities]
+        fb = [S.bin_expr(f"s_{i}", 0.0, float(spec.fairness_bins), spec.fairness_bins) for i in cal_roles]
+        keys = [*g, "y", *preds, *fb]
+        sums = ", ".join(["count(*)"] + [f"sum(y - s_{i})" for i in cal_roles])
+        rows = self.rows(f"SELECT {', '.join(keys)}, {sums} FROM base GROUP BY {', '.join(str(k + 1) for k in range(len(keys)))}")
+        cells: dict[tuple, int] = {}
+        for r in rows:
+            cells.setdefault(tuple(r[: len(g)]), len(cells))
+        F, nr = len(cells), len(roles)
+        joint = np.zeros((F, 2) + (2,) * nr, dtype=np.int64)
+        cal = {roles[i]: np.zeros((F, spec.fairness_bins)) for i in cal_roles}
+        for r in rows:
+            c = cells[tuple(r[: len(g)])]
+            y = int(r[len(g)])
+            p = tuple(int(v) for v in r[len(g) + 1: len(g) + 1 + nr])
+            joint[(c, y, *p)] += int(r[len(keys)])
+            for k, i in enumerate(cal_roles):
+                cal[roles[i]][c, int(r[len(g) + 1 + nr + k])] += float(r[len(keys) + 1 + k])
+        combos = {name: [key[j] for key in cells] for j, name in enumerate(spec.sensitive)}
+        self._fair_point = FairnessAggregates(combos=combos, joint=joint, calibration=cal)
+        return self._fair_point
+
+    def _categories(self, name: str) -> CategoryCounts:
+        col = self.dialect.ident(name)
+        return CategoryCounts({v: int(c) for v, c in self.rows(f"SELECT {col}, count(*) FROM src GROUP BY 1")})
+
+    # -- bootstrap -------------------------------------------------------------------------
+    def replicated_source(self) -> str:
+        """``rep``: base rows x replicates with the Poisson weight ``w`` (subclasses may override)."""
+        u = self.dialect.uniform("k", "r")
+        return f"(SELECT b.*, r, {S.poisson_case(u)} AS w FROM base b CROSS JOIN {self.replicate_table()})"
+
+    def replicate_table(self) -> str:
+        return f"range({self.spec.n_boot}) t(r)"
+
+    def _bootstrap(self, roles: list[str], out: dict[str, RoleAggregates]) -> BootstrapAggregates:
+        spec, B = self.spec, self.spec.n_boot
+        rep = self.replicated_source()
+        hb = spec.bootstrap_bins
+        lin = {r: np.zeros((B, 6)) for r in roles}
+        hist = {r: np.zeros((B, hb, 2)) for r in roles}
+        cal = {r: np.zeros((B, out[r].calibration.size)) for r in roles if out[r].calibration is not None}
+        exprs = []
+        for i, r in enumerate(roles):
+            exprs += S.linear_exprs(i, spec.threshold, "w")
+            if r in cal:
+                exprs += [f"sum(w * (s_{i} - y) * (s_{i} - y))", *S.newton_exprs(i, out[r].intercept, out[r].slope, "w")]
+        for row in self.rows(f"SELECT r, {', '.join(exprs)} FROM {rep} GROUP BY r"):
+            rr, k = int(row[0]), 1
+            for r in roles:
+                lin[r][rr] = [float(v or 0) for v in row[k:k + 6]]
+                k += 6
+                if r in cal:
+                    cal[r][rr, -6:] = [float(v or 0) for v in row[k:k + 6]]
+                    k += 6
+        for i, r in enumerate(roles):
+            lo, hi = histogram_domain(out[r].score_min, out[r].score_max)
+            b = S.bin_expr(f"s_{i}", lo, histogram_scale(lo, hi, hb), hb)
+            for rr, key, y, c in self.rows(f"SELECT r, {b}, y, sum(w) FROM {rep} GROUP BY 1, 2, 3"):
+                hist[r][int(rr), int(key), int(y)] = float(c)
+            if r in cal:
+                self._boot_calibration(i, out[r], cal[r], rep)
+        boot = BootstrapAggregates(linear=lin, histogram=hist, calibration=cal,
+                                   weights=f"{self.engine}: inverse-CDF Poisson(1) of a 64-bit hash of "
+                                   "(row key x 131072 + replicate)")
+        if spec.sensitive:
+            self._boot_fairness(roles, out, boot, rep)
+        return boot
+
+    def _boot_calibration(self, i: int, role: RoleAggregates, target: np.ndarray, rep: str) -> None:
+        b = self.spec.calibration_bins
+        edges = role.quantile_edges
+        bq = edges.size - 1
+        for off, nb, expr in ((0, b, S.bin_expr(f"s_{i}", 0.0, float(b), b)),
+                              (3 * b, bq, S.quantile_bin_expr(f"s_{i}", edges[1:-1]))):
+            for rr, key, c, sp, sy in self.rows(f"SELECT r, {expr}, sum(w), sum(w * s_{i}), sum(w * y) "
+                                                f"FROM {rep} GROUP BY 1, 2"):
+                target[int(rr), [off + int(key), off + nb + int(key), off + 2 * nb + int(key)]] = (
+                    float(c), float(sp), float(sy))
+
+    def _boot_fairness(self, roles, out, boot: BootstrapAggregates, rep: str) -> None:
+        spec, B = self.spec, self.spec.n_boot
+        point = self._fair_point
+        g = [f"g_{j}" for j in range(len(spec.sensitive))]
+        preds = [f"CAST(s_{i} >= {S.dbl(spec.threshold)} AS INTEGER)" for i in range(len(roles))]
+        cells = {key: c for c, key in enumerate(zip(*(point.combos[n] for n in spec.sensitive)))}
+        nr = len(roles)
+        joint = np.zeros((B, len(cells), 2) + (2,) * nr)
+        keys = ["r", *g, "y", *preds]
+        for row in self.rows(f"SELECT {', '.join(keys)}, sum(w) FROM {rep} GROUP BY "
+                             + ", ".join(str(k + 1) for k in range(len(keys)))):
+            c = cells[tuple(row[1:1 + len(g)])]
+            joint[(int(row[0]), c, *(int(v) for v in row[1 + len(g): 1 + len(g) + 1 + nr]))] += float(row[-1])
+        boot.joint = joint
+        for i, r in enumerate(roles):
+            if r not in point.calibration:
+                continue
+            fb = S.bin_expr(f"s_{i}", 0.0, float(spec.fairness_bins), spec.fairness_bins)
+            arr = np.zeros((B, len(cells), spec.fairness_bins))
+            for row in self.rows(f"SELECT r, {', '.join(g)}, {fb}, sum(w * (y - s_{i})) FROM {rep} GROUP BY "
+                                 + ", ".join(str(k + 1) for k in range(len(g) + 2))):
+                arr[int(row[0]), cells[tuple(row[1:1 + len(g)])], int(row[-2])] += float(row[-1])
+            boot.fair_calibration[r] = arr
