@@ -166,3 +166,26 @@ def test_fairness_section_names_insufficient_groups_and_the_bounds(realistic_inp
     assert small and all(f"{g} (n={groups[g]['n']})" in notes for g in small)
     cells = [c for b in section.blocks if hasattr(b, "rows") for r in b.rows for c in r]
     assert "fairness-demographic-parity" in cells and "min 0.800" in cells
+
+
+def test_explanations_in_the_explain_module_shape_render_side_by_side() -> None:
+    """Shape documented in workbench.explain: importance lists with CIs and a diff with rank moves."""
+    imp_c = [{"feature": "income", "rank": 1, "value": 0.3, "ci_low": 0.28, "ci_high": 0.33, "share": 0.6},
+             {"feature": "age", "rank": 2, "value": 0.1, "ci_low": 0.09, "ci_high": 0.12, "share": 0.2}]
+    imp_b = [{"feature": "age", "rank": 1, "value": 0.2, "ci_low": 0.18, "ci_high": 0.22, "share": 0.5},
+             {"feature": "income", "rank": 2, "value": 0.15, "ci_low": 0.1, "ci_high": 0.2, "share": 0.3}]
+    evidence = {"explanations": {"candidate": {"status": "ok", "importance": imp_c},
+                                 "baseline": {"status": "ok", "importance": imp_b},
+                                 "diff": {"spearman": -1.0, "top_k_candidate": ["income", "age"],
+                                          "rank_moves": [{"feature": "income", "rank_candidate": 1,
+                                                          "rank_baseline": 2, "move": 1}]}}}
+    inp = dataclasses.replace(_bare(), evidence=evidence)
+    section = next(s for s in build_packet(inp).sections if s.id == "explanations")
+    spec = next(c.spec for c in iter_charts(build_packet(inp)) if c.spec.kind == "bars")
+    assert spec.categories == ("income", "age")
+    assert [s.y for s in spec.series] == [(0.3, 0.1), (0.15, 0.2)]
+    assert [s.err_low for s in spec.series] == [(0.28, 0.09), (0.1, 0.18)]
+    rows = [r for b in section.blocks if hasattr(b, "rows") for r in b.rows]
+    assert ("income", "0.300 [0.280, 0.330]", "0.150 [0.100, 0.200]", "1", "2") in rows
+    assert ("Spearman", "-1.000") in rows and ("income", "1", "2", "1") in rows
+    assert "Rank moves" in _text(render_packet_pdf(inp))

@@ -263,6 +263,22 @@ def _records_table(records: Sequence[Any], *, limit: int = 15) -> Any:
     return table([label(c) for c in cols], rows)
 
 
+def _diff_blocks(diff: Mapping[str, Any]) -> list[Any]:
+    """Scalars and flat lists as one table; lists of records (rank moves, flips) as their own tables."""
+    rows, extra = [], []
+    for k, v in diff.items():
+        if isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v):
+            extra += [Heading(label(str(k)), 3), _records_table(v)]
+        elif isinstance(v, Mapping):
+            rows.append((label(str(k)), "; ".join(f"{a}: {fmt(b) if not isinstance(b, Mapping) else ', '.join(f'{c} {fmt(d)}' for c, d in b.items())}"
+                                                   for a, b in v.items())))
+        elif isinstance(v, (list, tuple)):
+            rows.append((label(str(k)), ", ".join(map(str, v)) or "none"))
+        else:
+            rows.append((label(str(k)), fmt(v)))
+    return [table(("Item", "Value"), rows, widths=(3, 8)), *extra] if rows else extra
+
+
 def explanations(evidence: Mapping[str, Any]) -> Section:
     """Global importance side by side, the explanation diff and a few local explanations."""
     ex = evidence.get("explanations") or {}
@@ -295,8 +311,7 @@ def explanations(evidence: Mapping[str, Any]) -> Section:
     if isinstance(diff, Sequence) and diff and not isinstance(diff, str):
         blocks.append(_records_table(diff))
     elif isinstance(diff, Mapping) and diff:
-        blocks.append(table(("Item", "Value"), [(label(str(k)), fmt(v) if not isinstance(v, (list, Mapping)) else
-                                                 ", ".join(map(str, v))[:400]) for k, v in diff.items()], widths=(3, 8)))
+        blocks += _diff_blocks(diff)
     else:
         blocks.append(missing("Explanation diff"))
     blocks.append(Heading("Local explanations (candidate)"))
