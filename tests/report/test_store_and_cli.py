@@ -40,10 +40,10 @@ def stored_review(tmp_path: Path, realistic_input):
     rid = store.upsert_review(realistic_input.review_name, manifest_path="review.yaml",
                               evidence_digest=realistic_input.evidence["evidence_digest"], actor="cli:test")
     store.save_evidence(rid, dict(realistic_input.evidence), actor="cli:test")
-    store.save_decision(rid, dict(realistic_input.decision), actor="cli:test")
     pat = store.add_user("pat", ["product_owner"], actor="cli:admin")
     store.sign_off(rid, pat, "product_owner", verdict="approve", comment="Business case holds.",
                    evidence_digest=realistic_input.evidence["evidence_digest"], policy_digest=realistic_input.policy_digest)
+    store.save_decision(rid, dict(realistic_input.decision), actor="cli:test")
     yield store, rid
     store.close()
 
@@ -71,6 +71,23 @@ def test_packet_from_the_store_records_each_export_in_the_audit_log(stored_revie
     assert any(c.name == "audit-chain-head" and c.ok for c in verdict.checks)
     text = _text((tmp_path / "out" / "p.pdf").read_bytes())
     assert "pat" in text and "product_owner" in text and result["sha256"] == sha256_file(tmp_path / "out" / "p.pdf")
+
+
+def test_two_builds_from_the_same_stored_review_are_byte_identical(stored_review, keys, tmp_path: Path,
+                                                                   realistic_input) -> None:
+    """The packet freezes the review at its decision: later audit entries (exports, a late sign-off) do not leak in."""
+    store, rid = stored_review
+    first = write_packet(collect_packet_input(store, rid, generated_by="alex"), tmp_path / "a.pdf", keys=keys,
+                         store=store)
+    kim = store.add_user("kim", ["security"], actor="cli:admin")
+    store.sign_off(rid, kim, "security", verdict="approve", comment="late", policy_digest=realistic_input.policy_digest,
+                   evidence_digest=realistic_input.evidence["evidence_digest"])
+    inp = collect_packet_input(store, rid, generated_by="alex")
+    assert [s["user"] for s in inp.signoffs] == ["pat"]  # kim signed after the decision: re-run the gate
+    second = write_packet(inp, tmp_path / "b.pdf", keys=keys, store=store)
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    assert first["sha256"] == second["sha256"]
+    assert len(store.list_exports(rid)) == 2
 
 
 def test_verify_flags_an_audit_head_missing_from_the_chain(realistic_input, keys, tmp_path: Path) -> None:
@@ -146,6 +163,8 @@ def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, 
     assert main(["report", str(manifest), "--out", str(out), "--html", str(tmp_path / "p.html"), "--json",
                  str(tmp_path / "p.json"), "--db", str(db), "--keys", str(keys)]) == 0
     elapsed = time.perf_counter() - t0
+    assert main(["report", str(manifest), "--out", str(tmp_path / "again.pdf"), "--db", str(db), "--keys", str(keys)]) == 0
+    assert (tmp_path / "again.pdf").read_bytes() == out.read_bytes()  # rebuilt from the same stored review
     capsys.readouterr()
     text = _text(out.read_bytes())
     assert decision.outcome in text
@@ -155,5 +174,5 @@ def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, 
     report = capsys.readouterr().out
     assert "ok    evidence-digest-reproduced" in report and "ok    audit-chain-head" in report
     with Store.open(db, create=False) as store:
-        assert {e.kind for e in store.list_exports(rid)} == {"packet_pdf", "packet_html", "packet_json"}
+        assert sorted(e.kind for e in store.list_exports(rid)) == ["packet_html", "packet_json", "packet_pdf", "packet_pdf"]
     print(f"demo packet: {out.stat().st_size:,} bytes, report command {elapsed:.2f} s")

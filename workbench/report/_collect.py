@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench.canonical import canonical_json, sha256_file
+from workbench.canonical import canonical_json, digest, sha256_file
 from workbench.errors import StoreError
 
 _PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "skops", "shap", "fairlearn", "reportlab", "matplotlib",
@@ -76,10 +76,21 @@ def collect_packet_input(store: Any, review_id: str, *, generated_by: str, polic
             return None
         return {"name": m.get("name"), "version": m.get("version"), "sha256": (arts.get(role) or {}).get("sha256")}
 
-    # Only this review's trail, up to the packet's moment; the chain head is the store's.
-    excerpt = [dataclasses.asdict(e) for e in store.audit_entries(subject=review_id)][-audit_limit:]
-    for e in excerpt:
-        e.pop("payload", None)
+    # The packet shows the review as it stood when the decision was recorded: the audit trail
+    # up to that entry (its hash is the chain head the manifest names), and the sign-offs and
+    # waivers made by then. Later entries (such as this export) do not change the packet, so
+    # two builds from the same stored review are byte-identical.
+    trail = store.audit_entries(subject=review_id)
+    decision_digest = digest(decision)
+    marks = [e for e in trail if e.action == "decision_saved" and e.payload.get("digest") == decision_digest]
+    cut = marks[-1] if marks else None
+    if cut is not None:
+        trail = [e for e in trail if e.seq <= cut.seq]
+    head = cut.hash if cut is not None else store.audit_head()
+    until = cut.ts if cut is not None else None
+    excerpt = [{k: v for k, v in dataclasses.asdict(e).items() if k != "payload"} for e in trail][-audit_limit:]
+    signoffs = [s for s in store.list_signoffs(review_id) if until is None or s.created_at <= until]
+    waivers = [w for w in store.list_waivers(review_id) if until is None or w.created_at <= until]
     return PacketInput(
         review_name=review.name,
         review_id=review_id,
@@ -92,12 +103,12 @@ def collect_packet_input(store: Any, review_id: str, *, generated_by: str, polic
         questionnaires=questionnaires or {},
         governance=governance or {},
         readiness_plan=readiness_plan or {},
-        signoffs=tuple(_plain(s) for s in store.list_signoffs(review_id)),
-        waivers=tuple(_plain(w) for w in store.list_waivers(review_id)),
+        signoffs=tuple(_plain(s) for s in signoffs),
+        waivers=tuple(_plain(w) for w in waivers),
         policy_text=policy_text,
         policy_digest=policy_digest or str((decision.get("policy") or {}).get("digest") or ""),
         audit_excerpt=tuple(excerpt),
-        audit_head=store.audit_head(),
+        audit_head=head,
         environment=environment or evidence.get("environment") or current_environment(),
     )
 
