@@ -163,3 +163,19 @@ def explanation(review: ReviewData, role: str, *, n_rows: int) -> Any:
 
 def has_explanation(review: ReviewData, role: str, *, n_rows: int) -> bool:
     return (review.evidence_digest, role, n_rows) in _registry()["explanations"]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _governance(evidence_digest: str, policy_digest: str, head: str | None, day: str, _review: ReviewData,
+                _policy_obj: Any, review_id: str) -> dict[str, Any]:
+    from workbench.governance import governance_for_review
+
+    return governance_for_review(_review, _policy_obj, today=dt.date.fromisoformat(day), store=context.store(),
+                                 review_id=review_id)
+
+
+def governance(review: ReviewData, review_id: str) -> dict[str, Any]:
+    """Governance check results keyed by criterion id (recomputed after a state change)."""
+    pol = policy(review)
+    return _governance(review.evidence_digest, pol.digest, context.store().audit_head(), dt.date.today().isoformat(),
+                       review, pol, review_id)

@@ -17,6 +17,7 @@ CANDIDATE = "#0072B2"  # Okabe–Ito blue
 BASELINE = "#E69F00"  # Okabe–Ito orange
 ROLE_COLOURS = {"candidate": CANDIDATE, "baseline": BASELINE}
 NEUTRAL = "#999999"
+NAN = float("nan")  # plotly draws missing values (e.g. a missing feature value) without a colour
 
 # status → (streamlit badge colour, icon); text is always shown next to the colour
 STATUS_STYLE: dict[str, tuple[str, str]] = {
