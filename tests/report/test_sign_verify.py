@@ -201,3 +201,58 @@ def test_manifest_restates_the_input(signed, realistic_input) -> None:
 def test_signed_packet_is_byte_identical_when_rebuilt(signed, realistic_input, keys) -> None:
     again = sign_packet(render_packet_pdf(realistic_input), realistic_input, keys=keys)[0]
     assert again == signed
+
+
+def _issue(folder: Path, ca_key, ca_name, *, cn: str) -> None:
+    """An organisation-style keys folder: an end-entity certificate issued by a CA (not self-signed)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    init_keys(folder)  # for the Ed25519 manifest key; the PAdES key and certificate are replaced below
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    paths = key_paths(folder)
+    paths.signing_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))
+    paths.signing_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _ca(tmp_path: Path, name: str):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=90))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / f"{name}.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key, subject, path
+
+
+def test_organisation_certificate_verifies_against_its_ca(tmp_path: Path, unsigned, realistic_input) -> None:
+    ca_key, ca_name, ca_pem = _ca(tmp_path, "Acme Root CA")
+    _, _, other_ca_pem = _ca(tmp_path, "Other Root CA")
+    _issue(tmp_path / "org", ca_key, ca_name, cn="Acme packet signing")
+    pdf, _ = sign_packet(unsigned, realistic_input, keys=tmp_path / "org")
+    ok = verify_packet(pdf, cert=ca_pem)
+    assert ok.valid, ok.reasons
+    bad = verify_packet(pdf, cert=other_ca_pem)
+    assert [c.name for c in bad.checks if not c.ok] == ["signer-certificate"]

@@ -93,12 +93,13 @@ def _pades_checks(pdf: bytes, cert_path: Path) -> list[Check]:
     sig = sigs[-1]
     checks: list[Check] = []
     signer = sig.signer_cert
-    if signer.dump() != trusted.dump():
+    status = validate_pdf_signature(sig, ValidationContext(trust_roots=[trusted], allow_fetching=False))
+    # The signer is the named certificate itself, or (production) chains up to it as a trust root.
+    if signer.dump() == trusted.dump() or status.trusted:
+        checks.append(Check("signer-certificate", True, f"signed by {signer.subject.human_friendly}"))
+    else:
         checks.append(Check("signer-certificate", False,
                             REASON_OTHER_CERT.format(cert=cert_path, signer=signer.subject.human_friendly)))
-    else:
-        checks.append(Check("signer-certificate", True, f"signed by {signer.subject.human_friendly}"))
-    status = validate_pdf_signature(sig, ValidationContext(trust_roots=[trusted], allow_fetching=False))
     checks.append(Check("signature-intact", bool(status.intact and status.valid),
                         "signature is cryptographically intact" if status.intact and status.valid else REASON_NOT_INTACT))
     covers = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
@@ -107,7 +108,8 @@ def _pades_checks(pdf: bytes, cert_path: Path) -> list[Check]:
     if status.docmdp_ok is False or (status.modification_level is not None and status.modification_level.value > 0
                                      and not covers):
         checks.append(Check("no-later-modifications", False,
-                            f"document modified after certification ({status.modification_level.name.lower()})"))
+                            "document modified after certification"
+                            + (f" ({status.modification_level.name.lower()})" if status.modification_level else "")))
     else:
         checks.append(Check("no-later-modifications", True, "no modification after signing"))
     if len(sigs) > 1:
