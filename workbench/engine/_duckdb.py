@@ -36,14 +36,22 @@ class DuckDBExecutor(SqlExecutor):
     def __init__(self, source: str | Path, spec: ScaleSpec, *, table: str | None = None,
                  memory_limit: str = "2GB", temp_directory: str | Path | None = None, threads: int | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
-        import duckdb
-
         super().__init__(spec, progress=progress)
         src = str(source)
         self._tmp = None
         if temp_directory is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="workbench-duckdb-")
             temp_directory = self._tmp.name
+        try:
+            self._open(src, spec, table, memory_limit, temp_directory, threads)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, src, spec, table, memory_limit, temp_directory, threads) -> None:
+        import duckdb
+
+        self.con = None
         if table is not None:
             if not Path(src).exists():
                 raise ArtefactError(f"DuckDB database {src}: file not found; fix data.evaluation")
@@ -80,10 +88,16 @@ class DuckDBExecutor(SqlExecutor):
     def rows(self, sql: str) -> list[tuple]:
         return self.con.execute(sql).fetchall()
 
+    def arrays(self, sql: str) -> list[np.ndarray]:
+        return [np.asarray(v) for v in self.con.execute(sql).fetchnumpy().values()]
+
     def close(self) -> None:
-        self.con.close()
+        if getattr(self, "con", None) is not None:
+            self.con.close()
+            self.con = None
         if self._tmp is not None:
             self._tmp.cleanup()
+            self._tmp = None
 
     def numeric_cells(self, name: str, prof) -> NumericCells:
         col = self.dialect.ident(name)

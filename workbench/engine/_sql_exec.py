@@ -35,6 +35,20 @@ class SqlExecutor:
         raise NotImplementedError
 
     # -- the plan ------------------------------------------------------------------------
+    def arrays(self, sql: str) -> list[np.ndarray]:
+        """The result's columns as numpy arrays (group keys and sums of a GROUP BY)."""
+        rows = self.rows(sql)
+        if not rows:
+            return [np.empty(0)] * 0
+        return [np.asarray(col) for col in zip(*rows)]
+
+    def int_keys(self, sql: str, n_keys: int) -> tuple[tuple[np.ndarray, ...], list[np.ndarray]]:
+        cols = self.arrays(sql)
+        if not cols:
+            return (), []
+        return tuple(np.asarray(c, dtype=np.int64) for c in cols[:n_keys]), [
+            np.asarray(c, dtype=np.float64) for c in cols[n_keys:]]
+
     def one(self, sql: str) -> tuple:
         return self.rows(sql)[0]
 
@@ -84,8 +98,9 @@ class SqlExecutor:
         lo, hi = histogram_domain(role.score_min, role.score_max)
         b = S.bin_expr(f"s_{i}", lo, histogram_scale(lo, hi, spec.histogram_bins), spec.histogram_bins)
         h = np.zeros((spec.histogram_bins, 2), dtype=np.int64)
-        for bin_, y, c in self.rows(f"SELECT {b} AS b, y, count(*) FROM base GROUP BY 1, 2"):
-            h[int(bin_), int(y)] = int(c)
+        keys, vals = self.int_keys(f"SELECT {b} AS b, y, count(*) FROM base GROUP BY 1, 2", 2)
+        if keys:
+            h[keys] = vals[0].astype(np.int64)
         role.histogram = h
 
     def _exact_rank_summary(self, i: int) -> dict[str, float]:
@@ -195,8 +210,9 @@ class SqlExecutor:
         for i, r in enumerate(roles):
             lo, hi = histogram_domain(out[r].score_min, out[r].score_max)
             b = S.bin_expr(f"s_{i}", lo, histogram_scale(lo, hi, hb), hb)
-            for rr, key, y, c in self.rows(f"SELECT r, {b}, y, sum(w) FROM {rep} GROUP BY 1, 2, 3"):
-                hist[r][int(rr), int(key), int(y)] = float(c)
+            keys, vals = self.int_keys(f"SELECT r, {b}, y, sum(w) FROM {rep} GROUP BY 1, 2, 3", 3)
+            if keys:
+                hist[r][keys] = vals[0]
             if r in cal:
                 self._boot_calibration(i, out[r], cal[r], rep)
         boot = BootstrapAggregates(linear=lin, histogram=hist, calibration=cal,
@@ -212,10 +228,12 @@ class SqlExecutor:
         bq = edges.size - 1
         for off, nb, expr in ((0, b, S.bin_expr(f"s_{i}", 0.0, float(b), b)),
                               (3 * b, bq, S.quantile_bin_expr(f"s_{i}", edges[1:-1]))):
-            for rr, key, c, sp, sy in self.rows(f"SELECT r, {expr}, sum(w), sum(w * s_{i}), sum(w * y) "
-                                                f"FROM {rep} GROUP BY 1, 2"):
-                target[int(rr), [off + int(key), off + nb + int(key), off + 2 * nb + int(key)]] = (
-                    float(c), float(sp), float(sy))
+            keys, vals = self.int_keys(f"SELECT r, {expr}, sum(w), sum(w * s_{i}), sum(w * y) "
+                                       f"FROM {rep} GROUP BY 1, 2", 2)
+            if keys:
+                rr, key = keys
+                for j in range(3):
+                    target[rr, off + j * nb + key] = vals[j]
 
     def _boot_fairness(self, roles, out, boot: BootstrapAggregates, rep: str) -> None:
         spec, B = self.spec, self.spec.n_boot
@@ -226,17 +244,25 @@ class SqlExecutor:
         nr = len(roles)
         joint = np.zeros((B, len(cells), 2) + (2,) * nr)
         keys = ["r", *g, "y", *preds]
-        for row in self.rows(f"SELECT {', '.join(keys)}, sum(w) FROM {rep} GROUP BY "
-                             + ", ".join(str(k + 1) for k in range(len(keys)))):
-            c = cells[tuple(row[1:1 + len(g)])]
-            joint[(int(row[0]), c, *(int(v) for v in row[1 + len(g): 1 + len(g) + 1 + nr]))] += float(row[-1])
+        rows = self.rows(f"SELECT {', '.join(keys)}, sum(w) FROM {rep} GROUP BY "
+                         + ", ".join(str(k + 1) for k in range(len(keys))))
+        if rows:
+            cols = list(zip(*rows))
+            cell = np.array([cells[t] for t in zip(*cols[1:1 + len(g)])], dtype=np.int64)
+            idx = (np.asarray(cols[0], np.int64), cell,
+                   *(np.asarray(c, np.int64) for c in cols[1 + len(g): 2 + len(g) + nr]))
+            np.add.at(joint, idx, np.asarray(cols[-1], np.float64))
         boot.joint = joint
         for i, r in enumerate(roles):
             if r not in point.calibration:
                 continue
             fb = S.bin_expr(f"s_{i}", 0.0, float(spec.fairness_bins), spec.fairness_bins)
             arr = np.zeros((B, len(cells), spec.fairness_bins))
-            for row in self.rows(f"SELECT r, {', '.join(g)}, {fb}, sum(w * (y - s_{i})) FROM {rep} GROUP BY "
-                                 + ", ".join(str(k + 1) for k in range(len(g) + 2))):
-                arr[int(row[0]), cells[tuple(row[1:1 + len(g)])], int(row[-2])] += float(row[-1])
+            rows = self.rows(f"SELECT r, {', '.join(g)}, {fb}, sum(w * (y - s_{i})) FROM {rep} GROUP BY "
+                             + ", ".join(str(k + 1) for k in range(len(g) + 2)))
+            if rows:
+                cols = list(zip(*rows))
+                cell = np.array([cells[t] for t in zip(*cols[1:1 + len(g)])], dtype=np.int64)
+                np.add.at(arr, (np.asarray(cols[0], np.int64), cell, np.asarray(cols[-2], np.int64)),
+                          np.asarray(cols[-1], np.float64))
             boot.fair_calibration[r] = arr

@@ -1,0 +1,146 @@
+"""The DuckDB executor gives the numpy evidence; spills beyond its memory limit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from tests.engine import make_frame, make_reference
+from workbench.engine import ScaleSpec, build_profile, evidence_from_aggregates, numpy_aggregates
+from workbench.engine._duckdb import duckdb_aggregates
+from workbench.engine._sql import poisson_cdf
+from workbench.errors import DataError
+
+duckdb = pytest.importorskip("duckdb")
+
+SPEC = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex", "age"),
+                 features=("x1", "c1"), id_column="id", n_boot=200, seed=7)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    frame = make_frame(6000, seed=11)
+    folder = tmp_path_factory.mktemp("duck")
+    frame.iloc[:2500].to_parquet(folder / "part-0.parquet")
+    frame.iloc[2500:].to_parquet(folder / "part-1.parquet")
+    profile = build_profile(make_reference(4000), features=["x1", "c1"])
+    np_ev = evidence_from_aggregates(numpy_aggregates(frame, SPEC, profile=profile), SPEC, profile=profile)
+    dk_ev = evidence_from_aggregates(duckdb_aggregates(str(folder / "part-*.parquet"), SPEC, profile=profile,
+                                                       memory_limit="256MB"), SPEC, profile=profile)
+    return frame, folder, profile, np_ev, dk_ev
+
+
+def _ci_tolerance(entry: dict) -> float:
+    # 95% percentile CI from B=200 replicates: each endpoint has a Monte-Carlo sd of about
+    # sqrt(0.025 * 0.975 / 200) / phi(1.96) = 0.19 sigma = 0.048 CI widths; two independent
+    # bootstraps differ by sd 0.068 widths, so 0.35 widths is a > 5 sd tolerance.
+    return 0.35 * (entry["ci_high"] - entry["ci_low"])
+
+
+def test_point_estimates_equal_numpy(data):
+    _, _, _, np_ev, dk_ev = data
+    assert dk_ev["engine"] == "duckdb"
+    for role in ("candidate", "baseline"):
+        a, b = np_ev["models"][role], dk_ev["models"][role]
+        assert a["confusion_matrix"] == b["confusion_matrix"]
+        assert a["metrics"]["roc_auc"]["value"] == b["metrics"]["roc_auc"]["value"]  # exact, bit for bit
+        assert b["metrics"]["roc_auc"]["method"] == "exact"
+        for name, entry in a["metrics"].items():
+            assert b["metrics"][name]["value"] == pytest.approx(entry["value"], abs=1e-9), name
+        for name in ("ece", "ece_quantile", "mce", "brier_score", "slope", "intercept", "reliability"):
+            assert b["calibration"][name]["value"] == pytest.approx(a["calibration"][name]["value"], abs=1e-9), name
+        assert [c["count"] for c in b["calibration"]["curve"]["quantile"]] == [
+            c["count"] for c in a["calibration"]["curve"]["quantile"]]
+    assert dk_ev["tests"]["mcnemar"] == np_ev["tests"]["mcnemar"]
+
+
+def test_confidence_intervals_agree_statistically(data):
+    _, _, _, np_ev, dk_ev = data
+    for role in ("candidate", "baseline"):
+        for name in ("roc_auc", "accuracy", "log_loss", "recall"):
+            a, b = np_ev["models"][role]["metrics"][name], dk_ev["models"][role]["metrics"][name]
+            tol = _ci_tolerance(a)
+            assert abs(a["ci_low"] - b["ci_low"]) <= tol and abs(a["ci_high"] - b["ci_high"]) <= tol, (role, name)
+    a, b = np_ev["deltas"]["roc_auc"], dk_ev["deltas"]["roc_auc"]
+    assert abs(a["ci_low"] - b["ci_low"]) <= _ci_tolerance(a)
+
+
+def test_fairness_and_drift_equal_numpy(data):
+    _, _, _, np_ev, dk_ev = data
+    for role in ("candidate", "baseline"):
+        for grouping, sec in np_ev["models"][role]["fairness"].items():
+            ours = dk_ev["models"][role]["fairness"][grouping]
+            assert {k: g["n"] for k, g in ours["groups"].items()} == {k: g["n"] for k, g in sec["groups"].items()}
+            for label, g in sec["groups"].items():
+                for m in ("selection_rate", "tpr", "fpr", "ece"):
+                    assert ours["groups"][label][m]["value"] == pytest.approx(g[m]["value"], abs=1e-9, nan_ok=True)
+            assert ours["demographic_parity_ratio"]["value"] == pytest.approx(sec["demographic_parity_ratio"]["value"])
+            assert ours["slice_tests"] == sec["slice_tests"]
+    for name in ("x1", "c1"):
+        a, b = np_ev["drift"]["features"][name], dk_ev["drift"]["features"][name]
+        assert a["current_proportions"] == b["current_proportions"]
+        for key in ("psi", "ks_statistic", "wasserstein"):
+            if key in a:
+                assert b[key] == pytest.approx(a[key], abs=1e-9), (name, key)
+
+
+def test_hashed_poisson_weights_are_poisson_and_independent(data):
+    _, folder, _, _, _ = data
+    from workbench.engine._duckdb import DuckDBExecutor
+
+    ex = DuckDBExecutor(str(folder / "part-*.parquet"), SPEC)
+    try:
+        rep = ex.replicated_source().replace(f"range({SPEC.n_boot})", "range(4)")
+        w = np.array(ex.rows(f"SELECT r, k, w FROM {rep} ORDER BY r, k"), dtype=object)
+    finally:
+        ex.close()
+    weights = w[:, 2].astype(float).reshape(4, -1)
+    observed = np.bincount(weights.ravel().astype(int), minlength=13)[:6]
+    expected = stats.poisson.pmf(np.arange(6), 1.0) * weights.size
+    expected[-1] += weights.size - expected.sum()
+    observed[-1] += weights.size - observed.sum()
+    assert stats.chisquare(observed, expected).pvalue > 1e-4
+    corr = np.corrcoef(weights)
+    assert np.abs(corr[np.triu_indices(4, 1)]).max() < 0.05  # replicates uncorrelated (n = 6000)
+    assert np.diff(poisson_cdf()).min() > 0
+
+
+def test_missing_column_names_it(data):
+    _, folder, _, _, _ = data
+    bad = ScaleSpec(label="y", scores={"candidate": "nope"}, n_boot=0)
+    with pytest.raises(DataError, match="nope"):
+        duckdb_aggregates(str(folder / "part-*.parquet"), bad)
+
+
+def test_duckdb_table_source(data, tmp_path):
+    frame, _, _, np_ev, _ = data
+    db = tmp_path / "scores.duckdb"
+    con = duckdb.connect(str(db))
+    con.register("f", frame)
+    con.execute("CREATE TABLE scored AS SELECT * FROM f")
+    con.close()
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=0)
+    ev = evidence_from_aggregates(duckdb_aggregates(str(db), spec, table="scored"), spec)
+    assert ev["models"]["candidate"]["metrics"]["roc_auc"]["value"] == np_ev["models"]["candidate"]["metrics"]["roc_auc"]["value"]
+
+
+@pytest.mark.slow
+def test_larger_than_memory_limit_spills_with_the_same_result(tmp_path):
+    n = 1_500_000
+    rng = np.random.default_rng(3)
+    y = rng.random(n) < 0.4
+    score = rng.random(n) * 0.6 + 0.3 * y  # ~n distinct scores: the exact-AUC sort is the size of the table
+    import pandas as pd
+
+    pd.DataFrame({"y": y.astype(np.int8), "s": score}).to_parquet(tmp_path / "big.parquet")
+    spec = ScaleSpec(label="y", scores={"candidate": "s"}, n_boot=0)
+    spill = tmp_path / "spill"
+    agg = duckdb_aggregates(str(tmp_path / "big.parquet"), spec, memory_limit="48MB", temp_directory=spill, threads=1)
+    ev = evidence_from_aggregates(agg, spec)
+    assert ev["models"]["candidate"]["metrics"]["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert ev["models"]["candidate"]["confusion_matrix"][1][1] == int((y & (score >= 0.5)).sum())
+    # the same review without a spill directory does not fit in 48 MB: it really spilled
+    with pytest.raises(duckdb.OutOfMemoryException):
+        duckdb_aggregates(str(tmp_path / "big.parquet"), spec, memory_limit="48MB", temp_directory="", threads=1)
