@@ -6,7 +6,6 @@ Exit codes of `verify`: 0 valid, 1 invalid or tampered (the reason is printed), 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from workbench.cli._common import (
     keys_dir,
     progress,
 )
-from workbench.errors import StoreError
+from workbench.errors import StoreError, VerificationError
 
 
 def _actor(args: argparse.Namespace, store: Any) -> str:
@@ -31,77 +30,19 @@ def _actor(args: argparse.Namespace, store: Any) -> str:
         return "cli:unknown"
 
 
-def _policy_text(review: Any) -> str:
-    m = review.manifest
-    path = m.resolve(m.policy) if m.policy is not None else Path(__file__).resolve().parents[1] / "data" / "default_policy.yaml"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return ""
-
-
-def _questionnaires(qualitative: Any) -> dict[str, Any]:
-    """Questionnaire scores of every qualitative criterion, each questionnaire once."""
-    if not qualitative:
-        return {}
-    from workbench.questionnaires.scoring import worst
-
-    seen: dict[str, Any] = {}
-    verdicts = []
-    for verdict in qualitative.values():
-        verdicts.append(verdict.verdict)
-        for q in verdict.questionnaires:
-            seen.setdefault(q.questionnaire_id, q.to_dict())
-    return {"verdict": worst(verdicts), "questionnaires": list(seen.values())}
-
-
-def _governance(checks: Any, card: Any) -> dict[str, Any]:
-    rows, pii = [], None
-    for key, c in (checks or {}).items():
-        rows.append({"id": key, "title": c.name, "status": c.status, "reason": c.summary})
-        if c.name == "privacy":
-            pii = {"findings": [f for d in c.evidence.get("datasets", ()) for f in d.get("findings", ())]}
-    return {"checks": rows, "model_card": dict(card) if card else {}, "pii": pii}
-
-
 def _run_report(args: argparse.Namespace) -> int:
     from workbench.artefacts import load_review
-    from workbench.report import collect_packet_input, write_packet
+    from workbench.report import packet_input_for_review, write_packet
     from workbench.report._keys import require_keys
     from workbench.store import Store
 
     keys = require_keys(keys_dir(args))  # fail before any heavy work
     review = load_review(Path(args.manifest), progress=progress)
-    m = review.manifest
     path = db_path(args)
     if not path.is_file():
         raise StoreError(f"review store {path} does not exist: run `workbench gate {args.manifest} --db {path}` first")
     with Store.open(path, create=False) as store:
-        review_id = store.review_id_for(m.name, str(m.source))
-        if store.get_review(review_id) is None:
-            raise StoreError(f"review {m.name!r} is not in {path}: run `workbench gate {args.manifest} --db {path}` first")
-        run = store.evidence_by_digest(review_id, review.evidence_digest)
-        rec = store.latest_decision(review_id)
-        if run is None or run.evidence is None or rec is None:
-            raise StoreError(f"{path} holds no evidence/decision for the current artefacts of {m.name!r}: "
-                             f"run `workbench gate {args.manifest} --db {path}` first")
-        if rec.decision.get("evidence_digest") != review.evidence_digest:
-            raise StoreError(f"the latest decision in {path} is for other evidence than the artefacts on disk: "
-                             f"re-run `workbench gate {args.manifest} --db {path}`")
-        from workbench._decision_inputs import qualitative_for_review
-        from workbench.cli._gate import _policy_for
-        from workbench.governance import governance_for_review, review_documents
-
-        policy = _policy_for(review, None)
-        at = dt.datetime.fromisoformat(rec.decision["decided_at"])
-        card, plan = review_documents(review, store=store, review_id=review_id)
-        checks = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
-        inp = collect_packet_input(
-            store, review_id, generated_by=_actor(args, store), policy_text=_policy_text(review),
-            evidence=run.evidence, decision=rec.decision,
-            questionnaires=_questionnaires(qualitative_for_review(policy, store=store, review_id=review_id)),
-            governance=_governance(checks, card), readiness_plan=dict(plan) if plan else {},
-        )
+        inp = packet_input_for_review(store, review, generated_by=_actor(args, store))
         result = write_packet(inp, args.out, keys=keys.folder, html=args.html, json_path=args.json, store=store,
                               actor=inp.generated_by)
     print(f"{result['pdf']}  {result['bytes']:,} bytes  sha256 {result['sha256']}  decision "
@@ -116,7 +57,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     paths = key_paths(keys_dir(args))
     cert = Path(args.cert) if args.cert else paths.signing_cert
     if not cert.is_file():
-        raise StoreError(f"certificate {cert} not found: pass --cert CERT (the signer's certificate, PEM or DER)")
+        raise VerificationError(f"certificate {cert} not found: pass --cert CERT (the signer's certificate, PEM or DER)")
     manifest_key = Path(args.manifest_key) if args.manifest_key else (
         paths.manifest_pub if paths.manifest_pub.is_file() and not args.cert else None)
     store = None

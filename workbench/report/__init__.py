@@ -13,6 +13,7 @@ from __future__ import annotations
 from workbench.report._collect import (
     collect_packet_input,
     current_environment,
+    packet_input_for_review,
     record_export,
     write_packet,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "decision_value",
     "init_keys",
     "key_paths",
+    "packet_input_for_review",
     "read_manifest_envelope",
     "record_export",
     "render_packet_html",

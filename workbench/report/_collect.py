@@ -113,6 +113,72 @@ def collect_packet_input(store: Any, review_id: str, *, generated_by: str, polic
     )
 
 
+def _questionnaires(qualitative: Any) -> dict[str, Any]:
+    """Questionnaire scores of every qualitative criterion, each questionnaire once."""
+    if not qualitative:
+        return {}
+    from workbench.questionnaires.scoring import worst
+
+    seen: dict[str, Any] = {}
+    for verdict in qualitative.values():
+        for q in verdict.questionnaires:
+            seen.setdefault(q.questionnaire_id, q.to_dict())
+    return {"verdict": worst(v.verdict for v in qualitative.values()), "questionnaires": list(seen.values())}
+
+
+def _governance(checks: Any, card: Any) -> dict[str, Any]:
+    rows, pii = [], None
+    for key, c in (checks or {}).items():
+        rows.append({"id": key, "title": c.name, "status": c.status, "reason": c.summary})
+        if c.name == "privacy":
+            pii = {"findings": [f for d in c.evidence.get("datasets", ()) for f in d.get("findings", ())]}
+    return {"checks": rows, "model_card": dict(card) if card else {}, "pii": pii}
+
+
+def packet_input_for_review(store: Any, review: Any, *, generated_by: str, policy: Any = None) -> Any:
+    """The :class:`PacketInput` of a loaded review (``workbench.artefacts.ReviewData``) from the store.
+
+    Uses the stored evidence whose digest matches the artefacts on disk and the latest stored
+    decision (which must be about that evidence); re-runs the governance checks and reads the
+    questionnaire scores as of the decision's date. The CLI's ``report`` and the app share it.
+
+    Raises
+    ------
+    StoreError
+        When the review, its current evidence or a decision about that evidence is missing.
+    """
+    import datetime as dt
+
+    from workbench._decision_inputs import qualitative_for_review
+    from workbench.governance import governance_for_review, review_documents
+    from workbench.policy import default_policy, load_policy
+
+    m = review.manifest
+    hint = f"run `workbench gate {m.display_file} --db {store.path}` first"
+    review_id = store.review_id_for(m.name, str(m.source))
+    if store.get_review(review_id) is None:
+        raise StoreError(f"review {m.name!r} is not in {store.path}: {hint}")
+    run = store.evidence_by_digest(review_id, review.evidence_digest)
+    rec = store.latest_decision(review_id)
+    if run is None or run.evidence is None or rec is None:
+        raise StoreError(f"{store.path} holds no evidence/decision for the current artefacts of {m.name!r}: {hint}")
+    if rec.decision.get("evidence_digest") != review.evidence_digest:
+        raise StoreError(f"the latest decision in {store.path} is about other evidence than the artefacts on disk: {hint}")
+    policy_path = m.resolve(m.policy) if m.policy is not None else None
+    if policy is None:
+        policy = load_policy(policy_path) if policy_path is not None else default_policy()
+    text_path = policy_path or Path(__file__).resolve().parents[1] / "data" / "default_policy.yaml"
+    policy_text = text_path.read_text(encoding="utf-8") if text_path.is_file() else ""
+    at = dt.datetime.fromisoformat(rec.decision["decided_at"])
+    card, plan = review_documents(review, store=store, review_id=review_id)
+    checks = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
+    return collect_packet_input(
+        store, review_id, generated_by=generated_by, policy_text=policy_text, evidence=run.evidence,
+        decision=rec.decision, questionnaires=_questionnaires(qualitative_for_review(policy, store=store, review_id=review_id)),
+        governance=_governance(checks, card), readiness_plan=dict(plan) if plan else {},
+    )
+
+
 def record_export(store: Any, review_id: str, path: str | Path, *, actor: str, kind: str) -> int:
     """Record an exported file (kind, SHA-256, size, path) in the store's audit log."""
     p = Path(path)
