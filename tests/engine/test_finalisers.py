@@ -145,3 +145,19 @@ def test_stored_profile_is_checked(profile, tmp_path):
     with pytest.raises(ArtefactError, match="digest mismatch"):
         load_profile(path)
     assert isinstance(ReferenceProfile.from_dict(profile.to_dict()), ReferenceProfile)
+
+
+def test_build_evidence_at_scale_chooses_and_agrees(frame, tmp_path):
+    from workbench.engine import build_evidence_at_scale, choose_engine
+
+    path = tmp_path / "scores.parquet"
+    frame.to_parquet(path)
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=0)
+    assert choose_engine(path) == "numpy"
+    assert choose_engine(path, threshold_bytes=10) == "duckdb"
+    assert choose_engine(str(tmp_path / "*.parquet")) == "duckdb"
+    a = build_evidence_at_scale(path, engine="auto", spec=spec)
+    b = build_evidence_at_scale(path, engine="duckdb", spec=spec)
+    assert (a["engine"], b["engine"]) == ("numpy", "duckdb")
+    assert a["models"]["candidate"]["metrics"]["roc_auc"]["value"] == b["models"]["candidate"]["metrics"]["roc_auc"]["value"]
+    assert a["models"]["candidate"]["confusion_matrix"] == b["models"]["candidate"]["confusion_matrix"]

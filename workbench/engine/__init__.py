@@ -2,22 +2,28 @@
 
 numpy (in memory), DuckDB (larger than memory, spills to disk) and Spark (a cluster) compute
 the same aggregates; pure finalisers turn them into the evidence. See docs/SCALE.md.
+The DuckDB and Spark executors live in ``workbench.engine._duckdb`` / ``._spark`` and import
+their engines lazily (``duckdb_aggregates``, ``spark_aggregates``, ``local_spark_session``).
 """
 
 from workbench.engine._evidence import evidence_from_aggregates
 from workbench.engine._numpy import numpy_aggregates
 from workbench.engine._plan import AggregateSpec, Aggregates, ScaleSpec, aggregation_plan
 from workbench.engine._profile import build_profile, load_profile, profile_digest, save_profile
+from workbench.engine._scale import build_evidence_at_scale, choose_engine, spec_from_manifest
 
 __all__ = [
     "AggregateSpec",
     "Aggregates",
     "ScaleSpec",
     "aggregation_plan",
+    "build_evidence_at_scale",
     "build_profile",
+    "choose_engine",
     "evidence_from_aggregates",
     "load_profile",
     "numpy_aggregates",
     "profile_digest",
     "save_profile",
+    "spec_from_manifest",
 ]

@@ -1,0 +1,78 @@
+"""Spark local[2] runs the same plan and agrees with DuckDB (histogram AUC within its bound)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.engine import make_frame, make_reference
+from workbench.engine import ScaleSpec, build_profile, evidence_from_aggregates
+from workbench.engine._duckdb import duckdb_aggregates
+from workbench.errors import DataError
+
+pytest.importorskip("pyspark")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+              pytest.mark.filterwarnings("ignore::ResourceWarning")]
+
+SPEC = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex", "age"),
+                 features=("x1", "c1"), id_column="id", n_boot=20, seed=2, histogram_bins=1 << 14)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from workbench.engine._spark import local_spark_session
+
+    session = local_spark_session(cores=2, memory="1g")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def both(spark, tmp_path_factory):
+    from workbench.engine._spark import spark_aggregates
+
+    path = tmp_path_factory.mktemp("spark") / "scores.parquet"
+    make_frame(1500, seed=4).to_parquet(path)
+    profile = build_profile(make_reference(1000), features=["x1", "c1"])
+    sp = evidence_from_aggregates(spark_aggregates(spark, str(path), SPEC, profile=profile), SPEC, profile=profile)
+    dk = evidence_from_aggregates(duckdb_aggregates(str(path), SPEC, profile=profile), SPEC, profile=profile)
+    return path, sp, dk
+
+
+def test_spark_agrees_with_duckdb(both):
+    _, sp, dk = both
+    assert sp["engine"] == "spark"
+    for role in ("candidate", "baseline"):
+        a, b = dk["models"][role], sp["models"][role]
+        assert a["confusion_matrix"] == b["confusion_matrix"]
+        for name in ("accuracy", "recall", "mcc", "log_loss", "brier_score"):
+            assert b["metrics"][name]["value"] == pytest.approx(a["metrics"][name]["value"], abs=1e-9)
+        for name in ("roc_auc", "average_precision"):
+            entry = b["metrics"][name]
+            assert entry["method"].startswith("histogram(16384")
+            assert abs(entry["value"] - a["metrics"][name]["value"]) <= entry["error_bound"] + 1e-12
+            assert entry["ci_low"] <= entry["value"] <= entry["ci_high"]
+        for name in ("ece", "ece_quantile", "slope", "intercept"):
+            assert b["calibration"][name]["value"] == pytest.approx(a["calibration"][name]["value"], abs=1e-9)
+        for grouping, sec in a["fairness"].items():
+            assert {k: g["n"] for k, g in b["fairness"][grouping]["groups"].items()} == {
+                k: g["n"] for k, g in sec["groups"].items()}
+            assert b["fairness"][grouping]["equalized_odds_difference"]["value"] == pytest.approx(
+                sec["equalized_odds_difference"]["value"], abs=1e-12)
+    for name in ("x1", "c1"):
+        a, b = dk["drift"]["features"][name], sp["drift"]["features"][name]
+        assert a["current_proportions"] == b["current_proportions"]
+        assert b["psi"] == pytest.approx(a["psi"], abs=1e-12)
+    assert sp["drift"]["features"]["x1"]["ks_statistic"] == pytest.approx(dk["drift"]["features"]["x1"]["ks_statistic"])
+    assert sp["drift"]["features"]["x1"]["wasserstein"] == pytest.approx(dk["drift"]["features"]["x1"]["wasserstein"],
+                                                                         abs=1e-9)
+
+
+def test_spark_needs_a_row_key_for_the_bootstrap(spark, both):
+    from workbench.engine._spark import spark_aggregates
+
+    path, _, _ = both
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=5)
+    with pytest.raises(DataError, match="id_column"):
+        spark_aggregates(spark, str(path), spec)

@@ -1,0 +1,116 @@
+"""One call for the CLI: pick an executor, run the plan, finalise the evidence."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench.engine._evidence import evidence_from_aggregates
+from workbench.engine._plan import ScaleSpec
+from workbench.errors import ManifestError
+
+Engine = Literal["auto", "numpy", "duckdb", "spark"]
+#: Below this many bytes of input files ``auto`` stays in memory (numpy).
+IN_MEMORY_BYTES = 256 << 20
+
+
+def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, **options: Any) -> ScaleSpec:
+    """A ``ScaleSpec`` from a binary review manifest whose models are precomputed score columns."""
+    if manifest.task != "binary":
+        raise ManifestError(f"{manifest.display_file}: task: the scale engine runs binary reviews, not {manifest.task}")
+    scores = {}
+    for role in ("candidate", "baseline"):
+        entry = getattr(manifest, role)
+        if entry is None:
+            continue
+        if entry.predictions is None:
+            raise ManifestError(f"{manifest.display_file}: {role}: the duckdb/spark engines need precomputed "
+                                "scores; give `predictions: <score column>` instead of a model path")
+        scores[role] = entry.predictions
+    s = manifest.settings
+    return ScaleSpec(label=manifest.target, scores=scores, positive_label=manifest.positive_label,
+                     threshold=float(manifest.threshold), sensitive=tuple(manifest.sensitive_features),
+                     features=tuple(manifest.features or ()), id_column=manifest.id_column,
+                     n_boot=s.n_bootstrap if n_boot is None else n_boot, seed=s.seed, confidence=s.confidence,
+                     calibration_bins=s.calibration_bins, min_group_size=s.min_group_size,
+                     drift_bands=tuple(s.drift_bands), **options)
+
+
+def choose_engine(source: str | Path, *, table: str | None = None, threshold_bytes: int = IN_MEMORY_BYTES) -> str:
+    """``numpy`` for a single small file, ``duckdb`` for globs, DuckDB tables and large files.
+
+    Examples
+    --------
+    >>> choose_engine("data/part-*.parquet")
+    'duckdb'
+    """
+    src = str(source)
+    if table is not None or src.endswith((".duckdb", ".db")):
+        return "duckdb"
+    if any(ch in src for ch in "*?["):
+        return "duckdb"
+    path = Path(src)
+    return "numpy" if path.exists() and path.stat().st_size <= threshold_bytes else "duckdb"
+
+
+def build_evidence_at_scale(
+    source: str | Path,
+    *,
+    engine: Engine = "auto",
+    spec: ScaleSpec,
+    table: str | None = None,
+    profile: Any = None,
+    profile_digest: str | None = None,
+    memory_limit: str = "2GB",
+    temp_directory: str | Path | None = None,
+    spark: Any = None,
+    margin: float = 0.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The evidence sections of a scored table, computed where the data lives.
+
+    Parameters
+    ----------
+    source : str or Path
+        Parquet file, Parquet glob, or (with ``table``) a DuckDB database file; for Spark a
+        Parquet path/glob or, with ``table``, a Spark table name.
+    engine : {"auto", "numpy", "duckdb", "spark"}
+        ``auto``: :func:`choose_engine`. Spark runs only when asked for.
+    spec : ScaleSpec
+        Columns and settings (:func:`spec_from_manifest` builds it from a manifest).
+    profile, profile_digest
+        A reference profile (``load_profile``) for drift; its digest is recorded.
+    spark : SparkSession, optional
+        For ``engine="spark"``; default: a local session (``local_spark_session``).
+
+    Returns
+    -------
+    dict
+        ``engine``, ``models``, ``deltas``, ``tests``, ``drift``, ``fairness_deltas``, ``plan``,
+        ``digest`` and ``timings_s`` (see docs/SCALE.md).
+    """
+    chosen = choose_engine(source, table=table) if engine == "auto" else engine
+    t0 = time.perf_counter()
+    if chosen == "numpy":
+        import pandas as pd
+
+        from workbench.engine._numpy import numpy_aggregates
+
+        frame = pd.read_parquet(source)
+        agg = numpy_aggregates(frame, spec, profile=profile, progress=progress)
+    elif chosen == "duckdb":
+        from workbench.engine._duckdb import duckdb_aggregates
+
+        agg = duckdb_aggregates(source, spec, table=table, profile=profile, memory_limit=memory_limit,
+                                temp_directory=temp_directory, progress=progress)
+    elif chosen == "spark":
+        from workbench.engine._spark import local_spark_session, spark_aggregates
+
+        session = spark if spark is not None else local_spark_session()
+        agg = spark_aggregates(session, source, spec, table=table, profile=profile, progress=progress)
+    else:
+        raise ManifestError(f"--engine: unknown engine {engine!r}; use numpy, duckdb, spark or auto")
+    agg.timings["total"] = time.perf_counter() - t0
+    return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin)
