@@ -195,3 +195,28 @@ def test_cache_in_process_and_on_disk(data: pd.DataFrame, tmp_path: Path) -> Non
 def test_missing_column_is_named(data: pd.DataFrame) -> None:
     with pytest.raises(DataError, match=r"columns \['x2'\] are missing"):
         ex.explain_model(_forest(data), data.drop(columns="x2"), features=FEATURES)
+
+
+@pytest.mark.slow
+def test_demo_explanation_evidence(demo_manifest: Path) -> None:
+    from workbench.artefacts import load_review
+    from workbench.canonical import canonical_json
+
+    review = load_review(demo_manifest)
+    messages: list[str] = []
+    out = ex.explanation_evidence(review, n_rows=400, n_background=100, n_boot=100, progress=messages.append)
+    canonical_json(out)
+    cand, base = out["candidate"], out["baseline"]
+    assert (cand["method"], base["method"]) == ("tree", "linear")
+    assert cand["additivity"]["holds"] and base["additivity"]["holds"]
+    inputs = set(review.models["candidate"].features)
+    assert {r["feature"] for r in cand["importance"]} == inputs
+    d = out["diff"]
+    assert d["n_features"] == len(inputs) and -1 <= d["spearman"] <= 1
+    # sex and age are not inputs: reliance goes through proxies only
+    assert d["reliance"]["candidate"]["sensitive_share"] == 0 and d["reliance"]["candidate"]["proxy_share"] > 0
+    assert messages
+    row_id = review.evaluation[review.id_column].iloc[0]
+    local = ex.local_explanation(ex.explain_review(review, "candidate", n_rows=400, n_background=100), row_id,
+                                 frame=review.evaluation, id_column=review.id_column)
+    assert abs(local["base_value"] + local["sum_of_contributions"] - local["prediction"]) < 1e-6

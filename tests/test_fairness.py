@@ -221,3 +221,34 @@ def test_bad_input_names_the_problem() -> None:
         fairness_table([0, 1, 1], [0, 1, 1], None, {"g": ["a", "b"]})
     with pytest.raises(DataError, match="no sensitive features"):
         fairness_table([0, 1, 1], [0, 1, 1], None, {})
+
+
+@pytest.fixture(scope="module")
+def demo_review(demo_manifest):
+    from workbench.artefacts import load_review
+
+    return load_review(demo_manifest)
+
+
+@pytest.mark.slow
+def test_demo_planted_disparity_is_found_in_age_band_and_widened_by_the_candidate(demo_review) -> None:
+    from workbench.canonical import canonical_json
+    from workbench.fairness import fairness_evidence
+
+    out = fairness_evidence(demo_review, n_boot=200, seed=1)
+    canonical_json(out)  # JSON-ready, no NaN
+    cand, base = out["models"]["candidate"], out["models"]["baseline"]
+    # the planted bias hits the youngest band through proxies: age_band, not sex, carries the gap
+    assert cand["age_band"]["demographic_parity_ratio"]["value"] < 0.8 <= cand["sex"]["demographic_parity_ratio"]["value"]
+    sel = {g: v["selection_rate"]["value"] for g, v in cand["age_band"]["groups"].items()}
+    assert min(sel, key=sel.get) == "18-25"
+    assert base["age_band"]["demographic_parity_ratio"]["value"] >= 0.8
+    delta = out["fairness_deltas"]["age_band"]
+    assert delta["demographic_parity_difference"]["value"] > 0 and delta["demographic_parity_difference"]["significantly_widened"]
+    assert delta["demographic_parity_ratio"]["widened"] and delta["groups"]["18-25"]["selection_rate"]["ci_high"] < 0
+    assert "sex×age_band" in cand
+    # sex and age are not model inputs; their proxies are the employment and credit-file columns
+    assert out["proxies"]["age_band"]["used_as_input"] is False
+    assert {"credit_history_years", "employment_type"} & set(out["proxies"]["age_band"]["top_proxies"])
+    tests = [t for t in cand["age_band"]["slice_tests"] if t["group"] == "18-25" and t["metric"] == "selection_rate"]
+    assert tests[0]["significant"]
