@@ -1,0 +1,1 @@
+"""Browser end-to-end tests (real Streamlit server, Debian chromium via Playwright)."""

@@ -1,0 +1,188 @@
+"""The whole review journey in a real browser: sign in, load the demo, every page, a questionnaire,
+two sign-offs, the signed PDF downloaded and accepted by `workbench verify`.
+
+Starts `streamlit run app.py` on a free port against a fresh store and keys (created with the
+CLI), drives Debian's chromium through Playwright's Python package (never `playwright install`).
+Screenshots of each page go to test-artifacts/ (gitignored). Timings are printed for the docs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--no-first-run"]
+PAGES = ["Performance", "Calibration", "Fairness", "Robustness & operations", "Questionnaires", "Governance",
+         "Decision & sign-off", "Signed report", "Audit trail"]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    if not CHROMIUM.is_file():
+        pytest.fail("Debian chromium is missing: install it with `sudo apt-get install -y chromium` "
+                    "(the browser test is never skipped)")
+    root = tmp_path_factory.mktemp("e2e")
+    demo = root / "demo"
+    shutil.copytree(demo_dir, demo)
+    manifest = yaml.safe_load((demo / "review.yaml").read_text())
+    manifest["settings"]["n_bootstrap"] = 100
+    (demo / "review.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    env = {**os.environ, "WORKBENCH_DB": str(root / "w.db"), "WORKBENCH_KEYS": str(root / "keys"),
+           "WORKBENCH_DEMO_DIR": str(demo), "WORKBENCH_UPLOADS": str(root / "uploads")}
+    wb = [sys.executable, "-m", "workbench.cli"] if not (ROOT / ".venv/bin/workbench").exists() else [str(ROOT / ".venv/bin/workbench")]
+    subprocess.run([*wb, "users", "demo", "--db", env["WORKBENCH_DB"]], check=True, env=env, capture_output=True)
+    subprocess.run([*wb, "keys", "init", "--keys", env["WORKBENCH_KEYS"]], check=True, env=env, capture_output=True)
+    port = _free_port()
+    started = time.perf_counter()
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, root / "server.log")
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "root": root, "wb": wb, "started": started, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _wait_healthy(health: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(health, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer {health} within {timeout:.0f} s")
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _idle(page, timeout: float = 300_000) -> None:
+    """Wait until Streamlit has finished the current run (no running indicator)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=timeout)
+
+
+def _sign_in(page, url: str, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.get_by_label("User name", exact=True)).to_be_visible(timeout=60_000)
+    page.get_by_label("User name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(f"demo-{name}-pass")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
+
+
+def _sign_out(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("User name", exact=True)).to_be_visible(timeout=60_000)
+
+
+def _open(page, title: str) -> float:
+    from playwright.sync_api import expect
+
+    t = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    expect(page.get_by_role("heading", name=title.replace("Robustness & operations", "Robustness"), exact=False).first
+           ).to_be_visible(timeout=120_000)
+    _idle(page)
+    return time.perf_counter() - t
+
+
+def test_review_journey_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, timings = server["url"], {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        _sign_in(page, url, "alice")
+        timings["first_page_s"] = time.perf_counter() - server["started"]
+        _shot(page, "app-00-load")
+        t = time.perf_counter()
+        page.get_by_role("button", name="Open the demo review").click()
+        expect(page.get_by_text("Artefacts and lineage")).to_be_visible(timeout=600_000)
+        expect(page.get_by_text("Decision:").first).to_be_visible(timeout=600_000)
+        _idle(page)
+        timings["evidence_first_load_s"] = time.perf_counter() - t
+        _shot(page, "app-01-loaded")
+        switches = []
+        for i, title in enumerate(PAGES, start=2):
+            switches.append(_open(page, title))
+            _shot(page, f"app-{i:02d}-{title.split()[0].lower()}")
+        timings["page_switch_s"] = switches
+
+        # a questionnaire answered as alice (product owner: the user-trust questionnaire if assigned)
+        _open(page, "Questionnaires")
+        radios = page.locator('[data-testid="stRadio"]')
+        if radios.count():
+            radios.first.get_by_text("Yes", exact=True).click()
+            _idle(page)
+            expect(page.get_by_text("your response: draft")).to_be_visible(timeout=60_000)
+
+        # sign-offs as two roles
+        for name in ("alice", "bob"):
+            if name != "alice":
+                _sign_out(page)
+                _sign_in(page, url, name)
+            _open(page, "Decision & sign-off")
+            page.get_by_role("button", name="Approve").click()
+            _idle(page)
+            expect(page.get_by_text(f"approve by {name}")).to_be_visible(timeout=60_000)
+        _shot(page, "app-20-signed")
+
+        _open(page, "Signed report")
+        page.get_by_role("button", name="Generate signed packet").click()
+        expect(page.get_by_text("Signature valid")).to_be_visible(timeout=300_000)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the signed PDF").click()
+        pdf = server["root"] / "downloaded.pdf"
+        download.value.save_as(pdf)
+        _shot(page, "app-21-report")
+        browser.close()
+
+    verify = subprocess.run([*server["wb"], "verify", str(pdf), "--keys", server["env"]["WORKBENCH_KEYS"]],
+                            env=server["env"], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    print(f"\nE2E timings: first page {timings['first_page_s']:.1f} s after server start; evidence on first load "
+          f"{timings['evidence_first_load_s']:.1f} s; page switches {', '.join(f'{s:.2f}' for s in timings['page_switch_s'])} s")
