@@ -166,6 +166,29 @@ def test_bootstrap_cis_equal_direct_weighted_replicates() -> None:
     assert abs(dpd["value"] - (ca - cb)) <= TOL and dpd["widened"] == (ca > cb)
 
 
+def test_scatter_and_blas_engines_agree() -> None:
+    rng = np.random.default_rng(8)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    s_c, s_b = rng.random(n), rng.random(n)
+    models = {"candidate": ((s_c >= 0.5).astype(int), s_c), "baseline": ((s_b >= 0.4).astype(int), s_b)}
+    sens = {"a": rng.choice(list("pqrs"), n), "b": rng.choice(list("uv"), n)}
+    blas = compare_fairness(y, models, sens, n_boot=64, seed=2, engine="blas")
+    scatter = compare_fairness(y, models, sens, n_boot=64, seed=2, engine="scatter")
+    # counts are exact in both; calibration sums differ only by float32 (BLAS) rounding
+    assert _same_tree(blas, scatter)
+
+
+def _same_tree(a: object, b: object) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_tree(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_tree(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6)
+    return a == b
+
+
 def test_delong_interval_when_over_budget_covers_value() -> None:
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 2000)
@@ -252,3 +275,21 @@ def test_demo_planted_disparity_is_found_in_age_band_and_widened_by_the_candidat
     assert {"credit_history_years", "employment_type"} & set(out["proxies"]["age_band"]["top_proxies"])
     tests = [t for t in cand["age_band"]["slice_tests"] if t["group"] == "18-25" and t["metric"] == "selection_rate"]
     assert tests[0]["significant"]
+
+
+def test_delong_interval_equals_textbook_midrank_formula() -> None:
+    from scipy.stats import norm, rankdata
+
+    from workbench._fairness_stats import delong_ci
+
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 700)
+    s = np.round(rng.random(700) + 0.4 * y, 2)  # many ties
+    pos, neg = s[y == 1], s[y == 0]
+    m, n = len(pos), len(neg)
+    r = rankdata(np.r_[pos, neg])
+    v10, v01 = (r[:m] - rankdata(pos)) / n, 1 - (r[m:] - rankdata(neg)) / m
+    se = np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
+    auc = roc_auc_score(y, s)
+    low, high = delong_ci(y, s, confidence=0.9)
+    assert abs(low - (auc - norm.ppf(0.95) * se)) < 1e-12 and abs(high - (auc + norm.ppf(0.95) * se)) < 1e-12

@@ -20,6 +20,7 @@ import pandas as pd
 from workbench.metrics.bootstrap import iter_weight_chunks
 
 MISSING_LABEL = "(missing)"
+BLAS_MAX_CELLS = 16_000_000  # rows x columns of the dense indicator (64 MB of float32)
 COUNT_METRICS = ("base_rate", "selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy")
 SCORE_METRICS = ("roc_auc", "ece")
 GROUP_METRICS = COUNT_METRICS + SCORE_METRICS
@@ -190,12 +191,15 @@ def bootstrap_aggregates(
     scores: Mapping[str, np.ndarray | None], *, n_bins: int, n_boot: int, seed: int,
     chunk_size: int | None = None, progress: Callable[[str], None] | None = None,
     consumers: Sequence[Callable[[np.ndarray], None]] = (),
+    engine: str = "auto",
 ) -> CellAggregates:
     """Aggregates for every replicate of the shared Poisson bootstrap.
 
-    All models share one indicator matrix: the joint key (cell, y, prediction of each model)
-    takes ``F * 2**(M+1)`` columns, each model's calibration ``F * n_bins`` more; one
-    ``weights @ indicator`` per chunk gives every count and sum of every model at once.
+    Every row touches one column per block: the joint key (cell, y, prediction of each model)
+    among ``F * 2**(M+1)`` columns, and per model its calibration bin among ``F * n_bins``.
+    Small tables use one dense ``weights @ indicator`` BLAS call per chunk (``engine="blas"``);
+    large ones a compiled scatter-add that reads each weight once (``"scatter"``), since
+    BLAS with few replicates and a million-row inner dimension is slow and the indicator big.
     """
     roles = list(preds)
     n = y_true.shape[0]
@@ -209,15 +213,23 @@ def bootstrap_aggregates(
         s = scores[role]
         blocks.append((cells * n_bins + score_bins(s, n_bins), (y_true - s).astype(np.float32), n_cells * n_bins))
     width = sum(b[2] for b in blocks)
-    indicator = np.zeros((n, width), dtype=np.float32)
-    offset, rows = 0, np.arange(n)
-    for key, val, size in blocks:
-        indicator[rows, offset + key] = val
-        offset += size
+    offsets = np.cumsum([0] + [b[2] for b in blocks[:-1]])
+    keys = np.stack([key + off for (key, _, _), off in zip(blocks, offsets, strict=True)], axis=1).astype(np.int64)
+    values = np.stack([val for _, val, _ in blocks], axis=1).astype(np.float32)
+    if engine == "auto":
+        engine = "blas" if n * width <= BLAS_MAX_CELLS else "scatter"
+    if engine == "blas":
+        indicator = np.zeros((n, width), dtype=np.float32)
+        np.put_along_axis(indicator, keys, values, axis=1)
     out = np.empty((n_boot, width), dtype=np.float64)
     done = 0
     for chunk in iter_weight_chunks(n, n_boot=n_boot, seed=seed, chunk_size=chunk_size):
-        out[done : done + chunk.shape[0]] = chunk @ indicator
+        if engine == "blas":
+            out[done : done + chunk.shape[0]] = chunk @ indicator
+        else:
+            from workbench._fairness_kernel import scatter_add
+
+            out[done : done + chunk.shape[0]] = scatter_add(chunk, keys, values, width)
         for consume in consumers:  # e.g. group AUCs, on the same replicates
             consume(chunk)
         done += chunk.shape[0]

@@ -24,6 +24,7 @@ class Settings:
     n_bins: int
     undefined: str
     auc_bootstrap_budget: float
+    engine: str = "auto"
 
 
 def metric_value(value: float, replicates: np.ndarray | None, *, confidence: float, reason: str,
@@ -65,7 +66,8 @@ class SectionBuilder:
         if s.n_boot > 0:
             consumers = [a.consume for a in aucs.values() if isinstance(a, st.WeightedAuc)]
             boot = eng.bootstrap_aggregates(part.cells, part.n_cells, self.y, self.preds, self.scores, n_bins=s.n_bins,
-                                            n_boot=s.n_boot, seed=s.seed, progress=progress, consumers=consumers)
+                                            n_boot=s.n_boot, seed=s.seed, progress=progress, consumers=consumers,
+                                            engine=s.engine)
         sections: dict[str, dict] = {role: {} for role in self.preds}
         reps: dict[str, dict] = {role: {} for role in self.preds}
         for grouping in part.groupings:

@@ -13,29 +13,40 @@ POWER = 0.8
 SLICE_TEST_METRICS = ("selection_rate", "accuracy", "tpr")
 
 
-def auc_point(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Mann–Whitney AUC with mid-ranks (equals ``sklearn.metrics.roc_auc_score``); NaN if one class."""
-    from scipy.stats import rankdata
+def _placements(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong placements from one sort: for each positive the share of negatives below it
+    (ties count half), for each negative the share of positives above it."""
+    order = np.argsort(y_score, kind="stable")
+    s, pos = y_score[order], y_true[order].astype(bool)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    block = np.cumsum(np.r_[False, s[1:] != s[:-1]])  # tie block of every sorted row
+    n_pos_blk = np.add.reduceat(pos.astype(np.int64), starts)
+    n_neg_blk = np.add.reduceat((~pos).astype(np.int64), starts)
+    neg_below = np.cumsum(n_neg_blk) - n_neg_blk
+    pos_above = n_pos_blk[::-1].cumsum()[::-1] - n_pos_blk
+    m, n = int(pos.sum()), int((~pos).sum())
+    v10 = (neg_below + 0.5 * n_neg_blk)[block[pos]] / n
+    v01 = (pos_above + 0.5 * n_pos_blk)[block[~pos]] / m
+    return v10, v01
 
+
+def auc_point(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Mann–Whitney AUC, ties counted half (equals ``sklearn.metrics.roc_auc_score``); NaN if one class."""
     n_pos = int(y_true.sum())
-    n_neg = y_true.shape[0] - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_pos == y_true.shape[0]:
         return float("nan")
-    ranks = rankdata(y_score)
-    return float((ranks[y_true == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(_placements(y_true, y_score)[0].mean())
 
 
 def delong_ci(y_true: np.ndarray, y_score: np.ndarray, *, confidence: float) -> tuple[float, float]:
-    """DeLong's asymptotic interval for one AUC (placements from mid-ranks), clipped to [0, 1]."""
-    from scipy.stats import norm, rankdata
+    """DeLong's asymptotic interval for one AUC (one sort for the placements), clipped to [0, 1]."""
+    from scipy.stats import norm
 
-    pos, neg = y_score[y_true == 1], y_score[y_true == 0]
-    m, n = pos.shape[0], neg.shape[0]
+    m = int(y_true.sum())
+    n = y_true.shape[0] - m
     if m < 2 or n < 2:
         return (float("nan"), float("nan"))
-    r_all = rankdata(np.r_[pos, neg])
-    v10 = (r_all[:m] - rankdata(pos)) / n  # share of negatives below each positive
-    v01 = 1.0 - (r_all[m:] - rankdata(neg)) / m  # share of positives above each negative
+    v10, v01 = _placements(y_true, y_score)
     auc = v10.mean()
     se = np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
     z = norm.ppf(0.5 + confidence / 2)

@@ -79,6 +79,7 @@ def compare_fairness(
     n_bins: int = 10,
     undefined: Literal["nan", "zero"] = "nan",
     auc_bootstrap_budget: float = 2e8,
+    engine: Literal["auto", "blas", "scatter"] = "auto",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fairness sections for several models on the same rows and the same replicates.
@@ -103,6 +104,9 @@ def compare_fairness(
     auc_bootstrap_budget : float
         Group AUC CIs are exact weighted-bootstrap CIs while ``n_rows * n_boot`` stays within
         this budget, otherwise DeLong intervals (``method`` says which).
+    engine : {"auto", "blas", "scatter"}
+        How bootstrap aggregates are summed: a dense BLAS product (small tables) or a compiled
+        scatter-add (large tables); both give the same numbers.
 
     Returns
     -------
@@ -135,7 +139,7 @@ def compare_fairness(
     except ValueError as exc:
         raise DataError(str(exc)) from exc
     settings = Settings(int(min_group_size), int(n_boot), int(seed), float(confidence), int(n_bins),
-                        undefined, float(auc_bootstrap_budget))
+                        undefined, float(auc_bootstrap_budget), engine)
     sections, reps = SectionBuilder(y, preds, scores, part, settings).run(progress)
     roles = list(models)
     out: dict[str, Any] = {"models": sections, "deltas": {}}
