@@ -100,10 +100,11 @@ def _idle(page, timeout: float = 300_000) -> None:
     expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=timeout)
 
 
-def _sign_in(page, url: str, name: str) -> None:
+def _sign_in(page, url: str, name: str, *, goto: bool = True) -> None:
     from playwright.sync_api import expect
 
-    page.goto(url)
+    if goto:
+        page.goto(url)
     expect(page.get_by_label("User name", exact=True)).to_be_visible(timeout=60_000)
     page.get_by_label("User name", exact=True).fill(name)
     page.get_by_label("Password", exact=True).fill(f"demo-{name}-pass")
@@ -164,7 +165,7 @@ def test_review_journey_in_chromium(server):
         for name in ("alice", "bob"):
             if name != "alice":
                 _sign_out(page)
-                _sign_in(page, url, name)
+                _sign_in(page, url, name, goto=False)  # same browser session: the review stays loaded
             _open(page, "Decision & sign-off")
             page.get_by_role("button", name="Approve").click()
             _idle(page)
