@@ -29,3 +29,28 @@ def test_bad_skip_and_missing_manifest_exit_2_with_one_line(demo_manifest, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.yaml" in err[0]
     assert not (tmp_path / "e.json").exists()
+
+
+def test_skip_every_section_gives_a_valid_evidence_with_all_skipped(demo_manifest, tmp_path):
+    import jsonschema
+    from importlib import resources
+
+    from workbench.evidence import SECTIONS
+
+    out = tmp_path / "e.json"
+    assert main(["review", str(demo_manifest), "--out", str(out), "--skip", ",".join(SECTIONS)]) == 0
+    ev = json.loads(out.read_text())
+    assert {s["status"] for s in ev["sections"].values()} == {"skipped"}
+    assert set(ev["models"]["candidate"]) == {"name", "version", "kind"}
+    schema = json.loads(resources.files("workbench").joinpath("schemas/evidence.schema.json").read_text())
+    jsonschema.validate(ev, schema)
+
+
+def test_skip_metrics_keeps_calibration(demo_manifest, tmp_path):
+    out = tmp_path / "e.json"
+    skip = "metrics,drift,fairness,operational,robustness,slices,explanations"
+    assert main(["review", str(demo_manifest), "--out", str(out), "--bootstrap", "10", "--skip", skip]) == 0
+    ev = json.loads(out.read_text())
+    assert ev["sections"]["calibration"]["status"] == "ok" and ev["sections"]["metrics"]["status"] == "skipped"
+    assert ev["models"]["baseline"]["calibration"]["ece"]["ci_low"] is not None
+    assert "metrics" not in ev["models"]["baseline"]

@@ -2,9 +2,12 @@
 
 ``build_evidence`` calls each evidence section once: quantitative metrics with bootstrap CIs,
 calibration and paired tests (``workbench.metrics``), drift (``workbench.metrics.drift``),
-fairness (``workbench.fairness``). Every section records its status; a section that cannot
-run on this review (e.g. operational checks on precomputed predictions) says
-``not_applicable`` with a reason instead of failing the review.
+fairness (``workbench.fairness``), operational measurements (``workbench.metrics.operational``),
+robustness (``workbench.metrics.robustness``), slices (``workbench.metrics.slices``) and SHAP
+explanations (``workbench.explain``). Every section records its status in
+``evidence["sections"]``: a section that cannot run on this review (e.g. operational checks on
+precomputed predictions) says ``not_applicable`` with a reason, and a section that fails says
+``error`` with the message — one failing section never stops the review.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from workbench.canonical import digest, to_jsonable
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
 SECTIONS = ("metrics", "calibration", "drift", "fairness", "operational", "robustness", "slices", "explanations")
-_NEED_MODEL_OBJECT = ("operational", "robustness")
+#: Metric each task's robustness tests measure the degradation of.
+ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
+NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
 
-__all__ = ["ENGINE", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest"]
+__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest"]
 
 
 def content_digest(evidence: dict[str, Any]) -> str:
@@ -35,7 +40,8 @@ def _settings(review: Any, include: tuple[str, ...]) -> dict[str, Any]:
     s = review.manifest.settings
     out = to_jsonable(s.model_dump(mode="json"))
     out.update(n_bootstrap=s.n_bootstrap, include=list(include), ci_method="poisson_bootstrap_percentile",
-               threshold_rule="score >= threshold is positive")
+               threshold_rule="score >= threshold is positive",
+               robustness_metric=ROBUSTNESS_METRIC[review.task])
     return out
 
 
@@ -75,9 +81,15 @@ def build_evidence(
     -------
     dict
         JSON-ready evidence with ``digest`` = sha256 of its canonical JSON without ``digest``.
-    """
-    from workbench.metrics._assemble import quantitative_evidence
+        A section that raised is recorded as ``sections.<name> = {"status": "error", "reason"}``.
 
+    Examples
+    --------
+    >>> from workbench.artefacts import load_review_from_path  # doctest: +SKIP
+    >>> ev = build_evidence(load_review_from_path("review.yaml"), include=["metrics"])  # doctest: +SKIP
+    >>> ev["models"]["candidate"]["metrics"]["roc_auc"]["value"]  # doctest: +SKIP
+    0.83
+    """
     chosen = tuple(SECTIONS if include is None else include)
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:
@@ -85,7 +97,6 @@ def build_evidence(
 
         raise ManifestError(f"unknown evidence section(s) {unknown}; known: {', '.join(SECTIONS)}")
     say = progress or (lambda _m: None)
-    s = review.manifest.settings
     timings: dict[str, float] = {}
     started = time.perf_counter()
     roles = [r for r in ("candidate", "baseline") if review.models.get(r) is not None]
@@ -103,19 +114,12 @@ def build_evidence(
         "models": {r: _model_header(review.models[r]) for r in roles},
         "deltas": {}, "tests": {}, "sections": {},
     }
-    if "metrics" in chosen:
-        t = time.perf_counter()
-        quant = quantitative_evidence(
-            review.task, review.y_true, scores, threshold=float(review.threshold), classes=tuple(review.classes),
-            n_boot=s.n_bootstrap, seed=s.seed, confidence=s.confidence, margin=s.margin,
-            calibration_bins=s.calibration_bins, include_calibration="calibration" in chosen, progress=say)
-        for role in roles:
-            evidence["models"][role].update(quant["models"][role])
-        evidence["deltas"], evidence["tests"] = quant["deltas"], quant["tests"]
-        timings["metrics"] = time.perf_counter() - t
-        evidence["sections"]["metrics"] = {"status": "ok"}
-        evidence["sections"]["calibration"] = {"status": "ok" if "calibration" in chosen else "skipped"}
-    _run_sections(review, evidence, chosen, scores, say, timings)
+    ctx = _Context(review, evidence, chosen, scores, say, timings)
+    if "metrics" in chosen or "calibration" in chosen:
+        ctx.run(("metrics", "calibration"), _quantitative)
+    for name, runner in _RUNNERS.items():
+        if name in chosen:
+            ctx.run((name,), runner)
     for name in SECTIONS:
         evidence["sections"].setdefault(name, {"status": "skipped"})
     evidence["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
@@ -123,6 +127,30 @@ def build_evidence(
     evidence = to_jsonable(evidence)
     evidence["digest"] = content_digest(evidence)
     return evidence
+
+
+class _Context:
+    """What every section runner reads and writes; ``run`` isolates a section's failure."""
+
+    def __init__(self, review, evidence, chosen, scores, say, timings) -> None:
+        self.review, self.evidence, self.chosen = review, evidence, chosen
+        self.scores, self.say, self.timings = scores, say, timings
+        self.settings = review.manifest.settings
+
+    @property
+    def models(self) -> dict[str, Any]:
+        return self.evidence["models"]
+
+    def run(self, names: tuple[str, ...], runner: Callable[[_Context], dict[str, dict[str, Any]]]) -> None:
+        t = time.perf_counter()
+        try:
+            statuses = runner(self)
+        except Exception as exc:  # noqa: BLE001 - one failing section is evidence, not a crash
+            message = f"{type(exc).__name__}: {exc}"
+            self.say(f"{'/'.join(names)}: error: {message}")
+            statuses = {n: {"status": "error", "reason": message} for n in names if n in self.chosen}
+        self.evidence["sections"].update(statuses)
+        self.timings[names[0]] = time.perf_counter() - t
 
 
 def _record(a: Any) -> dict[str, Any]:
@@ -139,54 +167,124 @@ def _model_header(model: Any) -> dict[str, Any]:
     return {"name": model.name, "version": model.version, "kind": model.kind}
 
 
-def _run_sections(review, evidence, chosen, scores, say, timings) -> None:
-    s = review.manifest.settings
-    if "drift" in chosen:
-        t = time.perf_counter()
-        evidence["drift"] = _drift(review, scores, say)
-        evidence["sections"]["drift"] = {"status": evidence["drift"].get("status", "ok")}
-        timings["drift"] = time.perf_counter() - t
-    if "fairness" in chosen:
-        t = time.perf_counter()
-        from workbench.fairness import fairness_evidence
+def _quantitative(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.metrics._assemble import quantitative_evidence
 
-        fair = fairness_evidence(review, min_group_size=s.min_group_size, n_boot=s.n_bootstrap, seed=s.seed,
-                                 confidence=s.confidence, progress=say)
-        for role, section in fair.get("models", {}).items():
-            if role in evidence["models"]:
-                evidence["models"][role]["fairness"] = section
-        evidence["fairness_deltas"] = fair.get("fairness_deltas", {})
-        evidence["fairness_proxies"] = fair.get("proxies", {})
-        status = fair.get("status", "ok")
-        evidence["sections"]["fairness"] = {"status": status, **({"reason": fair["reason"]} if "reason" in fair else {})}
-        timings["fairness"] = time.perf_counter() - t
-    for name in _NEED_MODEL_OBJECT:
-        if name not in chosen:
-            continue
-        for role in evidence["models"]:
-            if review.models[role].kind == "precomputed":
-                evidence["models"][role][name] = {
-                    "status": "not_applicable", "reason": "precomputed predictions: there is no model to run"}
-        # TODO(metrics-core): wire workbench.metrics.operational / robustness when they land.
-        evidence["sections"][name] = {"status": "not_available", "reason": f"workbench.metrics.{name} is not built yet"}
-    for name in ("slices", "explanations"):
-        if name in chosen:
-            # TODO(metrics-core): wire workbench.metrics.slices and workbench.explain when they land.
-            evidence["sections"][name] = {"status": "not_available", "reason": f"the {name} module is not built yet"}
+    s, review = ctx.settings, ctx.review
+    metrics, calibration = "metrics" in ctx.chosen, "calibration" in ctx.chosen
+    quant = quantitative_evidence(
+        review.task, review.y_true, ctx.scores, threshold=float(review.threshold), classes=tuple(review.classes),
+        n_boot=s.n_bootstrap, seed=s.seed, confidence=s.confidence, margin=s.margin,
+        calibration_bins=s.calibration_bins, include_metrics=metrics, include_calibration=calibration,
+        progress=ctx.say)
+    for role in ctx.models:
+        ctx.models[role].update(quant["models"][role])
+    ctx.evidence["deltas"], ctx.evidence["tests"] = quant["deltas"], quant["tests"]
+    out = {}
+    if metrics:
+        out["metrics"] = {"status": "ok"}
+    if calibration:
+        out["calibration"] = _calibration_status(review.task, [ctx.models[r]["calibration"] for r in ctx.models])
+    return out
 
 
-def _drift(review, scores, say) -> dict[str, Any]:
+def _calibration_status(task: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    if any(b.get("status") == "ok" for b in blocks):
+        return {"status": "ok"}
+    reason = blocks[0].get("reason") if blocks else f"no model to calibrate ({task})"
+    return {"status": "not_applicable", "reason": reason or "calibration does not apply"}
+
+
+def _combined_status(blocks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Section status from the per-model blocks: error > ok (measured) > not_applicable."""
+    errors = [f"{role}: {b.get('reason', 'failed')}" for role, b in blocks.items() if b.get("status") == "error"]
+    if errors:
+        return {"status": "error", "reason": "; ".join(errors)}
+    if any(b.get("status") not in ("not_applicable", "skipped") for b in blocks.values()):
+        return {"status": "ok"}
+    reasons = sorted({str(b.get("reason")) for b in blocks.values() if b.get("reason")})
+    return {"status": "not_applicable", "reason": "; ".join(reasons) or "no model to measure"}
+
+
+def _per_model(ctx: _Context, name: str, measure: Callable[[str, Any], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Run ``measure(role, model)`` for each model; precomputed models are not_applicable."""
+    blocks: dict[str, dict[str, Any]] = {}
+    for role in ctx.models:
+        model = ctx.review.models[role]
+        if model.kind == "precomputed":
+            blocks[role] = {"status": "not_applicable", "reason": NOT_APPLICABLE_PRECOMPUTED}
+        else:
+            ctx.say(f"{name}: {role}")
+            try:
+                blocks[role] = measure(role, model)
+            except Exception as exc:  # noqa: BLE001 - recorded per model, the other model still runs
+                blocks[role] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
+        ctx.models[role][name] = blocks[role]
+    return blocks
+
+
+def _operational(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.metrics.operational import compare_operational, operational_evidence
+
+    s, frame = ctx.settings, ctx.review.evaluation
+    blocks = _per_model(ctx, "operational", lambda role, model: operational_evidence(
+        model, frame, latency_calls=s.latency_calls, seed=s.seed))
+    if "candidate" in blocks and "baseline" in blocks:
+        ctx.evidence["operational_deltas"] = compare_operational(blocks["candidate"], blocks["baseline"])
+    return {"operational": _combined_status(blocks)}
+
+
+def _robustness(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.metrics.robustness import robustness_evidence
+
+    review, s = ctx.review, ctx.settings
+    metric = ROBUSTNESS_METRIC[review.task]
+    blocks = _per_model(ctx, "robustness", lambda role, model: robustness_evidence(
+        model, review.evaluation, review.y_true, metric=metric, task=review.task, threshold=float(review.threshold),
+        features=list(model.features or review.features), seed=s.seed))
+    return {"robustness": _combined_status(blocks)}
+
+
+def _slices(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.metrics.slices import slice_evidence
+
+    review, s = ctx.review, ctx.settings
+    frame = review.evaluation
+    by = [f for f in dict.fromkeys([*review.features, *review.sensitive_features]) if f in frame.columns]
+    for role, score in ctx.scores.items():
+        ctx.say(f"slices: {role}, {len(by)} columns")
+        ctx.models[role]["slices"] = slice_evidence(
+            frame, review.y_true, score, features=by, threshold=float(review.threshold), task=review.task,
+            min_size=s.min_slice_size, n_boot=s.n_bootstrap, seed=s.seed, confidence=s.confidence,
+            n_classes=len(review.classes) or None)
+    return {"slices": {"status": "ok", "features": by}}
+
+
+def _explanations(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.explain import explanation_evidence
+
+    s = ctx.settings
+    out = explanation_evidence(ctx.review, n_rows=s.explain_rows, n_background=s.explain_background,
+                               seed=s.seed, n_boot=s.n_bootstrap, progress=ctx.say)
+    ctx.evidence["explanations"] = out
+    blocks = {r: out[r] for r in ("candidate", "baseline") if isinstance(out.get(r), dict)}
+    return {"explanations": _combined_status(blocks)}
+
+
+def _drift(ctx: _Context) -> dict[str, dict[str, Any]]:
+    review, s = ctx.review, ctx.settings
     if review.reference is None:
-        return {"status": "not_applicable", "reason": "no reference data (manifest data.reference)"}
+        reason = "no reference data (manifest data.reference)"
+        ctx.evidence["drift"] = {"status": "not_applicable", "reason": reason}
+        return {"drift": {"status": "not_applicable", "reason": reason}}
     from workbench.metrics.drift import drift_evidence, score_drift
 
-    s = review.manifest.settings
-    say(f"drift: {len(review.features)} features, {len(review.reference)} reference rows")
+    ctx.say(f"drift: {len(review.features)} features, {len(review.reference)} reference rows")
     out = drift_evidence(review.reference, review.evaluation, features=list(review.features),
                          bands=tuple(s.drift_bands), n_bins=s.drift_bins)
     prediction = {}
     if review.task == "binary":
-        for role, score in scores.items():
+        for role, score in ctx.scores.items():
             if review.models[role].kind == "precomputed":
                 prediction[role] = {"status": "not_applicable",
                                     "reason": "precomputed predictions have no reference scores"}
@@ -195,4 +293,30 @@ def _drift(review, scores, say) -> dict[str, Any]:
             prediction[role] = score_drift(ref_scores, score, bands=tuple(s.drift_bands), n_bins=s.drift_bins)
     out["prediction"] = prediction
     out["status"] = "ok"
-    return out
+    ctx.evidence["drift"] = out
+    return {"drift": {"status": "ok"}}
+
+
+def _fairness(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.fairness import fairness_evidence
+
+    s = ctx.settings
+    fair = fairness_evidence(ctx.review, min_group_size=s.min_group_size, n_boot=s.n_bootstrap, seed=s.seed,
+                             confidence=s.confidence, progress=ctx.say)
+    for role, section in fair.get("models", {}).items():
+        if role in ctx.models:
+            ctx.models[role]["fairness"] = section
+    ctx.evidence["fairness_deltas"] = fair.get("fairness_deltas", {})
+    ctx.evidence["fairness_proxies"] = fair.get("proxies", {})
+    status = fair.get("status", "ok")
+    return {"fairness": {"status": status, **({"reason": fair["reason"]} if "reason" in fair else {})}}
+
+
+_RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
+    "drift": _drift,
+    "fairness": _fairness,
+    "operational": _operational,
+    "robustness": _robustness,
+    "slices": _slices,
+    "explanations": _explanations,
+}

@@ -13,6 +13,10 @@ from workbench.canonical import digest
 from workbench.evidence import SECTIONS, build_evidence, content_digest
 from workbench.manifest import load_manifest
 
+# shap imports matplotlib's colormaps, which warn about their own API; nothing of ours
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:The set_(bad|over|under) function will be deprecated:PendingDeprecationWarning")
+
 
 def _review(manifest_path, **settings):
     m = load_manifest(manifest_path)
@@ -93,15 +97,16 @@ def test_identical_models_give_zero_delta_with_ci_containing_zero(review):
 
 
 def test_precomputed_scores_work_and_operational_is_not_applicable(review):
-    from workbench.evidence import _run_sections  # noqa: F401  (section wiring is exercised below)
-
     import dataclasses
 
     models = {r: dataclasses.replace(m, kind="precomputed") for r, m in review.models.items()}
     pre = dataclasses.replace(review, models=models, _scores={r: review.scores(r) for r in review.models})
-    ev = build_evidence(pre, include=["metrics", "operational", "robustness"])
+    ev = build_evidence(pre, include=["metrics", "operational", "robustness", "explanations"])
     assert ev["models"]["candidate"]["operational"]["status"] == "not_applicable"
     assert ev["models"]["baseline"]["robustness"]["status"] == "not_applicable"
+    for name in ("operational", "robustness", "explanations"):
+        assert ev["sections"][name]["status"] == "not_applicable", name
+    assert ev["explanations"]["candidate"]["status"] == "not_applicable"
     assert ev["models"]["candidate"]["metrics"]["roc_auc"]["defined"]
 
 
@@ -110,3 +115,105 @@ def test_unknown_section_is_a_named_error(review):
 
     with pytest.raises(ManifestError, match="unknown evidence section"):
         build_evidence(review, include=["metrics", "vibes"])
+
+
+# ---- every section wired: operational, robustness, slices, explanations -----------------------
+
+_SMALL = dict(n_bootstrap=20, seed=3, latency_calls=20, explain_rows=40, explain_background=20, min_slice_size=500)
+
+
+@pytest.fixture(scope="module")
+def full_evidence(demo_manifest):
+    review = _review(demo_manifest, **_SMALL)
+    return review, build_evidence(review)
+
+
+@pytest.mark.slow
+def test_all_sections_run_and_validate(full_evidence):
+    review, ev = full_evidence
+    schema = json.loads(resources.files("workbench").joinpath("schemas/evidence.schema.json").read_text())
+    jsonschema.validate(ev, schema)
+    assert {n: s["status"] for n, s in ev["sections"].items()} == dict.fromkeys(SECTIONS, "ok"), ev["sections"]
+    for role in ("candidate", "baseline"):
+        op = ev["models"][role]["operational"]
+        assert op["status"] == "measured" and op["latency_ms"]["calls"] == 20
+        assert 0 < op["latency_ms"]["p50"] <= op["latency_ms"]["p95"] <= op["latency_ms"]["p99"]
+        assert op["model_bytes"] == next(a["bytes"] for a in ev["artefacts"] if a["role"] == role)
+        rob = ev["models"][role]["robustness"]
+        assert rob["metric"] == "roc_auc" and rob["tests"]
+        noise = [t for t in rob["tests"] if t["name"] == "gaussian_noise"]
+        assert [t["params"]["sigma"] for t in noise] == [0.1, 0.2, 0.3, 0.5]
+        for t in rob["tests"]:  # the policy reads degradation > 0 as worse, for a score clean - perturbed
+            if t["error"] is None:
+                assert t["degradation"] == pytest.approx(t["clean"] - t["perturbed"])
+        slices = ev["models"][role]["slices"]
+        assert {s["feature"] for s in slices} >= set(review.sensitive_features)
+        measured = [s for s in slices if not s["insufficient_data"] and s["metrics"]["accuracy"]["defined"]]
+        values = [s["metrics"]["accuracy"]["value"] for s in measured]
+        assert values == sorted(values), "worst slice first"
+        assert ev["explanations"][role]["status"] == "ok"
+    assert ev["explanations"]["diff"]["n_features"] > 0
+
+
+@pytest.mark.slow
+def test_slice_metrics_equal_sklearn_on_the_slice_rows(full_evidence):
+    review, ev = full_evidence
+    frame, y, s = review.evaluation, review.y_true, review.scores("candidate")
+    entry = next(e for e in ev["models"]["candidate"]["slices"] if e["feature"] == "sex" and not e["insufficient_data"])
+    rows = (frame["sex"].astype(str) == entry["slice"]).to_numpy()
+    assert entry["n"] == rows.sum()
+    assert entry["metrics"]["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y[rows], s[rows]), rel=1e-12)
+    assert entry["metrics"]["accuracy"]["value"] == pytest.approx(
+        skm.accuracy_score(y[rows], s[rows] >= review.threshold), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_operational_relative_change_is_derived_from_both_blocks(full_evidence):
+    _, ev = full_evidence
+    c, b = (ev["models"][r]["operational"] for r in ("candidate", "baseline"))
+    rel = ev["operational_deltas"]
+    assert rel["latency_ms.p95"]["relative_change"] == pytest.approx(
+        (c["latency_ms"]["p95"] - b["latency_ms"]["p95"]) / b["latency_ms"]["p95"])
+    assert rel["model_bytes"]["relative_change"] == pytest.approx((c["model_bytes"] - b["model_bytes"]) / b["model_bytes"])
+
+
+def test_a_failing_section_is_recorded_not_raised(review):
+    import dataclasses
+
+    broken_ref = review.reference.drop(columns=[review.features[0]])
+    broken = dataclasses.replace(review, reference=broken_ref)
+    ev = build_evidence(broken, include=["metrics", "drift"])
+    assert ev["sections"]["drift"]["status"] == "error"
+    assert review.features[0] in ev["sections"]["drift"]["reason"]
+    assert ev["sections"]["metrics"]["status"] == "ok"
+    assert ev["models"]["candidate"]["metrics"]["roc_auc"]["defined"]
+
+
+def test_a_model_that_cannot_score_is_an_operational_error_with_the_message(review):
+    import dataclasses
+
+    bad = dataclasses.replace(review.models["baseline"], features=("no_such_column",))
+    scores = {r: review.scores(r) for r in review.models}
+    pre = dataclasses.replace(review, models={**review.models, "baseline": bad}, _scores=scores)
+    pre = dataclasses.replace(pre, manifest=pre.manifest.model_copy(update={"settings": pre.manifest.settings.model_copy(
+        update={"latency_calls": 10})}))
+    ev = build_evidence(pre, include=["operational", "robustness"])
+    assert ev["models"]["candidate"]["operational"]["status"] == "measured"
+    assert ev["models"]["baseline"]["operational"]["status"] == "error"
+    assert "no_such_column" in ev["models"]["baseline"]["operational"]["reason"]
+    assert ev["sections"]["operational"]["status"] == "error"
+    assert ev["sections"]["operational"]["reason"].startswith("baseline:")
+    assert ev["models"]["baseline"]["robustness"]["status"] == "error"
+    assert ev["models"]["candidate"]["robustness"]["tests"]
+    assert ev["operational_deltas"]["latency_ms.p95"]["relative_change"] is None
+
+
+def test_calibration_alone_when_metrics_are_skipped(review):
+    ev = build_evidence(review, include=["calibration"])
+    assert ev["sections"]["metrics"]["status"] == "skipped"
+    assert ev["sections"]["calibration"]["status"] == "ok"
+    cal = ev["models"]["candidate"]["calibration"]
+    assert "metrics" not in ev["models"]["candidate"]
+    both = build_evidence(review, include=["metrics", "calibration"])
+    assert cal == both["models"]["candidate"]["calibration"]
+    assert ev["deltas"]["calibration.ece"] == both["deltas"]["calibration.ece"]

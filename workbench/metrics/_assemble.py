@@ -101,13 +101,18 @@ def quantitative_evidence(
     confidence: float = 0.95,
     margin: float = 0.0,
     calibration_bins: int = 10,
+    include_metrics: bool = True,
     include_calibration: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
-    """Per-model metrics/curves/calibration with CIs, paired deltas and analytic tests."""
+    """Per-model metrics/curves/calibration with CIs, paired deltas and analytic tests.
+
+    ``include_metrics=False`` computes calibration only (``models.<role>.calibration`` and the
+    ``calibration.*`` deltas); ``include_calibration=False`` leaves calibration out.
+    """
     y = np.asarray(y_true)
     prepared = {role: _prepare(task, y, np.asarray(s), threshold, len(classes)) for role, s in scores.items()}
-    components = dict(prepared)
+    components = dict(prepared) if include_metrics else {}
     calib: dict[str, CalibrationPrepared] = {}
     if task == "binary" and include_calibration:
         for role, prep in prepared.items():
@@ -121,28 +126,27 @@ def quantitative_evidence(
     models: dict[str, dict] = {}
     points: dict[str, dict] = {}
     for role, prep in prepared.items():
+        entry: dict[str, object] = {}
+        models[role] = entry
+        if include_calibration:
+            entry["calibration"] = _calibration_or_reason(task, calib.get(role), reps.get(f"calibration:{role}", {}),
+                                                          confidence)
+        if not include_metrics:
+            continue
         point = prep.point()
         points[role] = point
         r = reps.get(role, {})
-        entry: dict[str, object] = {
-            "metrics": {name: metric_entry(point[name], r.get(name), confidence=confidence) for name in specs},
-        }
+        entry["metrics"] = {name: metric_entry(point[name], r.get(name), confidence=confidence) for name in specs}
         if task == "binary":
             entry["confusion_matrix"] = prep.confusion_matrix()
             entry["curves"] = binary_curves(y, prep.score)
         elif task == "multiclass":
             entry["confusion_matrix"] = prep.confusion_matrix()
             entry["per_class"] = _per_class(point["per_class"], r, classes, confidence)
-        if role in calib:
-            entry["calibration"] = _calibration_entry(calib[role], reps.get(f"calibration:{role}", {}), confidence)
-        elif task == "binary":
-            entry["calibration"] = {"status": "not_applicable", "reason": "scores are not probabilities in [0, 1]"}
-        else:
-            entry["calibration"] = {"status": "not_applicable", "reason": f"calibration is for binary tasks, not {task}"}
-        models[role] = entry
     out: dict[str, object] = {"models": models, "deltas": {}, "tests": {}}
     if "candidate" in prepared and "baseline" in prepared:
-        out["deltas"] = _deltas(specs, points, reps, confidence, margin)
+        if include_metrics:
+            out["deltas"] = _deltas(specs, points, reps, confidence, margin)
         for name in CALIBRATION_METRICS if len(calib) == 2 else ():
             c, b = (models[r]["calibration"][name] for r in ("candidate", "baseline"))
             delta = _paired.paired_delta(
@@ -152,8 +156,17 @@ def quantitative_evidence(
             if name in _NO_DIRECTION:  # better means "closer to 1 / 0", not larger or smaller
                 delta["reading"] = None
             out["deltas"][f"calibration.{name}"] = delta
-    out["tests"] = _tests(task, y, prepared, scores)
+    if include_metrics:
+        out["tests"] = _tests(task, y, prepared, scores)
     return out
+
+
+def _calibration_or_reason(task: str, prep: CalibrationPrepared | None, reps: dict, confidence: float) -> dict:
+    if prep is not None:
+        return _calibration_entry(prep, reps, confidence)
+    if task == "binary":
+        return {"status": "not_applicable", "reason": "scores are not probabilities in [0, 1]"}
+    return {"status": "not_applicable", "reason": f"calibration is for binary tasks, not {task}"}
 
 
 def _per_class(per_class, reps, classes, confidence) -> dict[str, dict]:
