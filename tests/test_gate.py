@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import json
 import shutil
 import subprocess
@@ -67,32 +69,53 @@ def test_same_inputs_give_the_same_decision_file(scenario, tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
+def _as(monkeypatch, password: str) -> list[str]:
+    """Pipe one password line to the next command, as a script would."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    return ["--password-stdin"]
+
+
 @pytest.mark.slow
-def test_signoff_command_then_go_with_the_store(scenario, tmp_path, capsys):
+def test_signoff_command_then_go_with_the_store(scenario, tmp_path, capsys, monkeypatch):
     db = tmp_path / "w.db"
     with Store.open(db) as store:
-        store.add_user("sam", ["security"], actor="test")
-        store.add_user("pat", ["product_owner"], actor="test")
+        store.add_user("sam", ["security"], password="sam-secret-1", actor="test")
+        store.add_user("pat", ["product_owner"], password="pat-secret-1", actor="test")
     base = [str(scenario / "review.yaml"), "--policy", str(scenario / "pending.yaml"), "--db", str(db)]
-    assert main(["signoff", *base, "--as", "pat", "--role", "security", "--verdict", "approve", "--comment", "x"]) == 2
+    sign = ["signoff", *base, "--role", "security", "--comment", "x"]
+    assert main([*sign, "--as", "pat", "--verdict", "approve", *_as(monkeypatch, "pat-secret-1")]) == 2
     assert "workbench: error:" in capsys.readouterr().err
-    assert main(["signoff", *base, "--as", "sam", "--role", "security", "--verdict", "approve", "--comment", "pen test ok"]) == 0
+    assert main([*sign, "--as", "sam", "--verdict", "approve", *_as(monkeypatch, "wrong-password")]) == 2
+    assert main([*sign, "--as", "sam", "--verdict", "approve", *_as(monkeypatch, "sam-secret-1")]) == 0
     assert gate(*base, "--evidence", scenario / "evidence.json") == 0
-    assert main(["signoff", *base, "--as", "sam", "--role", "security", "--verdict", "reject", "--comment", "new CVE"]) == 0
+    assert main([*sign, "--as", "sam", "--verdict", "reject", *_as(monkeypatch, "sam-secret-1")]) == 0
     assert gate(*base, "--evidence", scenario / "evidence.json") == 1
     with Store.open(db, create=False) as store:
         (review,) = store.list_reviews()
         assert store.latest_decision(review.review_id).decision["outcome"] == "NO-GO"
 
 
-def test_waive_command_checks_the_policy_roles(scenario, tmp_path, capsys):
+def test_a_user_without_password_cannot_sign_off(scenario, tmp_path, capsys, monkeypatch):
     db = tmp_path / "w.db"
     with Store.open(db) as store:
-        store.add_user("gov", ["data_governance"], actor="test")
+        store.add_user("nopass", ["security"], actor="test")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code = main(["signoff", str(scenario / "review.yaml"), "--db", str(db), "--as", "nopass", "--role", "security",
+                 "--verdict", "approve", "--comment", "x"])
+    assert code == 2
+    assert "needs your password" in capsys.readouterr().err
+    with Store.open(db, create=False) as store:
+        assert store.list_reviews() == [] or all(not store.list_signoffs(r.review_id) for r in store.list_reviews())
+
+
+def test_waive_command_checks_the_policy_roles(scenario, tmp_path, capsys, monkeypatch):
+    db = tmp_path / "w.db"
+    with Store.open(db) as store:
+        store.add_user("gov", ["data_governance"], password="gov-secret-1", actor="test")
     base = [str(scenario / "review.yaml"), "--db", str(db), "--as", "gov", "--rationale", "pilot", "--expires", "2027-01-31"]
-    assert main(["waive", *base, "--role", "data_governance", "--criterion", "latency-p95"]) == 2
+    assert main(["waive", *base, *_as(monkeypatch, "gov-secret-1"), "--role", "data_governance", "--criterion", "latency-p95"]) == 2
     assert "may be waived only by operations" in capsys.readouterr().err
-    assert main(["waive", *base, "--role", "data_governance", "--criterion", "fairness-equalized-odds"]) == 0
+    assert main(["waive", *base, *_as(monkeypatch, "gov-secret-1"), "--role", "data_governance", "--criterion", "fairness-equalized-odds"]) == 0
     with Store.open(db, create=False) as store:
         (review,) = store.list_reviews()
         (w,) = store.list_waivers(review.review_id)

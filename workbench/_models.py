@@ -8,6 +8,8 @@ defaults must be named in ``trusted_types`` after a human looked at it.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +189,8 @@ def load_pinned_pickle(path: Path, entry: ModelEntry, *, label: str) -> Any:
     pinned = entry.pinned_sha256
     if pinned is None:
         raise ArtefactError(f"{label}: allow_pickle needs a pinned sha256: in the manifest entry ({_SKOPS_HINT})")
-    actual = sha256_file(path)
+    data = path.read_bytes()  # hash and unpickle the same bytes: no swap between check and load
+    actual = hashlib.sha256(data).hexdigest()
     if actual != pinned:
         raise ArtefactError(
             f"{label}: sha256 mismatch: the manifest pins {pinned[:12]}…, the file is {actual[:12]}…; "
@@ -196,7 +199,7 @@ def load_pinned_pickle(path: Path, entry: ModelEntry, *, label: str) -> Any:
     import joblib  # handles plain pickles and joblib files alike
 
     try:
-        return joblib.load(path)
+        return joblib.load(io.BytesIO(data))
     except Exception as exc:
         raise ArtefactError(f"{label}: could not unpickle ({type(exc).__name__}: {exc})") from None
 

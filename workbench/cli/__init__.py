@@ -68,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"workbench: error: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
+    except OSError as exc:  # unwritable --out, a folder where a file was expected, a full disk ...
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"workbench: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130

@@ -151,12 +151,11 @@ def _run_gate(args: argparse.Namespace) -> int:
 def _user(store: Any, args: argparse.Namespace) -> Any:
     if args.password_stdin:
         return store.authenticate(args.user, sys.stdin.readline().rstrip("\r\n"))
-    user = store.require_user(args.user)
-    if user.has_password:
-        if not stdin_is_interactive():
-            raise StoreError(f"user {args.user!r} has a password: pass --password-stdin and pipe it")
-        return store.authenticate(args.user, getpass.getpass(f"Password for {args.user}: "))
-    return user
+    # A decision on behalf of a role is always authenticated: a user created without a
+    # password (--no-password) cannot sign off or waive from the command line either.
+    if not stdin_is_interactive():
+        raise StoreError(f"signing as {args.user!r} needs your password: pass --password-stdin and pipe it")
+    return store.authenticate(args.user, getpass.getpass(f"Password for {args.user}: "))
 
 
 def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
