@@ -116,10 +116,10 @@ def test_forest_raw_values_equal_shap_on_transformed_columns_summed(data: pd.Dat
 def test_model_agnostic_path_is_additive_on_probabilities(data: pd.DataFrame) -> None:
     pre = ColumnTransformer([("num", StandardScaler(), NUM), ("cat", OneHotEncoder(handle_unknown="ignore"), CAT)])
     model = Pipeline([("pre", pre), ("knn", KNeighborsClassifier(15))]).fit(data[FEATURES], data["label"])
-    e = ex.explain_model(model, data, features=FEATURES, n_rows=20, n_background=30, seed=0)
+    e = ex.explain_model(model, data, features=FEATURES, n_rows=10, n_background=20, seed=0)
     assert e.method == "permutation" and e.output_space == "probability"
     assert e.additivity["holds"]
-    rows = data.iloc[np.sort(np.random.default_rng(0).choice(len(data), 20, replace=False))]
+    rows = data.iloc[np.sort(np.random.default_rng(0).choice(len(data), 10, replace=False))]
     np.testing.assert_allclose(e.output, model.predict_proba(rows[FEATURES])[:, 1])
 
 

@@ -60,7 +60,7 @@ def scenarios(draw: hs.DrawFn) -> tuple:
 
 
 @pytest.mark.slow
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_group_rates_and_disparities_equal_fairlearn(case: tuple) -> None:
     y, pred, a, b = case
