@@ -196,6 +196,14 @@ def _classify(
         return seq - 1, "edited", (
             f"audit row seq {seq - 1} was edited and re-hashed: seq {seq} no longer links to it"
         )
+    if self_ok:
+        # The last row links to a hash that is not its predecessor's. From the file alone this is
+        # either a forged append or a predecessor edited and re-hashed; only a chain head kept
+        # elsewhere (a signed packet records one) tells which.
+        return seq, "inserted", (
+            f"audit row seq {seq} was inserted, or seq {seq - 1} was edited and re-hashed: seq {seq}'s "
+            f"prev_hash does not match seq {seq - 1}'s hash (compare with a chain head recorded elsewhere)"
+        )
     return seq, "inserted", (
         f"audit row seq {seq} was inserted: its prev_hash does not match seq {seq - 1}'s hash"
     )

@@ -151,6 +151,25 @@ def test_tampering_is_detected_and_names_the_row(
     assert result.triggers_present is False
 
 
+def test_rehash_of_the_second_to_last_row_is_named_with_both_readings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Re-hashing seq N-1 leaves seq N (the last row) self-consistent but unlinked, exactly
+    # like a forged append: the message must name both rows rather than guess one.
+    path = _filled(tmp_path / "w.db")
+    conn = _raw(path)
+    seq, ts, actor, action, subject, _, prev, _ = conn.execute(
+        "SELECT * FROM audit_log WHERE seq = ?", (N_ENTRIES - 1,)).fetchone()
+    payload = '{"i":0,"text":"rewritten"}'
+    fields = json.dumps([seq, ts, actor, action, subject], ensure_ascii=False, separators=(",", ":"))
+    conn.execute("UPDATE audit_log SET payload = ?, hash = ? WHERE seq = ?",
+                 (payload, hashlib.sha256(f"{prev}\n{payload}\n{fields}".encode()).hexdigest(), seq))
+    conn.close()
+    code, out = _verify_cli(path, capsys)
+    assert code == 1
+    assert f"seq {N_ENTRIES} was inserted, or seq {N_ENTRIES - 1} was edited and re-hashed" in out
+
+
 @pytest.mark.parametrize("sql", ["UPDATE audit_log SET actor = 'x' WHERE seq = 2",
                                  "DELETE FROM audit_log WHERE seq = 2",
                                  "DELETE FROM audit_log"])
