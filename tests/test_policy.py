@@ -290,6 +290,14 @@ def test_operational_budgets_and_increase():
     inc = evaluate_criterion(crit(kind="operational", metric="latency_ms.p95", max_increase=1.5), EVIDENCE)
     assert inc.status == "FAIL" and inc.measured == pytest.approx(2.0)  # 2 ms -> 6 ms is +200%
     assert evaluate_criterion(crit(kind="operational", metric="latency_ms.p95", max_increase=2.0), EVIDENCE).status == "PASS"
+    # Throughput worsens when it drops: a faster candidate passes, a 60% slower one fails.
+    ev = json.loads(json.dumps(EVIDENCE))
+    ev["models"]["baseline"]["operational"]["throughput_rows_per_s"] = 25_000.0
+    faster = evaluate_criterion(crit(kind="operational", metric="throughput_rows_per_s", max_increase=0.5), ev)
+    assert faster.status == "PASS" and faster.measured == pytest.approx(-1.0)  # 25k -> 50k rows/s
+    ev["models"]["baseline"]["operational"]["throughput_rows_per_s"] = 125_000.0
+    slower = evaluate_criterion(crit(kind="operational", metric="throughput_rows_per_s", max_increase=0.5), ev)
+    assert slower.status == "FAIL" and slower.measured == pytest.approx(0.6)  # 125k -> 50k rows/s
     ev = json.loads(json.dumps(EVIDENCE))
     ev["models"]["candidate"]["operational"] = {"status": "not_applicable", "reason": "precomputed predictions"}
     na = evaluate_criterion(crit(kind="operational", metric="latency_ms.p95", max=5.0), ev)

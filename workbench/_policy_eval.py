@@ -212,9 +212,14 @@ def eval_operational(c: OperationalCriterion, evidence: dict[str, Any]) -> Crite
             items.append(ItemResult("vs baseline", "MISSING", f"{c.metric}: no usable baseline value to compare with"))
         else:
             assert v.value is not None
-            inc = Value(v.value / b.value - 1.0)
-            label = f"{c.metric} increase over baseline ({fmt(b.value)} -> {fmt(v.value)})"
-            items.append(check_bounds(label, inc, lo=None, hi=c.max_increase, name="vs baseline"))
+            # "Worse" depends on the metric: throughput worsens when it drops, latency and
+            # memory when they rise. The bound is on the relative worsening either way.
+            ratio = v.value / b.value
+            higher_is_better = c.metric.split(".")[0].startswith("throughput")
+            worse = Value(1.0 - ratio if higher_is_better else ratio - 1.0)
+            change = "drop" if higher_is_better else "increase"
+            label = f"{c.metric} {change} vs baseline ({fmt(b.value)} -> {fmt(v.value)})"
+            items.append(check_bounds(label, worse, lo=None, hi=c.max_increase, name="vs baseline"))
     return _result(c, items, details={"metric": c.metric})
 
 

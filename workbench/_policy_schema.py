@@ -128,7 +128,9 @@ class OperationalCriterion(_Criterion):
     min: float | None = None
     max: float | None = None
     max_increase: float | None = Field(
-        default=None, ge=0, description="candidate / baseline - 1 at most this (0.5 = +50%)"
+        default=None, ge=0,
+        description="relative worsening vs the baseline at most this (0.5 = 50% slower, bigger, or, "
+                    "for throughput, 50% lower)"
     )
 
     @model_validator(mode="after")
