@@ -81,17 +81,21 @@ class Document:
     updated_by: str
 
 
-def review_id_for(name: str, manifest_path: str) -> str:
-    """Stable review id: first 16 hex of sha256 of ``name`` and the manifest path.
+def review_id_for(name: str, manifest_path: str | None = None) -> str:
+    """Stable review id: first 16 hex of sha256 of the review's ``name``.
+
+    The manifest's location is recorded but is not part of the identity: a CI runner that
+    checks the review out in another folder must find the same sign-offs and waivers (they
+    are bound to the evidence and policy digests, which is what makes them safe to reuse).
 
     Examples
     --------
-    >>> review_id_for("credit 2.3", "/r/review.yaml") == review_id_for("credit 2.3", "/r/review.yaml")
+    >>> review_id_for("credit 2.3", "/r/review.yaml") == review_id_for("credit 2.3", "/ci/build/review.yaml")
     True
-    >>> len(review_id_for("credit 2.3", "/r/review.yaml"))
+    >>> len(review_id_for("credit 2.3"))
     16
     """
-    return sha256_text(canonical_json([name, str(manifest_path)]))[:16]
+    return sha256_text(canonical_json([name]))[:16]
 
 
 def _run(row: dict[str, Any], *, with_json: bool) -> EvidenceRun:
@@ -104,13 +108,13 @@ class ReviewsMixin:
     """Review-level records; mixed into ``Store``."""
 
     @staticmethod
-    def review_id_for(name: str, manifest_path: str) -> str:
+    def review_id_for(name: str, manifest_path: str | None = None) -> str:
         """See :func:`review_id_for`."""
         return review_id_for(name, manifest_path)
 
     def upsert_review(self: Store, name: str, *, manifest_path: str, evidence_digest: str | None,
                       actor: str | User) -> str:
-        """Create or update the review for (name, manifest path); return its id."""
+        """Create or update the review named ``name``; return its id (the latest path is kept)."""
         if not name:
             raise StoreError("review name: must not be empty (manifest field `name`)")
         self._authorize_actor(actor, "save_evidence")
@@ -126,8 +130,8 @@ class ReviewsMixin:
                     (review_id, name, str(manifest_path), evidence_digest, now, _name(actor), now),
                 )
             else:
-                self._execute("UPDATE reviews SET evidence_digest = ?, updated_at = ? WHERE review_id = ?",
-                              (evidence_digest, now, review_id))
+                self._execute("UPDATE reviews SET evidence_digest = ?, manifest_path = ?, updated_at = ? "
+                              "WHERE review_id = ?", (evidence_digest, str(manifest_path), now, review_id))
             self.audit(actor, "review_created" if existing is None else "review_updated", review_id,
                        {"name": name, "manifest_path": str(manifest_path),
                         "evidence_digest": evidence_digest})
