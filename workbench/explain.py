@@ -89,6 +89,7 @@ def explain_model(
     seed: int = 0,
     positive_index: int = 1,
     predict: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    max_agnostic_rows: int = 300,
     model_digest: str | None = None,
     cache_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
@@ -103,6 +104,9 @@ def explain_model(
         Raw rows holding ``features`` (and ``id_column``).
     n_rows, n_background, seed
         Budget: a seeded sample of rows to explain and of background rows.
+    max_agnostic_rows : int
+        The model-agnostic (permutation) explainer explains at most this many of the sampled
+        rows (``settings["capped_from"]`` records the cap).
     model_digest : str, optional
         Digest of the model file; defaults to ``joblib.hash`` of the estimator.
     cache_dir : path, optional
@@ -146,6 +150,10 @@ def explain_model(
         progress(f"SHAP: explaining {len(rows)} rows against {len(background)} background rows")
     explainer = Explainer(estimator, features, background, positive_index=positive_index, seed=seed, predict=predict)
     settings = {**settings, "fallback_reason": explainer.fallback_reason}
+    if explainer.kind == "permutation" and len(rows) > max_agnostic_rows:
+        # model-agnostic SHAP costs ~(2p+1) x background model calls per row: keep the budget bounded
+        rows = rows.iloc[np.sort(rng.choice(len(rows), max_agnostic_rows, replace=False))]
+        settings = {**settings, "n_rows": int(len(rows)), "capped_from": int(len(sample))}
     cached = _load(cache_dir, key)
     if cached is not None:
         values, base, output = cached
