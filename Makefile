@@ -34,6 +34,7 @@ test: install e2e-deps
 e2e-deps:
 	@command -v chromium >/dev/null 2>&1 || { echo "make test needs Debian's chromium for the browser test: run 'sudo apt-get install -y chromium poppler-utils' (CI's .ci/run does it)"; exit 1; }
 	@command -v pdftoppm >/dev/null 2>&1 || { echo "make test needs poppler-utils (pdftoppm, pdfsig): run 'sudo apt-get install -y poppler-utils'"; exit 1; }
+	@command -v java >/dev/null 2>&1 || { echo "make test needs Java 17+ for the Spark executor tests: run 'sudo apt-get install -y default-jre-headless'"; exit 1; }
 
 bench: install
 	$(BIN)/python benchmarks/bench_evidence.py

@@ -154,7 +154,7 @@ def test_bad_manifests_give_one_clear_error_and_exit_2(review: Path, change, exp
     assert code == 2 and expected in err and "Traceback" not in err
 
 
-def test_model_that_rejects_the_features_is_reported_with_its_own_message(review: Path) -> None:
+def test_text_in_a_numeric_column_is_reported_with_counts(review: Path) -> None:
     frame = pd.read_csv(review.parent / "data" / "evaluation.csv")
     frame["x1"] = "not-a-number"
     frame.to_csv(review.parent / "data" / "evaluation.csv", index=False)
@@ -182,3 +182,55 @@ def test_skops_round_trip_of_untrusted_is_listed_by_skops(tmp_path: Path) -> Non
     path = tmp_path / "m.skops"
     sio.dump(forest_pipeline().fit(train[NUMERIC + CATEGORICAL], train["label"]), path)
     assert "sklearn.tree._tree.Tree" in sio.get_untrusted_types(file=path)
+
+
+def test_model_that_raises_on_the_features_is_reported_with_its_own_message(tmp_path: Path, review: Path) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    train = make_frame(300, 4)
+    strict = Pipeline([("pre", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="error"), CATEGORICAL)],
+                                                 remainder="passthrough")),
+                       ("clf", LogisticRegression(max_iter=300))]).fit(train[NUMERIC + CATEGORICAL], train["label"])
+    sio.dump(strict, review.parent / "models" / "strict.skops")
+    _edit(review, baseline={"path": "models/strict.skops", "name": "strict", "version": "0.1"})
+    frame = pd.read_csv(review.parent / "data" / "evaluation.csv")
+    frame.loc[:3, "colour"] = "purple"  # a category the model never saw
+    frame.to_csv(review.parent / "data" / "evaluation.csv", index=False)
+    with pytest.raises(ArtefactError) as info:
+        load_review(review)
+    message = str(info.value)
+    assert "the baseline model (strict 0.1) failed on the evaluation features: ValueError" in message
+    assert "Found unknown categories ['purple']" in message  # the model's own words
+
+
+def test_pinned_pickle_is_the_only_gate(tmp_path: Path, review: Path) -> None:
+    # With allow_pickle and the file's real hash, the loader does unpickle — and a malicious
+    # payload then runs. This is why the manifest must pin the hash of a *reviewed* file.
+    marker = tmp_path / "ran"
+    evil = review.parent / "models" / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_Payload(marker)))
+    _edit(review, candidate={"path": "models/evil.pkl", "allow_pickle": True, "sha256": sha256_file(evil)})
+    with pytest.raises(ArtefactError, match="needs predict_proba"):
+        load_review(review)
+    assert marker.exists()
+
+
+def test_dtype_problems_are_found_without_a_reference(review: Path) -> None:
+    frame = pd.read_csv(review.parent / "data" / "evaluation.csv")
+    frame["x2"] = frame["x2"].astype(object)
+    frame.loc[[3, 9], "x2"] = "unknown"
+    frame.to_csv(review.parent / "data" / "evaluation.csv", index=False)
+    _edit(review, data={"evaluation": "data/evaluation.csv"})
+    with pytest.raises(DataError, match=r"column 'x2' looks numeric but has 2 non-numeric values \(e\.g\. 'unknown'\)"):
+        load_review(review)
+
+
+def test_categorical_column_turned_numeric_is_flagged(review: Path) -> None:
+    frame = pd.read_csv(review.parent / "data" / "evaluation.csv")
+    frame["colour"] = frame["colour"].map({"red": 1, "green": 2, "blue": 3})
+    frame.to_csv(review.parent / "data" / "evaluation.csv", index=False)
+    with pytest.raises(DataError, match="column 'colour' is numeric here but categorical"):
+        load_review(review)

@@ -198,8 +198,22 @@ def _labels(m: Manifest, frame: pd.DataFrame, label: str) -> tuple[np.ndarray, t
     return _encode(y, m, classes).astype(int), classes
 
 
+_MOSTLY_NUMERIC = 0.9
+
+
+def _non_numeric(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").isna() & s.notna()
+
+
 def dtype_problems(frame: pd.DataFrame, reference: pd.DataFrame | None, features: Sequence[str], label: str) -> list[str]:
-    """Columns whose values do not fit the reference's (or their own) type, with counts."""
+    """Columns whose values do not fit the reference's type (or, without one, their own), with counts.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"age": ["31", "n/a", "45"] + ["40"] * 17})
+    >>> dtype_problems(f, None, ["age"], "eval.csv")
+    ["eval.csv: column 'age' looks numeric but has 1 non-numeric values (e.g. 'n/a'); clean or convert it"]
+    """
     problems = []
     for col in features:
         s = frame[col]
@@ -207,12 +221,28 @@ def dtype_problems(frame: pd.DataFrame, reference: pd.DataFrame | None, features
             problems.append(f"{label}: column '{col}' is entirely empty ({len(s)} missing values)")
             continue
         ref = reference[col] if reference is not None and col in reference.columns else None
-        if ref is not None and pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_numeric_dtype(s):
-            bad = int((pd.to_numeric(s, errors="coerce").isna() & s.notna()).sum())
+        numeric_here = pd.api.types.is_numeric_dtype(s)
+        if ref is not None and pd.api.types.is_numeric_dtype(ref) and not numeric_here:
+            bad = _non_numeric(s)
             problems.append(
-                f"{label}: column '{col}' should be numeric like the reference but has {bad} "
+                f"{label}: column '{col}' should be numeric like the reference but has {int(bad.sum())} "
                 f"non-numeric values (dtype {s.dtype}); clean or convert it"
             )
+        elif ref is not None and not pd.api.types.is_numeric_dtype(ref) and numeric_here and not ref.isna().all():
+            problems.append(
+                f"{label}: column '{col}' is numeric here but categorical (dtype {ref.dtype}) in the "
+                "reference; the models were trained on categories — check the export"
+            )
+        elif ref is None and not numeric_here and (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            # Without a reference, a text column whose values are almost all numbers is a bad export.
+            bad = _non_numeric(s)
+            present = int(s.notna().sum())
+            if present and 0 < int(bad.sum()) <= (1 - _MOSTLY_NUMERIC) * present:
+                example = s[bad].iloc[0]
+                problems.append(
+                    f"{label}: column '{col}' looks numeric but has {int(bad.sum())} non-numeric values "
+                    f"(e.g. {example!r}); clean or convert it"
+                )
     return problems
 
 
