@@ -10,8 +10,8 @@ Run: ``.venv/bin/python benchmarks/bench_fairness.py [--rows 1000000] [--boot 10
 from __future__ import annotations
 
 import argparse
-import os
 import functools
+import os
 import resource
 import time
 
@@ -57,8 +57,13 @@ def bench_weights(n: int, n_boot: int) -> float:
 
 
 def bench_fairlearn(d: dict, n_boot: int) -> float:
-    from fairlearn.metrics import (MetricFrame, false_negative_rate, false_positive_rate, selection_rate,
-                                   true_positive_rate)
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_negative_rate,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
     from sklearn.metrics import accuracy_score, precision_score
 
     metrics = {"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
+import fairlearn.metrics as flm
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
-import fairlearn.metrics as flm
 from workbench.errors import DataError
 from workbench.fairness import compare_fairness, fairness_table, proxy_associations
 from workbench.metrics.bootstrap import percentile_ci, poisson_weights

@@ -161,7 +161,10 @@ class Explainer:
         self.mapping = (column_mapping(self.pre, self.features) if self.pre is not None
                         else np.arange(len(self.features)))
         if self.kind == "tree":
-            from workbench._explain_hgb import CategoricalBoosterAdapter, has_categorical_splits
+            from workbench._explain_hgb import (
+                CategoricalBoosterAdapter,
+                has_categorical_splits,
+            )
 
             model = self.final
             if has_categorical_splits(self.final):  # shap reads numeric thresholds only

@@ -140,7 +140,7 @@ def explain_model(
         import joblib
 
         model_digest = joblib.hash(estimator) if estimator is not None else "agnostic"
-    settings: dict[str, Any] = {"n_rows": int(len(rows)), "n_background": int(len(background)),
+    settings: dict[str, Any] = {"n_rows": len(rows), "n_background": len(background),
                                 "seed": int(seed), "positive_index": int(positive_index)}
     key = digest({"model": model_digest, "data": _data_digest(frame[list(features)]), "settings": settings})
     if key in _LRU:
@@ -153,7 +153,7 @@ def explain_model(
     if explainer.kind == "permutation" and len(rows) > max_agnostic_rows:
         # model-agnostic SHAP costs ~(2p+1) x background model calls per row: keep the budget bounded
         rows = rows.iloc[np.sort(rng.choice(len(rows), max_agnostic_rows, replace=False))]
-        settings = {**settings, "n_rows": int(len(rows)), "capped_from": int(len(sample))}
+        settings = {**settings, "n_rows": len(rows), "capped_from": len(sample)}
     cached = _load(cache_dir, key)
     if cached is not None:
         values, base, output = cached

@@ -61,7 +61,7 @@ def _binary(values: Any, name: str, n: int | None = None) -> np.ndarray:
     if n is not None and arr.shape[0] != n:
         raise DataError(ERR_LENGTH.format(name=name, got=arr.shape[0], want=n))
     uniq = np.unique(arr)
-    if not set(uniq.tolist()) <= {0, 1, True, False}:
+    if not set(uniq.tolist()) <= {0, 1}:
         raise DataError(ERR_NOT_BINARY.format(name=name, values=uniq[:5].tolist()))
     return arr.astype(np.int64)
 
