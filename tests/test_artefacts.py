@@ -234,3 +234,24 @@ def test_categorical_column_turned_numeric_is_flagged(review: Path) -> None:
     frame.to_csv(review.parent / "data" / "evaluation.csv", index=False)
     with pytest.raises(DataError, match="column 'colour' is numeric here but categorical"):
         load_review(review)
+
+
+def test_untrusted_manifests_cannot_ask_for_pickles_or_new_types(tmp_path: Path, review: Path) -> None:
+    # A browser user writes the manifest: allow_pickle + their own pin must not run their code.
+    marker = tmp_path / "pwned"
+    evil = review.parent / "models" / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_Payload(marker)))
+    _edit(review, candidate={"path": "models/evil.pkl", "allow_pickle": True, "sha256": sha256_file(evil)})
+    with pytest.raises(ArtefactError, match="pickle/joblib models are not accepted here"):
+        load_review(review, untrusted=True)
+    assert not marker.exists()
+    _edit(review, candidate={"path": "models/candidate.skops", "trusted_types": ["sklearn.tree._tree.Tree", "os.system"]})
+    with pytest.raises(ArtefactError, match="trusted_types not accepted from this source: os.system"):
+        load_review(review, untrusted=True)
+
+
+def test_untrusted_manifest_with_reviewed_types_loads(review: Path, monkeypatch) -> None:
+    assert load_review(review, untrusted=True).models["candidate"].kind == "skops"
+    _edit(review, candidate__trusted_types=["sklearn.tree._tree.Tree", "my.reviewed.Type"])
+    monkeypatch.setenv("WORKBENCH_TRUSTED_TYPES", "my.reviewed.Type")
+    assert load_review(review, untrusted=True).models["candidate"].kind == "skops"

@@ -35,3 +35,26 @@ def test_missing_uploads_are_listed_together(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\x\\passwd", "/abs/passwd"])
 def test_upload_names_cannot_escape_the_folder(name: str) -> None:
     assert safe_name(name) == "passwd"
+
+
+def test_untrusted_manifest_cannot_name_files_outside_its_folder(tmp_path: Path) -> None:
+    import yaml
+
+    manifest = write_small_review(tmp_path / "src")
+    outside = tmp_path / "secret.csv"
+    outside.write_text("password\nhunter2\n")
+    raw = yaml.safe_load(manifest.read_text())
+    raw["data"]["reference"] = "../secret.csv"
+    manifest.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ManifestError, match=r"outside the review's folder are not accepted here: data\.reference \(\.\./secret\.csv\)"):
+        load_review(manifest, untrusted=True)
+
+
+def test_typed_paths_are_confined_to_the_review_roots(tmp_path: Path, monkeypatch) -> None:
+    from workbench.uploads import check_server_path
+
+    (tmp_path / "reviews" / "r1").mkdir(parents=True)
+    monkeypatch.setenv("WORKBENCH_REVIEW_ROOTS", str(tmp_path / "reviews"))
+    assert check_server_path(str(tmp_path / "reviews" / "r1" / "review.yaml")) == (tmp_path / "reviews" / "r1" / "review.yaml").resolve()
+    with pytest.raises(ManifestError, match="reviews can be opened only from"):
+        check_server_path(str(tmp_path / "reviews" / ".." / "elsewhere" / "review.yaml"))

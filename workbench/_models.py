@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,49 @@ import pandas as pd
 from workbench.canonical import sha256_file
 from workbench.errors import ArtefactError
 from workbench.manifest import ModelEntry
+
+#: Extra skops types the server trusts for manifests it did not write itself (uploads and
+#: paths opened in the app): reviewed data-holding internals of scikit-learn, numpy and
+#: LightGBM models — no type here executes code of the file's choosing. An operator may add
+#: more through the environment variable WORKBENCH_TRUSTED_TYPES (comma-separated).
+SERVER_TRUSTED_TYPES: frozenset[str] = frozenset({
+    "collections.OrderedDict",
+    "functools.partial",
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+})
+
+
+def server_trusted_types() -> frozenset[str]:
+    """``SERVER_TRUSTED_TYPES`` plus the operator's WORKBENCH_TRUSTED_TYPES."""
+    extra = os.environ.get("WORKBENCH_TRUSTED_TYPES", "")
+    return SERVER_TRUSTED_TYPES | {t.strip() for t in extra.split(",") if t.strip()}
+
+
+def check_untrusted_entry(entry: ModelEntry, *, label: str) -> None:
+    """Refuse what a manifest from an untrusted source may not ask for.
+
+    Whoever writes a manifest chooses its ``allow_pickle``, ``sha256`` and ``trusted_types``;
+    when that is a browser user rather than the operator, those choices would let them run
+    code on the server. So: no pickles at all, and only the server's reviewed extra types.
+    """
+    if entry.kind in ("pickle", "joblib") or entry.allow_pickle:
+        raise ArtefactError(
+            f"{label}: pickle/joblib models are not accepted here (loading one can run arbitrary code); "
+            f"{_SKOPS_HINT}, or review this model from the command line on a machine you control"
+        )
+    refused = sorted(set(entry.trusted_types) - server_trusted_types())
+    if refused:
+        raise ArtefactError(
+            f"{label}: trusted_types not accepted from this source: {', '.join(refused)}. Only types the "
+            "server operator reviewed are trusted here (WORKBENCH_TRUSTED_TYPES)"
+        )
+
 
 _SKOPS_HINT = (
     "convert it to skops: `import skops.io as sio; sio.dump(model, 'model.skops')`, "
@@ -214,8 +258,15 @@ def load_model(
     positive_label: Any = None,
     classes: Sequence[Any] = (),
     manifest_label: str = "review.yaml",
+    untrusted: bool = False,
 ) -> LoadedModel:
-    """Load one model entry of the manifest into a :class:`LoadedModel`."""
+    """Load one model entry of the manifest into a :class:`LoadedModel`.
+
+    ``untrusted=True`` for a manifest the operator did not write (browser uploads, paths
+    typed into the app): see :func:`check_untrusted_entry`.
+    """
+    if untrusted:
+        check_untrusted_entry(entry, label=f"{manifest_label}: {role}")
     common = dict(role=role, task=task, features=tuple(features), name=entry.name, version=entry.version)
     if entry.kind == "precomputed":
         return LoadedModel(kind="precomputed", prediction_column=entry.predictions, classes=tuple(classes),
@@ -258,4 +309,5 @@ def _positive_index(model_classes: Sequence[Any], positive_label: Any, task: str
     )
 
 
-__all__ = ["ArtefactRecord", "LoadedModel", "load_model", "load_pinned_pickle", "load_skops"]
+__all__ = ["SERVER_TRUSTED_TYPES", "ArtefactRecord", "LoadedModel", "check_untrusted_entry", "load_model",
+           "load_pinned_pickle", "load_skops", "server_trusted_types"]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from workbench._models import ArtefactRecord, LoadedModel, load_model, load_pinned_pickle, load_skops
 from workbench.canonical import digest, sha256_file
-from workbench.errors import ArtefactError, DataError
+from workbench.errors import ArtefactError, DataError, ManifestError
 from workbench.manifest import Manifest, load_manifest
 
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -261,12 +261,30 @@ def _check_model_accepts(model: LoadedModel, frame: pd.DataFrame, label: str) ->
         raise ArtefactError(f"{label}: the {model.role} model returned non-finite probabilities")
 
 
+def _check_contained(m: Manifest) -> None:
+    """An untrusted manifest may only name files inside its own folder (no ``../`` or absolute paths)."""
+    root = m.base_dir.resolve()
+    named = [("candidate.path", m.candidate.path), ("baseline.path", m.baseline.path if m.baseline else None),
+             ("data.evaluation", m.data.evaluation), ("data.reference", m.data.reference),
+             ("data.replay", m.data.replay), ("policy", m.policy), ("model_card", m.model_card)]
+    outside = [f"{field} ({rel.as_posix()})" for field, rel in named
+               if rel is not None and not m.resolve(rel).resolve().is_relative_to(root)]
+    if outside:
+        raise ManifestError(f"{m.display_file}: files outside the review's folder are not accepted here: "
+                            f"{', '.join(outside)}; keep every artefact next to review.yaml")
+
+
 def load_review(
     manifest: Manifest | str | Path,
     *,
     progress: Callable[[str], None] | None = None,
+    untrusted: bool = False,
 ) -> ReviewData:
     """Load and check every artefact of a review.
+
+    Pass ``untrusted=True`` when the manifest comes from someone other than the operator
+    (the app does, for uploads and typed paths): pickles are refused and only the server's
+    reviewed extra skops types are trusted, whatever the manifest asks for.
 
     Raises
     ------
@@ -274,6 +292,8 @@ def load_review(
         With messages naming the manifest field, the file and the column.
     """
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
+    if untrusted:
+        _check_contained(m)
     say = progress or (lambda _msg: None)
     label_file = m.display_file
     frames: dict[str, pd.DataFrame | None] = {}
@@ -310,7 +330,8 @@ def load_review(
             continue
         say(f"loading {role} model")
         model = load_model(entry, role=role, base_dir=m.base_dir, task=m.task, features=features,
-                           positive_label=m.positive_label, classes=classes, manifest_label=label_file)
+                           positive_label=m.positive_label, classes=classes, manifest_label=label_file,
+                           untrusted=untrusted)
         _check_model_accepts(model, evaluation, label_file)
         models[role] = model
         if model.record is not None:

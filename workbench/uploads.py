@@ -7,6 +7,7 @@ the uploaded file names. Nothing is loaded here: the normal, secure loader runs 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,32 @@ def safe_name(name: str) -> str:
     if not cleaned:
         raise ManifestError(f"uploaded file name {name!r} is not usable; rename the file")
     return cleaned
+
+
+def review_roots() -> tuple[Path, ...]:
+    """Folders the app may open reviews from by path: $WORKBENCH_REVIEW_ROOTS (os.pathsep-separated) or ./data."""
+    raw = os.environ.get("WORKBENCH_REVIEW_ROOTS")
+    roots = [Path(p) for p in raw.split(os.pathsep) if p] if raw else [Path("data")]
+    return tuple(r.expanduser().resolve() for r in roots)
+
+
+def check_server_path(text: str, *, roots: tuple[Path, ...] | None = None) -> Path:
+    """A manifest path typed into the app, accepted only inside the configured review roots.
+
+    Examples
+    --------
+    >>> check_server_path("/etc/passwd", roots=(Path("/srv/reviews"),))
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ManifestError: /etc/passwd: reviews can be opened only from /srv/reviews (set WORKBENCH_REVIEW_ROOTS to allow other folders)
+    """
+    roots = roots if roots is not None else review_roots()
+    path = Path(text).expanduser().resolve()
+    if not any(path.is_relative_to(r) for r in roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise ManifestError(f"{text}: reviews can be opened only from {allowed} "
+                            "(set WORKBENCH_REVIEW_ROOTS to allow other folders)")
+    return path
 
 
 def stage_upload(manifest_name: str, manifest_bytes: bytes, files: Mapping[str, bytes], *, root: Path) -> Path:
@@ -72,4 +99,4 @@ def stage_upload(manifest_name: str, manifest_bytes: bytes, files: Mapping[str, 
     return target
 
 
-__all__ = ["safe_name", "stage_upload"]
+__all__ = ["check_server_path", "review_roots", "safe_name", "stage_upload"]
