@@ -23,7 +23,6 @@ Binary tasks only (decisions are ``score >= threshold``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -77,7 +76,9 @@ def _reference_profiles(review: Any) -> tuple[ReferenceProfile, ReferenceProfile
     features = list(review.features)
     profile = build_reference_profile(reference, features=features, n_bins=review.manifest.settings.drift_bins)
     roles = list(review.models)
-    frame = pd.DataFrame({role: review.scores(role, reference) for role in roles})
+    rng = np.random.default_rng(0)  # unused: no latency sample on the reference
+    frame = pd.DataFrame({role: W.score_window(review.models[role], reference, latency_sample=0, rng=rng).scores
+                          for role in roles})
     scores = build_reference_profile(frame, features=roles, categorical=[], n_bins=review.manifest.settings.drift_bins)
     return profile, scores, roles
 
@@ -206,7 +207,7 @@ def run_replay(
     rng = np.random.default_rng(seed)
     bands = tuple(m.settings.drift_bands)
     windows: list[dict[str, Any]] = []
-    with _thread_limit(threads):
+    with W.thread_limit(threads):
         for w in iter_windows(source, timestamp_column=ts_col, window=window, batch_rows=batch_rows,
                               label=label):
             entry, scores, y = _window(review, w, roles, profile, score_profile, features, segments,
@@ -226,17 +227,6 @@ def run_replay(
         "summary": _summary(windows, roles),
         "canary": canary.result() if canary is not None else None,
     }
-
-
-@contextlib.contextmanager
-def _thread_limit(threads: int | None):
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads):
-        yield
 
 
 def _window(review, w, roles, profile, score_profile, features, segments, *, bands, latency_sample, rng,

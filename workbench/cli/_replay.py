@@ -1,0 +1,159 @@
+"""`workbench replay`, `workbench canary` and `workbench monitor`.
+
+Exit codes: replay 0; canary 0 when every stage held, 1 when a guardrail halted it; monitor 0
+when no alert fired for the batch, 1 when at least one did; 2 for invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.cli._common import add_db_option, db_path, progress
+from workbench.errors import DataError, ManifestError
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - getuser raises several types when no name is known
+        return "cli:unknown"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "replay", help="shadow-replay the manifest's timestamped traffic through both models",
+        description="Stream data.replay window by window (replay.window, replay.timestamp_column) through "
+        "candidate and baseline: agreement, score differences, flips by group, latency, errors, data "
+        "quality, drift and performance per window. Writes JSON (stdout or --out); exit 0.",
+    )
+    _common(p)
+    p.set_defaults(func=_run_replay)
+    c = subparsers.add_parser(
+        "canary", help="simulate a staged canary rollout with guardrails over the replay",
+        description="Route a growing share of each replay window to the candidate (--stages) and check the "
+        "guardrails (error rate, latency p95, PSI, performance drop vs baseline). Exit 0 when every stage "
+        "held, 1 when a breach halted the rollout (the JSON names the window and the evidence).",
+    )
+    _common(c)
+    c.add_argument("--stages", default=None, help="comma-separated traffic percentages, e.g. 5,25,50,100 "
+                   "(default: manifest replay.canary_stages)")
+    c.add_argument("--max-psi", type=float, default=None, help="PSI guardrail (default: monitoring threshold psi, 0.25)")
+    c.add_argument("--max-error-rate", type=float, default=None, help="candidate error-rate guardrail (default 0.01)")
+    c.add_argument("--max-latency-ms", type=float, default=None,
+                   help="latency p95 guardrail in ms (default: monitoring threshold latency_ms.p95)")
+    c.add_argument("--max-performance-drop", type=float, default=None,
+                   help="largest allowed ROC AUC drop vs the baseline on the same rows (default 0.02)")
+    c.set_defaults(func=_run_canary)
+    m = subparsers.add_parser(
+        "monitor", help="append a production batch to the review's monitoring history and raise alerts",
+        description="Score a batch (Parquet/CSV), compute drift, performance, calibration, fairness and "
+        "latency, store it in the review's history, raise alerts from readiness.monitoring.thresholds "
+        "(stored and audited) and report whether a review is due. Exit 1 when an alert fired.",
+    )
+    m.add_argument("manifest", type=Path, help="review manifest (review.yaml)")
+    m.add_argument("--batch", type=Path, required=True, help="production batch (Parquet or CSV)")
+    m.add_argument("--out", type=Path, default=None, help="write the JSON result here (default stdout)")
+    add_db_option(m)
+    m.set_defaults(func=_run_monitor)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", type=Path, help="review manifest (review.yaml)")
+    p.add_argument("--out", type=Path, default=None, help="write the JSON result here (default stdout)")
+    p.add_argument("--window", default=None, help="window length, e.g. 7D or 1D (default: manifest replay.window)")
+    p.add_argument("--latency-sample", type=int, default=20, help="single-row calls timed per window and model")
+    p.add_argument("--seed", type=int, default=0, help="seed for latency sampling and canary routing")
+
+
+def _load(path: Path) -> Any:
+    from workbench.artefacts import load_review
+    from workbench.manifest import load_manifest
+
+    manifest = load_manifest(path)
+    if manifest.data.replay is None:
+        raise ManifestError(f"{manifest.display_file}: data.replay: no replay file to stream; add one")
+    source = manifest.resolve(manifest.data.replay)
+    # the replay file is streamed by windows, so the loader must not read it whole
+    light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
+    return load_review(light, progress=progress), source
+
+
+def _write(result: dict[str, Any], out: Path | None) -> None:
+    from workbench.canonical import to_jsonable
+
+    text = json.dumps(to_jsonable(result), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    if out is None:
+        print(text, end="")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        progress(f"wrote {out}")
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from workbench.replay import run_replay
+
+    review, source = _load(args.manifest)
+    result = run_replay(review, source=source, window=args.window, latency_sample=args.latency_sample,
+                        seed=args.seed, progress=progress)
+    _write(result, args.out)
+    return 0
+
+
+def _stages(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        stages = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise ManifestError(f"--stages: {text!r} is not a comma-separated list of percentages ({exc})") from exc
+    if not stages or any(not 0 < s <= 100 for s in stages) or list(stages) != sorted(stages):
+        raise ManifestError(f"--stages: {text!r}: give increasing percentages in (0, 100], e.g. 5,25,50,100")
+    return stages
+
+
+def _run_canary(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from workbench.replay import CanaryGuardrails, run_replay
+
+    review, source = _load(args.manifest)
+    try:
+        guardrails = CanaryGuardrails.from_manifest(
+            review.manifest, stages=_stages(args.stages), max_psi=args.max_psi,
+            max_error_rate=args.max_error_rate, max_latency_p95_ms=args.max_latency_ms,
+            max_performance_drop=args.max_performance_drop)
+    except ValidationError as exc:
+        raise ManifestError(f"canary guardrails: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    result = run_replay(review, source=source, window=args.window, guardrails=guardrails,
+                        latency_sample=args.latency_sample, seed=args.seed, progress=progress)
+    _write(result, args.out)
+    canary = result["canary"]
+    progress(f"canary {canary['status']}: {canary['recommendation']}")
+    return 1 if canary["status"] == "halted" else 0
+
+
+def _run_monitor(args: argparse.Namespace) -> int:
+    from workbench.artefacts import load_review, read_table
+    from workbench.canonical import sha256_file
+    from workbench.manifest import load_manifest
+    from workbench.monitor import monitor_batch
+    from workbench.store import Store
+
+    manifest = load_manifest(args.manifest)
+    if not args.batch.is_file():
+        raise DataError(f"--batch: file not found: {args.batch}")
+    light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
+    review = load_review(light, progress=progress)
+    batch = read_table(args.batch, label=f"--batch {args.batch}")
+    with Store.open(db_path(args)) as store:
+        result = monitor_batch(review, batch, store=store, actor=_actor(), batch_digest=sha256_file(args.batch))
+    _write(result, args.out)
+    schedule = result["review_schedule"]
+    progress(f"batch {result['batch_id']} ({'new' if result['new_batch'] else 'already recorded'}); "
+             f"{len(result['alerts'])} alert(s); review {schedule['status']}")
+    return 1 if any(not a["rule"].startswith("review_") for a in result["alerts"]) else 0
