@@ -293,3 +293,13 @@ def test_delong_interval_equals_textbook_midrank_formula() -> None:
     auc = roc_auc_score(y, s)
     low, high = delong_ci(y, s, confidence=0.9)
     assert abs(low - (auc - norm.ppf(0.95) * se)) < 1e-12 and abs(high - (auc + norm.ppf(0.95) * se)) < 1e-12
+
+
+def test_missing_sensitive_values_form_their_own_group() -> None:
+    y = np.array([0, 1, 1, 0, 1, 0, 1, 1])
+    p = np.array([0, 1, 0, 0, 1, 1, 1, 0])
+    sex = pd.Series(["F", None, "M", "F", np.nan, "M", "F", "M"])
+    t = fairness_table(y, p, None, {"sex": sex, "band": [1, 1, 2, 2, 1, 1, 2, 2]}, min_group_size=1, n_boot=0)
+    assert sorted(t["sex"]["groups"]) == ["(missing)", "F", "M"]
+    assert t["sex"]["groups"]["(missing)"]["n"] == 2 and t["sex"]["groups"]["(missing)"]["selection_rate"]["value"] == 1.0
+    assert sorted(t["band"]["groups"]) == ["1", "2"] and "(missing)×1" in t["sex×band"]["groups"]

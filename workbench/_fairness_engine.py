@@ -57,10 +57,13 @@ class Partition:
     group_codes: dict[str, np.ndarray]  # grouping name -> (n,) group code per row
 
 
-def _as_labels(values: object, name: str) -> np.ndarray:
-    arr = pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else values)
-    text = arr.astype(object).where(arr.notna(), MISSING_LABEL).map(str)
-    return text.to_numpy(dtype=object)
+def _code_labels(values: object) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Group code per row and sorted text labels; hash-based, so strings are touched once."""
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    text = [str(u) for u in uniques] + [MISSING_LABEL]
+    labels, merged = np.unique(np.asarray(text, dtype=object), return_inverse=True)  # 1 and "1" are one group
+    return merged[codes].astype(np.int64), tuple(str(x) for x in labels)
 
 
 def build_partition(
@@ -70,15 +73,15 @@ def build_partition(
     names = list(sensitive)
     codes, labels = [], []
     for name in names:
-        text = _as_labels(sensitive[name], name)
-        if text.shape[0] != n_rows:
+        code, label = _code_labels(sensitive[name])
+        if code.shape[0] != n_rows:
             raise ValueError(
-                f"sensitive feature {name!r} has {text.shape[0]} rows but y_true has {n_rows}; "
+                f"sensitive feature {name!r} has {code.shape[0]} rows but y_true has {n_rows}; "
                 "pass one value per row"
             )
-        uniq, inv = np.unique(text, return_inverse=True)
-        codes.append(inv.astype(np.int64))
-        labels.append(tuple(str(u) for u in uniq))
+        used = np.unique(code)  # drop the missing label when nothing is missing
+        codes.append(np.searchsorted(used, code))
+        labels.append(tuple(label[u] for u in used))
     # mixed-radix code over all features, then compress to the cells that occur
     full = np.zeros(n_rows, dtype=np.int64)
     for c, lab in zip(codes, labels, strict=True):
