@@ -117,7 +117,7 @@ def quantitative_evidence(
     if task == "binary" and include_calibration:
         for role, prep in prepared.items():
             if prep.probabilities:
-                calib[role] = CalibrationPrepared(y, prep.score, n_bins=calibration_bins)
+                calib[role] = CalibrationPrepared(y, prep.score, n_bins=calibration_bins, order=prep.order)
                 components[f"calibration:{role}"] = calib[role]
     if progress:
         progress(f"metrics: {len(prepared)} model(s), {n_boot} bootstrap replicates, {y.size} rows")

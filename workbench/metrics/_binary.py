@@ -6,10 +6,13 @@ Everything is a weighted sum, so one code path serves the point estimate (weight
 * *linear aggregates* — per-row columns (TP, FP, positive, one, log-loss term, Brier term)
   whose weighted sums give every threshold metric; for a chunk of replicates this is one
   matrix product ``W @ columns``;
-* *rank aggregates* — the scores are sorted once per class; cumulative weighted sums of the
-  positives (negatives) evaluated at precomputed positions give the exact ROC AUC (ties count
-  one half, as in scikit-learn's trapezoid) and average precision (scikit-learn's step
-  definition) for every replicate with no re-sorting.
+* *rank aggregates* — the scores are sorted once per class (``ScoreOrder``); cumulative
+  weighted sums of the positives (negatives) evaluated at precomputed positions give the
+  exact ROC AUC (ties count one half, as in scikit-learn's trapezoid) and average precision
+  (scikit-learn's step definition) for every replicate with no re-sorting. For positive
+  ``i`` with ``fp_ge``/``fp_gt`` the negative weight at-or-above/strictly-above its score,
+  ``2 * AUC * P * N = 2PN - sum_i w_i (fp_ge_i + fp_gt_i)`` and
+  ``AP * P = sum_i w_i tp_i / (tp_i + fp_ge_i)``.
 
 A row is predicted positive when ``score >= threshold``.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.metrics import _registry as R
+from workbench.metrics._engine import ScoreOrder, SortedReplicate
 
 BINARY_METRICS: tuple[str, ...] = (
     "accuracy",
@@ -125,80 +129,64 @@ class BinaryPrepared:
         self._prepare_ranks()
 
     def _prepare_ranks(self) -> None:
-        y, s = self.y, self.score
-        pos_rows, neg_rows = np.flatnonzero(y), np.flatnonzero(~y)
-        op = np.argsort(-s[pos_rows], kind="stable")
-        on = np.argsort(-s[neg_rows], kind="stable")
-        self.pos_sorted, self.neg_sorted = pos_rows[op], neg_rows[on]
-        sp_asc, sn_asc = s[self.pos_sorted][::-1], s[self.neg_sorted][::-1]
-        n_pos, n_neg = sp_asc.size, sn_asc.size
-        sn_desc, sp_desc = sn_asc[::-1], sp_asc[::-1]
-        # For each negative: positives strictly above (lo) and at-or-above (hi) its score.
-        self.auc_lo = n_pos - np.searchsorted(sp_asc, sn_desc, side="right")
-        self.auc_hi = n_pos - np.searchsorted(sp_asc, sn_desc, side="left")
-        self.ties = bool((self.auc_lo != self.auc_hi).any())
-        # For each positive: positives and negatives at or above its score (its threshold group end).
-        self.ap_pos = n_pos - np.searchsorted(sp_asc, sp_desc, side="left")
-        self.ap_neg = n_neg - np.searchsorted(sn_asc, sp_desc, side="left")
+        self.order = ScoreOrder(self.y, self.score)
+        o = self.order
+        self.pos_sorted, self.neg_sorted = o.pos_sorted, o.neg_sorted
+        sp_desc, sn_asc = o.score_pos, o.score_neg[::-1]
+        sp_asc = sp_desc[::-1]
+        # For each positive (descending score): positives at or above its score (the end of its
+        # threshold group), negatives at or above it, and negatives strictly above it.
+        self.ap_pos = o.n_pos - np.searchsorted(sp_asc, sp_desc, side="left")
+        self.fp_ge = o.n_neg - np.searchsorted(sn_asc, sp_desc, side="left")
+        self.fp_gt = o.n_neg - np.searchsorted(sn_asc, sp_desc, side="right")
+        self.pos_ties = bool((self.ap_pos != np.arange(1, o.n_pos + 1)).any())
+        self.ties = bool((self.fp_ge != self.fp_gt).any())  # a positive and a negative share a score
+
+    @property
+    def score_order(self) -> ScoreOrder:
+        """The shared sorted view the bootstrap executor feeds to ``replicate_stats``."""
+        return self.order
+
+    def replicate_stats(self, view: SortedReplicate) -> tuple[float, float]:
+        """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``)."""
+        wp, cp, cn = view.wp, view.cp, view.cn
+        p_tot, n_tot = float(cp[-1]), float(cn[-1])
+        fp_ge = self.order.scratch("fp_ge", wp.size)
+        np.take(cn, self.fp_ge, out=fp_ge)
+        d_ge = float(np.dot(wp, fp_ge))
+        d_gt = float(np.dot(wp, np.take(cn, self.fp_gt))) if self.ties else d_ge
+        # 2 x AUC numerator: each positive beats the negatives below it and ties half of its own score
+        pn = p_tot * n_tot
+        auc = (2 * pn - d_ge - d_gt) / 2 / pn if pn > 0 else float("nan")
+        tp_at = np.take(cp, self.ap_pos) if self.pos_ties else cp[1:]
+        prec = self.order.scratch("prec", wp.size)
+        np.add(tp_at, fp_ge, out=prec)
+        if view.integer:  # a zero denominator has a zero numerator: any divisor >= 1 gives 0
+            np.maximum(prec, 1.0, out=prec)
+        else:
+            prec[prec == 0] = 1.0
+        np.divide(tp_at, prec, out=prec)
+        ap = float(np.dot(wp, prec)) / p_tot if p_tot > 0 else float("nan")
+        return auc, ap
 
     def rank_metrics(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact weighted ROC AUC and average precision for each row of ``weights`` (k, n).
 
-        Integer (uint8 bootstrap count) weights run in exact integer arithmetic with buffers
-        reused across chunks; float weights run in float64.
+        Scores are sorted once per class; a weighting costs one gather and one cumulative
+        sum per class plus three dot products (ties in score count one half, as in
+        scikit-learn's trapezoid; average precision uses scikit-learn's step definition).
+        uint8 bootstrap counts keep every sum an exact integer.
         """
         w = np.atleast_2d(weights)
-        k = w.shape[0]
-        integer = w.dtype.kind in "ui"
-        cum_t = np.int64 if not integer or 64 * max(self.n, 1) >= 2**31 else np.int32
-        cum_t = np.float64 if not integer else cum_t
-        b = self._buffers(k, w.dtype, cum_t)
-        wp, wn, cp, cn = b["wp"], b["wn"], b["cp"], b["cn"]
-        np.take(w, self.pos_sorted, axis=1, out=wp)
-        np.take(w, self.neg_sorted, axis=1, out=wn)
-        np.cumsum(wp, axis=1, dtype=cum_t, out=cp[:, 1:])
-        np.cumsum(wn, axis=1, dtype=cum_t, out=cn[:, 1:])
-        p_tot = cp[:, -1].astype(np.float64)
-        n_tot = cn[:, -1].astype(np.float64)
-        # AUC numerator x 2: each negative counts positives above it twice and ties once.
-        above = b["above"]
-        np.take(cp, self.auc_lo, axis=1, out=above)
-        if self.ties:
-            np.add(above, np.take(cp, self.auc_hi, axis=1), out=above)
-        else:
-            above *= 2
-        np.multiply(above, wn, out=above)
-        acc_t = np.int64 if integer else np.float64
-        auc = _div(above.sum(axis=1, dtype=acc_t).astype(np.float64) / 2, p_tot * n_tot)
-        # Average precision: precision at each positive's threshold group, weighted by it.
-        tp_at, fp_at, prec = b["tp_at"], b["fp_at"], b["prec"]
-        np.take(cp, self.ap_pos, axis=1, out=tp_at)
-        np.take(cn, self.ap_neg, axis=1, out=fp_at)
-        np.add(fp_at, tp_at, out=fp_at)
-        prec.fill(0.0)
-        np.divide(tp_at, fp_at, out=prec, where=fp_at > 0)
-        np.multiply(prec, wp, out=prec)
-        ap = _div(prec.sum(axis=1), p_tot)
-        return auc, ap
+        out = np.array([self.replicate_stats(self.order.replicate(row)) for row in w]).reshape(-1, 2)
+        return out[:, 0], out[:, 1]
 
-    def _buffers(self, k: int, w_dtype: np.dtype, cum_t: type) -> dict[str, np.ndarray]:
-        key = (k, np.dtype(w_dtype).str, np.dtype(cum_t).str)
-        cached = getattr(self, "_buf", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        n_pos, n_neg = self.pos_sorted.size, self.neg_sorted.size
-        buf = {
-            "wp": np.empty((k, n_pos), w_dtype),
-            "wn": np.empty((k, n_neg), w_dtype),
-            "cp": np.zeros((k, n_pos + 1), cum_t),
-            "cn": np.zeros((k, n_neg + 1), cum_t),
-            "above": np.empty((k, n_neg), cum_t),
-            "tp_at": np.empty((k, n_pos), cum_t),
-            "fp_at": np.empty((k, n_pos), cum_t),
-            "prec": np.empty((k, n_pos), np.float64),
-        }
-        self._buf = (key, buf)
-        return buf
+    def finalise_stats(self, sums: np.ndarray, stats: list[tuple[float, float]]) -> dict[str, np.ndarray]:
+        """Every binary metric from the linear ``sums`` (k, 6) and per-replicate ``(auc, ap)``."""
+        out = finalise_counts(sums, probabilities=self.probabilities)
+        ranks = np.asarray(stats, dtype=np.float64).reshape(-1, 2)
+        out["roc_auc"], out["average_precision"] = ranks[:, 0], ranks[:, 1]
+        return {name: out[name] for name in BINARY_METRICS}
 
     def finalise(self, sums: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Every binary metric for each weighting: ``sums`` (k, 6) = weights @ columns."""

@@ -1,17 +1,32 @@
 """The bootstrap executor: one pass over the replicates feeds every prepared component.
 
 A component (``BinaryPrepared``, ``CalibrationPrepared``, ...) exposes ``columns`` (per-row
-values whose weighted sums it needs) and ``finalise(sums, weights)``. For each chunk of
-replicates the executor generates the Poisson counts once (uint8), takes all the linear sums
-of all components in a single float32 matrix product, and hands each component its slice
-plus the counts for its rank statistics. Candidate and baseline therefore share every
-replicate (paired), and the weights are generated once for the whole review.
+values whose weighted sums it needs; ``linear_columns`` if it keeps a wider ``columns`` for
+other executors) and ``finalise(sums, weights)``. For each chunk of replicates the executor
+generates the Poisson counts once (uint8) and takes all the linear sums of all components in
+a single float32 matrix product.
+
+Rank and bin statistics need the weights in score order. A component that has a
+``score_order`` (a :class:`ScoreOrder`) and ``replicate_stats(view)`` /
+``finalise_stats(sums, stats)`` is fed replicate by replicate: the executor gathers each
+replicate's counts into each distinct score order **once** (one gather + one cumulative sum
+per class) and hands the same view to every component sharing that order — a model's
+metrics and its calibration share it. Working on one replicate at a time keeps the gathered
+vectors in cache, which is several times faster than (k, n) chunk arrays at 1M rows.
+
+Chunks run on a small thread pool (numpy releases the GIL in the gathers, sums and products);
+candidate and baseline therefore share every replicate (paired), and the weights are
+generated once for the whole review.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Protocol
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,8 +39,153 @@ class Component(Protocol):
     def finalise(self, sums: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]: ...
 
 
+class SortedReplicate:
+    """One weighting in a :class:`ScoreOrder`: per-class weights and their running sums.
+
+    ``wp``/``wn``: weights of positives/negatives in descending score order (float64);
+    ``cp``/``cn``: their cumulative sums with a leading 0 (``cp[i]`` = weight of the ``i``
+    highest-scored positives). Integer weights keep every sum exact (float64 holds integers
+    up to 2**53).
+    """
+
+    __slots__ = ("wp", "wn", "cp", "cn", "integer")
+
+    def __init__(self, wp, wn, cp, cn, integer: bool) -> None:
+        self.wp, self.wn, self.cp, self.cn, self.integer = wp, wn, cp, cn, integer
+
+
+class ScoreOrder:
+    """Rows of one score vector sorted once per class (descending, stable), for any weighting.
+
+    Shared by every component that reads the same ``(y, score)``: ``replicate(w)`` gathers a
+    weight vector into this order and accumulates it, into per-thread buffers.
+    """
+
+    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
+        y = np.asarray(y, dtype=bool)
+        pos_rows, neg_rows = np.flatnonzero(y), np.flatnonzero(~y)
+        self.pos_sorted = pos_rows[np.argsort(-score[pos_rows], kind="stable")]
+        self.neg_sorted = neg_rows[np.argsort(-score[neg_rows], kind="stable")]
+        self.score_pos = score[self.pos_sorted]
+        self.score_neg = score[self.neg_sorted]
+        self.n_pos, self.n_neg = self.pos_sorted.size, self.neg_sorted.size
+        # running sums of uint8 counts (<= 8 per row) stay exact in int32 below 2**28 rows
+        self._int = np.int32 if 8 * (self.n_pos + self.n_neg) < 2**31 else np.int64
+        self._local = threading.local()
+
+    def _buffers(self) -> dict[str, np.ndarray]:
+        buf = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = {
+                "up": np.empty(self.n_pos, np.uint8), "un": np.empty(self.n_neg, np.uint8),
+                "wp": np.empty(self.n_pos), "wn": np.empty(self.n_neg),
+                "cp": np.zeros(self.n_pos + 1), "cn": np.zeros(self.n_neg + 1),
+                "ip": np.zeros(self.n_pos + 1, self._int), "in": np.zeros(self.n_neg + 1, self._int),
+            }
+            self._local.buf = buf
+        return buf
+
+    def scratch(self, name: str, size: int) -> np.ndarray:
+        """A per-thread float64 work array of ``size`` (reused; contents undefined)."""
+        buf = self._buffers()
+        arr = buf.get(name)
+        if arr is None or arr.size != size:
+            arr = buf[name] = np.empty(size)
+        return arr
+
+    def replicate(self, w: np.ndarray) -> SortedReplicate:
+        """Weights ``w`` (n,) — uint8 counts or float — gathered and accumulated per class.
+
+        The returned arrays are this thread's buffers: valid until its next ``replicate``.
+        """
+        b = self._buffers()
+        integer = w.dtype.kind in "ui"
+        if w.dtype == np.uint8:
+            # gather the 1-byte counts, accumulate in integers (a float64 scan is latency-bound,
+            # ~5x slower), then widen both to float64 for the BLAS dot products
+            for u, i, f, c, rows in ((b["up"], b["ip"], b["wp"], b["cp"], self.pos_sorted),
+                                     (b["un"], b["in"], b["wn"], b["cn"], self.neg_sorted)):
+                np.take(w, rows, out=u)
+                np.cumsum(u, dtype=self._int, out=i[1:])
+                np.copyto(f, u)
+                np.copyto(c, i)
+        else:
+            np.copyto(b["wp"], np.take(w, self.pos_sorted))
+            np.copyto(b["wn"], np.take(w, self.neg_sorted))
+            np.cumsum(b["wp"], out=b["cp"][1:])
+            np.cumsum(b["wn"], out=b["cn"][1:])
+        return SortedReplicate(b["wp"], b["wn"], b["cp"], b["cn"], integer)
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """One BLAS thread per bootstrap worker.
+
+    The products here are skinny (k x n by n x m, n-long dots); OpenBLAS's own threads spin
+    and wait on each other, which on a shared 2-core machine made every dot product ~10x
+    slower than single-threaded. The workers already use the cores.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it, run as configured
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def default_chunk(n_rows: int, *, budget_elements: int = 16 << 20) -> int:
     return int(max(1, min(64, budget_elements // max(n_rows, 1))))
+
+
+def default_workers() -> int:
+    """Threads for the bootstrap: ``WORKBENCH_THREADS`` or min(2, cores)."""
+    env = os.environ.get("WORKBENCH_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _linear(comp: Any) -> np.ndarray:
+    return comp.linear_columns if hasattr(comp, "linear_columns") else comp.columns
+
+
+def _sorted_fed(comp: Any) -> bool:
+    return getattr(comp, "score_order", None) is not None and hasattr(comp, "replicate_stats")
+
+
+class _Plan:
+    """The linear matrix of every component and the groups of components sharing a score order."""
+
+    def __init__(self, components: Mapping[str, Any], n_rows: int) -> None:
+        self.names = list(components)
+        self.components = components
+        widths = [_linear(components[n]).shape[1] for n in self.names]
+        self.bounds = np.cumsum([0, *widths])
+        self.matrix = np.empty((n_rows, int(self.bounds[-1])), dtype=np.float32)
+        for name, lo, hi in zip(self.names, self.bounds[:-1], self.bounds[1:]):
+            self.matrix[:, lo:hi] = _linear(components[name])
+        self.orders: dict[int, tuple[ScoreOrder, list[str]]] = {}
+        for name in self.names:
+            comp = components[name]
+            if _sorted_fed(comp):
+                self.orders.setdefault(id(comp.score_order), (comp.score_order, []))[1].append(name)
+
+    def chunk(self, start: int, size: int, seed: int, n_rows: int) -> dict[str, dict[str, np.ndarray]]:
+        counts = np.empty((size, n_rows), dtype=np.uint8)
+        fill_poisson_counts(counts, seed=seed, start=start)
+        sums = counts.astype(np.float32) @ self.matrix if self.matrix.shape[1] else np.zeros((size, 0))
+        stats: dict[str, list[Any]] = {name: [] for group in self.orders.values() for name in group[1]}
+        for r in range(size):
+            for order, members in self.orders.values():
+                view = order.replicate(counts[r])
+                for name in members:
+                    stats[name].append(self.components[name].replicate_stats(view))
+        out = {}
+        for name, lo, hi in zip(self.names, self.bounds[:-1], self.bounds[1:]):
+            comp, part = self.components[name], sums[:, lo:hi].astype(np.float64)
+            out[name] = comp.finalise_stats(part, stats[name]) if name in stats else comp.finalise(part, counts)
+        return out
 
 
 def run_bootstrap(
@@ -35,9 +195,13 @@ def run_bootstrap(
     n_boot: int,
     seed: int,
     chunk_size: int | None = None,
+    workers: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Replicate values ``{component: {statistic: array (n_boot, ...)}}``.
+
+    Replicate ``r`` uses the counter-based Poisson weights of ``workbench.metrics.bootstrap``,
+    so the values do not depend on ``chunk_size`` or ``workers``.
 
     Examples
     --------
@@ -48,27 +212,28 @@ def run_bootstrap(
     (20,)
     """
     names = list(components)
-    out: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in names}
     if n_boot <= 0 or not names:
         return {name: {} for name in names}
-    widths = [components[n].columns.shape[1] for n in names]
-    bounds = np.cumsum([0, *widths])
-    matrix = np.empty((n_rows, int(bounds[-1])), dtype=np.float32)
-    for name, lo, hi in zip(names, bounds[:-1], bounds[1:]):
-        matrix[:, lo:hi] = components[name].columns
+    plan = _Plan(components, n_rows)
     k = chunk_size or default_chunk(n_rows)
-    counts = np.empty((k, n_rows), dtype=np.uint8)
-    weights = np.empty((k, n_rows), dtype=np.float32)
-    for start in range(0, n_boot, k):
-        size = min(k, n_boot - start)
-        c, w = counts[:size], weights[:size]
-        fill_poisson_counts(c, seed=seed, start=start)
-        np.copyto(w, c)
-        sums = w @ matrix
-        for name, lo, hi in zip(names, bounds[:-1], bounds[1:]):
-            values = components[name].finalise(sums[:, lo:hi].astype(np.float64), c)
-            for stat, v in values.items():
+    starts = list(range(0, n_boot, k))
+    n_workers = max(1, min(workers or default_workers(), len(starts)))
+    out: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in names}
+
+    def collect(start: int, values: dict[str, dict[str, np.ndarray]]) -> None:
+        for name, stats in values.items():
+            for stat, v in stats.items():
                 out[name].setdefault(stat, []).append(np.asarray(v))
         if progress is not None:
-            progress(f"bootstrap: {start + size}/{n_boot} replicates")
+            progress(f"bootstrap: {min(start + k, n_boot)}/{n_boot} replicates")
+
+    with _single_threaded_blas():
+        if n_workers == 1:
+            for start in starts:
+                collect(start, plan.chunk(start, min(k, n_boot - start), seed, n_rows))
+        else:
+            with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="bootstrap") as pool:
+                futures = [pool.submit(plan.chunk, s, min(k, n_boot - s), seed, n_rows) for s in starts]
+                for start, fut in zip(starts, futures):  # in order: results are concatenated by replicate
+                    collect(start, fut.result())
     return {name: {stat: np.concatenate(v, axis=0) for stat, v in stats.items()} for name, stats in out.items()}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.metrics._engine import ScoreOrder, SortedReplicate
 from workbench.metrics._registry import MetricValue
 
 __all__ = ["CALIBRATION_METRICS", "CalibrationPrepared", "calibration_summary", "logistic_recalibration"]
@@ -96,9 +97,19 @@ def _quantile_bins(p: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CalibrationPrepared:
-    """One model's probabilities prepared for calibration statistics under any weighting."""
+    """One model's probabilities prepared for calibration statistics under any weighting.
 
-    def __init__(self, y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10) -> None:
+    ``columns`` is the per-row layout ``[uniform bins (count, p, y) x n_bins, quantile bins
+    (count, p, y) x n_quantile_bins, (p-y)^2, Newton sums x 5]`` whose weighted sums
+    ``finalise`` reads (built on demand: it is wide). The bootstrap executor instead takes
+    the six ``linear_columns`` in its matrix product and the bin sums from the rows sorted by
+    score (``score_order``, shared with the model's ``BinaryPrepared``): both binnings are
+    monotone in ``p``, so every (uniform bin, quantile bin) cell is a contiguous run of each
+    class's sorted rows, and its weight and probability sums cost one slice each.
+    """
+
+    def __init__(self, y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10,
+                 order: ScoreOrder | None = None) -> None:
         y = np.asarray(y_true, dtype=np.float64).ravel()
         p = np.asarray(y_prob, dtype=np.float64).ravel()
         if p.shape != y.shape:
@@ -107,9 +118,10 @@ class CalibrationPrepared:
             raise ValueError(f"n_bins must be >= 1, got {n_bins}")
         self.n, self.n_bins = y.size, int(n_bins)
         self.uniform_edges = np.linspace(0, 1, n_bins + 1)
-        u_idx = _uniform_bins(p, n_bins)
-        q_idx, self.quantile_edges = _quantile_bins(p, n_bins)
+        self._u_idx = _uniform_bins(p, n_bins)
+        self._q_idx, self.quantile_edges = _quantile_bins(p, n_bins)
         self.n_quantile_bins = self.quantile_edges.size - 1
+        self._p, self._y = p, y
         self.slope_full, self.intercept_full = logistic_recalibration(y, p)
         x = _logit(p)
         if np.isfinite(self.slope_full):
@@ -117,12 +129,71 @@ class CalibrationPrepared:
         else:
             mu = np.full_like(p, 0.5)
         v = mu * (1 - mu)
-        cols = [
-            _bin_columns(u_idx, n_bins, p, y),
-            _bin_columns(q_idx, self.n_quantile_bins, p, y),
-            np.column_stack([(p - y) ** 2, y - mu, x * (y - mu), v, x * v, x * x * v]),
-        ]
-        self.columns = np.concatenate(cols, axis=1)
+        self.linear_columns = np.column_stack([(p - y) ** 2, y - mu, x * (y - mu), v, x * v, x * x * v])
+        self._columns: np.ndarray | None = None
+        if order is not None and (order.n_pos + order.n_neg != self.n or order.n_pos != int(y.sum())):
+            raise ValueError("order was built for other data: pass the ScoreOrder of the same (y, score)")
+        self.score_order = order if order is not None else ScoreOrder(y > 0.5, p)
+        self._prepare_cells()
+
+    @property
+    def columns(self) -> np.ndarray:
+        """The full per-row layout (see the class docstring); built on first use."""
+        if self._columns is None:
+            u, q, p, y = self._u_idx, self._q_idx, self._p, self._y
+            self._columns = np.concatenate(
+                [_bin_columns(u, self.n_bins, p, y), _bin_columns(q, self.n_quantile_bins, p, y),
+                 self.linear_columns], axis=1)
+        return self._columns
+
+    @columns.setter
+    def columns(self, value: np.ndarray) -> None:  # executors that bring their own sums
+        self._columns = value
+
+    def _prepare_cells(self) -> None:
+        o, nq = self.score_order, self.n_quantile_bins
+        runs, self._p_sorted = [], []
+        for rows, positive in ((o.pos_sorted, True), (o.neg_sorted, False)):
+            cell = self._u_idx[rows] * nq + self._q_idx[rows]
+            starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if rows.size else np.array([], int)
+            ends = np.r_[starts[1:], rows.size]
+            runs.append((starts, ends, cell[starts], positive))
+            self._p_sorted.append(self._p[rows])
+        self._runs = runs
+        seg_cells = np.concatenate([r[2] for r in runs]).astype(np.int64)
+        self._seg_positive = np.concatenate([np.full(r[0].size, r[3]) for r in runs])
+        n_seg = seg_cells.size
+        self._to_uniform = np.zeros((n_seg, self.n_bins))
+        self._to_uniform[np.arange(n_seg), seg_cells // nq] = 1.0
+        self._to_quantile = np.zeros((n_seg, nq))
+        self._to_quantile[np.arange(n_seg), seg_cells % nq] = 1.0
+
+    def replicate_stats(self, view: SortedReplicate) -> np.ndarray:
+        """Weight and probability sums of each run of sorted rows, shape (2, runs)."""
+        out = []
+        for (starts, ends, _, _), w, c, p in zip(self._runs, (view.wp, view.wn), (view.cp, view.cn), self._p_sorted):
+            counts = c[ends] - c[starts]
+            psums = [float(np.dot(w[a:b], p[a:b])) for a, b in zip(starts, ends)]
+            out.append((counts, np.asarray(psums, dtype=np.float64).reshape(-1)))
+        return np.stack([np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])])
+
+    def finalise_stats(self, sums: np.ndarray, stats: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Statistics from the linear ``sums`` (k, 6) and per-replicate run sums."""
+        runs = np.asarray(stats, dtype=np.float64).reshape(len(stats), 2, -1)
+        count, psum = runs[:, 0], runs[:, 1]
+        ysum = count * self._seg_positive
+        blocks = [m for t in (self._to_uniform, self._to_quantile) for m in (count @ t, psum @ t, ysum @ t)]
+        return self.finalise(np.concatenate([*blocks, np.asarray(sums, dtype=np.float64)], axis=1))
+
+    def _unit_sums(self) -> np.ndarray:
+        """Column sums of ``columns`` with unit weights, without building the wide layout."""
+        if self._columns is not None:
+            return self._columns.sum(axis=0)
+        parts = []
+        for idx, nb in ((self._u_idx, self.n_bins), (self._q_idx, self.n_quantile_bins)):
+            parts += [np.bincount(idx, minlength=nb).astype(np.float64),
+                      np.bincount(idx, weights=self._p, minlength=nb), np.bincount(idx, weights=self._y, minlength=nb)]
+        return np.concatenate([*parts, self.linear_columns.sum(axis=0)])
 
     def finalise(self, sums: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Calibration statistics for each row of ``sums`` (k, m) = weights @ columns."""
@@ -153,7 +224,7 @@ class CalibrationPrepared:
 
     def point(self) -> dict[str, object]:
         """Point estimates (unit weights) plus both reliability curves."""
-        sums = self.columns.sum(axis=0)[None, :]
+        sums = self._unit_sums()[None, :]
         values = self.finalise(sums)
         out: dict[str, object] = {
             name: MetricValue.of(values[name][0], _reason(name)) for name in CALIBRATION_METRICS
