@@ -126,12 +126,18 @@ def _questionnaires(qualitative: Any) -> dict[str, Any]:
     return {"verdict": worst(v.verdict for v in qualitative.values()), "questionnaires": list(seen.values())}
 
 
-def _governance(checks: Any, card: Any) -> dict[str, Any]:
+def _governance(decision: dict[str, Any], card: Any) -> dict[str, Any]:
+    """The governance checklist exactly as the decision recorded it (never re-run at report time)."""
     rows, pii = [], None
-    for key, c in (checks or {}).items():
-        rows.append({"id": key, "title": c.name, "status": c.status, "reason": c.summary})
-        if c.name == "privacy":
-            pii = {"findings": [f for d in c.evidence.get("datasets", ()) for f in d.get("findings", ())]}
+    for c in decision.get("criteria", ()):
+        if c.get("kind") != "governance":
+            continue
+        details = c.get("details") or {}
+        check = details.get("check", c["id"])
+        rows.append({"id": c["id"], "title": check, "status": c["status"], "reason": c["reason"]})
+        if check == "privacy":
+            datasets = (details.get("evidence") or {}).get("datasets", ())
+            pii = {"findings": [f for d in datasets for f in d.get("findings", ())]}
     return {"checks": rows, "model_card": dict(card) if card else {}, "pii": pii}
 
 
@@ -139,18 +145,16 @@ def packet_input_for_review(store: Any, review: Any, *, generated_by: str, polic
     """The :class:`PacketInput` of a loaded review (``workbench.artefacts.ReviewData``) from the store.
 
     Uses the stored evidence whose digest matches the artefacts on disk and the latest stored
-    decision (which must be about that evidence); re-runs the governance checks and reads the
-    questionnaire scores as of the decision's date. The CLI's ``report`` and the app share it.
+    decision (which must be about that evidence); the governance checklist is the one the
+    decision recorded, so the packet cannot contradict its own criteria table. The CLI's ``report`` and the app share it.
 
     Raises
     ------
     StoreError
         When the review, its current evidence or a decision about that evidence is missing.
     """
-    import datetime as dt
-
     from workbench._decision_inputs import qualitative_for_review
-    from workbench.governance import governance_for_review, review_documents
+    from workbench.governance import review_documents
     from workbench.policy import default_policy, load_policy
 
     m = review.manifest
@@ -169,13 +173,11 @@ def packet_input_for_review(store: Any, review: Any, *, generated_by: str, polic
         policy = load_policy(policy_path) if policy_path is not None else default_policy()
     text_path = policy_path or Path(__file__).resolve().parents[1] / "data" / "default_policy.yaml"
     policy_text = text_path.read_text(encoding="utf-8") if text_path.is_file() else ""
-    at = dt.datetime.fromisoformat(rec.decision["decided_at"])
     card, plan = review_documents(review, store=store, review_id=review_id)
-    checks = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
     return collect_packet_input(
         store, review_id, generated_by=generated_by, policy_text=policy_text, evidence=run.evidence,
         decision=rec.decision, questionnaires=_questionnaires(qualitative_for_review(policy, store=store, review_id=review_id)),
-        governance=_governance(checks, card), readiness_plan=dict(plan) if plan else {},
+        governance=_governance(rec.decision, card), readiness_plan=dict(plan) if plan else {},
     )
 
 
