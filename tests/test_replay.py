@@ -111,6 +111,7 @@ def _bad(f: pd.DataFrame) -> pd.Series:
     return (f["open_lines"] == 3) & (f["region"] == "east") & (f["purpose"] == "car")
 
 
+@pytest.mark.slow
 def test_model_raising_on_some_rows_is_counted_and_replay_completes(review, replay_path):
     frame = pd.read_parquet(replay_path).iloc[:6000]
     real = review.models["candidate"]
@@ -133,3 +134,33 @@ def test_model_raising_on_some_rows_is_counted_and_replay_completes(review, repl
     assert out["canary"]["halted_at"]["breaches"][0]["guardrail"] == "error_rate"
     # rows the candidate did score are compared as usual
     assert [w["compared_rows"] for w in out["windows"]] == [w["rows"] - g for w, g in zip(out["windows"], got)]
+
+
+@pytest.mark.slow
+def test_cli_replay_and_canary_exit_codes(demo_dir, tmp_path):
+    import yaml
+
+    from workbench.cli import main
+
+    raw = yaml.safe_load((demo_dir / "review.yaml").read_text())
+    for role in ("candidate", "baseline"):
+        raw[role]["path"] = str(demo_dir / raw[role]["path"])
+    for key in ("policy", "model_card"):
+        raw[key] = str(demo_dir / raw[key])
+    full = pd.read_parquet(demo_dir / "data" / "replay.parquet")
+    weeks = (full["timestamp"] - full["timestamp"].min().normalize()).dt.days // 7
+    small = full[weeks.isin([0, 9])].groupby(weeks[weeks.isin([0, 9])]).head(800)  # a calm week, a drifted week
+    small.to_parquet(tmp_path / "replay.parquet")
+    raw["data"] = {k: str(demo_dir / v) for k, v in raw["data"].items()}
+    raw["data"]["replay"] = str(tmp_path / "replay.parquet")
+    manifest = tmp_path / "review.yaml"
+    manifest.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "replay.json"
+    assert main(["replay", str(manifest), "--out", str(out), "--window", "7D", "--latency-sample", "1"]) == 0
+    result = json.loads(out.read_text())
+    assert [w["rows"] for w in result["windows"]][0] == 800 and result["canary"] is None
+    assert main(["canary", str(manifest), "--stages", "50,100", "--max-latency-ms", "100000",
+                 "--latency-sample", "1", "--out", str(tmp_path / "c.json")]) == 1
+    halted = json.loads((tmp_path / "c.json").read_text())["canary"]["halted_at"]
+    assert halted["breaches"][0]["guardrail"] == "psi" and halted["stage_percent"] == 100.0
+    assert main(["canary", str(manifest), "--stages", "50,10"]) == 2
