@@ -15,6 +15,7 @@ import yaml
 from tests.test_decision import oracle_evidence
 from workbench.artefacts import load_review
 from workbench.cli import main
+from workbench.evidence import content_digest
 from workbench.policy import default_policy
 from workbench.store import Store
 
@@ -31,7 +32,9 @@ def scenario(demo_dir, tmp_path_factory):
     raw["settings"]["n_bootstrap"] = 40
     manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
     review = load_review(manifest)
-    (root / "evidence.json").write_text(json.dumps(oracle_evidence(review, n_boot=10)))
+    evidence = oracle_evidence(review, n_boot=10)
+    evidence["digest"] = content_digest(evidence)
+    (root / "evidence.json").write_text(json.dumps(evidence))
     auc = {"id": "auc-floor", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.7, "ci": "lower"}
     (root / "go.yaml").write_text(yaml.safe_dump({"id": "go", "version": "1", "criteria": [auc]}))
     sign = {"id": "signoffs", "kind": "signoff", "roles": ["security"]}
@@ -155,3 +158,12 @@ def test_demo_gate_computes_evidence_is_no_go_and_reuses_the_stored_run(scenario
     capsys.readouterr()
     assert gate(scenario / "review.yaml", "--db", db, "--out", out) == 1
     assert "reusing stored evidence run" in capsys.readouterr().err
+
+
+def test_edited_evidence_file_is_refused(scenario, tmp_path, capsys):
+    evidence = json.loads((scenario / "evidence.json").read_text())
+    evidence["models"]["candidate"]["metrics"]["roc_auc"]["value"] = 0.99  # "improve" the candidate by hand
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(evidence))
+    assert gate(scenario / "review.yaml", "--evidence", forged, "--no-db") == 2
+    assert "does not match its digest" in capsys.readouterr().err

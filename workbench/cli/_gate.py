@@ -85,6 +85,13 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
                 f"--evidence {path.name}: computed from other inputs (evidence digest {str(got)[:12]}… ≠ "
                 f"{review.evidence_digest[:12]}… of the manifest's artefacts); re-run `workbench review`"
             )
+        from workbench.evidence import content_digest
+
+        if ev.get("digest") != content_digest(ev):
+            raise ArtefactError(
+                f"--evidence {path.name}: its content does not match its digest (edited after "
+                "`workbench review` wrote it?); re-run `workbench review`"
+            )
         return ev
     if store is not None and review_id is not None:
         run = store.evidence_by_digest(review_id, review.evidence_digest)
