@@ -79,7 +79,7 @@ def test_default_policy_loads_and_has_a_stable_digest():
     assert len({c.id for c in p.criteria}) == len(p.criteria)
     assert set(p.required_signoff_roles) == {"product_owner", "data_scientist", "data_governance", "security", "legal", "operations"}
     kinds = {c.kind for c in p.criteria}
-    assert kinds == {"absolute", "relative", "fairness", "drift", "operational", "robustness", "qualitative", "governance", "signoff"}
+    assert kinds == {"absolute", "relative", "fairness", "drift", "operational", "robustness", "replay", "qualitative", "governance", "signoff"}
 
 
 def test_digest_changes_with_any_bound_and_ignores_key_order():
@@ -329,3 +329,30 @@ def test_docs_publish_the_current_schema_and_default_policy():
     assert json.loads(schema_block) == policy_json_schema()
     yaml_block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert parse_policy(yaml.safe_load(yaml_block)).digest == default_policy().digest
+
+
+# ---- replay -------------------------------------------------------------------------------------
+
+def _replay_evidence(**summary):
+    base = {"rows": 10_000, "agreement_rate": 0.93, "max_window_psi": 0.12, "errors": {"candidate": 3, "baseline": 0}}
+    return {"replay": {"status": "ok", "summary": {**base, **summary},
+                       "canary": {"status": "completed", "recommendation": "promote: no guardrail breached at any stage"}}}
+
+
+def test_replay_agreement_psi_errors_and_canary():
+    rule = dict(kind="replay", min_agreement=0.9, max_window_psi=0.25, max_error_rate=0.001)
+    ok = evaluate_criterion(crit(**rule), _replay_evidence())
+    assert ok.status == "PASS" and [i.status for i in ok.items] == ["PASS"] * 4
+    low = evaluate_criterion(crit(**rule), _replay_evidence(agreement_rate=0.85))
+    assert low.status == "FAIL" and "agreement" in low.reason
+    drifted = evaluate_criterion(crit(**rule), _replay_evidence(max_window_psi=0.31))
+    assert drifted.status == "FAIL" and drifted.items[1].measured == pytest.approx(0.31)
+    errors = evaluate_criterion(crit(**rule), _replay_evidence(errors={"candidate": 20}))
+    assert errors.status == "FAIL" and errors.items[2].measured == pytest.approx(0.002)  # 20 / 10,000 rows
+    halted = _replay_evidence()
+    halted["replay"]["canary"] = {"status": "halted", "recommendation": "roll back to the baseline: psi breached at the 50% stage"}
+    stopped = evaluate_criterion(crit(**rule), halted)
+    assert stopped.status == "FAIL" and "psi breached at the 50% stage" in stopped.reason
+    assert evaluate_criterion(crit(**rule, allow_canary_breach=True), halted).status == "PASS"
+    missing = evaluate_criterion(crit(**rule), {"replay": {"status": "not_applicable", "reason": "no data.replay"}})
+    assert missing.status == "MISSING" and "no data.replay" in missing.reason

@@ -15,6 +15,7 @@ from workbench._policy_schema import (
     FairnessCriterion,
     OperationalCriterion,
     RelativeCriterion,
+    ReplayCriterion,
     RobustnessCriterion,
 )
 from workbench._policy_values import (
@@ -266,6 +267,34 @@ def eval_robustness(c: RobustnessCriterion, evidence: dict[str, Any]) -> Criteri
     return _result(c, items)
 
 
+def eval_replay(c: ReplayCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    node = lookup(evidence, "replay")
+    if not isinstance(node, dict) or node.get("status") != "ok":
+        why = node.get("reason", node.get("status")) if isinstance(node, dict) else "no replay section in the evidence"
+        return _missing(c, f"no shadow/canary replay evidence ({why})")
+    s = node.get("summary") or {}
+    items: list[ItemResult] = []
+    if c.min_agreement is not None:
+        items.append(check_bounds("decision agreement with the baseline", read_value(s.get("agreement_rate", _ABSENT)),
+                                  lo=c.min_agreement, hi=None, name="agreement"))
+    if c.max_window_psi is not None:
+        items.append(check_bounds("worst window PSI", read_value(s.get("max_window_psi", _ABSENT)),
+                                  lo=None, hi=c.max_window_psi, name="window PSI"))
+    if c.max_error_rate is not None:
+        rows, errors = s.get("rows") or 0, (s.get("errors") or {}).get("candidate")
+        rate = Value(errors / rows) if rows and errors is not None else None
+        items.append(check_bounds("candidate error rate", rate, lo=None, hi=c.max_error_rate, name="errors"))
+    canary = node.get("canary")
+    if isinstance(canary, dict) and not c.allow_canary_breach:
+        if canary.get("status") == "halted":
+            items.append(ItemResult("canary", "FAIL", f"canary halted — {canary.get('recommendation')}"))
+        else:
+            items.append(ItemResult("canary", "PASS", f"canary held at every stage ({canary.get('status')})"))
+    if not items:
+        return _missing(c, "the replay criterion sets no bound")
+    return _result(c, items)
+
+
 _EVALUATORS = {
     "absolute": eval_absolute,
     "relative": eval_relative,
@@ -273,6 +302,7 @@ _EVALUATORS = {
     "drift": eval_drift,
     "operational": eval_operational,
     "robustness": eval_robustness,
+    "replay": eval_replay,
 }
 
 

@@ -155,6 +155,16 @@ class RobustnessCriterion(_Criterion):
         return self
 
 
+class ReplayCriterion(_Criterion):
+    """Shadow replay and canary on production-like traffic (the evidence's ``replay`` section)."""
+
+    kind: Literal["replay"]
+    min_agreement: float | None = Field(default=None, ge=0, le=1, description="share of identical decisions")
+    max_window_psi: float | None = Field(default=None, ge=0, description="worst PSI of any feature in any window")
+    max_error_rate: float | None = Field(default=None, ge=0, le=1, description="candidate rows that raised / rows")
+    allow_canary_breach: bool = Field(default=False, description="false: a halted canary fails the criterion")
+
+
 class QualitativeCriterion(_Criterion):
     """Submitted questionnaires: reviewers per role, minimum score, no blocking answers."""
 
@@ -209,6 +219,7 @@ Criterion = Annotated[
         DriftCriterion,
         OperationalCriterion,
         RobustnessCriterion,
+        ReplayCriterion,
         QualitativeCriterion,
         GovernanceCriterion,
         SignoffCriterion,
@@ -259,6 +270,7 @@ __all__ = [
     "PolicyModel",
     "QualitativeCriterion",
     "RelativeCriterion",
+    "ReplayCriterion",
     "RobustnessCriterion",
     "Role",
     "Severity",
