@@ -93,7 +93,7 @@ def test_hashed_poisson_weights_are_poisson_and_independent(data):
     ex = DuckDBExecutor(str(folder / "part-*.parquet"), SPEC)
     try:
         rep = ex.replicated_source().replace(f"range({SPEC.n_boot})", "range(4)")
-        w = np.array(ex.rows(f"SELECT r, k, w FROM {rep} ORDER BY r, k"), dtype=object)
+        w = np.array(ex.rows(f"SELECT u, k, w FROM {rep} ORDER BY u, k"), dtype=object)
     finally:
         ex.close()
     weights = w[:, 2].astype(float).reshape(4, -1)
@@ -144,3 +144,66 @@ def test_larger_than_memory_limit_spills_with_the_same_result(tmp_path):
     # the same review without a spill directory does not fit in 48 MB: it really spilled
     with pytest.raises(duckdb.OutOfMemoryException):
         duckdb_aggregates(str(tmp_path / "big.parquet"), spec, memory_limit="48MB", temp_directory="", threads=1)
+
+
+def _oracle_linear_and_hist(pairs, spec: ScaleSpec, units: int, hb: int):
+    """Replicated sums recomputed row by row from the weights DuckDB drew (independent of _sql_boot)."""
+    from workbench.engine._ranks import histogram_bin
+
+    u, w, y, s = (pairs[c].to_numpy() for c in ("u", "w", "y", "s_0"))
+    pred = (s >= spec.threshold).astype(float)
+    c = np.clip(s, np.finfo(float).eps, 1 - np.finfo(float).eps)
+    cols = [w * y * pred, w * (1 - y) * pred, w * y, w, -w * (y * np.log(c) + (1 - y) * np.log(1 - c)), w * (s - y) ** 2]
+    lin = np.stack([np.bincount(u, weights=v, minlength=units) for v in cols], axis=1)
+    h = histogram_bin(s, lo=0.0, scale=float(hb), bins=hb)
+    hist = np.bincount((u * hb + h) * 2 + y, weights=w, minlength=units * hb * 2).reshape(units, hb, 2)
+    return lin, hist
+
+
+@pytest.mark.parametrize("unit", ["row", "bucket"])
+def test_replicated_sums_equal_a_row_by_row_oracle(data, unit):
+    """Grouped scans + assembly (+ bucket contraction) give the weighted sums of every row."""
+    from workbench.engine._duckdb import DuckDBExecutor
+    from workbench.metrics.bootstrap import fill_poisson_counts
+
+    _, folder, _, _, _ = data
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, id_column="id", n_boot=12, seed=5,
+                     bootstrap_unit=unit, bootstrap_buckets=64)
+    agg = duckdb_aggregates(str(folder / "part-*.parquet"), spec)
+    ex = DuckDBExecutor(str(folder / "part-*.parquet"), spec)
+    try:
+        if unit == "row":
+            pairs = ex.frame(f"SELECT u, w, y, s_0 FROM {ex.replicated_source()}")
+        else:
+            pairs = ex.frame(f"SELECT {ex.dialect.bucket('k', 64)} AS u, 1 AS w, y, s_0 FROM base")
+    finally:
+        ex.close()
+    units = 12 if unit == "row" else 64
+    lin, hist = _oracle_linear_and_hist(pairs, spec, units, spec.bootstrap_bins)
+    if unit == "bucket":
+        weights = fill_poisson_counts(np.empty((12, 64), np.uint8), seed=5).astype(float)
+        lin, hist = weights @ lin, (weights @ hist.reshape(64, -1)).reshape(12, -1, 2)
+    assert np.array_equal(agg.boot.linear["candidate"][:, :4], lin[:, :4])  # integer counts: exact
+    np.testing.assert_allclose(agg.boot.linear["candidate"][:, 4:], lin[:, 4:], rtol=1e-9)
+    assert np.array_equal(agg.boot.histogram["candidate"], hist)
+    assert ("buckets" in agg.boot.weights) == (unit == "bucket")
+
+
+def test_bucket_bootstrap_cis_agree_with_numpy(data):
+    # Buckets of ~23 rows: the bucket bootstrap estimates the same sampling distribution; the
+    # extra error of estimating it from M = 256 iid bucket sums is a relative CI-width sd of
+    # about 1/sqrt(2M) = 0.044, small next to the 0.35-width tolerance of _ci_tolerance.
+    frame, folder, profile, np_ev, _ = data
+    spec = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex", "age"),
+                     id_column="id", n_boot=200, seed=7, bootstrap_unit="bucket", bootstrap_buckets=256)
+    ev = evidence_from_aggregates(duckdb_aggregates(str(folder / "part-*.parquet"), spec), spec)
+    for role in ("candidate", "baseline"):
+        for name in ("roc_auc", "accuracy", "log_loss", "recall"):
+            a, b = np_ev["models"][role]["metrics"][name], ev["models"][role]["metrics"][name]
+            assert b["value"] == pytest.approx(a["value"], abs=1e-9)
+            tol = _ci_tolerance(a)
+            assert abs(a["ci_low"] - b["ci_low"]) <= tol and abs(a["ci_high"] - b["ci_high"]) <= tol, (role, name)
+        sec_np = np_ev["models"][role]["fairness"]["sex"]["groups"]["F"]["tpr"]
+        sec = ev["models"][role]["fairness"]["sex"]["groups"]["F"]["tpr"]
+        assert abs(sec["ci_low"] - sec_np["ci_low"]) <= _ci_tolerance(sec_np)
+    assert "256 random buckets" in ev["bootstrap"]["weights"]

@@ -88,6 +88,9 @@ class DuckDBExecutor(SqlExecutor):
     def rows(self, sql: str) -> list[tuple]:
         return self.con.execute(sql).fetchall()
 
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
     def arrays(self, sql: str) -> list[np.ndarray]:
         return [np.asarray(v) for v in self.con.execute(sql).fetchnumpy().values()]
 

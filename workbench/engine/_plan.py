@@ -57,6 +57,8 @@ class ScaleSpec:
     bootstrap_bins: int = 1 << 12
     drift_bands: tuple[float, float] = (0.1, 0.25)
     drift_epsilon: float = 1e-4
+    bootstrap_unit: Literal["auto", "row", "bucket"] = "auto"
+    bootstrap_buckets: int = 4096
 
     def __post_init__(self) -> None:
         if not self.scores:
@@ -66,6 +68,10 @@ class ScaleSpec:
         for name in ("histogram_bins", "bootstrap_bins", "calibration_bins", "fairness_bins"):
             if getattr(self, name) < 2:
                 raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        if self.bootstrap_unit not in ("auto", "row", "bucket"):
+            raise ValueError(f"bootstrap_unit must be auto, row or bucket, got {self.bootstrap_unit!r}")
+        if not 64 <= self.bootstrap_buckets <= 1 << 16:
+            raise ValueError(f"bootstrap_buckets must be in [64, 65536], got {self.bootstrap_buckets}")
         if self.n_boot < 0 or self.n_boot > 100_000:
             raise ValueError(f"n_boot must be in [0, 100000], got {self.n_boot}")
 
@@ -79,7 +85,8 @@ class ScaleSpec:
                 "threshold": self.threshold, "calibration_bins": self.calibration_bins,
                 "fairness_bins": self.fairness_bins, "min_group_size": self.min_group_size,
                 "auc": self.auc, "histogram_bins": self.histogram_bins,
-                "bootstrap_bins": self.bootstrap_bins, "drift_bands": list(self.drift_bands),
+                "bootstrap_bins": self.bootstrap_bins, "bootstrap_unit": self.bootstrap_unit,
+                "bootstrap_buckets": self.bootstrap_buckets, "drift_bands": list(self.drift_bands),
                 "drift_epsilon": self.drift_epsilon}
 
 

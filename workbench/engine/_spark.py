@@ -75,6 +75,12 @@ class SparkExecutor(SqlExecutor):
     def rows(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self.spark.sql(sql).collect()]
 
+    def frame(self, sql: str):
+        result = self.spark.sql(sql)
+        import pandas as pd
+
+        return pd.DataFrame([tuple(r) for r in result.collect()], columns=result.columns)
+
     def close(self) -> None:
         self.spark.sql("UNCACHE TABLE IF EXISTS base")
 

@@ -57,6 +57,28 @@ class Dialect:
         key = f"({row_key}::HUGEINT * {MAX_REPLICATES} + {replicate})"
         return f"(CAST(hash({key}) >> 11 AS DOUBLE) / 9007199254740992.0)"
 
+    def replicated(self, table: str, replicates: str) -> str:
+        """``table`` crossed with ``replicates`` (column ``r``): columns of the table, ``u`` = r, ``w``.
+
+        ``w`` is the Poisson(1) inverse CDF of the hash of the combined key. DuckDB compares the
+        raw 64-bit hash with integer thresholds (``u < c`` on the top 53 bits is
+        ``h < ceil(c * 2**53) * 2**11``: the same weights, without a shift, cast and division
+        per pair); Spark maps its hash to a double first.
+        """
+        if self.name == "spark":
+            w = poisson_case(self.uniform("b.k", "t.r"))
+            return f"(SELECT b.*, t.r AS u, {w} AS w FROM {table} b CROSS JOIN {replicates})"
+        key = f"(b.k::HUGEINT * {MAX_REPLICATES} + t.r)"
+        parts = [f"WHEN h < {math.ceil(c * 2.0 ** 53) << 11}::UBIGINT THEN {k}" for k, c in enumerate(poisson_cdf())]
+        return (f"(SELECT * EXCLUDE (h), CASE {' '.join(parts)} ELSE {_POISSON_K} END AS w FROM "
+                f"(SELECT b.*, t.r AS u, hash({key}) AS h FROM {table} b CROSS JOIN {replicates}))")
+
+    def bucket(self, row_key: str, buckets: int) -> str:
+        """Bucket of a row for the bucket bootstrap (low bits of the hashed row key)."""
+        if self.name == "spark":
+            return f"CAST(pmod({row_key}, {int(buckets)}) AS INTEGER)"
+        return f"CAST({row_key} % {int(buckets)} AS INTEGER)"
+
     def row_key(self, column: str, seed: int) -> str:
         """A 64-bit per-row key from the id column, mixed with the seed (a bijection)."""
         if self.name == "spark":
@@ -159,3 +181,14 @@ def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> 
         if np.abs(step).max() < 1e-10:
             return (float(theta[1]), float(theta[0]))
     return (float("nan"), float("nan"))
+
+
+#: Above this many (row, replicate) pairs ``bootstrap_unit="auto"`` resamples buckets.
+ROW_PAIRS_MAX = 400_000_000
+
+
+def bootstrap_unit(spec: ScaleSpec, n_rows: int) -> str:
+    """``row`` (a weight per row and replicate) or ``bucket`` (per hash bucket of rows)."""
+    if spec.bootstrap_unit != "auto":
+        return spec.bootstrap_unit
+    return "row" if n_rows * spec.n_boot <= ROW_PAIRS_MAX else "bucket"

@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from workbench.engine import _sql as S
 from workbench.engine._plan import (Aggregates, BootstrapAggregates, CategoryCounts, FairnessAggregates,
                                     RoleAggregates, ScaleSpec)
 from workbench.engine._ranks import histogram_domain, histogram_scale
+from workbench.engine._sql_boot import assemble, contract
 from workbench.errors import DataError
+from workbench.metrics.bootstrap import fill_poisson_counts
 
 
 class SqlExecutor:
@@ -86,7 +89,7 @@ class SqlExecutor:
         if spec.n_boot:
             t1 = time.perf_counter()
             self.say(f"{self.engine}: bootstrap, {spec.n_boot} replicates")
-            agg.boot = self._bootstrap(roles, out)
+            agg.boot = self._bootstrap(roles, out, n_rows)
             agg.timings["bootstrap"] = time.perf_counter() - t1
         return agg
 
@@ -180,89 +183,38 @@ class SqlExecutor:
 
     # -- bootstrap -------------------------------------------------------------------------
     def replicated_source(self) -> str:
-        """``rep``: base rows x replicates with the Poisson weight ``w`` (subclasses may override)."""
-        u = self.dialect.uniform("k", "r")
-        return f"(SELECT b.*, r, {S.poisson_case(u)} AS w FROM base b CROSS JOIN {self.replicate_table()})"
+        """``base`` x replicates: its columns, ``u`` (the replicate) and the Poisson weight ``w``."""
+        return self.dialect.replicated("base", self.replicate_table())
 
     def replicate_table(self) -> str:
         return f"range({self.spec.n_boot}) t(r)"
 
-    def _bootstrap(self, roles: list[str], out: dict[str, RoleAggregates]) -> BootstrapAggregates:
+    def frame(self, sql: str) -> pd.DataFrame:
+        """The result as a pandas frame (subclasses fetch it columnar)."""
+        raise NotImplementedError
+
+    def bootstrap_unit(self, n_rows: int) -> str:
+        return S.bootstrap_unit(self.spec, n_rows)
+
+    def _bootstrap(self, roles: list[str], out: dict[str, RoleAggregates], n_rows: int) -> BootstrapAggregates:
+        """Every replicated aggregate from ONE scan (see ``_sql_boot``)."""
         spec, B = self.spec, self.spec.n_boot
-        rep = self.replicated_source()
-        hb = spec.bootstrap_bins
-        lin = {r: np.zeros((B, 6)) for r in roles}
-        hist = {r: np.zeros((B, hb, 2)) for r in roles}
-        cal = {r: np.zeros((B, out[r].calibration.size)) for r in roles if out[r].calibration is not None}
-        exprs = []
-        for i, r in enumerate(roles):
-            exprs += S.linear_exprs(i, spec.threshold, "w")
-            if r in cal:
-                exprs += [f"sum(w * (s_{i} - y) * (s_{i} - y))", *S.newton_exprs(i, out[r].intercept, out[r].slope, "w")]
-        for row in self.rows(f"SELECT r, {', '.join(exprs)} FROM {rep} GROUP BY r"):
-            rr, k = int(row[0]), 1
-            for r in roles:
-                lin[r][rr] = [float(v or 0) for v in row[k:k + 6]]
-                k += 6
-                if r in cal:
-                    cal[r][rr, -6:] = [float(v or 0) for v in row[k:k + 6]]
-                    k += 6
-        for i, r in enumerate(roles):
-            lo, hi = histogram_domain(out[r].score_min, out[r].score_max)
-            b = S.bin_expr(f"s_{i}", lo, histogram_scale(lo, hi, hb), hb)
-            keys, vals = self.int_keys(f"SELECT r, {b}, y, sum(w) FROM {rep} GROUP BY 1, 2, 3", 3)
-            if keys:
-                hist[r][keys] = vals[0]
-            if r in cal:
-                self._boot_calibration(i, out[r], cal[r], rep)
-        boot = BootstrapAggregates(linear=lin, histogram=hist, calibration=cal,
-                                   weights=f"{self.engine}: inverse-CDF Poisson(1) of a 64-bit hash of "
-                                   "(row key x 131072 + replicate)")
-        if spec.sensitive:
-            self._boot_fairness(roles, out, boot, rep)
+        unit = self.bootstrap_unit(n_rows)
+        if unit == "row":
+            source, n_units = self.replicated_source(), B
+        else:
+            n_units = spec.bootstrap_buckets
+            source = f"(SELECT b.*, {self.dialect.bucket('b.k', n_units)} AS u, 1 AS w FROM base b)"
+        self.say(f"{self.engine}: bootstrap by {unit}")
+        fair = self._fair_point if spec.sensitive else None
+        boot = assemble(self, roles, out, source, n_units, fair_point=fair)
+        if unit == "row":
+            boot.weights = (f"{self.engine}: inverse-CDF Poisson(1) of a 64-bit hash of "
+                            "(row key x 131072 + replicate)")
+            return boot
+        counts = np.empty((B, n_units), dtype=np.uint8)
+        fill_poisson_counts(counts, seed=spec.seed)
+        boot = contract(boot, counts)
+        boot.weights = (f"{self.engine}: Poisson(1) bootstrap of {n_units} random buckets (row key hash mod "
+                        f"{n_units}), Philox weights per (bucket, replicate), workbench.metrics.bootstrap")
         return boot
-
-    def _boot_calibration(self, i: int, role: RoleAggregates, target: np.ndarray, rep: str) -> None:
-        b = self.spec.calibration_bins
-        edges = role.quantile_edges
-        bq = edges.size - 1
-        for off, nb, expr in ((0, b, S.bin_expr(f"s_{i}", 0.0, float(b), b)),
-                              (3 * b, bq, S.quantile_bin_expr(f"s_{i}", edges[1:-1]))):
-            keys, vals = self.int_keys(f"SELECT r, {expr}, sum(w), sum(w * s_{i}), sum(w * y) "
-                                       f"FROM {rep} GROUP BY 1, 2", 2)
-            if keys:
-                rr, key = keys
-                for j in range(3):
-                    target[rr, off + j * nb + key] = vals[j]
-
-    def _boot_fairness(self, roles, out, boot: BootstrapAggregates, rep: str) -> None:
-        spec, B = self.spec, self.spec.n_boot
-        point = self._fair_point
-        g = [f"g_{j}" for j in range(len(spec.sensitive))]
-        preds = [f"CAST(s_{i} >= {S.dbl(spec.threshold)} AS INTEGER)" for i in range(len(roles))]
-        cells = {key: c for c, key in enumerate(zip(*(point.combos[n] for n in spec.sensitive)))}
-        nr = len(roles)
-        joint = np.zeros((B, len(cells), 2) + (2,) * nr)
-        keys = ["r", *g, "y", *preds]
-        rows = self.rows(f"SELECT {', '.join(keys)}, sum(w) FROM {rep} GROUP BY "
-                         + ", ".join(str(k + 1) for k in range(len(keys))))
-        if rows:
-            cols = list(zip(*rows))
-            cell = np.array([cells[t] for t in zip(*cols[1:1 + len(g)])], dtype=np.int64)
-            idx = (np.asarray(cols[0], np.int64), cell,
-                   *(np.asarray(c, np.int64) for c in cols[1 + len(g): 2 + len(g) + nr]))
-            np.add.at(joint, idx, np.asarray(cols[-1], np.float64))
-        boot.joint = joint
-        for i, r in enumerate(roles):
-            if r not in point.calibration:
-                continue
-            fb = S.bin_expr(f"s_{i}", 0.0, float(spec.fairness_bins), spec.fairness_bins)
-            arr = np.zeros((B, len(cells), spec.fairness_bins))
-            rows = self.rows(f"SELECT r, {', '.join(g)}, {fb}, sum(w * (y - s_{i})) FROM {rep} GROUP BY "
-                             + ", ".join(str(k + 1) for k in range(len(g) + 2)))
-            if rows:
-                cols = list(zip(*rows))
-                cell = np.array([cells[t] for t in zip(*cols[1:1 + len(g)])], dtype=np.int64)
-                np.add.at(arr, (np.asarray(cols[0], np.int64), cell, np.asarray(cols[-2], np.int64)),
-                          np.asarray(cols[-1], np.float64))
-            boot.fair_calibration[r] = arr
