@@ -78,3 +78,16 @@ def test_bad_arguments_are_named():
         poisson_weights(3, n_boot=2, seed=-1)
     with pytest.raises(ValueError, match="start"):
         poisson_weights(3, n_boot=2, seed=0, start=3, stop=2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_rows=st.integers(0, 3000), n_boot=st.integers(1, 6), start=st.integers(0, 50),
+       seed=st.integers(0, 2**64 - 1))
+def test_uint8_counts_equal_the_inverse_cdf_table(n_rows, n_boot, start, seed):
+    """The engine's compare-based counts are the same numbers as the table lookup."""
+    from workbench.metrics.bootstrap import fill_poisson_counts
+
+    out = np.empty((n_boot, n_rows), dtype=np.uint8)
+    fill_poisson_counts(out, seed=seed, start=start)
+    ref = poisson_weights(n_rows, n_boot=start + n_boot, seed=seed, start=start)
+    assert np.array_equal(out, ref)

@@ -76,3 +76,48 @@ def test_bootstrap_replicates_match_direct_weighted_computation():
         # one Newton step from the full fit is within O(1/n) of the replicate's own fit
         slope_r, _ = logistic_recalibration(y, p, sample_weight=w[r])
         assert reps["slope"][r] == pytest.approx(slope_r, abs=5e-3)
+
+
+def test_sorted_run_sums_equal_the_dense_columns_with_ties_and_shared_order():
+    """The executor's per-run bin sums (shared score order) give exactly what the wide
+    per-row columns give, including scores on bin edges, 0, 1 and ties across classes."""
+    from workbench.metrics._binary import BinaryPrepared
+    from workbench.metrics.bootstrap import poisson_weights
+
+    rng = np.random.default_rng(8)
+    p = np.round(rng.beta(2, 3, 4000), 2)
+    p[:40], p[40:60], p[60:80] = 0.5, 1.0, 0.0
+    y = rng.random(p.size) < p
+    binary = BinaryPrepared(y, p, threshold=0.5)
+    shared = CalibrationPrepared(y, p, n_bins=7, order=binary.order)
+    alone = CalibrationPrepared(y, p, n_bins=7)
+    w = poisson_weights(y.size, n_boot=9, seed=2).astype(np.float64)
+    direct = shared.finalise(w @ shared.columns)
+    reps = run_bootstrap({"b": binary, "c": shared, "a": alone}, n_rows=y.size, n_boot=9, seed=2,
+                         chunk_size=4, workers=2)
+    for name, values in direct.items():
+        # bins are exact; the six Newton/Brier sums go through the float32 product
+        assert reps["c"][name] == pytest.approx(values, rel=1e-5, abs=1e-9), name
+        assert reps["c"][name] == pytest.approx(reps["a"][name], rel=1e-6, abs=1e-6), name
+    unit = shared.point()
+    assert unit["ece"].value == pytest.approx(shared.finalise(shared.columns.sum(axis=0)[None, :])["ece"][0], rel=1e-12)
+
+
+def test_replicates_do_not_depend_on_chunking_or_threads():
+    from workbench.metrics._binary import BinaryPrepared
+
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0, 1, 3000)
+    y = rng.random(p.size) < p
+    comps = lambda: {"b": BinaryPrepared(y, p, threshold=0.4), "c": CalibrationPrepared(y, p, n_bins=10)}  # noqa: E731
+    one = run_bootstrap(comps(), n_rows=y.size, n_boot=11, seed=6, chunk_size=3, workers=1)
+    threads = run_bootstrap(comps(), n_rows=y.size, n_boot=11, seed=6, chunk_size=3, workers=3)
+    chunks = run_bootstrap(comps(), n_rows=y.size, n_boot=11, seed=6, chunk_size=11, workers=2)
+    exact = {"accuracy", "precision", "recall", "roc_auc", "average_precision", "mcc", "f1"}
+    for comp in one:
+        for name in one[comp]:
+            assert np.array_equal(one[comp][name], threads[comp][name], equal_nan=True), (comp, name)
+            if comp == "b" and name in exact:  # integer counts and ranks: exact whatever the chunking
+                assert np.array_equal(one[comp][name], chunks[comp][name]), name
+            else:  # float32 linear sums round differently with the chunk's shape
+                assert one[comp][name] == pytest.approx(chunks[comp][name], rel=1e-5, abs=1e-6), (comp, name)

@@ -32,6 +32,8 @@ def _slow_delong(y, a, b):
     v01 = np.stack([o[2] for o in out])
     s = np.cov(v10) / m + np.cov(v01) / n
     var = s[0, 0] + s[1, 1] - 2 * s[0, 1]
+    if var <= 0:  # e.g. both models separate the classes perfectly: the documented convention
+        return out[0][0], out[1][0], 1.0 if out[0][0] == out[1][0] else 0.0
     z = (out[0][0] - out[1][0]) / np.sqrt(var)
     return out[0][0], out[1][0], 2 * stats.norm.sf(abs(z))
 

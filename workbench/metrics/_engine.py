@@ -201,7 +201,10 @@ def run_bootstrap(
     """Replicate values ``{component: {statistic: array (n_boot, ...)}}``.
 
     Replicate ``r`` uses the counter-based Poisson weights of ``workbench.metrics.bootstrap``,
-    so the values do not depend on ``chunk_size`` or ``workers``.
+    so the values do not depend on ``workers``; counts and rank statistics do not depend on
+    ``chunk_size`` either, while float sums (log loss, Brier, calibration's Newton step) go
+    through a float32 product whose rounding can change in the last digits with the chunk
+    shape (the default chunk depends only on ``n_rows``, so a review is reproducible).
 
     Examples
     --------
