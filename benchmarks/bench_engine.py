@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def child(args: argparse.Namespace) -> None:
     profile, d = load_profile(folder / "profile.json")
     spec = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex", "age_band"),
                      features=tuple(f"x{j}" for j in range(args.features)), id_column="id", n_boot=args.boot,
-                     auc="exact")
+                     auc="exact", bootstrap_unit=args.bootstrap_unit, bootstrap_buckets=args.buckets)
     spark = None
     if args.engine == "spark":
         from workbench.engine._spark import local_spark_session
@@ -78,7 +79,7 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"engine": args.engine, "wall_s": round(wall, 2), "timings": ev["timings_s"],
                       "roc_auc": m["roc_auc"]["value"], "roc_auc_method": m["roc_auc"]["method"],
                       "roc_auc_ci": [m["roc_auc"]["ci_low"], m["roc_auc"]["ci_high"]],
-                      "accuracy": m["accuracy"]["value"]}))
+                      "accuracy": m["accuracy"]["value"], "weights": ev["bootstrap"]["weights"]}))
     if spark is not None:
         spark.stop()
 
@@ -109,6 +110,8 @@ def main() -> None:
     p.add_argument("--numpy-max", type=int, default=10_000_000, help="skip numpy above this many rows")
     p.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit")
     p.add_argument("--spark-memory", default="3g")
+    p.add_argument("--bootstrap-unit", default="auto", choices=["auto", "row", "bucket"])
+    p.add_argument("--buckets", type=int, default=4096, help="buckets of the bucket bootstrap")
     p.add_argument("--dir", default=None, help="work folder (default: a temporary folder, deleted)")
     p.add_argument("--engine", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -132,9 +135,12 @@ def main() -> None:
                 continue
             cmd = [sys.executable, __file__, "--engine", engine, "--dir", str(folder), "--features",
                    str(args.features), "--boot", str(args.boot), "--memory-limit", args.memory_limit,
-                   "--spark-memory", args.spark_memory]
+                   "--spark-memory", args.spark_memory, "--bootstrap-unit", args.bootstrap_unit,
+                   "--buckets", str(args.buckets)]
+            load = os.getloadavg()
             result, peak = measure(cmd)
-            print(f"{engine:7s} rows={args.rows} boot={args.boot} peak_rss_mb={peak:.0f} {json.dumps(result)}")
+            print(f"{engine:7s} rows={args.rows} boot={args.boot} unit={args.bootstrap_unit} peak_rss_mb={peak:.0f} "
+                  f"load_before={load[0]:.1f} load_after={os.getloadavg()[0]:.1f} {json.dumps(result)}", flush=True)
     finally:
         if args.dir is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -87,8 +87,8 @@ class SparkExecutor(SqlExecutor):
     def replicate_table(self) -> str:
         return f"(SELECT id AS r FROM range({self.spec.n_boot})) t"
 
-    def _quantiles(self, i: int, qs: str) -> list[float]:
-        return list(self.one(f"SELECT percentile(s_{i}, array({qs})) FROM base")[0])
+    def quantile_expr(self, column: str, qs: str) -> str:
+        return f"percentile({column}, array({qs}))"
 
     def numeric_cells(self, name: str, prof) -> NumericCells:
         from pyspark.ml.feature import Bucketizer

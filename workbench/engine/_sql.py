@@ -166,21 +166,49 @@ def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> 
     Same start (0, 0), Newton steps and stopping rules as
     ``workbench.metrics.calibration.logistic_recalibration``; returns ``(slope, intercept)``.
     """
-    if n_rows <= 0 or n_pos in (0, n_rows):
-        return (float("nan"), float("nan"))
-    theta = np.zeros(2)
+    fits = newton_fit_many(lambda thetas: {0: sums_at(*thetas[0])}, {0: (n_rows, n_pos)}, max_iter=max_iter)
+    return fits[0]
+
+
+def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100) -> dict:
+    """:func:`newton_fit` for several models at once: one scan per Newton step for all of them.
+
+    ``counts`` maps a model to ``(n_rows, n_pos)``; ``sums_at({model: (intercept, slope)})``
+    returns ``{model: (g0, g1, h00, h01, h11)}`` for the models still iterating. Each model
+    follows exactly the steps and stopping rules of the single-model fit.
+    """
+    nan = (float("nan"), float("nan"))
+    result: dict = {}
+    theta: dict = {}
+    for key, (n_rows, n_pos) in counts.items():
+        if n_rows <= 0 or n_pos in (0, n_rows):
+            result[key] = nan
+        else:
+            theta[key] = np.zeros(2)
     for _ in range(max_iter):
-        g0, g1, h00, h01, h11 = sums_at(float(theta[0]), float(theta[1]))
-        try:
-            step = np.linalg.solve(np.array([[h00, h01], [h01, h11]], dtype=np.float64), np.array([g0, g1]))
-        except np.linalg.LinAlgError:
-            return (float("nan"), float("nan"))
-        theta = theta + step
-        if not np.all(np.isfinite(theta)) or np.abs(theta).max() > 1e6:
-            return (float("nan"), float("nan"))
-        if np.abs(step).max() < 1e-10:
-            return (float(theta[1]), float(theta[0]))
-    return (float("nan"), float("nan"))
+        if not theta:
+            break
+        sums = sums_at({k: (float(t[0]), float(t[1])) for k, t in theta.items()})
+        for key in list(theta):
+            g0, g1, h00, h01, h11 = sums[key]
+            try:
+                step = np.linalg.solve(np.array([[h00, h01], [h01, h11]], dtype=np.float64), np.array([g0, g1]))
+            except np.linalg.LinAlgError:
+                result[key] = nan
+                del theta[key]
+                continue
+            t = theta[key] + step
+            if not np.all(np.isfinite(t)) or np.abs(t).max() > 1e6:
+                result[key] = nan
+                del theta[key]
+            elif np.abs(step).max() < 1e-10:
+                result[key] = (float(t[1]), float(t[0]))
+                del theta[key]
+            else:
+                theta[key] = t
+    for key in theta:
+        result[key] = nan
+    return result
 
 
 #: Above this many (row, replicate) pairs ``bootstrap_unit="auto"`` resamples buckets.

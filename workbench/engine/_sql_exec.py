@@ -77,8 +77,7 @@ class SqlExecutor:
         agg = Aggregates(engine=self.engine, n_rows=n_rows, roles=out)
         for i, role in enumerate(roles):
             self._ranks(i, out[role])
-            if out[role].probabilities and n_rows:
-                self._calibration(i, out[role])
+        self._calibration(roles, out)
         if spec.sensitive:
             agg.fairness = self._fairness(roles, out)
         if profile is not None and spec.features:
@@ -119,37 +118,51 @@ class SqlExecutor:
         num2, ap_sum, p, nn = self.one(sql)
         return {"num2": int(num2 or 0), "ap_sum": float(ap_sum or 0.0), "P": int(p or 0), "N": int(nn or 0)}
 
-    def _calibration(self, i: int, role: RoleAggregates) -> None:
+    def _calibration(self, roles: list[str], out: dict[str, RoleAggregates]) -> None:
+        """Calibration sums of every probability model: quantile edges in one scan, both bin
+        tables in one scan, Newton steps of all models together (one scan per step)."""
         spec = self.spec
         b = spec.calibration_bins
+        idx = [i for i, r in enumerate(roles) if out[r].probabilities and out[r].linear[3] > 0]
+        if not idx:
+            return
         qs = ", ".join(repr(float(q)) for q in np.linspace(0, 1, b + 1))
-        edges = self._quantiles(i, qs)
-        edges = np.unique(np.asarray(edges, dtype=np.float64))
-        if edges.size < 2:
-            edges = np.array([edges[0], edges[0]])
-        role.quantile_edges = edges
-        bq = edges.size - 1
-        ub = S.bin_expr(f"s_{i}", 0.0, float(b), b)
-        qb = S.quantile_bin_expr(f"s_{i}", edges[1:-1])
-        sums = np.zeros(3 * (b + bq) + 6)
-        for key, c, sp, sy in self.rows(f"SELECT {ub}, count(*), sum(s_{i}), sum(y) FROM base GROUP BY 1"):
-            sums[[int(key), b + int(key), 2 * b + int(key)]] = (c, sp, sy)
-        off = 3 * b
-        for key, c, sp, sy in self.rows(f"SELECT {qb}, count(*), sum(s_{i}), sum(y) FROM base GROUP BY 1"):
-            sums[[off + int(key), off + bq + int(key), off + 2 * bq + int(key)]] = (c, sp, sy)
+        quantiles = self.one("SELECT " + ", ".join(self.quantile_expr(f"s_{i}", qs) for i in idx) + " FROM base")
+        parts, sums = [], {}
+        for i, q in zip(idx, quantiles, strict=True):
+            role = out[roles[i]]
+            edges = np.unique(np.asarray(list(q), dtype=np.float64))
+            if edges.size < 2:
+                edges = np.array([edges[0], edges[0]])
+            role.quantile_edges = edges
+            sums[i] = np.zeros(3 * (b + edges.size - 1) + 6)
+            parts.append(f"SELECT {i} AS m, {S.bin_expr(f's_{i}', 0.0, float(b), b)} AS ub, "
+                         f"{S.quantile_bin_expr(f's_{i}', edges[1:-1])} AS qb, count(*) AS c, sum(s_{i}) AS sp, "
+                         "sum(y) AS sy FROM base GROUP BY 1, 2, 3")
+        for m, ub, qb, c, sp, sy in self.rows(" UNION ALL ".join(parts)):
+            bq = out[roles[int(m)]].quantile_edges.size - 1
+            target = sums[int(m)]
+            target[[int(ub), b + int(ub), 2 * b + int(ub)]] += (c, sp, sy)
+            target[[3 * b + int(qb), 3 * b + bq + int(qb), 3 * b + 2 * bq + int(qb)]] += (c, sp, sy)
 
-        def at(intercept: float, slope: float) -> tuple:
-            return tuple(float(v) for v in self.one("SELECT " + ", ".join(S.newton_exprs(i, intercept, slope))
-                                                    + " FROM base"))
+        def at(thetas: dict) -> dict:
+            keys = list(thetas)
+            row = self.one("SELECT " + ", ".join(e for i in keys for e in S.newton_exprs(i, *thetas[i])) + " FROM base")
+            return {i: tuple(float(v) for v in row[5 * k: 5 * k + 5]) for k, i in enumerate(keys)}
 
-        role.slope, role.intercept = S.newton_fit(at, n_rows=role.linear[3], n_pos=role.linear[2])
-        brier = self.one(f"SELECT sum((s_{i} - y) * (s_{i} - y)) FROM base")[0]
-        sums[3 * (b + bq)] = float(brier)
-        sums[3 * (b + bq) + 1:] = at(role.intercept, role.slope)
-        role.calibration = sums
+        fits = S.newton_fit_many(at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx})
+        for i in idx:
+            out[roles[i]].slope, out[roles[i]].intercept = fits[i]
+        final = at({i: (out[roles[i]].intercept, out[roles[i]].slope) for i in idx})
+        for i in idx:
+            role = out[roles[i]]
+            size = sums[i].size
+            sums[i][size - 6] = role.linear[5]  # Brier sum: the same expression as the linear sums'
+            sums[i][size - 5:] = final[i]
+            role.calibration = sums[i]
 
-    def _quantiles(self, i: int, qs: str) -> list[float]:
-        return list(self.one(f"SELECT quantile_cont(s_{i}, [{qs}]) FROM base")[0])
+    def quantile_expr(self, column: str, qs: str) -> str:
+        return f"quantile_cont({column}, [{qs}])"
 
     def _fairness(self, roles: list[str], out: dict[str, RoleAggregates]) -> FairnessAggregates:
         spec = self.spec
