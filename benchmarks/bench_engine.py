@@ -111,7 +111,7 @@ def main() -> None:
     p.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit")
     p.add_argument("--spark-memory", default="3g")
     p.add_argument("--bootstrap-unit", default="auto", choices=["auto", "row", "bucket"])
-    p.add_argument("--buckets", type=int, default=4096, help="buckets of the bucket bootstrap")
+    p.add_argument("--buckets", type=int, default=1024, help="buckets of the bucket bootstrap")
     p.add_argument("--dir", default=None, help="work folder (default: a temporary folder, deleted)")
     p.add_argument("--engine", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -8,7 +8,12 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from tests.engine import make_frame, make_reference
-from workbench.engine import ScaleSpec, build_profile, evidence_from_aggregates, numpy_aggregates
+from workbench.engine import (
+    ScaleSpec,
+    build_profile,
+    evidence_from_aggregates,
+    numpy_aggregates,
+)
 from workbench.engine._duckdb import duckdb_aggregates
 from workbench.engine._sql import poisson_cdf
 from workbench.errors import DataError
@@ -193,7 +198,7 @@ def test_bucket_bootstrap_cis_agree_with_numpy(data):
     # Buckets of ~23 rows: the bucket bootstrap estimates the same sampling distribution; the
     # extra error of estimating it from M = 256 iid bucket sums is a relative CI-width sd of
     # about 1/sqrt(2M) = 0.044, small next to the 0.35-width tolerance of _ci_tolerance.
-    frame, folder, profile, np_ev, _ = data
+    _, folder, _, np_ev, _ = data
     spec = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex", "age"),
                      id_column="id", n_boot=200, seed=7, bootstrap_unit="bucket", bootstrap_buckets=256)
     ev = evidence_from_aggregates(duckdb_aggregates(str(folder / "part-*.parquet"), spec), spec)

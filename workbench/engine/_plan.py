@@ -58,7 +58,7 @@ class ScaleSpec:
     drift_bands: tuple[float, float] = (0.1, 0.25)
     drift_epsilon: float = 1e-4
     bootstrap_unit: Literal["auto", "row", "bucket"] = "auto"
-    bootstrap_buckets: int = 4096
+    bootstrap_buckets: int = 1024
 
     def __post_init__(self) -> None:
         if not self.scores:

@@ -120,7 +120,7 @@ def assemble(ex, roles: list[str], out: dict[str, RoleAggregates], source: str, 
         cu, cy, csw, css = (cf[c].to_numpy(np.int64 if c in ("u", "y") else np.float64)
                             for c in ("u", "y", "sw", f"ss{i}"))
 
-        def by(key: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
+        def by(key: np.ndarray, size: int, weights: np.ndarray, cu: np.ndarray = cu) -> np.ndarray:
             return np.bincount(cu * size + key, weights=weights, minlength=U * size).reshape(U, size)
 
         b, bq = spec.calibration_bins, out[r].quantile_edges.size - 1
