@@ -136,7 +136,7 @@ def test_all_sections_run_and_validate(full_evidence):
     assert {n: s["status"] for n, s in ev["sections"].items()} == dict.fromkeys(SECTIONS, "ok"), ev["sections"]
     for role in ("candidate", "baseline"):
         op = ev["models"][role]["operational"]
-        assert op["status"] == "measured" and op["latency_ms"]["calls"] == 20
+        assert op["status"] == "measured" and op["latency_ms"]["calls"] == 20 and op["native_threads"] == 1
         assert 0 < op["latency_ms"]["p50"] <= op["latency_ms"]["p95"] <= op["latency_ms"]["p99"]
         assert op["model_bytes"] == next(a["bytes"] for a in ev["artefacts"] if a["role"] == role)
         rob = ev["models"][role]["robustness"]
