@@ -2,55 +2,55 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from workbench import explain
-from workbench_ui import context, review, widgets
+from workbench_ui import context, explain_panel, review, widgets
 from workbench_ui.feedback import guard
 
 context.require_user()
 data, review_id = review.require_review()
 st.title("Explanations")
-n_rows = context.explain_rows()
+settings = data.manifest.settings
+n_rows = context.explain_rows(settings.explain_rows)
 roles = [r for r in ("candidate", "baseline") if data.models.get(r) is not None]
-st.write(f"SHAP attributions in the original feature space, on a seeded sample of {n_rows:,} evaluation rows "
-         "(mean |SHAP| with 95% bootstrap CIs). Computed on demand and kept for this review.")
 
+with guard("show the explanations in the evidence"):
+    ev_expl = review.evidence(data, review_id).get("explanations") or {}
+    stored = {r: ev_expl[r] for r in roles if isinstance(ev_expl.get(r), dict) and ev_expl[r].get("status") == "ok"}
+    if stored:
+        st.subheader("Global importance (from the evidence)")
+        st.caption(explain_panel.method_caption(stored))
+        widgets.chart(explain_panel.importance_figure(stored), key="importance")
+        if ev_expl.get("diff"):
+            st.subheader("Candidate vs baseline")
+            explain_panel.diff_panel(ev_expl["diff"], key="evidence_diff")
+
+st.subheader("Detail views")
+st.write(f"SHAP attributions in the original feature space, on a seeded sample of {n_rows:,} evaluation rows. "
+         "Computed on demand and kept for this review.")
 ready = all(review.has_explanation(data, r, n_rows=n_rows) for r in roles)
 if not ready and not st.button("Compute explanations", type="primary", key="compute_explanations",
                                icon=":material/psychology:"):
-    st.caption("Tree and linear models take a second; other models use the permutation explainer (about a minute).")
+    st.caption("Tree and linear models take seconds (exact TreeSHAP); other models use the permutation explainer, "
+               "capped to a bounded number of rows.")
     st.stop()
 
 with guard("explain the models"):
-    expl = {r: review.explanation(data, r, n_rows=n_rows) for r in roles}
-    seed = data.manifest.settings.seed
-    summaries = {r: explain.summary(e, n_boot=200, seed=seed) for r, e in expl.items()}
-    st.caption(" · ".join(f"{r}: {s['method']} explainer, output in {s['output_space'].replace('_', ' ')}"
-                          for r, s in summaries.items()))
-
-    st.subheader("Global importance")
     import plotly.graph_objects as go
 
-    fig = go.Figure()
-    for role, s in summaries.items():
-        imp = s["importance"]
-        fig.add_trace(go.Bar(y=[i["feature"] for i in imp], x=[i["value"] for i in imp], name=role, orientation="h",
-                             marker_color=widgets.ROLE_COLOURS[role],
-                             error_x={"type": "data", "symmetric": False,
-                                      "array": [(i["ci_high"] or i["value"]) - i["value"] for i in imp],
-                                      "arrayminus": [i["value"] - (i["ci_low"] or i["value"]) for i in imp]}))
-    fig.update_layout(barmode="group", height=420, xaxis_title="mean |SHAP|", yaxis={"autorange": "reversed"},
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Mean absolute attribution per feature")
-    widgets.chart(fig, key="importance")
-    if len(summaries) == 2:
-        diff = explain.explanation_diff(summaries["candidate"], summaries["baseline"], sensitive=data.sensitive_features)
-        st.caption(f"Rank agreement (Spearman) {widgets.fmt(diff['spearman'], 2)} · top-{diff['top_k']} overlap "
-                   f"{widgets.fmt(diff['top_k_overlap'], 2)}")
-        if diff["rank_moves"]:
-            st.dataframe(pd.DataFrame(diff["rank_moves"]).rename(columns={"move": "rank change (+ = more important now)"}),
-                         hide_index=True, width="stretch", key="rank_moves")
+    expl = {r: review.explanation(data, r, n_rows=n_rows) for r in roles}
+    if not stored:
+        summaries = {r: explain.summary(e, n_boot=200, seed=settings.seed) for r, e in expl.items()}
+        st.caption(explain_panel.method_caption(summaries))
+        widgets.chart(explain_panel.importance_figure(summaries), key="importance")
+        if len(summaries) == 2:
+            diff = explain.explanation_diff(summaries["candidate"], summaries["baseline"],
+                                            sensitive=data.sensitive_features)
+            explain_panel.diff_panel(diff, key="demand_diff")
+    else:
+        st.caption(explain_panel.method_caption({r: {"method": e.method, "output_space": e.output_space, **e.settings}
+                                                 for r, e in expl.items()}))
 
     role = st.radio("Model for the detail views", roles, horizontal=True, key="explain_role")
     st.subheader("Beeswarm")

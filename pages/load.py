@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench.uploads import stage_upload
+from workbench.uploads import check_server_path, stage_upload
 from workbench_ui import context, review
 from workbench_ui.feedback import guard
 from workbench_ui.navigation import link
@@ -46,8 +46,14 @@ with demo_tab:
 with path_tab:
     text = st.text_input("Path of a review.yaml on this server", placeholder="/path/to/review.yaml",
                          key="manifest_path_input")
+    st.caption("Allowed folders: " + ", ".join(f"`{r}`" for r in context.review_roots())
+               + " (the server's WORKBENCH_REVIEW_ROOTS).")
     if st.button("Open", key="open_path", disabled=not text):
-        _open(Path(text).expanduser(), "path")
+        allowed = None
+        with guard(f"open {text}"):
+            allowed = check_server_path(text, roots=context.review_roots())
+        if allowed is not None:
+            _open(allowed, "path")
 with upload_tab:
     manifest_file = st.file_uploader("review.yaml", type=["yaml", "yml"], key="upload_manifest")
     artefacts = st.file_uploader("Models, data sets, policy and model card named in review.yaml",

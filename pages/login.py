@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench_ui import context
+from workbench_ui import context, sso
 from workbench_ui.feedback import guard
 
 st.title("Model Promotion Workbench")
 st.caption("Evidence-based go/no-go decisions for machine-learning models.")
 
 store = context.store()
+sso_name = sso.identity()
+if sso_name is not None:
+    account = store.get_user(sso_name)
+    if account is not None and account.active:
+        context.log_in(account.name)
+        st.rerun()
+    st.error(f"You signed in as **{sso_name}**, but this workbench has no active account of that name, so you "
+             f"cannot enter. Ask an admin to run `workbench users add {sso_name} --role …` (the roles decide what "
+             "you may review and sign).", icon=":material/no_accounts:")
+    st.button("Sign out of single sign-on", key="sso_logout", on_click=st.logout)
+    st.stop()
 if not store.list_users():
     st.subheader("First run: create the administrator")
     st.write("This review store has no users yet. The first account is an administrator who can add the others "
@@ -38,5 +49,7 @@ else:
                 user = store.authenticate(name.strip(), password)
                 context.log_in(user.name)
                 st.rerun()
+    if sso.configured():
+        st.button("Sign in with single sign-on", key="sso_login", icon=":material/key:", on_click=st.login)
     st.caption("Demo install only (`make run`): one user per role, e.g. `alice` (product owner) with password "
                "`demo-alice-pass`; the full list is printed by `make run` and in the README.")

@@ -3,8 +3,10 @@
 Settings come from the environment so that `make run`, the tests and the browser test can
 point the app at their own files: ``WORKBENCH_DB`` (store), ``WORKBENCH_KEYS`` (signing keys),
 ``WORKBENCH_DEMO_DIR`` (where the demo review is written / read, default ``data/demo``),
-``WORKBENCH_UPLOADS`` (staged uploads, default ``data/uploads``) and
-``WORKBENCH_EXPLAIN_ROWS`` (rows explained by SHAP on demand, default 200).
+``WORKBENCH_UPLOADS`` (staged uploads, default ``data/uploads``),
+``WORKBENCH_REVIEW_ROOTS`` (folders a typed manifest path may lie in, default ``data``; the demo
+folder is always allowed) and ``WORKBENCH_EXPLAIN_ROWS`` (overrides the manifest's
+``settings.explain_rows`` for SHAP on demand; tests set it small).
 """
 
 from __future__ import annotations
@@ -46,9 +48,17 @@ def uploads_dir() -> Path:
     return Path(os.environ.get("WORKBENCH_UPLOADS", "data/uploads"))
 
 
-def explain_rows() -> int:
-    """Rows SHAP explains per model on demand (the permutation explainer costs ~0.3 s CPU a row)."""
-    return max(10, int(os.environ.get("WORKBENCH_EXPLAIN_ROWS", "200")))
+def review_roots() -> tuple[Path, ...]:
+    """Folders a manifest path typed into the app may lie in: WORKBENCH_REVIEW_ROOTS plus the demo folder."""
+    from workbench.uploads import review_roots as configured
+
+    return (*configured(), demo_dir().expanduser().resolve())
+
+
+def explain_rows(default: int) -> int:
+    """Rows SHAP explains per model: $WORKBENCH_EXPLAIN_ROWS when set, else ``default`` (the manifest's)."""
+    raw = os.environ.get("WORKBENCH_EXPLAIN_ROWS")
+    return max(10, int(raw)) if raw else default
 
 
 def store() -> Store:

@@ -46,7 +46,9 @@ def _stamp(path: Path) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _load(path: str, stamp: str) -> ReviewData:
-    return load_review(Path(path))
+    # Manifests reach the app from browser users (uploads, typed paths): never let one ask for
+    # pickles or extra skops types, and keep every file it names inside its own folder.
+    return load_review(Path(path), untrusted=True)
 
 
 def review_data(path: Path | None = None) -> ReviewData:
@@ -155,7 +157,7 @@ def explanation(review: ReviewData, role: str, *, n_rows: int) -> Any:
     if key not in reg:
         s = review.manifest.settings
         with st.status(f"Explaining the {role} model on {n_rows:,} rows (SHAP) …", expanded=False) as status:
-            reg[key] = explain_review(review, role, n_rows=n_rows, n_background=min(s.explain_background, 100),
+            reg[key] = explain_review(review, role, n_rows=n_rows, n_background=s.explain_background,
                                       seed=s.seed, progress=lambda msg: status.update(label=f"{role}: {msg}"))
             status.update(label=f"{role} explained", state="complete")
     return reg[key]

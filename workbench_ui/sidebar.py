@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench_ui import context
+from workbench_ui import context, sso
 from workbench_ui import review as review_ui
 from workbench_ui.feedback import guard
 from workbench_ui.widgets import badge
@@ -18,6 +18,7 @@ def render(user: context.SessionUser) -> None:
                     f"Roles: {', '.join(r.replace('_', ' ') for r in user.roles)}")
         if st.button("Sign out", icon=":material/logout:", key="wb_sign_out"):
             context.log_out()
+            sso.log_out()
             st.rerun()
         st.divider()
         if context.manifest_path() is None or context.review_id() is None:

@@ -7,95 +7,19 @@ pandas and the store, not against hard-coded values.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from sklearn.metrics import precision_score
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest
 
-from workbench.cli import main as cli
+from tests.app.helpers import app, ok, review_id, spec
 from workbench.store import Store
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["pages/load.py", "pages/performance.py", "pages/calibration.py", "pages/fairness.py", "pages/robustness.py",
          "pages/questionnaires.py", "pages/governance.py", "pages/decision.py", "pages/report.py", "pages/audit.py",
+         "pages/replay.py",
          "pages/explanations.py"]
-
-
-class _NavigationFirst(PagesManager):
-    """AppTest re-detects the legacy `pages/` folder on every run and then runs a page file without app.py.
-
-    A real server stops doing that after the first `st.navigation` call (which sets the class flag
-    to False for the process); this does the same for AppTest, so every run goes through app.py's
-    login gate and sidebar as in production.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def _navigation_first(monkeypatch):
-    import streamlit.testing.v1.app_test as app_test
-
-    monkeypatch.setattr(app_test, "PagesManager", _NavigationFirst)
-
-
-@pytest.fixture(scope="module")
-def env(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("app")
-    demo = root / "demo"
-    shutil.copytree(demo_dir, demo)
-    manifest = yaml.safe_load((demo / "review.yaml").read_text())
-    manifest["settings"]["n_bootstrap"] = 50
-    (demo / "review.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    db, keys = root / "workbench.db", root / "keys"
-    assert cli(["users", "demo", "--db", str(db)]) == 0
-    assert cli(["keys", "init", "--keys", str(keys)]) == 0
-    return {"root": root, "demo": demo, "db": db, "keys": keys}
-
-
-@pytest.fixture(autouse=True)
-def _environment(env, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_DB", str(env["db"]))
-    monkeypatch.setenv("WORKBENCH_KEYS", str(env["keys"]))
-    monkeypatch.setenv("WORKBENCH_DEMO_DIR", str(env["demo"]))
-    monkeypatch.setenv("WORKBENCH_UPLOADS", str(env["root"] / "uploads"))
-    monkeypatch.setenv("WORKBENCH_EXPLAIN_ROWS", "20")
-
-
-def app(user: str | None = "alice", *, page: str | None = None, load: bool = True) -> AppTest:
-    """A fresh browser session: signed in as ``user`` (None: signed out), the demo opened, on ``page``."""
-    at = AppTest.from_file(APP, default_timeout=240)
-    if user is not None:
-        at.session_state["wb_user"] = user
-    at.run()
-    if user is not None and load:
-        at.button(key="open_demo").click().run()
-        assert not at.exception and not at.error, [e.value for e in at.error]
-    if page is not None:
-        at.switch_page(page).run()
-    return at
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def review_id(env) -> str:
-    with Store.open(env["db"]) as store:
-        return store.list_reviews()[0].review_id
-
-
-def spec(at: AppTest, i: int = 0) -> str:
-    return at.get("plotly_chart")[i].proto.spec
 
 
 # --- getting in -------------------------------------------------------------------------------

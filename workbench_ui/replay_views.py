@@ -1,0 +1,189 @@
+"""Shadow replay, canary and monitoring for the app: the cached replay and its charts and tables.
+
+``replay(review)`` runs :func:`workbench.replay.run_replay` once per evidence digest (process-wide
+``st.cache_resource`` registry, behind a visible ``st.status``); the helpers below only reshape
+its JSON (``windows[*]``, ``summary``, ``canary``) for plotly and dataframes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from workbench_ui import widgets
+
+_lock = threading.Lock()
+VERMILLION = "#D55E00"  # Okabe–Ito: guardrail limits and breaches
+
+# series name -> (label, unit, per model?, getter(window, role) -> value or None)
+SERIES: dict[str, tuple[str, str, bool, Any]] = {
+    "agreement": ("Decision agreement rate", "share of rows", False, lambda w, r: w.get("agreement_rate")),
+    "score_diff": ("Score difference candidate − baseline (median, 5th–95th percentile)", "probability", False,
+                   lambda w, r: (w.get("score_difference") or {}).get("p50")),
+    "roc_auc": ("ROC AUC (labelled rows)", "AUC", True, lambda w, r: ((w.get("performance") or {}).get(r) or {}).get("roc_auc")),
+    "accuracy": ("Accuracy (labelled rows)", "share of rows", True,
+                 lambda w, r: ((w.get("performance") or {}).get(r) or {}).get("accuracy")),
+    "brier_score": ("Brier score (labelled rows, lower is better)", "Brier", True,
+                    lambda w, r: ((w.get("performance") or {}).get(r) or {}).get("brier_score")),
+    "latency_p95": ("Single-row latency p95", "ms", True, lambda w, r: w["models"][r]["latency_ms"]["p95"]),
+    "errors": ("Rows the model failed to score", "rows", True, lambda w, r: w["models"][r]["errors"]),
+    "mean_score": ("Mean score", "probability", True, lambda w, r: w["models"][r]["mean_score"]),
+}
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> dict[str, Any]:
+    return {}
+
+
+def replay(review: Any) -> dict[str, Any]:
+    """Shadow replay + canary of the review (guardrails from the manifest), computed once per evidence digest."""
+    from workbench.replay import CanaryGuardrails, run_replay
+
+    reg, key = _registry(), review.evidence_digest
+    if key in reg:
+        return reg[key]
+    with _lock:
+        if key not in reg:
+            guardrails = CanaryGuardrails.from_manifest(review.manifest)
+            with st.status("Replaying the traffic through both models, window by window …", expanded=False) as status:
+                reg[key] = run_replay(review, guardrails=guardrails,
+                                      progress=lambda msg: status.update(label=f"Shadow replay — {msg}"))
+                status.update(label="Replay complete", state="complete")
+    return reg[key]
+
+
+def _x(windows: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [w["start"][:10] for w in windows]
+
+
+def series_figure(windows: Sequence[Mapping[str, Any]], name: str, roles: Sequence[str],
+                  *, halted_window: int | None = None) -> Any:
+    """One per-window series (per model in its colour when it has one), with the halting window marked."""
+    import plotly.graph_objects as go
+
+    title, unit, per_model, get = SERIES[name]
+    x = _x(windows)
+    fig = go.Figure()
+    if name == "score_diff":
+        q = [w.get("score_difference") or {} for w in windows]
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=[d.get("p95") for d in q] + [d.get("p05") for d in q][::-1],
+                                 fill="toself", fillcolor="rgba(0,114,178,0.15)", line={"width": 0},
+                                 name="5th–95th percentile", hoverinfo="skip"))
+    for role in (roles if per_model else ["both"]):
+        y = [get(w, role) for w in windows]
+        colour = widgets.ROLE_COLOURS.get(role, widgets.CANDIDATE if name == "score_diff" else widgets.NEUTRAL)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=role if per_model else title.split(" (")[0],
+                                 line={"color": colour, "width": 2}, connectgaps=False))
+    if halted_window is not None and halted_window < len(x):
+        fig.add_vline(x=x[halted_window], line={"color": VERMILLION, "dash": "dash"})
+        fig.add_annotation(x=x[halted_window], y=1, yref="paper", text="canary halted", showarrow=False,
+                           font={"color": VERMILLION}, yanchor="bottom")
+    fig.update_layout(title=title, xaxis_title="window start", yaxis_title=unit, height=340,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def psi_frame(windows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """PSI per feature (rows) and window start (columns)."""
+    data = {w["start"][:10]: {f: e.get("psi") for f, e in w["drift"]["features"].items()} for w in windows}
+    return pd.DataFrame(data)
+
+
+def psi_heatmap(frame: pd.DataFrame, *, limit: float | None) -> Any:
+    import plotly.graph_objects as go
+
+    order = frame.max(axis=1).sort_values(ascending=False).index
+    frame = frame.loc[order]
+    fig = go.Figure(go.Heatmap(z=frame.to_numpy(dtype=float), x=list(frame.columns), y=list(frame.index),
+                               colorscale="Cividis", zmin=0, zmax=max(0.5, float(frame.max().max() or 0)),
+                               colorbar={"title": "PSI"},
+                               text=frame.map(lambda v: "" if pd.isna(v) else f"{v:.2f}").to_numpy(),
+                               texttemplate="%{text}", hovertemplate="%{y}, week of %{x}: PSI %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=f"Input drift per window (PSI; guardrail {limit:g})" if limit else "Input drift per window (PSI)",
+                      height=60 + 34 * len(frame), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      yaxis={"autorange": "reversed"})
+    return fig
+
+
+def psi_line(frame: pd.DataFrame, feature: str, *, limit: float | None) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Scatter(x=list(frame.columns), y=list(frame.loc[feature]), mode="lines+markers", name=feature,
+                               line={"color": widgets.CANDIDATE, "width": 2}))
+    if limit:
+        fig.add_hline(y=limit, line={"color": VERMILLION, "dash": "dash"}, annotation_text=f"guardrail PSI {limit:g}")
+    fig.update_layout(title=f"PSI of {feature} per window", xaxis_title="window start", yaxis_title="PSI", height=300,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def flips_frame(windows: Sequence[Mapping[str, Any]], column: str) -> pd.DataFrame:
+    """Decision flips per group of ``column``, summed over every window (worst flip rate first)."""
+    totals: dict[str, list[int]] = {}
+    for w in windows:
+        for group, e in ((w.get("flips") or {}).get("by_group", {}).get(column) or {}).items():
+            t = totals.setdefault(group, [0, 0, 0])
+            t[0] += e["n"]
+            t[1] += e["to_positive"]
+            t[2] += e["to_negative"]
+    rows = [{"group": g, "rows compared": n, "flipped to approve": up, "flipped to decline": down,
+             "flip rate": (up + down) / n if n else None} for g, (n, up, down) in totals.items()]
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("flip rate", ascending=False, ignore_index=True) if len(frame) else frame
+
+
+def timeline_frame(canary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per canary window: stage, routed rows and every guardrail check (value vs limit)."""
+    rows = []
+    for e in canary["timeline"]:
+        row = {"window": e["window"], "start": e["start"][:10], "stage": f"{e['stage_percent']:g}%",
+               "routed rows": e["routed_rows"]}
+        for name, c in e["checks"].items():
+            row[name] = f"{widgets.fmt(c['value'])} {'>' if c['breached'] else '≤'} {widgets.fmt(c['limit'])}" \
+                if name != "agreement" else f"{widgets.fmt(c['value'])} vs ≥ {widgets.fmt(c['limit'])}"
+        row["result"] = "BREACH — halted" if any(c["breached"] for c in e["checks"].values()) else "ok"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def timeline_figure(canary: Mapping[str, Any], n_windows: int) -> Any:
+    """Planned and reached traffic share per window; the halting window marked."""
+    import plotly.graph_objects as go
+
+    stages, per = canary["guardrails"]["stages"], canary["windows_per_stage"]
+    planned = [stages[min(i // per, len(stages) - 1)] for i in range(n_windows)]
+    reached = [e["stage_percent"] for e in canary["timeline"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(range(n_windows)), y=planned, mode="lines", line={"shape": "hv", "dash": "dot",
+                             "color": widgets.NEUTRAL}, name="planned"))
+    fig.add_trace(go.Scatter(x=list(range(len(reached))), y=reached, mode="lines+markers", line={"shape": "hv",
+                             "color": widgets.CANDIDATE, "width": 3}, name="candidate traffic reached"))
+    halted = canary.get("halted_at")
+    if halted:
+        fig.add_trace(go.Scatter(x=[halted["window"]], y=[halted["stage_percent"]], mode="markers+text",
+                                 marker={"symbol": "x", "size": 16, "color": VERMILLION}, name="halted",
+                                 text=[", ".join(b["guardrail"] for b in halted["breaches"]) + " breached"],
+                                 textposition="top center", textfont={"color": VERMILLION}))
+    fig.update_layout(title="Canary rollout: share of traffic on the candidate", xaxis_title="window",
+                      yaxis_title="% of traffic", yaxis={"range": [0, 110]}, height=320,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def schedule(store: Any, review: Any, review_id: str, *, today: dt.date) -> dict[str, Any]:
+    """Review cadence (``workbench.monitor.review_schedule``) anchored like ``workbench monitor``:
+    the latest recorded decision, else the review's creation."""
+    from workbench.monitor import review_schedule
+
+    m = review.manifest
+    plan = m.readiness.monitoring if m.readiness is not None else None
+    decision = store.latest_decision(review_id)
+    stamp = decision.created_at if decision is not None else store.get_review(review_id).created_at
+    return review_schedule(plan.cadence_days if plan else None, dt.date.fromisoformat(stamp[:10]), today,
+                           tuple(m.readiness.post_implementation_reviews) if m.readiness else ())
