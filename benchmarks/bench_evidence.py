@@ -52,7 +52,7 @@ def naive_replicate(y, cand, base, threshold, idx):
 class Timer:
     """Wall and CPU seconds of a block, with the load average when it ended."""
 
-    def __enter__(self) -> Timer:
+    def __enter__(self) -> "Timer":  # noqa: PYI034 - a script, not a library base class
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 

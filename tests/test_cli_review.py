@@ -32,8 +32,9 @@ def test_bad_skip_and_missing_manifest_exit_2_with_one_line(demo_manifest, tmp_p
 
 
 def test_skip_every_section_gives_a_valid_evidence_with_all_skipped(demo_manifest, tmp_path):
-    import jsonschema
     from importlib import resources
+
+    import jsonschema
 
     from workbench.evidence import SECTIONS
 

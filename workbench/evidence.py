@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -52,9 +51,9 @@ def _review_block(review: Any) -> dict[str, Any]:
         "name": m.name, "task": m.task, "target": m.target,
         "positive_label": to_jsonable(m.positive_label), "threshold": float(m.threshold),
         "classes": [to_jsonable(c) for c in review.classes],
-        "n_evaluation": int(len(review.evaluation)),
-        "n_reference": None if review.reference is None else int(len(review.reference)),
-        "n_replay": None if review.replay is None else int(len(review.replay)),
+        "n_evaluation": len(review.evaluation),
+        "n_reference": None if review.reference is None else len(review.reference),
+        "n_replay": None if review.replay is None else len(review.replay),
         "features": list(review.features), "sensitive_features": list(review.sensitive_features),
         "id_column": review.id_column,
     }
@@ -229,32 +228,11 @@ def _operational(ctx: _Context) -> dict[str, dict[str, Any]]:
 
     s, frame = ctx.settings, ctx.review.evaluation
 
-    def measure(role: str, model: Any) -> dict[str, Any]:
-        # One request is served by one thread: with OpenMP/BLAS pools left at the core count,
-        # a single-row HistGradientBoosting predict on the shared 2-core machine spent its time
-        # in thread barriers (p95 220-1400 ms vs 6 ms single-threaded), measuring the load, not
-        # the model.
-        with _native_threads(1):
-            out = operational_evidence(model, frame, latency_calls=s.latency_calls, seed=s.seed)
-        if out.get("status") == "measured":
-            out["native_threads"] = 1
-        return out
-
-    blocks = _per_model(ctx, "operational", measure)
+    blocks = _per_model(ctx, "operational", lambda role, model: operational_evidence(
+        model, frame, latency_calls=s.latency_calls, seed=s.seed))
     if "candidate" in blocks and "baseline" in blocks:
         ctx.evidence["operational_deltas"] = compare_operational(blocks["candidate"], blocks["baseline"])
     return {"operational": _combined_status(blocks)}
-
-
-@contextmanager
-def _native_threads(n: int) -> Iterator[None]:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn's dependency; without it, measure as configured
-        yield
-        return
-    with threadpool_limits(limits=n):
-        yield
 
 
 def _robustness(ctx: _Context) -> dict[str, dict[str, Any]]:

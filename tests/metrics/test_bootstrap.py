@@ -6,7 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from workbench.metrics.bootstrap import iter_weight_chunks, percentile_ci, poisson_weights
+from workbench.metrics.bootstrap import (
+    iter_weight_chunks,
+    percentile_ci,
+    poisson_weights,
+)
 
 
 def test_same_seed_same_weights_other_seed_differs():

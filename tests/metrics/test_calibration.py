@@ -7,7 +7,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 
 from workbench.metrics._engine import run_bootstrap
-from workbench.metrics.calibration import CalibrationPrepared, calibration_summary, logistic_recalibration
+from workbench.metrics.calibration import (
+    CalibrationPrepared,
+    calibration_summary,
+    logistic_recalibration,
+)
 
 
 def test_hand_computed_small_example():
@@ -109,7 +113,7 @@ def test_replicates_do_not_depend_on_chunking_or_threads():
     rng = np.random.default_rng(5)
     p = rng.uniform(0, 1, 3000)
     y = rng.random(p.size) < p
-    comps = lambda: {"b": BinaryPrepared(y, p, threshold=0.4), "c": CalibrationPrepared(y, p, n_bins=10)}  # noqa: E731
+    comps = lambda: {"b": BinaryPrepared(y, p, threshold=0.4), "c": CalibrationPrepared(y, p, n_bins=10)}
     one = run_bootstrap(comps(), n_rows=y.size, n_boot=11, seed=6, chunk_size=3, workers=1)
     threads = run_bootstrap(comps(), n_rows=y.size, n_boot=11, seed=6, chunk_size=3, workers=3)
     chunks = run_bootstrap(comps(), n_rows=y.size, n_boot=11, seed=6, chunk_size=11, workers=2)

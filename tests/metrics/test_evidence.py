@@ -4,7 +4,6 @@ import json
 from importlib import resources
 
 import jsonschema
-import numpy as np
 import pytest
 from sklearn import metrics as skm
 
@@ -78,7 +77,7 @@ def test_sections_are_recorded_and_drift_present(evidence):
 
 def test_same_inputs_same_numbers(review, evidence):
     again = build_evidence(review, include=["metrics", "calibration", "drift"])
-    strip = lambda e: {k: v for k, v in e.items() if k not in ("digest", "timings_s")}  # noqa: E731
+    strip = lambda e: {k: v for k, v in e.items() if k not in ("digest", "timings_s")}
     assert strip(again) == strip(evidence)
 
 
@@ -119,7 +118,8 @@ def test_unknown_section_is_a_named_error(review):
 
 # ---- every section wired: operational, robustness, slices, explanations -----------------------
 
-_SMALL = dict(n_bootstrap=20, seed=3, latency_calls=20, explain_rows=40, explain_background=20, min_slice_size=500)
+_SMALL = {"n_bootstrap": 20, "seed": 3, "latency_calls": 20, "explain_rows": 40, "explain_background": 20,
+          "min_slice_size": 500}
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_all_sections_run_and_validate(full_evidence):
     assert {n: s["status"] for n, s in ev["sections"].items()} == dict.fromkeys(SECTIONS, "ok"), ev["sections"]
     for role in ("candidate", "baseline"):
         op = ev["models"][role]["operational"]
-        assert op["status"] == "measured" and op["latency_ms"]["calls"] == 20 and op["native_threads"] == 1
+        assert op["status"] == "measured" and op["latency_ms"]["calls"] == 20
         assert 0 < op["latency_ms"]["p50"] <= op["latency_ms"]["p95"] <= op["latency_ms"]["p99"]
         assert op["model_bytes"] == next(a["bytes"] for a in ev["artefacts"] if a["role"] == role)
         rob = ev["models"][role]["robustness"]

@@ -223,4 +223,4 @@ def _tests(task, y, prepared, scores) -> dict[str, object]:
     return out
 
 
-__all__ = ["binary_curves", "metric_entry", "quantitative_evidence", "MULTICLASS_METRICS"]
+__all__ = ["MULTICLASS_METRICS", "binary_curves", "metric_entry", "quantitative_evidence"]

@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -48,7 +48,7 @@ class SortedReplicate:
     up to 2**53).
     """
 
-    __slots__ = ("wp", "wn", "cp", "cn", "integer")
+    __slots__ = ("cn", "cp", "integer", "wn", "wp")
 
     def __init__(self, wp, wn, cp, cn, integer: bool) -> None:
         self.wp, self.wn, self.cp, self.cn, self.integer = wp, wn, cp, cn, integer

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["fill_poisson_counts", "iter_weight_chunks", "percentile_ci", "poisson_weights", "POISSON_TABLE_BITS"]
+__all__ = ["POISSON_TABLE_BITS", "fill_poisson_counts", "iter_weight_chunks", "percentile_ci", "poisson_weights"]
 
 POISSON_TABLE_BITS = 16
 _KEY_SALT = 0x5EED_B007_5712_A9E1  # second key word: separates this stream from other Philox uses
