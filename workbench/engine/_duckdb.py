@@ -104,9 +104,7 @@ class DuckDBExecutor(SqlExecutor):
 
     def numeric_cells(self, name: str, prof) -> NumericCells:
         col = self.dialect.ident(name)
-        stats = self.one(f"SELECT sum(CASE WHEN x IS NULL OR NOT isfinite(x) THEN 1 ELSE 0 END), "
-                         f"min(x) FILTER (WHERE isfinite(x)), max(x) FILTER (WHERE isfinite(x)) "
-                         f"FROM (SELECT TRY_CAST({col} AS DOUBLE) AS x FROM src)")
+        stats = self.stats[name]  # one scan for every feature (SqlExecutor._drift_stats)
         n_missing = int(stats[0] or 0)
         if prof.n == 0 or stats[1] is None:
             return NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), n_missing, np.nan, np.nan)

@@ -96,9 +96,7 @@ class SparkExecutor(SqlExecutor):
 
         col = self.dialect.ident(name)
         finite = self.dialect.finite("x")
-        stats = self.one(f"SELECT sum(CASE WHEN x IS NULL OR NOT {finite} THEN 1 ELSE 0 END), "
-                         f"min(CASE WHEN {finite} THEN x END), max(CASE WHEN {finite} THEN x END) "
-                         f"FROM (SELECT TRY_CAST({col} AS DOUBLE) AS x FROM src)")
+        stats = self.stats[name]  # one scan for every feature (SqlExecutor._drift_stats)
         n_missing = int(stats[0] or 0)
         if prof.n == 0 or stats[1] is None:
             return NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), n_missing, np.nan, np.nan)

@@ -81,6 +81,7 @@ class SqlExecutor:
         if spec.sensitive:
             agg.fairness = self._fairness(roles, out)
         if profile is not None and spec.features:
+            self._drift_stats([f for f in spec.features if profile.features[f].kind == "numeric"])
             for name in spec.features:
                 prof = profile.features[name]
                 agg.drift[name] = self.numeric_cells(name, prof) if prof.kind == "numeric" else self._categories(name)
@@ -160,6 +161,21 @@ class SqlExecutor:
             sums[i][size - 6] = role.linear[5]  # Brier sum: the same expression as the linear sums'
             sums[i][size - 5:] = final[i]
             role.calibration = sums[i]
+
+    def _drift_stats(self, names: list[str]) -> None:
+        """Missing count, finite min and max of every numeric drift feature in ONE scan."""
+        self.stats: dict[str, tuple] = {}
+        if not names:
+            return
+        d = self.dialect
+        exprs, cols = [], []
+        for j, name in enumerate(names):
+            x, fin = f"x{j}", d.finite(f"x{j}")
+            cols.append(f"TRY_CAST({d.ident(name)} AS DOUBLE) AS {x}")
+            exprs += [f"sum(CASE WHEN {x} IS NULL OR NOT {fin} THEN 1 ELSE 0 END)",
+                      f"min(CASE WHEN {fin} THEN {x} END)", f"max(CASE WHEN {fin} THEN {x} END)"]
+        row = self.one(f"SELECT {', '.join(exprs)} FROM (SELECT {', '.join(cols)} FROM src)")
+        self.stats = {name: tuple(row[3 * j: 3 * j + 3]) for j, name in enumerate(names)}
 
     def quantile_expr(self, column: str, qs: str) -> str:
         return f"quantile_cont({column}, [{qs}])"
