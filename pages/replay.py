@@ -46,7 +46,8 @@ if result is not None:
     else:
         stages = " → ".join(f"{s:g}%" for s in canary["guardrails"]["stages"])
         if canary["status"] == "halted":
-            st.error(f"**Halted at the {halted['stage_percent']:g}% stage** (window {halted['window']}, "
+            # a halted canary is a finding of the review, not an error of the app: warning, not st.error
+            st.warning(f"**Halted at the {halted['stage_percent']:g}% stage** (window {halted['window']}, "
                      f"{halted['start'][:10]} to {halted['end'][:10]}). Recommendation: {canary['recommendation']}.",
                      icon=":material/cancel:")
             st.dataframe(pd.DataFrame(halted["breaches"]), hide_index=True, width="stretch", key="canary_breaches")
