@@ -204,9 +204,14 @@ def test_audit_chain_verifies_and_filters_by_actor(env):
 
 
 @pytest.mark.slow
-def test_explanations_are_computed_on_demand_and_follow_the_feature():
+def test_explanations_are_computed_on_demand_and_follow_the_feature(env):
     at = ok(app("alice", page="pages/explanations.py"))
-    assert not at.get("plotly_chart")
+    # before any click: only the evidence's global importance and its candidate-vs-baseline diff
+    assert [c.key for c in at.get("plotly_chart")] == ["importance"]
+    with Store.open(env["db"]) as store:
+        diff = store.latest_evidence(review_id(env)).evidence["explanations"]["diff"]
+    assert at.metric[0].value == f"{diff['spearman']:.2f}"
+    assert at.metric[2].value == f"{diff['top_k_overlap']:.2f}"
     at.button(key="compute_explanations").click().run()
     ok(at)
     before = spec(at, 2)

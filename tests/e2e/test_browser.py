@@ -24,8 +24,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--no-first-run"]
-PAGES = ["Performance", "Calibration", "Fairness", "Robustness & operations", "Questionnaires", "Governance",
-         "Decision & sign-off", "Signed report", "Audit trail"]
+PAGES = ["Performance", "Calibration", "Explanations", "Fairness", "Robustness & operations",
+         "Shadow, canary & monitoring", "Questionnaires", "Governance", "Decision & sign-off", "Signed report",
+         "Audit trail"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -150,7 +151,7 @@ def test_review_journey_in_chromium(server):
         switches = []
         for i, title in enumerate(PAGES, start=2):
             switches.append(_open(page, title))
-            _shot(page, f"app-{i:02d}-{title.split()[0].lower()}")
+            _shot(page, f"app-{i:02d}-{title.split()[0].strip(',').lower()}")
         timings["page_switch_s"] = switches
 
         # a questionnaire answered as alice (product owner: the user-trust questionnaire if assigned)
@@ -185,5 +186,11 @@ def test_review_journey_in_chromium(server):
     verify = subprocess.run([*server["wb"], "verify", str(pdf), "--keys", server["env"]["WORKBENCH_KEYS"]],
                             env=server["env"], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    from workbench.store import Store
+
+    with Store.open(server["env"]["WORKBENCH_DB"]) as store:
+        run = store.latest_evidence(store.list_reviews()[0].review_id)
+    sections = sorted(run.evidence.get("timings_s", {}).items(), key=lambda kv: -kv[1])
+    print("\nEvidence sections (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sections))
     print(f"\nE2E timings: first page {timings['first_page_s']:.1f} s after server start; evidence on first load "
           f"{timings['evidence_first_load_s']:.1f} s; page switches {', '.join(f'{s:.2f}' for s in timings['page_switch_s'])} s")
