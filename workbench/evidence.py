@@ -23,7 +23,10 @@ from workbench.canonical import digest, to_jsonable
 
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
-SECTIONS = ("metrics", "calibration", "drift", "fairness", "operational", "robustness", "slices", "explanations")
+SECTIONS = ("metrics", "calibration", "drift", "fairness", "operational", "robustness", "slices", "explanations",
+            "replay")
+#: Slices are exploratory and numerous: their CIs use the first replicates of the shared set.
+SLICE_BOOTSTRAP_CAP = 200
 #: Metric each task's robustness tests measure the degradation of.
 ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
 NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
@@ -85,10 +88,17 @@ def build_evidence(
 
     Examples
     --------
-    >>> from workbench.artefacts import load_review_from_path  # doctest: +SKIP
-    >>> ev = build_evidence(load_review_from_path("review.yaml"), include=["metrics"])  # doctest: +SKIP
-    >>> ev["models"]["candidate"]["metrics"]["roc_auc"]["value"]  # doctest: +SKIP
-    0.83
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from workbench.demo import write_demo
+    >>> from workbench.artefacts import load_review
+    >>> demo = write_demo(Path(tempfile.mkdtemp()) / "demo", n_reference=3000, n_evaluation=2000, n_replay=2000)
+    >>> ev = build_evidence(load_review(demo.review), include=["metrics"])
+    >>> ev["sections"]["metrics"], ev["sections"]["drift"]
+    ({'status': 'ok'}, {'status': 'skipped'})
+    >>> auc = ev["models"]["candidate"]["metrics"]["roc_auc"]
+    >>> auc["ci_low"] <= auc["value"] <= auc["ci_high"]
+    True
     """
     chosen = tuple(SECTIONS if include is None else include)
     unknown = sorted(set(chosen) - set(SECTIONS))
@@ -256,9 +266,10 @@ def _slices(ctx: _Context) -> dict[str, dict[str, Any]]:
         ctx.say(f"slices: {role}, {len(by)} columns")
         ctx.models[role]["slices"] = slice_evidence(
             frame, review.y_true, score, features=by, threshold=float(review.threshold), task=review.task,
-            min_size=s.min_slice_size, n_boot=s.n_bootstrap, seed=s.seed, confidence=s.confidence,
+            min_size=s.min_slice_size, n_boot=min(s.n_bootstrap, SLICE_BOOTSTRAP_CAP), seed=s.seed,
+            confidence=s.confidence,
             n_classes=len(review.classes) or None)
-    return {"slices": {"status": "ok", "features": by}}
+    return {"slices": {"status": "ok", "features": by, "n_bootstrap": min(s.n_bootstrap, SLICE_BOOTSTRAP_CAP)}}
 
 
 def _explanations(ctx: _Context) -> dict[str, dict[str, Any]]:
@@ -270,6 +281,36 @@ def _explanations(ctx: _Context) -> dict[str, dict[str, Any]]:
     ctx.evidence["explanations"] = out
     blocks = {r: out[r] for r in ("candidate", "baseline") if isinstance(out.get(r), dict)}
     return {"explanations": _combined_status(blocks)}
+
+
+def _replay(ctx: _Context) -> dict[str, dict[str, Any]]:
+    """Shadow replay of ``data.replay`` window by window, with the staged canary (workbench.replay)."""
+    review = ctx.review
+    m = review.manifest
+    reason = None
+    if m.data.replay is None:
+        reason = "no replay traffic (manifest data.replay)"
+    elif review.task != "binary":
+        reason = f"replay supports binary reviews, not {review.task}"
+    elif "candidate" not in review.models or review.models["candidate"].kind == "precomputed":
+        reason = "precomputed predictions: there is no model to replay"
+    if reason is not None:
+        ctx.evidence["replay"] = {"status": "not_applicable", "reason": reason}
+        return {"replay": {"status": "not_applicable", "reason": reason}}
+    from workbench.replay import CanaryGuardrails, run_replay
+
+    result = run_replay(review, guardrails=CanaryGuardrails.from_manifest(m), seed=ctx.settings.seed,
+                        progress=ctx.say)
+    ctx.evidence["replay"] = {
+        "status": "ok",
+        "settings": result["settings"],
+        "summary": result["summary"],
+        "canary": result["canary"],
+        "windows": [{"index": w["index"], "start": w["start"], "end": w["end"], "rows": w["rows"],
+                     "agreement_rate": w.get("agreement_rate"), "max_psi": w["drift"].get("max_psi")}
+                    for w in result["windows"]],
+    }
+    return {"replay": {"status": "ok"}}
 
 
 def _drift(ctx: _Context) -> dict[str, dict[str, Any]]:
@@ -320,4 +361,5 @@ _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
     "robustness": _robustness,
     "slices": _slices,
     "explanations": _explanations,
+    "replay": _replay,
 }
