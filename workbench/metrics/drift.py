@@ -37,6 +37,7 @@ from workbench.errors import DataError
 from workbench.metrics._drift_numeric import CellStats, GridBinner, cell_stats, two_sample
 
 __all__ = [
+    "categorical_drift_from_counts",
     "FeatureProfile",
     "ReferenceProfile",
     "build_reference_profile",
@@ -311,24 +312,35 @@ def _ks_p_value(d: float, prof: FeatureProfile, cur: np.ndarray) -> tuple[float,
 
 
 def _categorical_drift(prof: FeatureProfile, series: pd.Series, epsilon: float) -> dict[str, Any]:
+    missing = series.isna().to_numpy()
+    codes = pd.Index(list(prof.categories)).get_indexer(series)  # -1: unseen or missing
+    cur = np.bincount(codes[codes >= 0], minlength=len(prof.categories))
+    n_missing = int(missing.sum())
+    n_unseen = int((codes < 0).sum()) - n_missing
+    return categorical_drift_from_counts(prof, cur, n_unseen=n_unseen, n_missing=n_missing, epsilon=epsilon)
+
+
+def categorical_drift_from_counts(
+    prof: FeatureProfile, counts: np.ndarray, *, n_unseen: int, n_missing: int, epsilon: float
+) -> dict[str, Any]:
+    """Drift entry of a categorical feature from current counts per reference category.
+
+    Shared by the in-memory path and the scale executors, which count categories in SQL.
+    ``counts[i]`` counts ``prof.categories[i]``; unseen and missing values are their own bins.
+    """
     from scipy import stats
     from scipy.spatial import distance
 
-    missing = series.isna().to_numpy()
-    codes = pd.Index(list(prof.categories)).get_indexer(series)  # -1: unseen or missing
-    k = len(prof.categories)
-    cur = np.bincount(codes[codes >= 0], minlength=k)
-    n_missing = int(missing.sum())
-    n_unseen = int((codes < 0).sum()) - n_missing
+    n_all = int(np.sum(counts)) + n_unseen + n_missing
     ref_t = np.r_[prof.counts, 0, prof.n_missing]
-    cur_t = np.r_[cur, n_unseen, n_missing]
+    cur_t = np.r_[counts, n_unseen, n_missing]
     psi, p, q = _psi(ref_t, cur_t, epsilon)
     used = (ref_t + cur_t) > 0
     out: dict[str, Any] = {
-        "kind": "categorical", "n_reference": prof.n, "n_current": int(len(series) - n_missing),
+        "kind": "categorical", "n_reference": prof.n, "n_current": n_all - n_missing,
         "missing_rate_reference": prof.n_missing / max(prof.n + prof.n_missing, 1),
-        "missing_rate_current": n_missing / max(len(series), 1),
-        "unseen_rate": n_unseen / max(len(series), 1),
+        "missing_rate_current": n_missing / max(n_all, 1),
+        "unseen_rate": n_unseen / max(n_all, 1),
         "categories": [*prof.categories, "<unseen>", "<missing>"],
         "reference_proportions": p.tolist(), "current_proportions": q.tolist(),
         "psi": psi, "defined": True,
