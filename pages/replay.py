@@ -29,7 +29,12 @@ else:
         result = rv.replay(data)
 
 if result is not None:
-    windows, summary, canary = result["windows"], result["summary"], result["canary"]
+    # The canary and summary the decision uses are the evidence's (same run_replay, same seed);
+    # the per-window details come from the full replay above.
+    stored = review.evidence(data, review_id).get("replay") or {}
+    windows = result["windows"]
+    summary = stored["summary"] if stored.get("status") == "ok" else result["summary"]
+    canary = stored["canary"] if stored.get("status") == "ok" else result["canary"]
     roles = [r for r in ("candidate", "baseline") if r in windows[0]["models"]] if windows else []
     halted = canary["halted_at"] if canary else None
     cols = st.columns(5)

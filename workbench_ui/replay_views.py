@@ -50,10 +50,14 @@ def replay(review: Any) -> dict[str, Any]:
         return reg[key]
     with _lock:
         if key not in reg:
-            guardrails = CanaryGuardrails.from_manifest(review.manifest)
-            with st.status("Replaying the traffic through both models, window by window …", expanded=False) as status:
-                reg[key] = run_replay(review, guardrails=guardrails,
-                                      progress=lambda msg: status.update(label=f"Shadow replay — {msg}"))
+            m = review.manifest
+            guardrails = CanaryGuardrails.from_manifest(m)
+            label = f"Replaying the traffic through both models, {m.replay.window} windows (about 10–20 s) …"
+            with st.status(label, expanded=False) as status:
+                # Same guardrails and seed as the evidence's replay section, so the canary agrees with it.
+                # No per-window status updates: a Streamlit call inside the loop would abort the replay
+                # when the reviewer moves to another page, and the result would never be cached.
+                reg[key] = run_replay(review, guardrails=guardrails, seed=m.settings.seed)
                 status.update(label="Replay complete", state="complete")
     return reg[key]
 

@@ -128,7 +128,8 @@ def expected_replay(env) -> dict:
     from workbench.replay import CanaryGuardrails, run_replay
 
     review = load_review(env["demo"] / "review.yaml")
-    return run_replay(review, guardrails=CanaryGuardrails.from_manifest(review.manifest))
+    return run_replay(review, guardrails=CanaryGuardrails.from_manifest(review.manifest),
+                      seed=review.manifest.settings.seed)
 
 
 @pytest.mark.slow
