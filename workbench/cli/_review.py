@@ -1,13 +1,24 @@
-"""`workbench review MANIFEST --out evidence.json`: compute the evidence JSON."""
+"""`workbench review MANIFEST --out evidence.json`: compute the evidence JSON.
+
+``--engine auto|numpy|duckdb|spark``: large, globbed or DuckDB-database evaluation data with
+precomputed score columns runs on the scale engine (``workbench.engine``), which never reads
+the table into memory; everything else keeps the in-memory evidence path
+(``workbench.evidence.build_evidence``). See docs/SCALE.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 from workbench.cli._common import progress
-from workbench.errors import ManifestError
+from workbench.errors import ArtefactError, ManifestError
+
+ENGINES = ("auto", "numpy", "duckdb", "spark")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "review",
         help="compute the evidence JSON of a review (progress on stderr)",
         description="Load the manifest's models and data, compute metrics with bootstrap CIs, "
-        "calibration, paired candidate-vs-baseline tests, drift and fairness, and write the evidence JSON.",
+        "calibration, paired candidate-vs-baseline tests, drift and fairness, and write the evidence JSON. "
+        "Large Parquet files, Parquet globs and DuckDB databases with precomputed score columns run on "
+        "the scale engine (DuckDB, spills to disk; or Spark when asked).",
     )
     p.add_argument("manifest", type=Path, help="review manifest (review.yaml)")
     p.add_argument("--out", type=Path, required=True, help="where to write the evidence JSON")
@@ -23,13 +36,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: manifest settings, 0)")
     p.add_argument("--skip", default="", metavar="SECTIONS",
                    help="comma-separated sections to skip: metrics, calibration, drift, fairness, "
-                   "operational, robustness, slices, explanations")
+                   "operational, robustness, slices, explanations (in-memory engine only)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (default): in memory for one small file, DuckDB for globs, DuckDB databases and "
+                   "large files; spark only when asked")
+    p.add_argument("--memory-limit", default="2GB", metavar="SIZE", help="DuckDB memory limit (default 2GB); spills beyond it")
+    p.add_argument("--table", default=None, help="table name when data.evaluation is a DuckDB database "
+                   "(default: its only table)")
+    p.add_argument("--reference-profile", type=Path, default=None, metavar="PATH",
+                   help="stored reference profile (JSON) for drift on the scale engine; default: built from data.reference")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from workbench.artefacts import load_review
-    from workbench.evidence import SECTIONS, build_evidence
+    from workbench.evidence import SECTIONS
     from workbench.manifest import load_manifest
 
     skip = [s.strip() for s in args.skip.split(",") if s.strip()]
@@ -40,13 +60,127 @@ def _run(args: argparse.Namespace) -> int:
         raise ManifestError(f"--bootstrap must be between 0 and 100000, got {args.bootstrap}")
     if args.seed is not None and not 0 <= args.seed < 2**64:
         raise ManifestError(f"--seed must be between 0 and 2**64-1, got {args.seed}")
-    manifest = load_manifest(args.manifest)
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", args.memory_limit, flags=re.IGNORECASE):
+        raise ManifestError(f"--memory-limit: {args.memory_limit!r} is not a size; use e.g. 2GB or 512MB")
+    manifest = load_manifest(args.manifest, check_files=False)  # a glob is not a file: checked below
     overrides = {k: v for k, v in (("n_bootstrap", args.bootstrap), ("seed", args.seed)) if v is not None}
     if overrides:  # before loading, so the evidence digest covers the settings actually used
         manifest = manifest.model_copy(update={"settings": manifest.settings.model_copy(update=overrides)})
-    review = load_review(manifest, progress=progress)
-    evidence = build_evidence(review, include=[s for s in SECTIONS if s not in skip], progress=progress)
+    source = str(manifest.resolve(manifest.data.evaluation))
+    if _use_scale_engine(manifest, source, args.engine):
+        evidence = _scale_evidence(manifest, source, args)
+    else:
+        evidence = _in_memory_evidence(args.manifest, manifest, [s for s in SECTIONS if s not in skip])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(evidence, indent=1, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
-    progress(f"wrote {args.out} (digest {evidence['digest'][:12]}, evidence digest {evidence['evidence_digest'][:12]})")
+    progress(f"wrote {args.out} (engine {evidence['engine']}, digest {evidence['digest'][:12]}, "
+             f"evidence digest {evidence['evidence_digest'][:12]})")
     return 0
+
+
+def _is_glob(source: str) -> bool:
+    return any(ch in source for ch in "*?[")
+
+
+def _is_database(source: str) -> bool:
+    return source.endswith((".duckdb", ".db"))
+
+
+def _use_scale_engine(manifest: Any, source: str, engine: str) -> bool:
+    """The rule of docs/SCALE.md ("Wiring"): see the module docstring."""
+    from workbench.engine import choose_engine
+
+    if engine in ("duckdb", "spark") or _is_glob(source) or _is_database(source):
+        if engine == "numpy":
+            raise ManifestError(f"{manifest.display_file}: data.evaluation: --engine numpy reads one file, not "
+                                f"{Path(source).name}; use --engine duckdb (or auto)")
+        return True
+    if engine == "numpy" or not source.endswith((".parquet", ".pq")):
+        return False
+    return choose_engine(source) == "duckdb"
+
+
+def _in_memory_evidence(path: Path, manifest: Any, include: list[str]) -> dict[str, Any]:
+    from workbench.artefacts import load_review
+    from workbench.evidence import build_evidence
+    from workbench.manifest import load_manifest
+
+    load_manifest(path)  # every referenced file must exist on this path
+    review = load_review(manifest, progress=progress)
+    return build_evidence(review, include=include, progress=progress)
+
+
+def _source_files(manifest: Any, source: str) -> list[Path]:
+    files = sorted(Path(p) for p in glob.glob(source)) if _is_glob(source) else [Path(source)]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise ArtefactError(f"{manifest.display_file}: data.evaluation: no file matches {source} "
+                            "(paths are relative to the manifest's folder)")
+    return files
+
+
+def _database_table(manifest: Any, source: str, table: str | None) -> str:
+    import duckdb
+
+    con = duckdb.connect(source, read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    finally:
+        con.close()
+    if table is not None:
+        if table not in tables:
+            raise ArtefactError(f"{manifest.display_file}: data.evaluation {Path(source).name}: no table {table!r}; "
+                                f"tables: {', '.join(tables) or 'none'}")
+        return table
+    if len(tables) != 1:
+        raise ArtefactError(f"{manifest.display_file}: data.evaluation {Path(source).name} has "
+                            f"{len(tables)} tables ({', '.join(tables) or 'none'}); pick one with --table")
+    return tables[0]
+
+
+def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dict[str, Any]:
+    from workbench.canonical import digest, sha256_file, to_jsonable
+    from workbench.engine import build_evidence_at_scale, build_profile, load_profile, profile_digest, spec_from_manifest
+
+    spec = spec_from_manifest(manifest)
+    if args.engine == "spark" and not spec.id_column:
+        raise ManifestError(f"{manifest.display_file}: id_column: the spark engine needs a unique row key "
+                            "(hashed into the bootstrap weights); name it with id_column")
+    files = _source_files(manifest, source)
+    table = _database_table(manifest, source, args.table) if _is_database(source) else None
+    profile = prof_digest = None
+    if spec.features:
+        if args.reference_profile is not None:
+            profile, prof_digest = load_profile(args.reference_profile)
+        elif manifest.data.reference is not None:
+            ref = manifest.resolve(manifest.data.reference)
+            if not ref.is_file():
+                raise ArtefactError(f"{manifest.display_file}: data.reference: file not found: {ref}")
+            progress(f"profiling the reference {ref.name} ({len(spec.features)} features)")
+            profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
+            prof_digest = profile_digest(profile)
+    artefacts = [{"role": "evaluation", "path": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size}
+                 for f in files]
+    if table is not None:
+        artefacts[0]["table"] = table
+    engine = args.engine
+    progress(f"scale engine ({engine}) on {len(files)} file(s), {spec.n_boot} bootstrap replicates")
+    ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
+                                 profile_digest=prof_digest, memory_limit=args.memory_limit,
+                                 margin=manifest.settings.margin, progress=progress)
+    lineage = {"artefacts": sorted(({k: v for k, v in a.items() if k != "path"} for a in artefacts),
+                                   key=lambda d: d["sha256"]),
+               "manifest": manifest.content(), "reference_profile_digest": prof_digest}
+    timings = ev.pop("timings_s")
+    ev.pop("digest")
+    ev["schema_version"] = 1
+    ev["review"].update({"name": manifest.name, "task": manifest.task,
+                         "positive_label": to_jsonable(manifest.positive_label)})
+    for role in spec.scores:
+        entry = getattr(manifest, role)
+        ev["models"][role].update({"name": entry.name, "version": entry.version, "kind": "precomputed"})
+    ev["artefacts"] = artefacts
+    ev["evidence_digest"] = digest(lineage)
+    ev["digest"] = digest(ev)
+    ev["timings_s"] = timings
+    return ev
