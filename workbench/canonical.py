@@ -43,6 +43,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         f = float(value)
         return f if math.isfinite(f) else None
+    if isinstance(value, np.generic):  # np.str_, np.bytes_, np.datetime64 ...
+        return to_jsonable(value.item())
     if isinstance(value, Path):
         return value.as_posix()
     if hasattr(value, "model_dump"):

@@ -226,6 +226,36 @@ def local_explanation(expl: ModelExplanation, row_id: Any, *, frame: pd.DataFram
                            output=float(raw.output[0]), output_space=raw.output_space, row_id=row_id)
 
 
+def typical_cases(expl: ModelExplanation, *, threshold: float, top: int = 4) -> list[dict[str, Any]]:
+    """A few local explanations a reviewer should read: the most and least likely cases and the
+    one closest to the decision threshold, each with its largest contributions (flat records).
+
+    Examples
+    --------
+    >>> expl = ModelExplanation("linear", "probability", ("a", "b"), np.array([[0.3, -0.1], [-0.2, 0.0], [0.05, 0.0]]),
+    ...                         pd.DataFrame({"a": [1, 2, 3], "b": [4, 5, 6]}), np.array(["r1", "r2", "r3"]),
+    ...                         0.5, np.array([0.7, 0.3, 0.55]), {}, "k")
+    >>> [(c["case"], c["row_id"]) for c in typical_cases(expl, threshold=0.5)]
+    [('highest score', 'r1'), ('lowest score', 'r2'), ('closest to the threshold', 'r3')]
+    >>> typical_cases(expl, threshold=0.5)[0]["largest contributions"]
+    'a=1 (+0.300), b=4 (-0.100)'
+    """
+    if len(expl.output) == 0:
+        return []
+    cut = float(np.log(threshold / (1 - threshold))) if expl.output_space == "log_odds" and 0 < threshold < 1 else threshold
+    picks = [("highest score", int(np.argmax(expl.output))), ("lowest score", int(np.argmin(expl.output))),
+             ("closest to the threshold", int(np.argmin(np.abs(expl.output - cut))))]
+    cases = []
+    for case, i in picks:
+        w = views.waterfall(expl.values[i], expl.data.iloc[i], expl.features, base_value=expl.base_value,
+                            output=float(expl.output[i]), output_space=expl.output_space, row_id=expl.ids[i])
+        parts = [f"{c['feature']}={c['value']} ({c['shap']:+.3f})" for c in w["contributions"][:top]]
+        cases.append({"case": case, "row_id": w["row_id"], "prediction": round(w["prediction"], 4),
+                      "base value": round(w["base_value"], 4), "output space": w["output_space"],
+                      "largest contributions": ", ".join(parts)})
+    return cases
+
+
 def summary(expl: ModelExplanation, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The JSON-ready evidence of one model's explanation."""
     return {"status": "ok", "method": expl.method, "output_space": expl.output_space, **expl.settings,
@@ -272,7 +302,8 @@ def explanation_evidence(review: Any, *, n_rows: int = 2000, n_background: int =
         try:
             expl = explain_review(review, role, n_rows=n_rows, n_background=n_background, seed=seed,
                                   cache_dir=cache_dir, progress=progress)
-            out[role] = summary(expl, n_boot=n_boot, seed=seed)
+            out[role] = {**summary(expl, n_boot=n_boot, seed=seed),
+                         "local": typical_cases(expl, threshold=float(review.threshold))}
         except DataError as exc:
             out[role] = {"status": "not_applicable", "reason": str(exc)}
     sens = list(review.sensitive_features)
