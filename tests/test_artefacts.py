@@ -255,3 +255,19 @@ def test_untrusted_manifest_with_reviewed_types_loads(review: Path, monkeypatch)
     _edit(review, candidate__trusted_types=["sklearn.tree._tree.Tree", "my.reviewed.Type"])
     monkeypatch.setenv("WORKBENCH_TRUSTED_TYPES", "my.reviewed.Type")
     assert load_review(review, untrusted=True).models["candidate"].kind == "skops"
+
+
+def test_precomputed_predictions_from_a_separate_file_are_joined_by_id(review: Path) -> None:
+    frame = pd.read_csv(review.parent / "data" / "evaluation.csv")
+    rng = np.random.default_rng(3)
+    preds = pd.DataFrame({"row_id": frame["row_id"], "score": rng.random(len(frame))}).sample(frac=1, random_state=1)
+    preds.to_parquet(review.parent / "data" / "scores.parquet")
+    _edit(review, candidate={"predictions": "score", "predictions_file": "data/scores.parquet", "name": "scored-elsewhere"})
+    data = load_review(review)
+    expected = preds.set_index("row_id").loc[frame["row_id"], "score"].to_numpy()
+    np.testing.assert_array_equal(data.scores("candidate"), expected)  # aligned by id, not by position
+    assert "candidate_predictions" in {a.role for a in data.artefacts}
+    assert "score" not in data.features
+    preds.iloc[:-5].to_parquet(review.parent / "data" / "scores.parquet")
+    with pytest.raises(DataError, match="5 of 600 evaluation rows have no prediction"):
+        load_review(review)

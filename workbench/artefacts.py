@@ -261,12 +261,39 @@ def _check_model_accepts(model: LoadedModel, frame: pd.DataFrame, label: str) ->
         raise ArtefactError(f"{label}: the {model.role} model returned non-finite probabilities")
 
 
+def _join_predictions(m: Manifest, role: str, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, ArtefactRecord]:
+    """Attach a model's precomputed scores from its predictions file, one per evaluation row by id."""
+    entry = getattr(m, role)
+    rel, col, key = entry.predictions_file, entry.predictions, m.id_column
+    label = f"{m.display_file}: {role}.predictions_file ({rel.as_posix()})"
+    path = m.resolve(rel)
+    preds = read_table(path, label=label)
+    missing = [c for c in (key, col) if c not in preds.columns]
+    if missing:
+        raise DataError(f"{label}: column(s) not in the file: {', '.join(missing)} (available: {', '.join(map(str, preds.columns))})")
+    if key not in evaluation.columns:
+        raise DataError(f"{m.display_file}: id_column: column {key!r} is not in the evaluation data; the predictions are joined on it")
+    if col in evaluation.columns:
+        raise DataError(f"{label}: the evaluation data already has a column {col!r}; name the score column differently")
+    dupes = int(preds[key].duplicated().sum())
+    if dupes:
+        raise DataError(f"{label}: {dupes} duplicate {key} values; give one prediction per row")
+    scores = preds.set_index(key)[col]
+    joined = evaluation[key].map(scores)
+    unmatched = int(joined.isna().sum())
+    if unmatched:
+        raise DataError(f"{label}: {unmatched} of {len(evaluation)} evaluation rows have no prediction (matched on {key})")
+    return evaluation.assign(**{col: joined.to_numpy()}), data_record(f"{role}_predictions", path, rel.as_posix(), preds)
+
+
 def _check_contained(m: Manifest) -> None:
     """An untrusted manifest may only name files inside its own folder (no ``../`` or absolute paths)."""
     root = m.base_dir.resolve()
     named = [("candidate.path", m.candidate.path), ("baseline.path", m.baseline.path if m.baseline else None),
              ("data.evaluation", m.data.evaluation), ("data.reference", m.data.reference),
-             ("data.replay", m.data.replay), ("policy", m.policy), ("model_card", m.model_card)]
+             ("data.replay", m.data.replay), ("policy", m.policy), ("model_card", m.model_card),
+             ("candidate.predictions_file", m.candidate.predictions_file),
+             ("baseline.predictions_file", m.baseline.predictions_file if m.baseline else None)]
     outside = [f"{field} ({rel.as_posix()})" for field, rel in named
                if rel is not None and not m.resolve(rel).resolve().is_relative_to(root)]
     if outside:
@@ -313,6 +340,11 @@ def load_review(
     evaluation = frames["evaluation"]
     assert evaluation is not None
     eval_label = f"{m.data.evaluation.as_posix()}"
+    for role in ("candidate", "baseline"):
+        entry = getattr(m, role)
+        if entry is not None and entry.predictions_file is not None:
+            evaluation, record = _join_predictions(m, role, evaluation)
+            records.append(record)
     features = _infer_features(m, evaluation)
     if not features:
         raise DataError(f"{label_file}: features: no feature columns left in {eval_label} after removing target, sensitive and id columns")

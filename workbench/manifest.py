@@ -50,7 +50,9 @@ class ModelEntry(_Strict):
 
     ``predictions`` names a column holding precomputed scores (binary: P(positive); regression:
     the prediction) in every data set, or — for multiclass — a prefix ``proba_`` whose columns
-    ``<prefix><class>`` hold the class probabilities.
+    ``<prefix><class>`` hold the class probabilities. With ``predictions_file`` the column lives
+    in that separate CSV/Parquet file instead (teams that score elsewhere export one), joined to
+    the evaluation data on the manifest's ``id_column``.
     """
 
     path: Path | None = None
@@ -61,9 +63,12 @@ class ModelEntry(_Strict):
     allow_pickle: bool = False
     sha256: str | None = Field(default=None, pattern=r"^(sha256:)?[0-9a-fA-F]{64}$")
     predictions: str | None = None
+    predictions_file: Path | None = None
 
     @model_validator(mode="after")
     def _path_or_predictions(self) -> ModelEntry:
+        if self.predictions_file is not None and self.predictions is None:
+            raise ValueError("predictions_file needs 'predictions': the score column in that file")
         if self.path is None and self.predictions is None:
             raise ValueError("give either 'path' (a model file) or 'predictions' (a score column)")
         if self.path is not None and self.predictions is not None:
@@ -175,6 +180,14 @@ class Manifest(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _prediction_files_need_ids(self) -> Manifest:
+        for role in ("candidate", "baseline"):
+            entry = getattr(self, role)
+            if entry is not None and entry.predictions_file is not None and not self.id_column:
+                raise ValueError(f"{role}.predictions_file is joined on id_column: set id_column")
+        return self
+
+    @model_validator(mode="after")
     def _binary_needs_positive_label(self) -> Manifest:
         if self.task == "binary" and self.positive_label is None:
             raise ValueError("positive_label is required for a binary task (e.g. positive_label: 1)")
@@ -195,6 +208,7 @@ class Manifest(_Strict):
         for role in ("candidate", "baseline"):
             if data.get(role):
                 data[role].pop("path", None)
+                data[role].pop("predictions_file", None)
         data.pop("data", None)
         data.pop("policy", None)
         data.pop("model_card", None)
@@ -257,6 +271,8 @@ def _check_files(m: Manifest, label: str) -> None:
         entry = getattr(m, role)
         if entry is not None and entry.path is not None:
             wanted.append((f"{role}.path", entry.path))
+        if entry is not None and entry.predictions_file is not None:
+            wanted.append((f"{role}.predictions_file", entry.predictions_file))
     for key in ("evaluation", "reference", "replay"):
         value = getattr(m.data, key)
         if value is not None:

@@ -17,7 +17,8 @@ import yaml
 from workbench.errors import ManifestError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_PATH_FIELDS = (("candidate", "path"), ("baseline", "path"), ("data", "evaluation"), ("data", "reference"),
+_PATH_FIELDS = (("candidate", "path"), ("baseline", "path"), ("candidate", "predictions_file"),
+                ("baseline", "predictions_file"), ("data", "evaluation"), ("data", "reference"),
                 ("data", "replay"), (None, "policy"), (None, "model_card"))
 
 
