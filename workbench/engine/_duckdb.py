@@ -94,6 +94,28 @@ class DuckDBExecutor(SqlExecutor):
     def arrays(self, sql: str) -> list[np.ndarray]:
         return [np.asarray(v) for v in self.con.execute(sql).fetchnumpy().values()]
 
+    def _exact_rank_summary(self, i: int) -> dict[str, float]:
+        """Exact AUC/AP terms: DuckDB groups by score and sorts the groups (parallel, spills);
+        numpy runs the cumulative sums over the streamed batches with a carry.
+
+        Same integer sums as the window-function query of ``SqlExecutor`` (that one runs its
+        un-partitioned windows on one thread: 19 s vs 7.7 s for 10M distinct scores here).
+        """
+        sql = (f"SELECT sum(1 - y)::BIGINT AS neg, sum(y)::BIGINT AS pos FROM base GROUP BY s_{i} "
+               f"ORDER BY s_{i} DESC")
+        num2, ap_sum, tp0, seen0 = 0, 0.0, 0, 0
+        for batch in self.con.sql(sql).to_arrow_reader(1 << 20):
+            if batch.num_rows == 0:
+                continue
+            neg = batch.column(0).to_numpy().astype(np.int64)
+            pos = batch.column(1).to_numpy().astype(np.int64)
+            tp = tp0 + np.cumsum(pos)
+            seen = seen0 + np.cumsum(pos + neg)
+            num2 += int(np.sum(neg * (2 * (tp - pos) + pos)))
+            ap_sum += float(np.sum(pos * (tp / seen)))
+            tp0, seen0 = int(tp[-1]), int(seen[-1])
+        return {"num2": num2, "ap_sum": ap_sum, "P": tp0, "N": seen0 - tp0}
+
     def close(self) -> None:
         if getattr(self, "con", None) is not None:
             self.con.close()
