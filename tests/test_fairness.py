@@ -303,3 +303,70 @@ def test_missing_sensitive_values_form_their_own_group() -> None:
     assert sorted(t["sex"]["groups"]) == ["(missing)", "F", "M"]
     assert t["sex"]["groups"]["(missing)"]["n"] == 2 and t["sex"]["groups"]["(missing)"]["selection_rate"]["value"] == 1.0
     assert sorted(t["band"]["groups"]) == ["1", "2"] and "(missing)×1" in t["sex×band"]["groups"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_rep=hs.integers(1, 9), n=hs.integers(1, 300), n_keys=hs.integers(1, 3), seed=hs.integers(0, 2**32 - 1))
+def test_scatter_kernel_equals_ordered_add_at_for_counts_and_float_weights(n_rep, n, n_keys, seed) -> None:
+    from workbench._fairness_kernel import prepare, scatter_into
+    from workbench.metrics.bootstrap import fill_poisson_counts
+
+    rng = np.random.default_rng(seed)
+    width = 7
+    keys, values = prepare(rng.integers(0, width, (n, n_keys)), rng.normal(size=(n, n_keys)))
+    counts = fill_poisson_counts(np.empty((n_rep, n), dtype=np.uint8), seed=seed)
+    expected = np.zeros((n_rep, width))
+    for r in range(n_rep):  # numpy adds in index order (row-major: row, then key), like the kernel
+        np.add.at(expected[r], keys.ravel(), (counts[r].astype(np.float32)[:, None] * values).ravel())
+    got_counts = scatter_into(np.zeros((n_rep, width)), counts, keys, values)
+    got_float = scatter_into(np.zeros((n_rep, width)), counts.astype(np.float32), keys, values)
+    assert np.array_equal(got_counts, expected) and np.array_equal(got_float, expected)
+
+
+def test_scatter_bootstrap_invariant_to_chunks_and_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import _fairness_engine as eng
+
+    rng = np.random.default_rng(21)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    s_c, s_b = rng.random(n), rng.random(n)
+    preds = {"c": (s_c >= 0.5).astype(np.int64), "b": (s_b >= 0.3).astype(np.int64)}
+    part = eng.build_partition({"a": rng.choice(list("pqr"), n), "b": rng.choice(list("uv"), n)}, n_rows=n)
+    results, seen = [], []
+    for threads, chunk in (("1", None), ("2", 3), ("3", 7)):
+        monkeypatch.setenv("WORKBENCH_THREADS", threads)
+        got: list[np.ndarray] = []
+        agg = eng.bootstrap_aggregates(part.cells, part.n_cells, y, preds, {"c": s_c, "b": s_b}, n_bins=5,
+                                       n_boot=23, seed=4, chunk_size=chunk, engine="scatter", consumers=[got.append])
+        results.append(agg)
+        seen.append(np.concatenate(got))
+    weights = poisson_weights(n, n_boot=23, seed=4)
+    for agg, chunks in zip(results, seen, strict=True):
+        assert np.array_equal(chunks, weights)  # consumers see the shared float32 weights, in order
+        for role in preds:
+            assert np.array_equal(agg.confusion[role], results[0].confusion[role])
+            assert np.array_equal(agg.calibration[role], results[0].calibration[role])
+    # counts oracle: weighted confusion counts of replicate 5 for the candidate in cell 0
+    rows = part.cells == 0
+    w = weights[5, rows]
+    key = y[rows] * 2 + preds["c"][rows]
+    assert np.array_equal(results[0].confusion["c"][5, 0], np.bincount(key, weights=w, minlength=4))
+
+
+def test_group_delong_from_one_shared_sort_equals_per_group_computation() -> None:
+    from workbench._fairness_stats import delong_ci
+
+    rng = np.random.default_rng(30)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    s = np.round(rng.random(n) * 0.7 + 0.3 * y, 2)  # many ties across and within groups
+    band = rng.choice(["x", "y", "z"], n)
+    out = compare_fairness(y, {"candidate": ((s >= 0.5).astype(int), s)}, {"band": band},
+                           n_boot=10, seed=1, auc_bootstrap_budget=0, confidence=0.9)
+    for g in ("x", "y", "z"):
+        rows = band == g
+        auc = out["models"]["candidate"]["band"]["groups"][g]["roc_auc"]
+        low, high = delong_ci(y[rows], s[rows], confidence=0.9)
+        assert auc["method"] == "delong"
+        assert abs(auc["value"] - roc_auc_score(y[rows], s[rows])) <= TOL
+        assert auc["ci_low"] == low and auc["ci_high"] == high

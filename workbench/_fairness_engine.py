@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.metrics.bootstrap import iter_weight_chunks
+from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks
 
 MISSING_LABEL = "(missing)"
 BLAS_MAX_CELLS = 16_000_000  # rows x columns of the dense indicator (64 MB of float32)
@@ -224,20 +224,18 @@ def bootstrap_aggregates(
     if engine == "blas":
         indicator = np.zeros((n, width), dtype=np.float32)
         np.put_along_axis(indicator, keys, values, axis=1)
-    out = np.empty((n_boot, width), dtype=np.float64)
-    done = 0
-    for chunk in iter_weight_chunks(n, n_boot=n_boot, seed=seed, chunk_size=chunk_size):
-        if engine == "blas":
+        out = np.empty((n_boot, width), dtype=np.float64)
+        done = 0
+        for chunk in iter_weight_chunks(n, n_boot=n_boot, seed=seed, chunk_size=chunk_size):
             out[done : done + chunk.shape[0]] = chunk @ indicator
-        else:
-            from workbench._fairness_kernel import scatter_add
-
-            out[done : done + chunk.shape[0]] = scatter_add(chunk, keys, values, width)
-        for consume in consumers:  # e.g. group AUCs, on the same replicates
-            consume(chunk)
-        done += chunk.shape[0]
-        if progress is not None:
-            progress(f"fairness bootstrap {done}/{n_boot} replicates")
+            for consume in consumers:  # e.g. group AUCs, on the same replicates
+                consume(chunk)
+            done += chunk.shape[0]
+            if progress is not None:
+                progress(f"fairness bootstrap {done}/{n_boot} replicates")
+    else:
+        out = _scatter_bootstrap(keys, values, width, n_rows=n, n_boot=n_boot, seed=seed,
+                                 chunk_size=chunk_size, progress=progress, consumers=consumers)
     joint_counts = out[:, : n_cells * n_keys].reshape(n_boot, n_cells, 2, *([2] * len(roles)))
     confusion = {}
     for m, role in enumerate(roles):
@@ -249,6 +247,51 @@ def bootstrap_aggregates(
         calibration[role] = out[:, offset : offset + n_cells * n_bins].reshape(n_boot, n_cells, n_bins)
         offset += n_cells * n_bins
     return CellAggregates(confusion, calibration)
+
+
+def _scatter_bootstrap(
+    keys: np.ndarray, values: np.ndarray, width: int, *, n_rows: int, n_boot: int, seed: int,
+    chunk_size: int | None, progress: Callable[[str], None] | None,
+    consumers: Sequence[Callable[[np.ndarray], None]],
+) -> np.ndarray:
+    """Compiled scatter-add over chunks of replicates, one chunk per worker thread.
+
+    Each worker fills its chunk's uint8 Poisson counts (the same values as
+    :func:`~workbench.metrics.bootstrap.poisson_weights`) and scatters them; both release the
+    GIL. Consumers receive the chunk as float32 weights, in replicate order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench._fairness_kernel import prepare, scatter_into
+    from workbench.metrics._engine import default_workers
+
+    k32, v32 = prepare(keys, values)
+    out = np.zeros((n_boot, width), dtype=np.float64)
+    if chunk_size is None:
+        chunk_size = max(1, min(256, (16 << 20) // max(n_rows, 1)))
+    starts = list(range(0, n_boot, chunk_size))
+
+    def task(start: int) -> np.ndarray:
+        counts = np.empty((min(n_boot, start + chunk_size) - start, n_rows), dtype=np.uint8)
+        fill_poisson_counts(counts, seed=seed, start=start)
+        scatter_into(out[start : start + counts.shape[0]], counts, k32, v32)
+        return counts
+
+    workers = max(1, min(default_workers(), len(starts)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fairness") as pool:
+        for wave in range(0, len(starts), workers):
+            wave_starts = starts[wave : wave + workers]
+            futures = [pool.submit(task, start) for start in wave_starts]
+            for start, future in zip(wave_starts, futures, strict=True):
+                counts = future.result()
+                if consumers:
+                    chunk = counts.astype(np.float32)
+                    for consume in consumers:  # e.g. group AUCs, on the same replicates
+                        consume(chunk)
+                if progress is not None:
+                    progress(f"fairness bootstrap {start + counts.shape[0]}/{n_boot} replicates")
+                del counts
+    return out
 
 
 def disparities(

@@ -3,8 +3,12 @@
 For large tables the dense ``weights @ indicator`` product wastes work on zeros and memory on
 the indicator (rows x columns); this kernel reads each weight once and adds ``w * value`` into
 the few columns a row touches. Rows are processed in cache-sized tiles so a tile's keys and
-values are read from memory once for all replicates of the chunk. This module is imported
-only on that path (numba compiles once and caches the machine code on disk).
+values are read from memory once for all replicates of the block. The kernel is serial and
+releases the GIL: the caller runs one block of replicates per worker thread, each thread also
+generating its own Poisson counts (uint8, a quarter of the float32 traffic). Each product is
+formed in float32 (``float32(w) * value``) and added in float64, so uint8 counts and float32
+weights give bit-identical sums. This module is imported only on that path (numba compiles
+once and caches the machine code on disk).
 """
 
 from __future__ import annotations
@@ -15,29 +19,58 @@ import numpy as np
 TILE_ROWS = 4096
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _scatter(weights, keys, values, n_cols, tile, n_threads):  # pragma: no cover - compiled
+@numba.njit(nogil=True, cache=True)
+def _scatter_into(out, weights, keys, values, tile):  # pragma: no cover - compiled
+    # Four replicates per pass over a tile: each row's keys and values are loaded once for four
+    # independent accumulation chains (1.6-2 ms instead of 5.5 ms per replicate at 1M rows).
+    # No branch on zero weights (a third of the counts; the branch mispredicts): adding
+    # 0 * value leaves a sum unchanged. Each replicate still adds its rows in row order.
     n_rep, n_rows = weights.shape
     n_keys = keys.shape[1]
-    out = np.zeros((n_rep, n_cols))
-    n_parts = max(1, min(n_rep, n_threads))
-    for part in numba.prange(n_parts):
-        r0 = part * n_rep // n_parts
-        r1 = (part + 1) * n_rep // n_parts
-        for i0 in range(0, n_rows, tile):
-            i1 = min(n_rows, i0 + tile)
-            for r in range(r0, r1):
-                acc = out[r]
-                for i in range(i0, i1):
-                    w = weights[r, i]
-                    if w != 0.0:
-                        for k in range(n_keys):
-                            acc[keys[i, k]] += w * values[i, k]
+    for i0 in range(0, n_rows, tile):
+        i1 = min(n_rows, i0 + tile)
+        r = 0
+        while r + 4 <= n_rep:
+            a0, a1, a2, a3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+            w0, w1, w2, w3 = weights[r], weights[r + 1], weights[r + 2], weights[r + 3]
+            for i in range(i0, i1):
+                f0, f1 = np.float32(w0[i]), np.float32(w1[i])
+                f2, f3 = np.float32(w2[i]), np.float32(w3[i])
+                for k in range(n_keys):
+                    kk = keys[i, k]
+                    v = values[i, k]
+                    a0[kk] += f0 * v
+                    a1[kk] += f1 * v
+                    a2[kk] += f2 * v
+                    a3[kk] += f3 * v
+            r += 4
+        while r < n_rep:
+            acc, wr = out[r], weights[r]
+            for i in range(i0, i1):
+                wf = np.float32(wr[i])
+                for k in range(n_keys):
+                    acc[keys[i, k]] += wf * values[i, k]
+            r += 1
+
+
+def prepare(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous int32 keys and float32 values, converted once per bootstrap (not per chunk)."""
+    return np.ascontiguousarray(keys, dtype=np.int32), np.ascontiguousarray(values, dtype=np.float32)
+
+
+def scatter_into(out: np.ndarray, weights: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[r, keys[i, k]] += weights[r, i] * values[i, k]`` in place; ``out`` is float64 (replicates, cols).
+
+    ``weights`` may be uint8 Poisson counts or float32 weights (same sums); ``keys`` and
+    ``values`` as returned by :func:`prepare`. Releases the GIL, so blocks of replicates can
+    run on several threads.
+    """
+    _scatter_into(out, weights, keys, values, TILE_ROWS)
     return out
 
 
 def scatter_add(weights: np.ndarray, keys: np.ndarray, values: np.ndarray, n_cols: int) -> np.ndarray:
     """``out[r, keys[i, k]] += weights[r, i] * values[i, k]``; shape ``(replicates, n_cols)``."""
-    return _scatter(np.ascontiguousarray(weights, dtype=np.float32), np.ascontiguousarray(keys, dtype=np.int32),
-                    np.ascontiguousarray(values, dtype=np.float32), int(n_cols), TILE_ROWS,
-                    numba.get_num_threads())
+    w = weights if weights.dtype == np.uint8 else np.ascontiguousarray(weights, dtype=np.float32)
+    k, v = prepare(keys, values)
+    return scatter_into(np.zeros((w.shape[0], int(n_cols))), np.ascontiguousarray(w), k, v)

@@ -57,6 +57,7 @@ class SectionBuilder:
     def __init__(self, y_true: np.ndarray, preds: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray | None],
                  partition: eng.Partition, settings: Settings) -> None:
         self.y, self.preds, self.scores, self.part, self.s = y_true, preds, scores, partition, settings
+        self._cache: dict[tuple[str, ...], np.ndarray] = {}
 
     def run(self, progress: Callable[[str], None] | None = None) -> tuple[dict, dict]:
         s, part = self.s, self.part
@@ -157,12 +158,28 @@ class SectionBuilder:
             return metric_value(float("nan"), None, confidence=self.s.confidence, reason=reason), None
         rows = plan.rows if isinstance(plan, st.WeightedAuc) else plan
         score = self.scores[role]
-        value = st.auc_point(self.y[rows], score[rows])
         if isinstance(plan, st.WeightedAuc):
+            value = st.auc_point(self.y[rows], score[rows])
             reps = plan.replicates()
             return metric_value(value, reps, confidence=self.s.confidence, reason=reason, method="bootstrap"), reps
-        ci = st.delong_ci(self.y[rows], score[rows], confidence=self.s.confidence)
+        # one stable sort per model serves every group: the group's rows in score order are the
+        # model's order filtered by group (ties stay in row order, as a stable sort of the group gives)
+        order = self._order(role)
+        in_group = order[self._codes_in_order(role, grouping.name) == g]
+        value, ci = st.auc_delong_sorted(score[in_group], self.y[in_group].astype(bool), confidence=self.s.confidence)
         return metric_value(value, None, confidence=self.s.confidence, reason=reason, method="delong", ci=ci), None
+
+    def _order(self, role: str) -> np.ndarray:
+        key = ("order", role)
+        if key not in self._cache:
+            self._cache[key] = np.argsort(self.scores[role], kind="stable")
+        return self._cache[key]
+
+    def _codes_in_order(self, role: str, grouping: str) -> np.ndarray:
+        key = ("codes", role, grouping)
+        if key not in self._cache:
+            self._cache[key] = self.part.group_codes[grouping][self._order(role)]
+        return self._cache[key]
 
 
 def _four_fifths(ratio: dict[str, object]) -> dict[str, object]:

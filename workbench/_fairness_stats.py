@@ -17,7 +17,11 @@ def _placements(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np
     """DeLong placements from one sort: for each positive the share of negatives below it
     (ties count half), for each negative the share of positives above it."""
     order = np.argsort(y_score, kind="stable")
-    s, pos = y_score[order], y_true[order].astype(bool)
+    return placements_sorted(y_score[order], y_true[order].astype(bool))
+
+
+def placements_sorted(s: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_placements` from scores already sorted ascending and the boolean labels in that order."""
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
     block = np.cumsum(np.r_[False, s[1:] != s[:-1]])  # tie block of every sorted row
     n_pos_blk = np.add.reduceat(pos.astype(np.int64), starts)
@@ -30,6 +34,31 @@ def _placements(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np
     return v10, v01
 
 
+def auc_delong_sorted(s: np.ndarray, pos: np.ndarray, *, confidence: float) -> tuple[float, tuple[float, float]]:
+    """AUC and DeLong interval from one set of placements (scores sorted ascending, labels aligned).
+
+    Same values as :func:`auc_point` and :func:`delong_ci` on the unsorted group, which sort twice.
+    """
+    m = int(pos.sum())
+    n = pos.shape[0] - m
+    if m == 0 or n == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    v10, v01 = placements_sorted(s, pos)
+    auc = v10.mean()
+    if m < 2 or n < 2:
+        return float(auc), (float("nan"), float("nan"))
+    return float(auc), _delong_bounds(auc, v10, v01, m, n, confidence)
+
+
+def _delong_bounds(auc: float, v10: np.ndarray, v01: np.ndarray, m: int, n: int,
+                   confidence: float) -> tuple[float, float]:
+    from scipy.stats import norm
+
+    se = np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
+    z = norm.ppf(0.5 + confidence / 2)
+    return (float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se)))
+
+
 def auc_point(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Mann–Whitney AUC, ties counted half (equals ``sklearn.metrics.roc_auc_score``); NaN if one class."""
     n_pos = int(y_true.sum())
@@ -40,17 +69,12 @@ def auc_point(y_true: np.ndarray, y_score: np.ndarray) -> float:
 
 def delong_ci(y_true: np.ndarray, y_score: np.ndarray, *, confidence: float) -> tuple[float, float]:
     """DeLong's asymptotic interval for one AUC (one sort for the placements), clipped to [0, 1]."""
-    from scipy.stats import norm
-
     m = int(y_true.sum())
     n = y_true.shape[0] - m
     if m < 2 or n < 2:
         return (float("nan"), float("nan"))
     v10, v01 = _placements(y_true, y_score)
-    auc = v10.mean()
-    se = np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
-    z = norm.ppf(0.5 + confidence / 2)
-    return (float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se)))
+    return _delong_bounds(v10.mean(), v10, v01, m, n, confidence)
 
 
 class WeightedAuc:
