@@ -170,12 +170,50 @@ def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> 
     return fits[0]
 
 
-def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100) -> dict:
+#: Bins of logit(p) of the warm start (``warm_start_sql``): width 55.3 / 4096 = 0.0135.
+WARM_BINS = 4096
+
+
+def warm_start_sql(i: int) -> str:
+    """(model, logit bin, y) -> count, sum of logit(p): the grouped data of :func:`warm_start`."""
+    lo = math.log(LOGIT_EPS) - math.log1p(-LOGIT_EPS)
+    x = logit(f"s_{i}")
+    return (f"SELECT {i} AS m, {bin_expr(x, lo, WARM_BINS / (-2 * lo), WARM_BINS)} AS b, y, count(*) AS c, "
+            f"sum({x}) AS sx FROM base GROUP BY 1, 2, 3")
+
+
+def warm_start(counts: np.ndarray, sums: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of the logistic recalibration of grouped rows (each group at its mean logit).
+
+    Only a starting point: the exact Newton steps on the rows follow it, and converge to the
+    same fixed point as from (0, 0) (the log-likelihood is concave) in 2-3 scans instead of ~9.
+    """
+    x = sums / np.maximum(counts, 1)
+    t = np.zeros(2)
+    for _ in range(100):
+        mu = 1 / (1 + np.exp(-(t[0] + t[1] * x)))
+        v = counts * mu * (1 - mu)
+        g = np.array([np.sum(counts * (y - mu)), np.sum(counts * x * (y - mu))])
+        h = np.array([[v.sum(), (x * v).sum()], [(x * v).sum(), (x * x * v).sum()]])
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            return 0.0, 0.0
+        t = t + step
+        if not np.all(np.isfinite(t)) or np.abs(t).max() > 1e6:
+            return 0.0, 0.0
+        if np.abs(step).max() < 1e-10:
+            return float(t[0]), float(t[1])
+    return 0.0, 0.0
+
+
+def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100, start: dict | None = None) -> dict:
     """:func:`newton_fit` for several models at once: one scan per Newton step for all of them.
 
     ``counts`` maps a model to ``(n_rows, n_pos)``; ``sums_at({model: (intercept, slope)})``
     returns ``{model: (g0, g1, h00, h01, h11)}`` for the models still iterating. Each model
-    follows exactly the steps and stopping rules of the single-model fit.
+    follows exactly the steps and stopping rules of the single-model fit, from (0, 0) or from
+    ``start[model]`` = (intercept, slope) (:func:`warm_start`).
     """
     nan = (float("nan"), float("nan"))
     result: dict = {}
@@ -184,7 +222,7 @@ def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100) -> dict:
         if n_rows <= 0 or n_pos in (0, n_rows):
             result[key] = nan
         else:
-            theta[key] = np.zeros(2)
+            theta[key] = np.array((start or {}).get(key, (0.0, 0.0)), dtype=np.float64)
     for _ in range(max_iter):
         if not theta:
             break

@@ -151,7 +151,13 @@ class SqlExecutor:
             row = self.one("SELECT " + ", ".join(e for i in keys for e in S.newton_exprs(i, *thetas[i])) + " FROM base")
             return {i: tuple(float(v) for v in row[5 * k: 5 * k + 5]) for k, i in enumerate(keys)}
 
-        fits = S.newton_fit_many(at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx})
+        start = {}
+        warm = self.rows(" UNION ALL ".join(S.warm_start_sql(i) for i in idx))
+        for i in idx:
+            g = np.array([(c, sx, y) for m, _b, y, c, sx in warm if int(m) == i], dtype=np.float64).reshape(-1, 3)
+            start[i] = S.warm_start(g[:, 0], g[:, 1], g[:, 2])
+        fits = S.newton_fit_many(at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx},
+                                 start=start)
         for i in idx:
             out[roles[i]].slope, out[roles[i]].intercept = fits[i]
         final = at({i: (out[roles[i]].intercept, out[roles[i]].slope) for i in idx})
