@@ -23,15 +23,24 @@ with guard("show the decision"):
     st.caption(f"Policy {pol.id} {pol.version} (`{pol.digest[:12]}…`) · evidence `{data.evidence_digest[:12]}…` · "
                f"decided {decision.decided_at}")
 
+    blocking = [c for c in decision.failures if c.status in ("FAIL", "MISSING") and c.severity == "blocking"]
+    if blocking:
+        st.subheader("What blocks promotion")
+        for c in blocking:
+            st.markdown(f"{widgets.status_text(c.status)} **{c.id}** — {c.reason}")
+
     st.subheader("Criteria, worst first")
     show = st.multiselect("Show", ["FAIL", "MISSING", "WARN", "WAIVED", "PASS"],
                           default=["FAIL", "MISSING", "WARN", "WAIVED", "PASS"], key="criteria_filter")
     order = {c.id: i for i, c in enumerate(decision.failures)}
     rows = [{"status": c.status, "severity": c.severity, "criterion": c.id,
-             "value": widgets.fmt(c.measured), "95% CI": widgets.fmt_ci({"value": c.measured, "ci_low": c.ci[0], "ci_high": c.ci[1]}) if c.ci else "—",
+             "value [95% CI]": widgets.fmt_ci({"value": c.measured, "ci_low": c.ci[0], "ci_high": c.ci[1]})
+             if c.ci else widgets.fmt(c.measured),
              "bound": c.bound or "—", "reason": c.reason}
             for c in sorted(decision.criteria, key=lambda c: order.get(c.id, len(order))) if c.status in show]
+    # tall enough to show every criterion without an inner scrollbar; full reasons on hover
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="criteria_table",
+                 height=38 + 35 * max(len(rows), 1),
                  column_config={"reason": st.column_config.TextColumn(width="large")})
 
     st.subheader("Sign-offs")

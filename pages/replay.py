@@ -41,7 +41,8 @@ if result is not None:
     cols[0].metric("Windows", f"{summary['windows']} × {result['settings']['window']}",
                    help=f"{summary['rows']:,} rows replayed")
     cols[1].metric("Decision agreement", widgets.fmt(summary["agreement_rate"]))
-    cols[2].metric("Rows not scored", " / ".join(f"{r}: {summary['errors'][r]:,}" for r in roles))
+    cols[2].metric("Rows not scored", " / ".join(f"{summary['errors'][r]:,}" for r in roles),
+                   help=" / ".join(roles) + ": rows a model raised on or scored as NaN")
     cols[3].metric("Worst window PSI", widgets.fmt(summary["max_window_psi"]))
     cols[4].metric("Data-quality findings", widgets.fmt(summary["data_quality_findings"]))
 
@@ -52,10 +53,13 @@ if result is not None:
         stages = " → ".join(f"{s:g}%" for s in canary["guardrails"]["stages"])
         if canary["status"] == "halted":
             # a halted canary is a finding of the review, not an error of the app: warning, not st.error
+            breaches = "; ".join(f"{b['guardrail']} {widgets.fmt(b['value'])} breaches the limit {widgets.fmt(b['limit'])}"
+                                 for b in halted["breaches"])
             st.warning(f"**Halted at the {halted['stage_percent']:g}% stage** (window {halted['window']}, "
-                     f"{halted['start'][:10]} to {halted['end'][:10]}). Recommendation: {canary['recommendation']}.",
-                     icon=":material/cancel:")
-            st.dataframe(pd.DataFrame(halted["breaches"]), hide_index=True, width="stretch", key="canary_breaches")
+                       f"{halted['start'][:10]} to {halted['end'][:10]}): {breaches}. "
+                       f"**Recommendation:** {canary['recommendation'].split(':')[0]}.", icon=":material/cancel:")
+            st.dataframe(pd.DataFrame(halted["breaches"]).drop(columns="breached", errors="ignore"),
+                         hide_index=True, width="stretch", key="canary_breaches")
         else:
             st.success(f"Completed every stage ({stages}). Recommendation: {canary['recommendation']}.",
                        icon=":material/check_circle:")
