@@ -46,7 +46,7 @@ def numeric_entry(prof: D.FeatureProfile, cur: NumericCells, epsilon: float) -> 
     ts = two_sample(prof.grid, ref_st, st, lo=lo, hi=hi, ref_sorted=None, cur_values=np.empty(0),
                     cur_cells=np.empty(0, np.int64), w_tolerance=D.W_TOLERANCE * prof.scale if scale_ok else 0.0)
     stored = dataclasses.replace(prof, sorted_values=None) if prof.sorted_values is not None else prof
-    p_value, p_method = D._ks_p_value(ts.ks_statistic, stored, np.empty(n_cur))
+    p_value, p_method = D._ks_p_value(ts.ks_statistic, stored, np.empty(0), n_cur)
     return {
         **out, "defined": True, "psi": psi, "psi_bins": nb + 1,
         "bin_edges": prof.psi_edges.tolist(),

@@ -133,10 +133,12 @@ class DuckDBExecutor(SqlExecutor):
         grid = np.asarray(prof.grid, dtype=np.float64)
         g = grid.size
         anchors = np.r_[grid, grid[-1]]
-        self.con.register("wb_anchor", pd.DataFrame({"cell": np.arange(g + 1, dtype=np.int64), "anchor": anchors}))
+        # The lookup table of ``GridBinner`` as constant lists (one row; ``list[i]`` per row is
+        # cheaper than hash joins: 1.1 s vs 2.0 s per feature at 10M rows here).
+        lists: dict[str, tuple[str, list]] = {"anc": ("DOUBLE[]", anchors.tolist())}
         if g <= 8 or not grid[-1] > grid[0]:
             cell = "(" + " + ".join(f"CAST(x > {S.dbl(e)} AS BIGINT)" for e in grid) + ")"
-            joined = f"SELECT x, {cell} AS cell FROM f"
+            bucket = "0"
         else:
             lo, hi = float(grid[0]), float(grid[-1])
             width = (hi - lo) / _LUT
@@ -147,16 +149,17 @@ class DuckDBExecutor(SqlExecutor):
             upper = np.r_[below, g][2:]
             passes = int(np.max(upper - lower))
             g_ext = np.r_[grid, np.full(passes + 1, np.inf)]
-            lut = {"bucket": np.arange(_LUT, dtype=np.int64), "base": lower.astype(np.int64)}
+            lists["base"] = ("BIGINT[]", lower.astype(np.int64).tolist())
             for k in range(passes):
-                lut[f"e{k}"] = g_ext[lower + k]
-            self.con.register("wb_lut", pd.DataFrame(lut))
+                lists[f"e{k}"] = ("DOUBLE[]", g_ext[lower + k].tolist())
             bucket = S.bin_expr("x", lo, 1.0 / width, _LUT)
-            cell = " + ".join(["l.base", *(f"CAST(x > l.e{k} AS BIGINT)" for k in range(passes))])
-            joined = f"SELECT x, {cell} AS cell FROM f JOIN wb_lut l ON l.bucket = {bucket}"
-        sql = (f"WITH f AS (SELECT x FROM (SELECT TRY_CAST({col} AS DOUBLE) AS x FROM src) WHERE isfinite(x)), "
-               f"c AS ({joined}) SELECT c.cell, count(*), sum(x - a.anchor), sum(CAST(x = a.anchor AS BIGINT)) "
-               "FROM c JOIN wb_anchor a ON a.cell = c.cell GROUP BY c.cell")
+            cell = " + ".join(["l.base[b + 1]", *(f"CAST(x > l.e{k}[b + 1] AS BIGINT)" for k in range(passes))])
+        self.con.execute("CREATE OR REPLACE TEMP TABLE wb_lut AS SELECT "
+                         + ", ".join(f"?::{t} AS {k}" for k, (t, _) in lists.items()), [v for _, v in lists.values()])
+        sql = (f"WITH f AS (SELECT x, {bucket} AS b FROM (SELECT TRY_CAST({col} AS DOUBLE) AS x FROM src) "
+               f"WHERE isfinite(x)), c AS (SELECT x, {cell} AS cell FROM f, wb_lut l) "
+               "SELECT cell, count(*), sum(x - l.anc[cell + 1]), sum(CAST(x = l.anc[cell + 1] AS BIGINT)) "
+               "FROM c, wb_lut l GROUP BY cell")
         counts, sums, at_edge = np.zeros(g + 1, np.int64), np.zeros(g + 1), np.zeros(g + 1, np.int64)
         for c, n, s, e in self.rows(sql):
             counts[int(c)], sums[int(c)], at_edge[int(c)] = int(n), float(s), int(e)
