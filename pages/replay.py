@@ -63,7 +63,7 @@ if result is not None:
         else:
             st.success(f"Completed every stage ({stages}). Recommendation: {canary['recommendation']}.",
                        icon=":material/check_circle:")
-        widgets.chart(rv.timeline_figure(canary, len(windows)), key="canary_chart")
+        widgets.chart(rv.timeline_figure(canary, windows), key="canary_chart")
         g = canary["guardrails"]
         st.caption(f"Stages {stages}, {canary['windows_per_stage']} window(s) each. Guardrails: error rate ≤ "
                    f"{g['max_error_rate']:g}, latency p95 ≤ {g['max_latency_p95_ms'] or '—'} ms, input PSI ≤ "

@@ -156,25 +156,26 @@ def timeline_frame(canary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def timeline_figure(canary: Mapping[str, Any], n_windows: int) -> Any:
-    """Planned and reached traffic share per window; the halting window marked."""
+def timeline_figure(canary: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) -> Any:
+    """Planned and reached traffic share per window (by window start, like the other charts); the halt marked."""
     import plotly.graph_objects as go
 
     stages, per = canary["guardrails"]["stages"], canary["windows_per_stage"]
-    planned = [stages[min(i // per, len(stages) - 1)] for i in range(n_windows)]
+    x = _x(windows)
+    planned = [stages[min(i // per, len(stages) - 1)] for i in range(len(x))]
     reached = [e["stage_percent"] for e in canary["timeline"]]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=list(range(n_windows)), y=planned, mode="lines", line={"shape": "hv", "dash": "dot",
+    fig.add_trace(go.Scatter(x=x, y=planned, mode="lines", line={"shape": "hv", "dash": "dot",
                              "color": widgets.NEUTRAL}, name="planned"))
-    fig.add_trace(go.Scatter(x=list(range(len(reached))), y=reached, mode="lines+markers", line={"shape": "hv",
-                             "color": widgets.CANDIDATE, "width": 3}, name="candidate traffic reached"))
+    fig.add_trace(go.Scatter(x=[e["start"][:10] for e in canary["timeline"]], y=reached, mode="lines+markers",
+                             line={"shape": "hv", "color": widgets.CANDIDATE, "width": 3}, name="candidate traffic reached"))
     halted = canary.get("halted_at")
     if halted:
-        fig.add_trace(go.Scatter(x=[halted["window"]], y=[halted["stage_percent"]], mode="markers+text",
+        fig.add_trace(go.Scatter(x=[halted["start"][:10]], y=[halted["stage_percent"]], mode="markers+text",
                                  marker={"symbol": "x", "size": 16, "color": VERMILLION}, name="halted",
                                  text=[", ".join(b["guardrail"] for b in halted["breaches"]) + " breached"],
                                  textposition="top center", textfont={"color": VERMILLION}))
-    fig.update_layout(title="Canary rollout: share of traffic on the candidate", xaxis_title="window",
+    fig.update_layout(title="Canary rollout: share of traffic on the candidate", xaxis_title="window start",
                       yaxis_title="% of traffic", yaxis={"range": [0, 110]}, height=320,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
     return fig
