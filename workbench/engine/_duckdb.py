@@ -124,12 +124,15 @@ class DuckDBExecutor(SqlExecutor):
             self._tmp.cleanup()
             self._tmp = None
 
+    def _drift_stats(self, names: list[str]) -> None:
+        """Missing count, min and max come with each feature's cell counts (``numeric_cells``)."""
+        self.stats = {}
+
     def numeric_cells(self, name: str, prof) -> NumericCells:
         col = self.dialect.ident(name)
-        stats = self.stats[name]  # one scan for every feature (SqlExecutor._drift_stats)
-        n_missing = int(stats[0] or 0)
-        if prof.n == 0 or stats[1] is None:
-            return NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), n_missing, np.nan, np.nan)
+        if prof.n == 0:
+            n_missing = self.one(f"SELECT count(*) FROM src WHERE NOT coalesce(isfinite(TRY_CAST({col} AS DOUBLE)), FALSE)")[0]
+            return NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), int(n_missing or 0), np.nan, np.nan)
         grid = np.asarray(prof.grid, dtype=np.float64)
         g = grid.size
         anchors = np.r_[grid, grid[-1]]
@@ -156,15 +159,24 @@ class DuckDBExecutor(SqlExecutor):
             cell = " + ".join(["l.base[b + 1]", *(f"CAST(x > l.e{k}[b + 1] AS BIGINT)" for k in range(passes))])
         self.con.execute("CREATE OR REPLACE TEMP TABLE wb_lut AS SELECT "
                          + ", ".join(f"?::{t} AS {k}" for k, (t, _) in lists.items()), [v for _, v in lists.values()])
-        sql = (f"WITH f AS (SELECT x, {bucket} AS b FROM (SELECT TRY_CAST({col} AS DOUBLE) AS x FROM src) "
-               f"WHERE isfinite(x)), c AS (SELECT x, {cell} AS cell FROM f, wb_lut l) "
-               "SELECT cell, count(*), sum(x - l.anc[cell + 1]), sum(CAST(x = l.anc[cell + 1] AS BIGINT)) "
+        # one scan per feature: cells of the finite values, cell -1 = missing or non-finite
+        sql = (f"WITH f AS (SELECT x, {bucket} AS b FROM (SELECT TRY_CAST({col} AS DOUBLE) AS x FROM src)), "
+               f"c AS (SELECT x, CASE WHEN isfinite(x) THEN {cell} ELSE -1 END AS cell FROM f, wb_lut l) "
+               "SELECT cell, count(*), sum(x - l.anc[cell + 1]), sum(CAST(x = l.anc[cell + 1] AS BIGINT)), min(x), max(x) "
                "FROM c, wb_lut l GROUP BY cell")
         counts, sums, at_edge = np.zeros(g + 1, np.int64), np.zeros(g + 1), np.zeros(g + 1, np.int64)
-        for c, n, s, e in self.rows(sql):
+        n_missing, lows, highs = 0, [], []
+        for c, n, s, e, lo_c, hi_c in self.rows(sql):
+            if int(c) < 0:
+                n_missing = int(n)
+                continue
             counts[int(c)], sums[int(c)], at_edge[int(c)] = int(n), float(s), int(e)
+            lows.append(float(lo_c))
+            highs.append(float(hi_c))
+        if not lows:
+            return NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), n_missing, np.nan, np.nan)
         at_edge[-1] = 0  # the last cell's anchor is its left edge, which it excludes
-        return NumericCells(counts, sums, at_edge, n_missing, float(stats[1]), float(stats[2]))
+        return NumericCells(counts, sums, at_edge, n_missing, min(lows), max(highs))
 
 
 def duckdb_aggregates(
