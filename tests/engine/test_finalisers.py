@@ -161,3 +161,25 @@ def test_build_evidence_at_scale_chooses_and_agrees(frame, tmp_path):
     assert (a["engine"], b["engine"]) == ("numpy", "duckdb")
     assert a["models"]["candidate"]["metrics"]["roc_auc"]["value"] == b["models"]["candidate"]["metrics"]["roc_auc"]["value"]
     assert a["models"]["candidate"]["confusion_matrix"] == b["models"]["candidate"]["confusion_matrix"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(5, 60))
+def test_warm_start_of_grouped_rows_is_the_row_level_fit(seed, n_levels):
+    """Rows that share a score are one group at that logit: the warm start then IS the fit."""
+    from workbench.engine._sql import warm_start
+    from workbench.metrics.calibration import logistic_recalibration
+
+    rng = np.random.default_rng(seed)
+    levels = rng.uniform(0.02, 0.98, n_levels)
+    p = levels[rng.integers(0, n_levels, 400)]
+    y = (rng.random(400) < np.clip(p + rng.normal(0, 0.1), 0, 1)).astype(int)
+    slope, intercept = logistic_recalibration(y, p)
+    x = np.log(p) - np.log1p(-p)
+    keys, inv = np.unique(np.c_[x, y], axis=0, return_inverse=True)
+    counts = np.bincount(inv.ravel(), minlength=len(keys)).astype(float)
+    got = warm_start(counts, keys[:, 0] * counts, keys[:, 1])
+    if np.isnan(slope):
+        assert got == (0.0, 0.0)  # no fit: the exact Newton starts from (0, 0) and reports it
+    else:
+        assert got == pytest.approx((intercept, slope), abs=1e-8)
