@@ -28,7 +28,7 @@ def guard(action: str) -> Iterator[None]:
         st.warning(f"{exc} — reload the page to see the newer version, then save again.", icon=":material/sync_problem:")
     except WorkbenchError as exc:
         st.error(f"Could not {action}: {exc}", icon=":material/error:")
-    except Exception as exc:  # noqa: BLE001 - last line of defence for the UI
+    except Exception as exc:  # last line of defence for the UI
         log.exception("unexpected error while trying to %s", action)
         st.error(f"Could not {action}: unexpected {type(exc).__name__}: {exc}. The details are in the server log.",
                  icon=":material/error:")

@@ -7,6 +7,7 @@ statuses and readings always come with their word.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,7 +61,7 @@ def fmt(x: Any, digits: int = 3) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
-        if x != x:  # NaN never reaches here from the evidence; be safe anyway
+        if math.isnan(x):  # NaN never reaches here from the evidence; be safe anyway
             return "—"
         if abs(x) >= 1000:
             return f"{x:,.0f}"

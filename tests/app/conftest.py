@@ -27,7 +27,7 @@ class _NavigationFirst(PagesManager):
 
 @pytest.fixture(autouse=True)
 def _navigation_first(monkeypatch):
-    import streamlit.testing.v1.app_test as app_test
+    from streamlit.testing.v1 import app_test
 
     monkeypatch.setattr(app_test, "PagesManager", _NavigationFirst)
 
