@@ -161,3 +161,66 @@ def test_score_drift_detects_shifted_scores():
     assert shifted["ks_statistic"] == pytest.approx(
         stats.ks_2samp(base, rng.beta(4, 3, 10_000)).statistic, abs=0.05
     )
+
+
+_FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(_FLOATS, st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 1.0, -1.0])), max_size=300))
+def test_radix_sort_equals_numpy_sort(values):
+    from workbench.metrics._drift_numeric import sort_values
+
+    x = np.array(values, dtype=np.float64)
+    got = sort_values(x)
+    assert np.array_equal(got, np.sort(x)) and np.all(got[1:] >= got[:-1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_ref=st.integers(1, 3000), n_cur=st.integers(1, 3000),
+       discrete=st.booleans())
+def test_compiled_scan_equals_numpy_binning_and_cell_stats(seed, n_ref, n_cur, discrete):
+    from workbench.metrics._drift_numeric import (
+        GridBinner,
+        cell_stats,
+        scan_column,
+        select_cells,
+        sorted_cell_stats,
+    )
+
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(size=n_ref) * 3
+    cur = rng.normal(0.5, 2, size=n_cur) * 3
+    if discrete:  # ties on grid edges (values exactly on an anchor)
+        ref, cur = np.round(ref), np.round(cur)
+    cur[rng.random(n_cur) < 0.05] = np.nan
+    cur[rng.random(n_cur) < 0.01] = np.inf
+    v = np.sort(ref)
+    grid = np.unique(np.quantile(v, np.arange(1, 100) / 100))
+    binner = GridBinner.build(grid)
+    finite = np.isfinite(cur)
+    expected_cells = np.searchsorted(grid, cur[finite], side="left")
+    expected = cell_stats(cur[finite], expected_cells, grid)
+    scan = scan_column(cur, binner)
+    assert np.array_equal(scan.cells[finite], expected_cells) and np.all(scan.cells[~finite] == grid.size + 1)
+    for field in ("counts", "sums", "at_edge"):
+        assert np.array_equal(getattr(scan.stats, field), getattr(expected, field))
+    if finite.any():
+        assert scan.minimum == cur[finite].min() and scan.maximum == cur[finite].max()
+    ref_stats = sorted_cell_stats(v, grid)
+    oracle = cell_stats(v, np.searchsorted(grid, v, side="left"), grid)
+    for field in ("counts", "sums", "at_edge"):
+        assert np.array_equal(getattr(ref_stats, field), getattr(oracle, field))
+    mask = rng.random(grid.size + 1) < 0.3
+    assert np.array_equal(select_cells(cur, scan.cells, mask), cur[finite][mask[expected_cells]])
+
+
+def test_drift_does_not_depend_on_the_number_of_threads(monkeypatch):
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({f"x{i}": rng.normal(size=4000) for i in range(5)} | {"c": rng.choice(list("abc"), 4000)})
+    cur = pd.DataFrame({f"x{i}": rng.normal(0.1 * i, 1, size=5000) for i in range(5)} | {"c": rng.choice(list("abd"), 5000)})
+    outs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("WORKBENCH_THREADS", threads)
+        outs.append(canonical_json(drift_evidence(ref, cur, features=list(ref.columns))))
+    assert outs[0] == outs[1] == outs[2]

@@ -16,6 +16,7 @@ loaded from JSON (no raw reference) they come with an explicit error bound.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,167 @@ def cell_stats(values: np.ndarray, cells: np.ndarray, grid: np.ndarray) -> CellS
     at_edge = np.bincount(cells[offset == 0], minlength=n_cells).astype(np.int64)
     at_edge[-1] = 0  # the last cell's anchor is its left edge, which it excludes
     return CellStats(counts, sums, at_edge)
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnScan:
+    """One pass over a current column: cell per value (``grid.size + 1`` for a missing value),
+    per-cell statistics of the finite values, their count, minimum and maximum."""
+
+    cells: np.ndarray
+    stats: CellStats
+    n_finite: int
+    minimum: float
+    maximum: float
+
+
+def scan_column(x: np.ndarray, binner: GridBinner) -> ColumnScan:
+    """Bin a whole current column (NaN and infinities counted as missing) and aggregate it in two
+    compiled passes: the same cells as ``binner(x[finite])`` and the same sums as :func:`cell_stats`
+    (each cell adds its values in row order, as ``np.bincount`` does).
+
+    The first pass only bins (lookup table, then a fixed number of branch-free corrections: a
+    data-dependent loop mispredicts on every other value); the second scatters into one
+    interleaved (count, sum, on-anchor) row per cell, so a value touches one cache line.
+    """
+    grid = binner.grid
+    g = grid.size
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    cells = np.empty(x.size, dtype=np.int32)
+    bin_kernel, agg_kernel = _kernels()[:2]
+    if binner.table is not None:
+        bin_kernel(x, np.r_[grid, np.inf], binner.lo, binner.inv_width, binner.table, binner.passes, cells)
+    else:  # tiny or very uneven grid: exact search, missing values marked as in the kernel
+        finite = np.isfinite(x)
+        cells[:] = np.where(finite, np.searchsorted(grid, np.where(finite, x, 0.0), side="left"), g + 1)
+    acc = np.zeros((g + 2, 4))
+    lo, hi = agg_kernel(x, cells, np.r_[anchors_of(grid), 0.0], acc)
+    at_edge = acc[: g + 1, 2].astype(np.int64)
+    at_edge[-1] = 0  # the last cell's anchor is its left edge, which it excludes
+    counts = acc[: g + 1, 0].astype(np.int64)
+    stats = CellStats(counts, acc[: g + 1, 1].copy(), at_edge)
+    return ColumnScan(cells, stats, int(counts.sum()), float(lo), float(hi))
+
+
+def select_cells(values: np.ndarray, cells: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values[mask[cells]]`` in one compiled pass; cells beyond ``mask`` (missing) are skipped."""
+    return _kernels()[2](np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(cells),
+                         np.ascontiguousarray(mask, dtype=np.bool_))
+
+
+def sort_values(x: np.ndarray) -> np.ndarray:
+    """Ascending sort of finite float64 values: a compiled LSD radix sort on the IEEE bit
+    patterns (byte passes where all values agree are skipped), 3-4x faster than ``np.sort`` on
+    200k values; the same values in the same order (``-0.0`` before ``0.0``, which compare equal).
+    """
+    return _kernels()[3](np.ascontiguousarray(x, dtype=np.float64))
+
+
+def sorted_cell_stats(v: np.ndarray, grid: np.ndarray) -> CellStats:
+    """:func:`cell_stats` of sorted values: cells from ``grid.size`` searches instead of one per
+    value, sums added in the same (row) order, so the same numbers."""
+    ends = np.searchsorted(v, grid, side="right")  # values <= grid[j] end cell j
+    cells = np.repeat(np.arange(grid.size + 1, dtype=np.int32), np.diff(np.r_[0, ends, v.size]))
+    acc = np.zeros((grid.size + 2, 4))
+    _kernels()[1](v, cells, np.r_[anchors_of(grid), 0.0], acc)
+    at_edge = acc[: grid.size + 1, 2].astype(np.int64)
+    at_edge[-1] = 0
+    return CellStats(acc[: grid.size + 1, 0].astype(np.int64), acc[: grid.size + 1, 1].copy(), at_edge)
+
+
+_KERNELS: list = []
+_KERNELS_LOCK = threading.Lock()
+
+
+def _kernels():  # numba is imported (and the machine code loaded from its cache) on first use
+    with _KERNELS_LOCK:
+        if not _KERNELS:
+            _KERNELS.extend(_compile())
+    return _KERNELS
+
+
+def _compile() -> list:
+    import numba
+
+    @numba.njit(nogil=True, cache=True)
+    def bin_values(x, grid_ext, lo, inv_width, table, passes, cells):  # pragma: no cover
+        g = grid_ext.size - 1
+        last = float(table.size - 1)
+        for i in range(x.size):
+            xi = x[i]
+            finite = np.isfinite(xi)
+            xs = xi if finite else lo
+            u = min(max((xs - lo) * inv_width, 0.0), last)
+            idx = table[np.int32(u)]
+            for _ in range(passes):  # the table's cell is at most `passes` cells low
+                idx += xs > grid_ext[idx]
+            cells[i] = idx if finite else g + 1
+
+    @numba.njit(nogil=True, cache=True)
+    def aggregate(x, cells, anchors, acc):  # pragma: no cover
+        g1 = acc.shape[0] - 2
+        vmin, vmax = np.inf, -np.inf
+        for i in range(x.size):
+            idx = cells[i]
+            xi = x[i]
+            off = xi - anchors[idx]
+            row = acc[idx]
+            row[0] += 1.0
+            row[1] += off
+            row[2] += off == 0
+            inside = idx <= g1
+            vmin = min(vmin, xi if inside else np.inf)
+            vmax = max(vmax, xi if inside else -np.inf)
+        acc[g1 + 1, :] = 0.0  # the missing values' row
+        return vmin, vmax
+
+    @numba.njit(nogil=True, cache=True)
+    def select(values, cells, mask):  # pragma: no cover
+        out = np.empty(values.size)
+        k = 0
+        m = mask.size
+        for i in range(values.size):
+            c = cells[i]
+            out[k] = values[i]  # written always, kept only if selected: no branch to mispredict
+            k += (c < m) and mask[c]
+        return out[:k].copy()
+
+    @numba.njit(nogil=True, cache=True)
+    def radix_sort(x):  # pragma: no cover
+        n = x.size
+        keys = x.view(np.uint64).copy()
+        sign = np.uint64(1) << np.uint64(63)
+        for i in range(n):  # order-preserving map of IEEE doubles to unsigned integers
+            k = keys[i]
+            keys[i] = ~k if k & sign else k | sign
+        counts = np.zeros((8, 256), np.int64)
+        for i in range(n):
+            k = keys[i]
+            for b in range(8):
+                counts[b, (k >> np.uint64(8 * b)) & np.uint64(255)] += 1
+        src, dst = keys, np.empty_like(keys)
+        pos = np.empty(256, np.int64)
+        for b in range(8):
+            c = counts[b]
+            if c.max() == n:  # every value has the same byte here
+                continue
+            total = 0
+            for d in range(256):
+                pos[d] = total
+                total += c[d]
+            shift = np.uint64(8 * b)
+            for i in range(n):
+                k = src[i]
+                d = (k >> shift) & np.uint64(255)
+                dst[pos[d]] = k
+                pos[d] += 1
+            src, dst = dst, src
+        for i in range(n):
+            k = src[i]
+            src[i] = k & ~sign if k & sign else ~k
+        return src.view(np.float64)
+
+    return [bin_values, aggregate, select, radix_sort]
 
 
 @dataclass(frozen=True)
@@ -213,7 +375,7 @@ def _refine(cells, ref_sorted, r_cum, c_cum, nr, nc, a, b, grid, cur_values, cur
     total = int(r_len.sum())
     offsets = np.r_[0, np.cumsum(r_len)[:-1]]
     ref_sel = ref_sorted[np.repeat(r_cum[cells] - offsets, r_len) + np.arange(total)]
-    cur_sel = np.sort(cur_values[mask[cur_cells]])
+    cur_sel = sort_values(select_cells(cur_values, cur_cells, mask))  # cell grid.size + 1 marks a missing value
     # two sorted runs: the stable sort (timsort) merges them in linear time
     vals = np.sort(np.concatenate([ref_sel, cur_sel]), kind="stable")
     vals = vals[np.r_[vals[1:] != vals[:-1], True]] if vals.size else vals

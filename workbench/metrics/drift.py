@@ -34,13 +34,20 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import DataError
-from workbench.metrics._drift_numeric import CellStats, GridBinner, cell_stats, two_sample
+from workbench.metrics._drift_numeric import (
+    CellStats,
+    GridBinner,
+    scan_column,
+    sort_values,
+    sorted_cell_stats,
+    two_sample,
+)
 
 __all__ = [
-    "categorical_drift_from_counts",
     "FeatureProfile",
     "ReferenceProfile",
     "build_reference_profile",
+    "categorical_drift_from_counts",
     "drift_evidence",
     "score_drift",
     "severity_band",
@@ -142,7 +149,7 @@ def _numeric_values(series: pd.Series, where: str) -> np.ndarray:
 
 def _numeric_profile(name: str, x: np.ndarray, n_bins: int) -> FeatureProfile:
     finite = np.isfinite(x)
-    v = np.sort(x[finite])
+    v = sort_values(x[finite])
     n_missing = int(x.size - v.size)
     if v.size == 0:
         return FeatureProfile(name, "numeric", 0, n_missing)
@@ -150,8 +157,7 @@ def _numeric_profile(name: str, x: np.ndarray, n_bins: int) -> FeatureProfile:
     levels = _sorted_quantiles(v, np.arange(1, k) / k)
     grid = np.unique(levels)
     psi_edges = np.unique(levels[GRID_PER_BIN - 1 :: GRID_PER_BIN])  # a subset of the grid
-    cells = np.searchsorted(grid, v, side="left")
-    st = cell_stats(v, cells, grid)
+    st = sorted_cell_stats(v, grid)
     q1, q3 = _sorted_quantiles(v, np.array([0.25, 0.75]))
     scale, kind = float(q3 - q1), "iqr"
     if scale <= 0:
@@ -220,13 +226,15 @@ def build_reference_profile(
     cat = set(categorical) if categorical is not None else {
         f for f in features if _is_categorical(reference[f])
     }
-    profiles = {}
-    for name in features:
-        col = reference[name]
+    columns = {name: reference[name] for name in features}  # pandas indexing on this thread only
+
+    def profile(name: str) -> FeatureProfile:
+        col = columns[name]
         if name in cat:
-            profiles[name] = _categorical_profile(name, col)
-        else:
-            profiles[name] = _numeric_profile(name, _numeric_values(col, "reference"), n_bins)
+            return _categorical_profile(name, col)
+        return _numeric_profile(name, _numeric_values(col, "reference"), n_bins)
+
+    profiles = dict(zip(features, _map_columns(profile, list(features)), strict=True))
     return ReferenceProfile(features=profiles, n_rows=len(reference), n_bins=n_bins)
 
 
@@ -243,6 +251,23 @@ def severity_band(psi: float | None, bands: Sequence[float] = (0.1, 0.25)) -> st
     return "stable" if psi < bands[0] else ("moderate" if psi < bands[1] else "major")
 
 
+def _map_columns(func: Any, names: list[str]) -> list[Any]:
+    """``[func(n) for n in names]`` on the bootstrap's worker threads (``WORKBENCH_THREADS``).
+
+    Columns are independent and their work (sorts, compiled binning passes) releases the GIL;
+    results come back in the order of ``names``, so they do not depend on the thread count.
+    """
+    from workbench.metrics._engine import default_workers
+
+    workers = min(default_workers(), len(names))
+    if workers <= 1:
+        return [func(n) for n in names]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift") as pool:
+        return list(pool.map(func, names))
+
+
 def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float) -> tuple[float, np.ndarray, np.ndarray]:
     p = ref_counts / max(ref_counts.sum(), 1)
     q = cur_counts / max(cur_counts.sum(), 1)
@@ -251,9 +276,9 @@ def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float) -> tupl
 
 
 def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[str, Any]:
-    finite = np.isfinite(x)
-    v = x if finite.all() else x[finite]
-    n_cur, n_cur_missing = int(v.size), int(x.size - v.size)
+    scan = scan_column(x, prof.binner()) if prof.n > 0 else None
+    n_cur = scan.n_finite if scan is not None else int(np.isfinite(x).sum())
+    n_cur_missing = int(x.size - n_cur)
     out: dict[str, Any] = {
         "kind": "numeric", "n_reference": prof.n, "n_current": n_cur,
         "missing_rate_reference": prof.n_missing / max(prof.n + prof.n_missing, 1),
@@ -264,8 +289,7 @@ def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[
         return {**out, "defined": False, "reason": f"no non-missing values in the {side} data",
                 "psi": None, "ks_statistic": None, "ks_p_value": None, "wasserstein": None,
                 "wasserstein_normalised": None}
-    cells = prof.binner()(v)
-    st = cell_stats(v, cells, prof.grid)
+    cells, st = scan.cells, scan.stats
     # PSI bins are unions of grid cells: bin of x = #psi edges < x = #psi edges among grid[:cell]
     is_edge = np.isin(prof.grid, prof.psi_edges)
     to_bin = np.r_[0, np.cumsum(is_edge)]
@@ -274,13 +298,13 @@ def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[
     cur_bins = np.bincount(to_bin, weights=st.counts, minlength=nb)
     psi, p, q = _psi(np.r_[ref_bins, prof.n_missing], np.r_[cur_bins, n_cur_missing], epsilon)
     scale_ok = bool(np.isfinite(prof.scale) and prof.scale > 0)
-    lo = min(prof.minimum, float(v.min()))
-    hi = max(prof.maximum, float(v.max()))
+    lo = min(prof.minimum, scan.minimum)
+    hi = max(prof.maximum, scan.maximum)
     ref_st = CellStats(prof.counts, prof.sums, prof.at_edge)
     ts = two_sample(prof.grid, ref_st, st, lo=lo, hi=hi,
-                    ref_sorted=prof.sorted_values, cur_values=v, cur_cells=cells,
+                    ref_sorted=prof.sorted_values, cur_values=x, cur_cells=cells,
                     w_tolerance=W_TOLERANCE * prof.scale if scale_ok else 0.0)
-    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, v)
+    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, x, n_cur)
     return {
         **out, "defined": True, "psi": psi, "psi_bins": nb + 1,
         "bin_edges": prof.psi_edges.tolist(),
@@ -295,11 +319,12 @@ def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[
     }
 
 
-def _ks_p_value(d: float, prof: FeatureProfile, cur: np.ndarray) -> tuple[float, str]:
+def _ks_p_value(d: float, prof: FeatureProfile, x: np.ndarray, n_cur: int) -> tuple[float, str]:
     from scipy import stats
 
-    n1, n2 = prof.n, cur.size
+    n1, n2 = prof.n, n_cur
     if max(n1, n2) <= _EXACT_P_MAX_N and prof.sorted_values is not None:
+        cur = x[np.isfinite(x)]
         with warnings.catch_warnings():  # scipy falls back to asymptotic itself and says so
             warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful")
             return float(stats.ks_2samp(prof.sorted_values, cur).pvalue), "exact"
@@ -409,7 +434,9 @@ def drift_evidence(
     unknown = [f for f in features if f not in profile.features]
     if unknown:
         raise DataError(f"reference profile has no feature(s) {unknown}; rebuild it with them")
-    entries = {f: _feature_drift(profile.features[f], current[f], epsilon, bands) for f in features}
+    columns = {f: current[f] for f in features}  # pandas indexing on this thread only
+    entries = dict(zip(features, _map_columns(
+        lambda f: _feature_drift(profile.features[f], columns[f], epsilon, bands), list(features)), strict=True))
     drifted = [f for f, e in entries.items() if e["severity"] in ("moderate", "major")]
     return {
         "features": entries,
