@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
@@ -125,3 +127,24 @@ def test_replicates_do_not_depend_on_chunking_or_threads():
                 assert np.array_equal(one[comp][name], chunks[comp][name]), name
             else:  # float32 linear sums round differently with the chunk's shape
                 assert one[comp][name] == pytest.approx(chunks[comp][name], rel=1e-5, abs=1e-6), (comp, name)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 2500), k=st.integers(1, 9), n_bins=st.integers(1, 12))
+def test_gather_free_run_sums_equal_the_sorted_run_sums(seed, n, k, n_bins):
+    """The standalone path (rows scattered into their runs) gives the gather path's run sums:
+    weights exactly, probability sums to rounding; remainder replicates (k % 4) included."""
+    from workbench.metrics.bootstrap import fill_poisson_counts
+
+    rng = np.random.default_rng(seed)
+    p = np.round(rng.beta(2, 3, n), 2)  # ties and bin edges
+    y = rng.random(n) < p
+    prep = CalibrationPrepared(y, p, n_bins=n_bins)
+    counts = fill_poisson_counts(np.empty((k, n), dtype=np.uint8), seed=seed)
+    chunk = prep.replicate_stats_chunk(counts)
+    assert len(chunk) == k
+    for r in range(k):
+        sorted_sums = prep.replicate_stats(prep.score_order.replicate(counts[r]))
+        assert chunk[r].shape == sorted_sums.shape
+        assert np.array_equal(chunk[r][0], sorted_sums[0])
+        assert np.allclose(chunk[r][1], sorted_sums[1], rtol=1e-12, atol=1e-9)

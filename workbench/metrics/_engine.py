@@ -176,8 +176,13 @@ class _Plan:
         fill_poisson_counts(counts, seed=seed, start=start)
         sums = counts.astype(np.float32) @ self.matrix if self.matrix.shape[1] else np.zeros((size, 0))
         stats: dict[str, list[Any]] = {name: [] for group in self.orders.values() for name in group[1]}
-        for r in range(size):
-            for order, members in self.orders.values():
+        for order, members in self.orders.values():
+            if all(hasattr(self.components[name], "replicate_stats_chunk") for name in members):
+                # nothing else reads this order: the component sums the chunk without the gather
+                for name in members:
+                    stats[name] = self.components[name].replicate_stats_chunk(counts)
+                continue
+            for r in range(size):
                 view = order.replicate(counts[r])
                 for name in members:
                     stats[name].append(self.components[name].replicate_stats(view))

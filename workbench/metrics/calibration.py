@@ -160,6 +160,13 @@ class CalibrationPrepared:
             runs.append((starts, ends, cell[starts], positive))
             self._p_sorted.append(self._p[rows])
         self._runs = runs
+        # run of every row (positives' runs first, as in replicate_stats): for the gather-free path
+        self._run_of_row = np.empty(self.n, dtype=np.int32)
+        first = 0
+        for (starts, ends, _, _), rows in zip(runs, (o.pos_sorted, o.neg_sorted)):
+            self._run_of_row[rows] = np.repeat(np.arange(first, first + starts.size, dtype=np.int32), ends - starts)
+            first += starts.size
+        self._n_runs = first
         seg_cells = np.concatenate([r[2] for r in runs]).astype(np.int64)
         self._seg_positive = np.concatenate([np.full(r[0].size, r[3]) for r in runs])
         n_seg = seg_cells.size
@@ -176,6 +183,20 @@ class CalibrationPrepared:
             psums = [float(np.dot(w[a:b], p[a:b])) for a, b in zip(starts, ends)]
             out.append((counts, np.asarray(psums, dtype=np.float64).reshape(-1)))
         return np.stack([np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])])
+
+    def replicate_stats_chunk(self, counts: np.ndarray) -> list[np.ndarray]:
+        """:meth:`replicate_stats` for every replicate of a (k, n) chunk of uint8 counts, without
+        gathering them into score order: one compiled pass adds each row's weight and
+        weight x probability into its run (the runs are the (class, uniform bin, quantile bin)
+        cells). Counts are identical; probability sums are added in row order instead of by
+        a dot product over the sorted run, so they can differ in the last bits.
+
+        The executor uses it when no other component shares this model's score order (the
+        gather is then not amortised over the metrics).
+        """
+        out = np.zeros((counts.shape[0], self._n_runs, 2))
+        _run_sums_kernel()(np.ascontiguousarray(counts), self._run_of_row, self._p, out)
+        return list(out.transpose(0, 2, 1))
 
     def finalise_stats(self, sums: np.ndarray, stats: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Statistics from the linear ``sums`` (k, 6) and per-replicate run sums."""
@@ -308,3 +329,44 @@ def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int =
     (0.1, 1)
     """
     return CalibrationPrepared(y_true, y_prob, n_bins=n_bins).point()
+
+
+_KERNEL: list = []
+
+
+def _run_sums_kernel():  # numba (a shap dependency) is imported on first use; machine code cached on disk
+    if _KERNEL:
+        return _KERNEL[0]
+    import numba
+
+    @numba.njit(nogil=True, cache=True)
+    def run_sums(counts, run_of_row, p, out):  # pragma: no cover - compiled
+        # four replicates per pass over the rows: each row's run and probability are read once
+        # for four independent accumulation chains
+        k, n = counts.shape
+        r = 0
+        while r + 4 <= k:
+            a0, a1, a2, a3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+            c0, c1, c2, c3 = counts[r], counts[r + 1], counts[r + 2], counts[r + 3]
+            for i in range(n):
+                j, pi = run_of_row[i], p[i]
+                w0, w1, w2, w3 = float(c0[i]), float(c1[i]), float(c2[i]), float(c3[i])
+                a0[j, 0] += w0
+                a0[j, 1] += w0 * pi
+                a1[j, 0] += w1
+                a1[j, 1] += w1 * pi
+                a2[j, 0] += w2
+                a2[j, 1] += w2 * pi
+                a3[j, 0] += w3
+                a3[j, 1] += w3 * pi
+            r += 4
+        while r < k:
+            a, c = out[r], counts[r]
+            for i in range(n):
+                j, w = run_of_row[i], float(c[i])
+                a[j, 0] += w
+                a[j, 1] += w * p[i]
+            r += 1
+
+    _KERNEL.append(run_sums)  # a race only compiles twice; both entries are the same function
+    return _KERNEL[0]
