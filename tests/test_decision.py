@@ -52,7 +52,9 @@ def oracle_evidence(review: Any, *, n_boot: int = 40, seed: int = 7) -> dict[str
             "calibration": {"ece": 0.02},
             "fairness": fair,
             "operational": {"status": "ok", "latency_ms": {"p50": 3.0, "p95": 8.0, "p99": 12.0}, "peak_memory_mb": 400.0},
-            "robustness": {"status": "ok", "tests": [{"name": "gaussian_noise", "params": {"sigma": 0.1}, "metric": "roc_auc", "degradation": 0.01}]},
+            "robustness": {"status": "ok", "tests": [
+                {"name": name, "params": {}, "metric": "roc_auc", "degradation": 0.01}
+                for name in ("gaussian_noise", "missing_values", "unseen_category", "extreme_high", "extreme_low")]},
         }
     d = reps["candidate"] - reps["baseline"]
     delta = models["candidate"]["metrics"]["roc_auc"]["value"] - models["baseline"]["metrics"]["roc_auc"]["value"]
