@@ -28,7 +28,7 @@ from workbench.canonical import digest
 from workbench.metrics import _registry as R
 from workbench.metrics.drift import build_reference_profile, drift_evidence
 
-__all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "review_schedule", "UPPER_BOUND_METRICS"]
+__all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "review_schedule", "review_schedule_for", "UPPER_BOUND_METRICS"]
 
 UPPER_BOUND_METRICS = frozenset({"psi", "ece", "mce", "latency_ms.p95", "latency_ms.p99", "brier_score",
                                  "log_loss", "error_rate", "share_drifted", "prediction_psi"})
@@ -194,6 +194,17 @@ def _anchor(store: Any, review_id: str) -> dt.date:
     return dt.date.fromisoformat(stamp[:10])
 
 
+def review_schedule_for(store: Any, review: Any, review_id: str, *, today: dt.date) -> dict[str, Any]:
+    """The review cadence of a stored review, anchored at its latest decision (else its creation).
+
+    ``workbench monitor`` and the app's monitoring page both read it from here.
+    """
+    m = review.manifest
+    plan = m.readiness.monitoring if m.readiness is not None else None
+    return review_schedule(plan.cadence_days if plan else None, _anchor(store, review_id), today,
+                           tuple(m.readiness.post_implementation_reviews) if m.readiness else ())
+
+
 def monitor_batch(
     review: Any,
     batch: pd.DataFrame,
@@ -237,8 +248,7 @@ def monitor_batch(
                        "batch_id": stored.batch_id, "window_start": start, "window_end": end}
             alerts.append(store.add_alert(review_id, rule=rule["rule"], severity=rule["severity"],
                                           message=rule["message"], details=details, actor=actor))
-    schedule = review_schedule(plan.cadence_days if plan else None, _anchor(store, review_id), today,
-                               tuple(m.readiness.post_implementation_reviews) if m.readiness else ())
+    schedule = review_schedule_for(store, review, review_id, today=today)
     if schedule["status"] in ("due", "overdue"):
         rule = f"review_{schedule['status']}"
         if not any(a.rule == rule for a in store.list_alerts(review_id, open_only=True)):

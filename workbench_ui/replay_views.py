@@ -182,13 +182,7 @@ def timeline_figure(canary: Mapping[str, Any], windows: Sequence[Mapping[str, An
 
 
 def schedule(store: Any, review: Any, review_id: str, *, today: dt.date) -> dict[str, Any]:
-    """Review cadence (``workbench.monitor.review_schedule``) anchored like ``workbench monitor``:
-    the latest recorded decision, else the review's creation."""
-    from workbench.monitor import review_schedule
+    """Review cadence, exactly as ``workbench monitor`` computes it."""
+    from workbench.monitor import review_schedule_for
 
-    m = review.manifest
-    plan = m.readiness.monitoring if m.readiness is not None else None
-    decision = store.latest_decision(review_id)
-    stamp = decision.created_at if decision is not None else store.get_review(review_id).created_at
-    return review_schedule(plan.cadence_days if plan else None, dt.date.fromisoformat(stamp[:10]), today,
-                           tuple(m.readiness.post_implementation_reviews) if m.readiness else ())
+    return review_schedule_for(store, review, review_id, today=today)
