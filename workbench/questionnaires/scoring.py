@@ -256,7 +256,8 @@ def _requirement_reasons(qs: QuestionnaireScore, needs: QuestionnaireNeeds) -> l
 def _with_reasons(qs: QuestionnaireScore, extra: list[tuple[str, str]]) -> QuestionnaireScore:
     from dataclasses import replace
 
-    base = [] if qs.verdict == PASS else [(qs.verdict, m) for m in qs.reasons]
+    # "no submitted response" says less than the role requirement that follows it: keep the latter.
+    base = [] if qs.verdict == PASS else [(qs.verdict, m) for m in qs.reasons if m != "no submitted response"]
     verdict = worst([qs.verdict if qs.verdict != PASS else PASS] + [v for v, _ in extra])
     return replace(qs, verdict=verdict, reasons=tuple(m for _, m in base + extra))
 
