@@ -110,7 +110,7 @@ def test_duckdb_engine_matches_sklearn_and_the_in_memory_engine(tmp_path, capsys
         for metric in ("accuracy", "precision", "recall", "brier_score", "log_loss"):
             assert abs(duck["models"][role]["metrics"][metric]["value"]
                        - mem["models"][role]["metrics"][metric]["value"]) < 1e-9, (role, metric)
-    tn, fp, fn, tp = confusion_matrix(frame["y"], frame["sc"] >= 0.5).ravel()
+    tn, _fp, _fn, tp = confusion_matrix(frame["y"], frame["sc"] >= 0.5).ravel()
     acc = (tp + tn) / len(frame)
     assert duck["models"]["candidate"]["metrics"]["accuracy"]["value"] == acc
     assert duck["models"]["candidate"]["name"] == "cand" and duck["models"]["candidate"]["version"] == "2"

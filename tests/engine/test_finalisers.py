@@ -9,8 +9,14 @@ from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tests.engine import make_frame, make_reference
-from workbench.engine import (ScaleSpec, build_profile, evidence_from_aggregates, load_profile, numpy_aggregates,
-                              save_profile)
+from workbench.engine import (
+    ScaleSpec,
+    build_profile,
+    evidence_from_aggregates,
+    load_profile,
+    numpy_aggregates,
+    save_profile,
+)
 from workbench.engine._ranks import auc_ap, histogram_bin
 from workbench.errors import ArtefactError
 from workbench.fairness import compare_fairness

@@ -140,7 +140,13 @@ def _database_table(manifest: Any, source: str, table: str | None) -> str:
 
 def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dict[str, Any]:
     from workbench.canonical import digest, sha256_file, to_jsonable
-    from workbench.engine import build_evidence_at_scale, build_profile, load_profile, profile_digest, spec_from_manifest
+    from workbench.engine import (
+        build_evidence_at_scale,
+        build_profile,
+        load_profile,
+        profile_digest,
+        spec_from_manifest,
+    )
 
     spec = spec_from_manifest(manifest)
     if args.engine == "spark" and not spec.id_column:

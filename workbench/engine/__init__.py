@@ -8,9 +8,23 @@ their engines lazily (``duckdb_aggregates``, ``spark_aggregates``, ``local_spark
 
 from workbench.engine._evidence import evidence_from_aggregates
 from workbench.engine._numpy import numpy_aggregates
-from workbench.engine._plan import AggregateSpec, Aggregates, ScaleSpec, aggregation_plan
-from workbench.engine._profile import build_profile, load_profile, profile_digest, save_profile
-from workbench.engine._scale import build_evidence_at_scale, choose_engine, spec_from_manifest
+from workbench.engine._plan import (
+    Aggregates,
+    AggregateSpec,
+    ScaleSpec,
+    aggregation_plan,
+)
+from workbench.engine._profile import (
+    build_profile,
+    load_profile,
+    profile_digest,
+    save_profile,
+)
+from workbench.engine._scale import (
+    build_evidence_at_scale,
+    choose_engine,
+    spec_from_manifest,
+)
 
 __all__ = [
     "AggregateSpec",

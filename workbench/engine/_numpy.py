@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from workbench import _fairness_engine as eng
-from workbench.engine._plan import (Aggregates, BootstrapAggregates, CategoryCounts, FairnessAggregates,
-                                    NumericCells, RoleAggregates, ScaleSpec)
+from workbench.engine._plan import (
+    Aggregates,
+    BootstrapAggregates,
+    CategoryCounts,
+    FairnessAggregates,
+    NumericCells,
+    RoleAggregates,
+    ScaleSpec,
+)
 from workbench.engine._ranks import histogram_bin, histogram_domain, histogram_scale
 from workbench.errors import DataError
 from workbench.metrics._binary import BinaryPrepared

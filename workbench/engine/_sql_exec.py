@@ -13,8 +13,14 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine import _sql as S
-from workbench.engine._plan import (Aggregates, BootstrapAggregates, CategoryCounts, FairnessAggregates,
-                                    RoleAggregates, ScaleSpec)
+from workbench.engine._plan import (
+    Aggregates,
+    BootstrapAggregates,
+    CategoryCounts,
+    FairnessAggregates,
+    RoleAggregates,
+    ScaleSpec,
+)
 from workbench.engine._ranks import histogram_domain, histogram_scale
 from workbench.engine._sql_boot import assemble, contract
 from workbench.errors import DataError
@@ -61,8 +67,8 @@ class SqlExecutor:
         n = len(roles)
         first = self.one("SELECT count(*), " + ", ".join(
             e for i in range(n) for e in (*S.linear_exprs(i, spec.threshold), f"min(s_{i})", f"max(s_{i})",
-                                          f"sum(CASE WHEN s_{i} IS NULL OR NOT {self.dialect.finite(f's_{i}')} "
-                                          "THEN 1 ELSE 0 END)")) + " FROM base")
+                                          (f"sum(CASE WHEN s_{i} IS NULL OR NOT {self.dialect.finite(f's_{i}')} "
+                                           "THEN 1 ELSE 0 END)"))) + " FROM base")
         n_rows = int(first[0])
         out: dict[str, RoleAggregates] = {}
         for i, role in enumerate(roles):
