@@ -62,12 +62,9 @@ def numeric_entry(prof: D.FeatureProfile, cur: NumericCells, epsilon: float) -> 
 
 
 def categorical_entry(prof: D.FeatureProfile, cur: CategoryCounts, epsilon: float) -> dict[str, Any]:
-    from scipy import stats
-    from scipy.spatial import distance
-
+    """Counts per value from SQL → the in-memory path's categorical finaliser."""
     index = {c: i for i, c in enumerate(prof.categories)}
-    k = len(prof.categories)
-    counts = np.zeros(k, dtype=np.int64)
+    counts = np.zeros(len(prof.categories), dtype=np.int64)
     n_missing = n_unseen = 0
     for value, c in cur.counts.items():
         if value is None:
@@ -76,33 +73,7 @@ def categorical_entry(prof: D.FeatureProfile, cur: CategoryCounts, epsilon: floa
             counts[index[value]] += c
         else:
             n_unseen += c
-    n_all = int(counts.sum()) + n_missing + n_unseen
-    ref_t = np.r_[prof.counts, 0, prof.n_missing]
-    cur_t = np.r_[counts, n_unseen, n_missing]
-    psi, p, q = D._psi(ref_t, cur_t, epsilon)
-    used = (ref_t + cur_t) > 0
-    out: dict[str, Any] = {
-        "kind": "categorical", "n_reference": prof.n, "n_current": n_all - n_missing,
-        "missing_rate_reference": prof.n_missing / max(prof.n + prof.n_missing, 1),
-        "missing_rate_current": n_missing / max(n_all, 1),
-        "unseen_rate": n_unseen / max(n_all, 1),
-        "categories": [*prof.categories, "<unseen>", "<missing>"],
-        "reference_proportions": p.tolist(), "current_proportions": q.tolist(),
-        "psi": psi, "defined": True,
-        "method": "psi(reference categories + unseen + missing bins, epsilon) + chi2 + jensen_shannon(base 2)",
-    }
-    if ref_t.sum() == 0 or cur_t.sum() == 0:
-        return {**out, "defined": False, "psi": None, "chi2_p_value": None, "js_distance": None,
-                "js_divergence": None, "reason": "one of the samples is empty"}
-    if used.sum() >= 2:
-        chi = stats.chi2_contingency(np.vstack([ref_t[used], cur_t[used]]), correction=False)
-        out["chi2_statistic"], out["chi2_p_value"] = float(chi.statistic), float(chi.pvalue)
-    else:
-        out["chi2_statistic"] = out["chi2_p_value"] = None
-        out["chi2_reason"] = "a single category occurs in both samples"
-    js = float(distance.jensenshannon(p, q, base=2))
-    out["js_distance"], out["js_divergence"] = js, js * js
-    return out
+    return D.categorical_drift_from_counts(prof, counts, n_unseen=n_unseen, n_missing=n_missing, epsilon=epsilon)
 
 
 def drift_from_aggregates(profile: D.ReferenceProfile, cells: dict, *, n_current: int,
