@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pytest
 from fairlearn.metrics import demographic_parity_ratio
 from sklearn.metrics import roc_auc_score

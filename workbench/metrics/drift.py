@@ -25,6 +25,8 @@ KS and Wasserstein values.
 
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ __all__ = [
     "ReferenceProfile",
     "build_reference_profile",
     "categorical_drift_from_counts",
+    "numeric_drift_from_cells",
     "drift_evidence",
     "score_drift",
     "severity_band",
@@ -278,18 +281,40 @@ def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float) -> tupl
 def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[str, Any]:
     scan = scan_column(x, prof.binner()) if prof.n > 0 else None
     n_cur = scan.n_finite if scan is not None else int(np.isfinite(x).sum())
-    n_cur_missing = int(x.size - n_cur)
+    return numeric_drift_from_cells(
+        prof, scan.stats if scan is not None else None, n_cur=n_cur, n_cur_missing=int(x.size - n_cur),
+        minimum=scan.minimum if scan is not None else None, maximum=scan.maximum if scan is not None else None,
+        epsilon=epsilon, cur_values=x, cur_cells=scan.cells if scan is not None else None)
+
+
+def numeric_drift_from_cells(
+    prof: FeatureProfile,
+    st: CellStats | None,
+    *,
+    n_cur: int,
+    n_cur_missing: int,
+    minimum: float | None,
+    maximum: float | None,
+    epsilon: float,
+    cur_values: np.ndarray | None = None,
+    cur_cells: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Drift entry of a numeric feature from the current data's statistics per reference grid cell.
+
+    Shared by the in-memory path, which also passes the raw values (``cur_values``,
+    ``cur_cells``) so KS and Wasserstein are refined exactly, and the scale executors, which
+    count cells in SQL and get KS/Wasserstein with their stated error bounds.
+    """
     out: dict[str, Any] = {
         "kind": "numeric", "n_reference": prof.n, "n_current": n_cur,
         "missing_rate_reference": prof.n_missing / max(prof.n + prof.n_missing, 1),
-        "missing_rate_current": n_cur_missing / max(x.size, 1),
+        "missing_rate_current": n_cur_missing / max(n_cur + n_cur_missing, 1),
     }
-    if prof.n == 0 or n_cur == 0:
+    if prof.n == 0 or n_cur == 0 or st is None:
         side = "reference" if prof.n == 0 else "current"
         return {**out, "defined": False, "reason": f"no non-missing values in the {side} data",
                 "psi": None, "ks_statistic": None, "ks_p_value": None, "wasserstein": None,
                 "wasserstein_normalised": None}
-    cells, st = scan.cells, scan.stats
     # PSI bins are unions of grid cells: bin of x = #psi edges < x = #psi edges among grid[:cell]
     is_edge = np.isin(prof.grid, prof.psi_edges)
     to_bin = np.r_[0, np.cumsum(is_edge)]
@@ -298,13 +323,16 @@ def _numeric_drift(prof: FeatureProfile, x: np.ndarray, epsilon: float) -> dict[
     cur_bins = np.bincount(to_bin, weights=st.counts, minlength=nb)
     psi, p, q = _psi(np.r_[ref_bins, prof.n_missing], np.r_[cur_bins, n_cur_missing], epsilon)
     scale_ok = bool(np.isfinite(prof.scale) and prof.scale > 0)
-    lo = min(prof.minimum, scan.minimum)
-    hi = max(prof.maximum, scan.maximum)
+    lo, hi = min(prof.minimum, minimum), max(prof.maximum, maximum)
     ref_st = CellStats(prof.counts, prof.sums, prof.at_edge)
+    exact = cur_values is not None and cur_cells is not None
     ts = two_sample(prof.grid, ref_st, st, lo=lo, hi=hi,
-                    ref_sorted=prof.sorted_values, cur_values=x, cur_cells=cells,
+                    ref_sorted=prof.sorted_values if exact else None,
+                    cur_values=cur_values if exact else np.empty(0),
+                    cur_cells=cur_cells if exact else np.empty(0, np.int64),
                     w_tolerance=W_TOLERANCE * prof.scale if scale_ok else 0.0)
-    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, x, n_cur)
+    stored = prof if exact or prof.sorted_values is None else dataclasses.replace(prof, sorted_values=None)
+    p_value, p_method = _ks_p_value(ts.ks_statistic, stored, cur_values if exact else np.empty(0), n_cur)
     return {
         **out, "defined": True, "psi": psi, "psi_bins": nb + 1,
         "bin_edges": prof.psi_edges.tolist(),
