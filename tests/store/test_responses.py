@@ -14,12 +14,6 @@ from workbench.store import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "w.db") as s:
-        yield s
-
-
-@pytest.fixture
 def review(store: Store) -> str:
     return store.upsert_review("r", manifest_path="/r/review.yaml", evidence_digest="e", actor="cli:t")
 

@@ -18,12 +18,6 @@ PASSWORD = "Tr0ub4dor&3-horse"
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "w.db") as s:
-        yield s
-
-
-@pytest.fixture
 def review(store: Store) -> str:
     return store.upsert_review("credit 2.3", manifest_path="/r/review.yaml", evidence_digest="e1", actor="cli:t")
 
