@@ -38,7 +38,7 @@ from workbench.errors import ManifestError
 from workbench.metrics import _registry as R
 from workbench.metrics.drift import ReferenceProfile, build_reference_profile, drift_evidence
 
-__all__ = ["CanaryGuardrails", "run_replay", "replay_criteria"]
+__all__ = ["flips_by_group", "CanaryGuardrails", "run_replay", "replay_criteria"]
 
 _PERF_METRICS = ("roc_auc", "accuracy", "brier_score")
 
@@ -281,6 +281,29 @@ def _summary(windows: list[dict[str, Any]], roles: list[str]) -> dict[str, Any]:
         "major_drift_windows": major,
         "data_quality_findings": sum(w["data_quality"]["n_findings"] for w in windows),
     }
+
+
+def flips_by_group(windows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
+    """Decision flips (candidate vs baseline) per group of ``column``, summed over the windows.
+
+    Worst flip rate first; the app's replay page shows exactly these records.
+
+    Examples
+    --------
+    >>> w = {"flips": {"by_group": {"sex": {"F": {"n": 10, "to_positive": 1, "to_negative": 2}}}}}
+    >>> flips_by_group([w, w], "sex")
+    [{'group': 'F', 'rows compared': 20, 'flipped to approve': 2, 'flipped to decline': 4, 'flip rate': 0.3}]
+    """
+    totals: dict[str, list[int]] = {}
+    for w in windows:
+        for group, e in ((w.get("flips") or {}).get("by_group", {}).get(column) or {}).items():
+            t = totals.setdefault(group, [0, 0, 0])
+            t[0] += e["n"]
+            t[1] += e["to_positive"]
+            t[2] += e["to_negative"]
+    rows = [{"group": g, "rows compared": n, "flipped to approve": up, "flipped to decline": down,
+             "flip rate": (up + down) / n if n else None} for g, (n, up, down) in totals.items()]
+    return sorted(rows, key=lambda r: -1.0 if r["flip rate"] is None else r["flip rate"], reverse=True)
 
 
 def replay_criteria(result: dict[str, Any]) -> dict[str, Any]:

@@ -128,18 +128,10 @@ def psi_line(frame: pd.DataFrame, feature: str, *, limit: float | None) -> Any:
 
 
 def flips_frame(windows: Sequence[Mapping[str, Any]], column: str) -> pd.DataFrame:
-    """Decision flips per group of ``column``, summed over every window (worst flip rate first)."""
-    totals: dict[str, list[int]] = {}
-    for w in windows:
-        for group, e in ((w.get("flips") or {}).get("by_group", {}).get(column) or {}).items():
-            t = totals.setdefault(group, [0, 0, 0])
-            t[0] += e["n"]
-            t[1] += e["to_positive"]
-            t[2] += e["to_negative"]
-    rows = [{"group": g, "rows compared": n, "flipped to approve": up, "flipped to decline": down,
-             "flip rate": (up + down) / n if n else None} for g, (n, up, down) in totals.items()]
-    frame = pd.DataFrame(rows)
-    return frame.sort_values("flip rate", ascending=False, ignore_index=True) if len(frame) else frame
+    """Decision flips per group of ``column`` (``workbench.replay.flips_by_group``) as a table."""
+    from workbench.replay import flips_by_group
+
+    return pd.DataFrame(flips_by_group(list(windows), column))
 
 
 def timeline_frame(canary: Mapping[str, Any]) -> pd.DataFrame:
