@@ -21,8 +21,7 @@ from workbench.engine import _sql as S
 from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
-
-_LUT = 1 << 16
+from workbench.metrics._drift_numeric import LUT_SIZE, GridBinner
 
 
 def _quote(path: str) -> str:
@@ -139,23 +138,17 @@ class DuckDBExecutor(SqlExecutor):
         # The lookup table of ``GridBinner`` as constant lists (one row; ``list[i]`` per row is
         # cheaper than hash joins: 1.1 s vs 2.0 s per feature at 10M rows here).
         lists: dict[str, tuple[str, list]] = {"anc": ("DOUBLE[]", anchors.tolist())}
-        if g <= 8 or not grid[-1] > grid[0]:
+        binner = GridBinner.build(grid)
+        if binner.table is None:  # few edges, or a grid too uneven for the table: compare with every edge
             cell = "(" + " + ".join(f"CAST(x > {S.dbl(e)} AS BIGINT)" for e in grid) + ")"
             bucket = "0"
         else:
-            lo, hi = float(grid[0]), float(grid[-1])
-            width = (hi - lo) / _LUT
-            starts = lo + np.arange(_LUT + 1) * width
-            below = np.searchsorted(grid, starts, side="left")
-            below[-1] = g
-            lower = np.r_[0, below[: _LUT - 1]]
-            upper = np.r_[below, g][2:]
-            passes = int(np.max(upper - lower))
+            lower, passes = binner.table.astype(np.int64), binner.passes
             g_ext = np.r_[grid, np.full(passes + 1, np.inf)]
-            lists["base"] = ("BIGINT[]", lower.astype(np.int64).tolist())
+            lists["base"] = ("BIGINT[]", lower.tolist())
             for k in range(passes):
                 lists[f"e{k}"] = ("DOUBLE[]", g_ext[lower + k].tolist())
-            bucket = S.bin_expr("x", lo, 1.0 / width, _LUT)
+            bucket = S.bin_expr("x", binner.lo, binner.inv_width, LUT_SIZE)
             cell = " + ".join(["l.base[b + 1]", *(f"CAST(x > l.e{k}[b + 1] AS BIGINT)" for k in range(passes))])
         self.con.execute("CREATE OR REPLACE TEMP TABLE wb_lut AS SELECT "
                          + ", ".join(f"?::{t} AS {k}" for k, (t, _) in lists.items()), [v for _, v in lists.values()])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _LUT_SIZE = 1 << 16
+LUT_SIZE = _LUT_SIZE  # the SQL executors build the same table (workbench.engine._duckdb)
 _MAX_PASSES = 10
 
 
