@@ -148,3 +148,12 @@ def test_gather_free_run_sums_equal_the_sorted_run_sums(seed, n, k, n_bins):
         assert chunk[r].shape == sorted_sums.shape
         assert np.array_equal(chunk[r][0], sorted_sums[0])
         assert np.allclose(chunk[r][1], sorted_sums[1], rtol=1e-12, atol=1e-9)
+
+
+def test_recalibration_of_perfectly_separated_data_is_undefined_without_overflow():
+    # Found by hypothesis: every positive scores above every negative, so the logistic MLE
+    # does not exist; the documented answer is (nan, nan), reached without numeric warnings.
+    y = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
+    p = np.array([0.4, 0.62, 0.45, 0.31, 0.52, 0.24, 0.32, 0.55, 0.6])
+    slope, intercept = logistic_recalibration(y, p)
+    assert np.isnan(slope) and np.isnan(intercept)

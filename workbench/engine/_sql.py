@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from workbench.engine._plan import ScaleSpec
 
@@ -191,7 +192,7 @@ def warm_start(counts: np.ndarray, sums: np.ndarray, y: np.ndarray) -> tuple[flo
     x = sums / np.maximum(counts, 1)
     t = np.zeros(2)
     for _ in range(100):
-        mu = 1 / (1 + np.exp(-(t[0] + t[1] * x)))
+        mu = expit(t[0] + t[1] * x)
         v = counts * mu * (1 - mu)
         g = np.array([np.sum(counts * (y - mu)), np.sum(counts * x * (y - mu))])
         h = np.array([[v.sum(), (x * v).sum()], [(x * v).sum(), (x * x * v).sum()]])

@@ -20,6 +20,7 @@ Bins are fixed on the full data and shared by every replicate and by both models
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from workbench.metrics._engine import ScoreOrder, SortedReplicate
 from workbench.metrics._registry import MetricValue
@@ -66,10 +67,13 @@ def logistic_recalibration(
     w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if w.sum() <= 0 or np.all(y[w > 0] == y[w > 0][0]):
         return (float("nan"), float("nan"))
+    pos, neg = x[(w > 0) & (y == 1)], x[(w > 0) & (y == 0)]
+    if pos.min() > neg.max() or neg.min() > pos.max():  # perfect separation: the MLE does not exist
+        return (float("nan"), float("nan"))
     theta = np.zeros(2)
     design = np.column_stack([np.ones_like(x), x])
     for _ in range(max_iter):
-        mu = 1 / (1 + np.exp(-(design @ theta)))
+        mu = expit(design @ theta)
         grad = design.T @ (w * (y - mu))
         hess = (design * (w * mu * (1 - mu))[:, None]).T @ design
         try:
@@ -125,7 +129,7 @@ class CalibrationPrepared:
         self.slope_full, self.intercept_full = logistic_recalibration(y, p)
         x = _logit(p)
         if np.isfinite(self.slope_full):
-            mu = 1 / (1 + np.exp(-(self.intercept_full + self.slope_full * x)))
+            mu = expit(self.intercept_full + self.slope_full * x)
         else:
             mu = np.full_like(p, 0.5)
         v = mu * (1 - mu)
