@@ -113,6 +113,7 @@ def main() -> None:
     p.add_argument("--bootstrap-unit", default="auto", choices=["auto", "row", "bucket"])
     p.add_argument("--buckets", type=int, default=1024, help="buckets of the bucket bootstrap")
     p.add_argument("--dir", default=None, help="work folder (default: a temporary folder, deleted)")
+    p.add_argument("--reuse", action="store_true", help="keep the table and profile already in --dir")
     p.add_argument("--engine", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.engine:
@@ -120,15 +121,16 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-engine-", dir="/tmp"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        t = time.perf_counter()
-        generate(folder, args.rows, args.features)
-        print(f"generated {args.rows} rows x {args.features} features in {time.perf_counter() - t:.1f} s")
-        from workbench.engine import build_profile, save_profile
+        if not (args.reuse and (folder / "profile.json").exists()):
+            t = time.perf_counter()
+            generate(folder, args.rows, args.features)
+            print(f"generated {args.rows} rows x {args.features} features in {time.perf_counter() - t:.1f} s")
+            from workbench.engine import build_profile, save_profile
 
-        t = time.perf_counter()
-        save_profile(build_profile(folder / "reference.parquet", features=[f"x{j}" for j in range(args.features)]),
-                     folder / "profile.json")
-        print(f"reference profile built once in {time.perf_counter() - t:.1f} s")
+            t = time.perf_counter()
+            save_profile(build_profile(folder / "reference.parquet", features=[f"x{j}" for j in range(args.features)]),
+                         folder / "profile.json")
+            print(f"reference profile built once in {time.perf_counter() - t:.1f} s")
         for engine in args.engines.split(","):
             if engine == "numpy" and args.rows > args.numpy_max:
                 print(f"numpy: skipped above {args.numpy_max} rows")

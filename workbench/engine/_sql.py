@@ -17,9 +17,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
-
 from workbench.engine._plan import ScaleSpec
+from workbench.metrics.calibration import WARM_BINS, grouped_logistic_fit
 
 EPS = float(np.finfo(np.float64).eps)
 LOGIT_EPS = 1e-12
@@ -171,10 +170,6 @@ def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> 
     return fits[0]
 
 
-#: Bins of logit(p) of the warm start (``warm_start_sql``): width 55.3 / 4096 = 0.0135.
-WARM_BINS = 4096
-
-
 def warm_start_sql(i: int) -> str:
     """(model, logit bin, y) -> count, sum of logit(p): the grouped data of :func:`warm_start`."""
     lo = math.log(LOGIT_EPS) - math.log1p(-LOGIT_EPS)
@@ -183,29 +178,8 @@ def warm_start_sql(i: int) -> str:
             f"sum({x}) AS sx FROM base GROUP BY 1, 2, 3")
 
 
-def warm_start(counts: np.ndarray, sums: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(intercept, slope) of the logistic recalibration of grouped rows (each group at its mean logit).
-
-    Only a starting point: the exact Newton steps on the rows follow it, and converge to the
-    same fixed point as from (0, 0) (the log-likelihood is concave) in 2-3 scans instead of ~9.
-    """
-    x = sums / np.maximum(counts, 1)
-    t = np.zeros(2)
-    for _ in range(100):
-        mu = expit(t[0] + t[1] * x)
-        v = counts * mu * (1 - mu)
-        g = np.array([np.sum(counts * (y - mu)), np.sum(counts * x * (y - mu))])
-        h = np.array([[v.sum(), (x * v).sum()], [(x * v).sum(), (x * x * v).sum()]])
-        try:
-            step = np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:
-            return 0.0, 0.0
-        t = t + step
-        if not np.all(np.isfinite(t)) or np.abs(t).max() > 1e6:
-            return 0.0, 0.0
-        if np.abs(step).max() < 1e-10:
-            return float(t[0]), float(t[1])
-    return 0.0, 0.0
+#: The in-memory fit's warm start, on the groups ``warm_start_sql`` returns.
+warm_start = grouped_logistic_fit
 
 
 def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100, start: dict | None = None) -> dict:

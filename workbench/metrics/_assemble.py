@@ -6,12 +6,13 @@ Pure functions from arrays to JSON-ready dicts; ``workbench.evidence`` adds IO-d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from workbench.metrics import _paired
-from workbench.metrics._binary import BinaryPrepared
-from workbench.metrics._engine import run_bootstrap
+from workbench.metrics._binary import BinaryPrepared, _as_binary
+from workbench.metrics._engine import default_workers, run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared
 from workbench.metrics._registry import MetricValue, metrics_for
 from workbench.metrics._regression import RegressionPrepared
@@ -111,21 +112,34 @@ def quantitative_evidence(
     ``calibration.*`` deltas); ``include_calibration=False`` leaves calibration out.
     """
     y = np.asarray(y_true)
-    prepared = {role: _prepare(task, y, np.asarray(s), threshold, len(classes)) for role, s in scores.items()}
-    components = dict(prepared) if include_metrics else {}
+    if task == "binary" and not include_metrics:
+        y = _as_binary(y)  # the metric components validate it otherwise
     calib: dict[str, CalibrationPrepared] = {}
-    if task == "binary" and include_calibration:
-        for role, prep in prepared.items():
-            if prep.probabilities:
-                calib[role] = CalibrationPrepared(y, prep.score, n_bins=calibration_bins, order=prep.order)
-                components[f"calibration:{role}"] = calib[role]
+
+    def prepare(role: str) -> None:
+        score = np.asarray(scores[role])
+        if include_metrics or task != "binary":
+            prepared[role] = prep = _prepare(task, y, score, threshold, len(classes))
+            score, order, probabilities = prep.score, getattr(prep, "order", None), getattr(prep, "probabilities", False)
+        else:  # calibration only: no metric component (its sort is CalibrationPrepared's own)
+            score, order = _binary_score(score, y.size), None
+            probabilities = bool(((score >= 0) & (score <= 1)).all())
+        if task == "binary" and include_calibration and probabilities:
+            calib[role] = CalibrationPrepared(y, score, n_bins=calibration_bins, order=order)
+
+    prepared: dict[str, object] = {}
+    _each_model(prepare, list(scores))
+    prepared = {role: prepared[role] for role in scores if role in prepared}
+    components: dict[str, object] = dict(prepared) if include_metrics else {}
+    components.update({f"calibration:{role}": calib[role] for role in scores if role in calib})
     if progress:
         progress(f"metrics: {len(prepared)} model(s), {n_boot} bootstrap replicates, {y.size} rows")
     reps = run_bootstrap(components, n_rows=y.size, n_boot=n_boot, seed=seed, progress=progress)
     specs = metrics_for(task)
     models: dict[str, dict] = {}
     points: dict[str, dict] = {}
-    for role, prep in prepared.items():
+    for role in scores:
+        prep = prepared.get(role)
         entry: dict[str, object] = {}
         models[role] = entry
         if include_calibration:
@@ -144,7 +158,7 @@ def quantitative_evidence(
             entry["confusion_matrix"] = prep.confusion_matrix()
             entry["per_class"] = _per_class(point["per_class"], r, classes, confidence)
     out: dict[str, object] = {"models": models, "deltas": {}, "tests": {}}
-    if "candidate" in prepared and "baseline" in prepared:
+    if "candidate" in scores and "baseline" in scores:
         if include_metrics:
             out["deltas"] = _deltas(specs, points, reps, confidence, margin)
         for name in CALIBRATION_METRICS if len(calib) == 2 else ():
@@ -159,6 +173,28 @@ def quantitative_evidence(
     if include_metrics:
         out["tests"] = _tests(task, y, prepared, scores)
     return out
+
+
+def _binary_score(score: np.ndarray, n: int) -> np.ndarray:
+    s = np.asarray(score, dtype=np.float64).ravel()
+    if s.size != n:
+        raise ValueError(f"y_score has {s.size} rows, y_true has {n}")
+    if not np.isfinite(s).all():
+        raise ValueError("y_score contains NaN or infinite values")
+    return s
+
+
+def _each_model(fn: Callable[[str], None], roles: list[str]) -> None:
+    """``fn(role)`` for every model, on the bootstrap's worker threads (sorts and ufuncs release
+    the GIL, so two models prepare in about the time of one)."""
+    workers = min(default_workers(), len(roles))
+    if workers <= 1:
+        for role in roles:
+            fn(role)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
+        for fut in [pool.submit(fn, role) for role in roles]:
+            fut.result()
 
 
 def _calibration_or_reason(task: str, prep: CalibrationPrepared | None, reps: dict, confidence: float) -> dict:

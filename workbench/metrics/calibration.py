@@ -25,7 +25,13 @@ from scipy.special import expit
 from workbench.metrics._engine import ScoreOrder, SortedReplicate
 from workbench.metrics._registry import MetricValue
 
-__all__ = ["CALIBRATION_METRICS", "CalibrationPrepared", "calibration_summary", "logistic_recalibration"]
+__all__ = [
+    "CALIBRATION_METRICS",
+    "CalibrationPrepared",
+    "calibration_summary",
+    "grouped_logistic_fit",
+    "logistic_recalibration",
+]
 
 CALIBRATION_METRICS = (
     "ece",
@@ -46,12 +52,55 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(q) - np.log1p(-q)
 
 
+#: Bins of logit(p) of the warm start (:func:`grouped_logistic_fit`): width 55.3 / 4096 = 0.0135.
+WARM_BINS = 4096
+
+
+def grouped_logistic_fit(counts: np.ndarray, sums: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of the logistic recalibration of grouped rows (each group at its mean logit).
+
+    Only a starting point: the exact Newton steps on the rows follow it and converge to the
+    same fixed point as from (0, 0) (the log-likelihood is concave), in 2-3 passes instead of
+    ~9. Returns (0, 0) when the grouped fit does not exist.
+    """
+    x = sums / np.maximum(counts, 1)
+    t = np.zeros(2)
+    for _ in range(100):
+        mu = expit(t[0] + t[1] * x)
+        v = counts * mu * (1 - mu)
+        g = np.array([np.sum(counts * (y - mu)), np.sum(counts * x * (y - mu))])
+        h = np.array([[v.sum(), (x * v).sum()], [(x * v).sum(), (x * x * v).sum()]])
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            return 0.0, 0.0
+        t = t + step
+        if not np.all(np.isfinite(t)) or np.abs(t).max() > 1e6:
+            return 0.0, 0.0
+        if np.abs(step).max() < 1e-10:
+            return float(t[0]), float(t[1])
+    return 0.0, 0.0
+
+
+def _warm_start(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    lo = float(np.log(_EPS) - np.log1p(-_EPS))
+    b = np.clip(np.floor((x - lo) * (WARM_BINS / (-2 * lo))), 0, WARM_BINS - 1).astype(np.int64)
+    key = 2 * b + (y > 0.5)
+    counts = np.bincount(key, weights=w, minlength=2 * WARM_BINS)
+    sums = np.bincount(key, weights=w * x, minlength=2 * WARM_BINS)
+    keep = counts > 0
+    return grouped_logistic_fit(counts[keep], sums[keep], (np.flatnonzero(keep) % 2).astype(np.float64))
+
+
 def logistic_recalibration(
     y_true: np.ndarray, y_prob: np.ndarray, *, sample_weight: np.ndarray | None = None, max_iter: int = 100
 ) -> tuple[float, float]:
     """Unpenalised logistic fit ``logit P(y=1) = intercept + slope * logit(p)``.
 
-    Returns ``(nan, nan)`` when the fit does not exist (one class, or perfect separation).
+    Newton's method from a warm start (the same fit on a 4096-bin histogram of logit(p)),
+    stopping when a step is below 1e-10; the log-likelihood is concave, so the fixed point is
+    the one reached from (0, 0) — in 2-3 passes over the rows instead of ~9. Returns
+    ``(nan, nan)`` when the fit does not exist (one class, or perfect separation).
 
     Examples
     --------
@@ -70,14 +119,23 @@ def logistic_recalibration(
     pos, neg = x[(w > 0) & (y == 1)], x[(w > 0) & (y == 0)]
     if pos.min() > neg.max() or neg.min() > pos.max():  # perfect separation: the MLE does not exist
         return (float("nan"), float("nan"))
-    theta = np.zeros(2)
-    design = np.column_stack([np.ones_like(x), x])
+    theta = np.array(_warm_start(x, y, w))
+    mu, r, v = np.empty_like(x), np.empty_like(x), np.empty_like(x)
     for _ in range(max_iter):
-        mu = expit(design @ theta)
-        grad = design.T @ (w * (y - mu))
-        hess = (design * (w * mu * (1 - mu))[:, None]).T @ design
+        np.multiply(x, theta[1], out=mu)
+        mu += theta[0]
+        expit(mu, out=mu)
+        np.subtract(y, mu, out=r)
+        r *= w
+        np.subtract(1.0, mu, out=v)
+        v *= mu
+        v *= w
+        g = np.array([r.sum(), r @ x])
+        vx = v * x
+        h01 = vx.sum()
+        hess = np.array([[v.sum(), h01], [h01, vx @ x]])
         try:
-            step = np.linalg.solve(hess, grad)
+            step = np.linalg.solve(hess, g)
         except np.linalg.LinAlgError:
             return (float("nan"), float("nan"))
         theta = theta + step
