@@ -10,6 +10,7 @@ from sklearn.metrics import brier_score_loss
 
 from workbench.metrics._engine import run_bootstrap
 from workbench.metrics.calibration import (
+    CALIBRATION_METRICS,
     CalibrationPrepared,
     calibration_summary,
     logistic_recalibration,
@@ -158,3 +159,53 @@ def test_recalibration_of_perfectly_separated_data_is_undefined_without_overflow
     p = np.array([0.4, 0.62, 0.45, 0.31, 0.52, 0.24, 0.32, 0.55, 0.6])
     slope, intercept = logistic_recalibration(y, p)
     assert np.isnan(slope) and np.isnan(intercept)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 3000), power=st.floats(0.3, 3.0))
+def test_warm_started_recalibration_reaches_the_fit_from_zero(seed, n, power):
+    """The binned warm start only shortens the path: Newton from (0, 0) on the rows (the textbook
+    fit, written out here) stops at the same slope and intercept."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.001, 0.999, n)
+    y = (rng.random(n) < p**power).astype(float)
+    slope, intercept = logistic_recalibration(y, p)
+    x = np.log(p) - np.log1p(-p)
+    theta, converged = np.zeros(2), False
+    for _ in range(200):
+        mu = 1 / (1 + np.exp(-(theta[0] + theta[1] * x)))
+        grad = np.array([np.sum(y - mu), np.sum(x * (y - mu))])
+        v = mu * (1 - mu)
+        step = np.linalg.solve([[v.sum(), (v * x).sum()], [(v * x).sum(), (v * x * x).sum()]], grad)
+        theta += step
+        if np.abs(step).max() < 1e-10:
+            converged = True
+            break
+    if not converged or np.abs(theta).max() > 1e6:  # no finite fit (e.g. separation)
+        return
+    assert slope == pytest.approx(theta[1], rel=1e-9, abs=1e-9)
+    assert intercept == pytest.approx(theta[0], rel=1e-9, abs=1e-9)
+
+
+def test_calibration_only_review_equals_the_calibration_of_the_full_review():
+    from workbench.metrics._assemble import quantitative_evidence
+
+    rng = np.random.default_rng(12)
+    n = 5000
+    y = rng.random(n) < 0.3
+    scores = {"candidate": np.clip(0.3 + 0.3 * y + rng.normal(0, 0.2, n), 0, 1),
+              "baseline": 1 / (1 + np.exp(-(-1.0 + 1.2 * y + rng.normal(0, 1.0, n))))}
+    full = quantitative_evidence("binary", y.astype(int), scores, n_boot=50, seed=4)
+    alone = quantitative_evidence("binary", y.astype(int), scores, n_boot=50, seed=4, include_metrics=False)
+    assert "metrics" not in alone["models"]["candidate"]
+    for role in scores:
+        a, f = alone["models"][role]["calibration"], full["models"][role]["calibration"]
+        assert a["curve"] == f["curve"]
+        for name in CALIBRATION_METRICS:
+            assert a[name]["value"] == f[name]["value"], name
+            # same replicates; bin sums added in row order instead of score order (last bits)
+            assert a[name]["ci_low"] == pytest.approx(f[name]["ci_low"], rel=1e-9, abs=1e-12), name
+            assert a[name]["ci_high"] == pytest.approx(f[name]["ci_high"], rel=1e-9, abs=1e-12), name
+    assert alone["deltas"].keys() == {f"calibration.{m}" for m in CALIBRATION_METRICS}
+    with pytest.raises(ValueError, match="0/1"):
+        quantitative_evidence("binary", np.r_[y.astype(int)[:-1], 2], scores, n_boot=5, include_metrics=False)
