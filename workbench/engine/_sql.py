@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from workbench.engine._plan import ScaleSpec
 from workbench.metrics.calibration import WARM_BINS, grouped_logistic_fit
 

@@ -133,8 +133,7 @@ class SqlExecutor:
         idx = [i for i, r in enumerate(roles) if out[r].probabilities and out[r].linear[3] > 0]
         if not idx:
             return
-        qs = ", ".join(repr(float(q)) for q in np.linspace(0, 1, b + 1))
-        quantiles = self.one("SELECT " + ", ".join(self.quantile_expr(f"s_{i}", qs) for i in idx) + " FROM base")
+        quantiles = self.quantiles(idx, np.linspace(0, 1, b + 1), out=[out[roles[i]] for i in idx])
         parts, sums = [], {}
         for i, q in zip(idx, quantiles, strict=True):
             role = out[roles[i]]
@@ -189,8 +188,10 @@ class SqlExecutor:
         row = self.one(f"SELECT {', '.join(exprs)} FROM (SELECT {', '.join(cols)} FROM src)")
         self.stats = {name: tuple(row[3 * j: 3 * j + 3]) for j, name in enumerate(names)}
 
-    def quantile_expr(self, column: str, qs: str) -> str:
-        return f"quantile_cont({column}, [{qs}])"
+    def quantiles(self, idx: list[int], qs: np.ndarray, *, out: list[RoleAggregates]) -> list[list[float]]:
+        """Exact quantiles (linear interpolation, as numpy) of each score ``s_i`` at ``qs``, one scan."""
+        q = ", ".join(repr(float(v)) for v in qs)
+        return list(self.one("SELECT " + ", ".join(f"quantile_cont(s_{i}, [{q}])" for i in idx) + " FROM base"))
 
     def _fairness(self, roles: list[str], out: dict[str, RoleAggregates]) -> FairnessAggregates:
         spec = self.spec
