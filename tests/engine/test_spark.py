@@ -76,3 +76,42 @@ def test_spark_needs_a_row_key_for_the_bootstrap(spark, both):
     spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=5)
     with pytest.raises(DataError, match="id_column"):
         spark_aggregates(spark, str(path), spec)
+
+
+def test_arrow_drift_binning_equals_bucketizer_and_duckdb(spark, tmp_path):
+    """One mapInArrow job for every feature gives the cells of the per-feature Bucketizer jobs
+    and of DuckDB: values on grid edges, NaN, infinities, an all-missing column."""
+    import numpy as np
+
+    from workbench.engine._spark import SparkExecutor
+
+    frame = make_frame(3000, seed=9)
+    profile = build_profile(make_reference(2000).assign(x2=np.linspace(-3, 3, 2000), x3=1.0),
+                            features=["x1", "x2", "x3"])
+    grid = np.asarray(profile.features["x1"].grid)
+    x1 = frame["x1"].to_numpy().copy()
+    x1[:200] = grid[np.arange(200) % grid.size]  # exactly on edges (right-closed cells, at_edge)
+    x1[200:210] = [np.inf, -np.inf] * 5
+    frame = frame.assign(x1=x1, x2=np.random.default_rng(3).normal(0, 2, len(frame)), x3=np.nan)
+    path = tmp_path / "drift.parquet"
+    frame.to_parquet(path)
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, features=("x1", "x2", "x3"), n_boot=0)
+    cells = {}
+    for mode in ("arrow", "bucketizer"):
+        ex = SparkExecutor(spark, str(path), spec, drift_binning=mode)
+        try:
+            ex._drift_stats(["x1", "x2", "x3"], profile)
+            cells[mode] = {n: ex.numeric_cells(n, profile.features[n]) for n in ("x1", "x2", "x3")}
+        finally:
+            ex.close()
+    duck = duckdb_aggregates(str(path), spec, profile=profile).drift
+    for name in ("x1", "x2"):
+        a, b, d = cells["arrow"][name], cells["bucketizer"][name], duck[name]
+        for other in (b, d):
+            assert np.array_equal(a.counts, other.counts), name
+            assert np.array_equal(a.at_edge, other.at_edge), name
+            assert np.allclose(a.sums, other.sums, rtol=1e-12, atol=1e-9), name
+            assert (a.n_missing, a.minimum, a.maximum) == (other.n_missing, other.minimum, other.maximum), name
+    assert cells["arrow"]["x1"].at_edge.sum() >= 200 - 1
+    assert cells["arrow"]["x1"].n_missing == int(np.sum(~np.isfinite(x1)))
+    assert cells["arrow"]["x3"].n_missing == cells["bucketizer"]["x3"].n_missing == duck["x3"].n_missing == 3000

@@ -123,7 +123,7 @@ class DuckDBExecutor(SqlExecutor):
             self._tmp.cleanup()
             self._tmp = None
 
-    def _drift_stats(self, names: list[str]) -> None:
+    def _drift_stats(self, names: list[str], profile) -> None:
         """Missing count, min and max come with each feature's cell counts (``numeric_cells``)."""
         self.stats = {}
 

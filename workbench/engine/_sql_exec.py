@@ -87,7 +87,7 @@ class SqlExecutor:
         if spec.sensitive:
             agg.fairness = self._fairness(roles, out)
         if profile is not None and spec.features:
-            self._drift_stats([f for f in spec.features if profile.features[f].kind == "numeric"])
+            self._drift_stats([f for f in spec.features if profile.features[f].kind == "numeric"], profile)
             for name in spec.features:
                 prof = profile.features[name]
                 agg.drift[name] = self.numeric_cells(name, prof) if prof.kind == "numeric" else self._categories(name)
@@ -173,7 +173,7 @@ class SqlExecutor:
             sums[i][size - 5:] = final[i]
             role.calibration = sums[i]
 
-    def _drift_stats(self, names: list[str]) -> None:
+    def _drift_stats(self, names: list[str], profile) -> None:
         """Missing count, finite min and max of every numeric drift feature in ONE scan."""
         self.stats: dict[str, tuple] = {}
         if not names:
