@@ -138,6 +138,21 @@ def review_manifest(
     }
 
 
+def post_implementation_reviews(go_live: dt.date, today: dt.date) -> list[dt.date]:
+    """Reviews 30, 90 and 180 days after go-live — or after ``today`` once the fixed schedule
+    would leave less than 30 days of it, so a demo written later still passes its readiness check.
+
+    Examples
+    --------
+    >>> [d.isoformat() for d in post_implementation_reviews(dt.date(2026, 11, 2), dt.date(2026, 11, 26))]
+    ['2026-12-02', '2027-01-31', '2027-05-01']
+    >>> [d.isoformat() for d in post_implementation_reviews(dt.date(2026, 11, 2), dt.date(2027, 6, 1))]
+    ['2027-07-01', '2027-08-30', '2027-11-28']
+    """
+    start = go_live if go_live + dt.timedelta(days=180) > today + dt.timedelta(days=30) else today
+    return [start + dt.timedelta(days=d) for d in (30, 90, 180)]
+
+
 def _readiness() -> dict[str, Any]:
     go_live = (_REPLAY_END + dt.timedelta(days=8)).date()
     return {
@@ -181,10 +196,6 @@ def _readiness() -> dict[str, Any]:
                 "inform underwriting and compliance, and hold a blameless review within 5 days."
             ),
         },
-        "post_implementation_reviews": [
-            go_live + dt.timedelta(days=30),
-            go_live + dt.timedelta(days=90),
-            go_live + dt.timedelta(days=180),
-        ],
+        "post_implementation_reviews": post_implementation_reviews(go_live, dt.date.today()),
     }
 
