@@ -17,7 +17,7 @@ Categorical features
 Non-finite numeric values count as missing. Severity is banded by PSI:
 ``stable < bands[0] <= moderate < bands[1] <= major``.
 
-The reference is summarised once in a :class:`ReferenceProfile` (quantile grid, counts,
+The reference is summarised once in a :class:`ReferenceProfile` (``_drift_profile``: quantile grid, counts,
 categories; JSON-serialisable) that replay windows and monitoring batches reuse; see
 ``workbench.metrics._drift_numeric`` for how one pass over a current column yields exact
 KS and Wasserstein values.
@@ -26,23 +26,21 @@ KS and Wasserstein values.
 from __future__ import annotations
 
 import dataclasses
-
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.errors import DataError
-from workbench.metrics._drift_numeric import (
-    CellStats,
-    GridBinner,
-    scan_column,
-    sort_values,
-    sorted_cell_stats,
-    two_sample,
+from workbench.metrics._drift_numeric import CellStats, scan_column, two_sample
+from workbench.metrics._drift_profile import (
+    FeatureProfile,
+    ReferenceProfile,
+    build_reference_profile,
+    map_columns,
+    numeric_values,
 )
 
 __all__ = [
@@ -50,195 +48,14 @@ __all__ = [
     "ReferenceProfile",
     "build_reference_profile",
     "categorical_drift_from_counts",
-    "numeric_drift_from_cells",
     "drift_evidence",
+    "numeric_drift_from_cells",
     "score_drift",
     "severity_band",
 ]
 
-GRID_PER_BIN = 256  # fine grid cells per PSI bin
 W_TOLERANCE = 1e-3  # Wasserstein error bound allowed, as a share of the reference scale
 _EXACT_P_MAX_N = 10_000
-
-
-@dataclass(frozen=True, eq=False)
-class FeatureProfile:
-    """Summary of one reference column; ``sorted_values`` is kept in memory only."""
-
-    name: str
-    kind: str  # "numeric" | "categorical"
-    n: int
-    n_missing: int
-    grid: np.ndarray | None = None
-    psi_edges: np.ndarray | None = None
-    counts: np.ndarray | None = None  # numeric: per grid cell; categorical: per category
-    sums: np.ndarray | None = None
-    at_edge: np.ndarray | None = None
-    minimum: float = float("nan")
-    maximum: float = float("nan")
-    scale: float = float("nan")
-    scale_kind: str = "iqr"
-    categories: tuple = ()
-    sorted_values: np.ndarray | None = field(default=None, repr=False)
-    _binner: list = field(default_factory=list, repr=False)
-
-    def binner(self) -> GridBinner:
-        if not self._binner:
-            self._binner.append(GridBinner.build(self.grid))
-        return self._binner[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "n": self.n,
-                               "n_missing": self.n_missing}
-        if self.kind == "numeric":
-            out.update(grid=self.grid.tolist(), psi_edges=self.psi_edges.tolist(),
-                       counts=self.counts.tolist(), sums=self.sums.tolist(),
-                       at_edge=self.at_edge.tolist(),
-                       minimum=self.minimum, maximum=self.maximum, scale=self.scale,
-                       scale_kind=self.scale_kind)
-        else:
-            out.update(categories=list(self.categories), counts=self.counts.tolist())
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeatureProfile:
-        kw = dict(data)
-        for key in ("grid", "psi_edges", "sums"):
-            if key in kw:
-                kw[key] = np.asarray(kw[key], dtype=np.float64)
-        for key in ("counts", "at_edge"):
-            if key in kw:
-                kw[key] = np.asarray(kw[key], dtype=np.int64)
-        for key in ("minimum", "maximum", "scale"):
-            if key in kw and kw[key] is None:
-                kw[key] = float("nan")
-        if "categories" in kw:
-            kw["categories"] = tuple(kw["categories"])
-        return cls(**kw)
-
-
-@dataclass(frozen=True, eq=False)
-class ReferenceProfile:
-    """Reference summaries for every feature, built once and reused for every window."""
-
-    features: Mapping[str, FeatureProfile]
-    n_rows: int
-    n_bins: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (without raw values: KS/Wasserstein then carry an error bound)."""
-        return {"n_rows": self.n_rows, "n_bins": self.n_bins,
-                "features": {k: v.to_dict() for k, v in self.features.items()}}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceProfile:
-        feats = {k: FeatureProfile.from_dict(v) for k, v in data["features"].items()}
-        return cls(features=feats, n_rows=int(data["n_rows"]), n_bins=int(data["n_bins"]))
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
-
-
-def _numeric_values(series: pd.Series, where: str) -> np.ndarray:
-    try:
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"column {series.name!r} of the {where} data is not numeric ({exc}); "
-            "list it under categorical features or fix its values"
-        ) from exc
-
-
-def _numeric_profile(name: str, x: np.ndarray, n_bins: int) -> FeatureProfile:
-    finite = np.isfinite(x)
-    v = sort_values(x[finite])
-    n_missing = int(x.size - v.size)
-    if v.size == 0:
-        return FeatureProfile(name, "numeric", 0, n_missing)
-    k = n_bins * GRID_PER_BIN
-    levels = _sorted_quantiles(v, np.arange(1, k) / k)
-    grid = np.unique(levels)
-    psi_edges = np.unique(levels[GRID_PER_BIN - 1 :: GRID_PER_BIN])  # a subset of the grid
-    st = sorted_cell_stats(v, grid)
-    q1, q3 = _sorted_quantiles(v, np.array([0.25, 0.75]))
-    scale, kind = float(q3 - q1), "iqr"
-    if scale <= 0:
-        scale, kind = float(np.std(v)), "std"
-    return FeatureProfile(
-        name, "numeric", int(v.size), n_missing, grid=grid, psi_edges=psi_edges,
-        counts=st.counts, sums=st.sums, at_edge=st.at_edge, minimum=float(v[0]), maximum=float(v[-1]), scale=scale,
-        scale_kind=kind, sorted_values=v,
-    )
-
-
-def _sorted_quantiles(v: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Quantiles of sorted ``v`` by linear interpolation (numpy's default method)."""
-    pos = q * (v.size - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, v.size - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-
-def _categorical_profile(name: str, series: pd.Series) -> FeatureProfile:
-    missing = series.isna()
-    counts = series[~missing].value_counts(sort=False)
-    try:
-        counts = counts.sort_index()
-    except TypeError:  # mixed types: keep first-seen order
-        pass
-    cats = tuple(counts.index.tolist())
-    return FeatureProfile(
-        name, "categorical", int((~missing).sum()), int(missing.sum()),
-        counts=counts.to_numpy(dtype=np.int64), categories=cats,
-    )
-
-
-def build_reference_profile(
-    reference: pd.DataFrame,
-    *,
-    features: Sequence[str],
-    categorical: Sequence[str] | None = None,
-    n_bins: int = 10,
-) -> ReferenceProfile:
-    """Summarise the reference columns once (sorted values, quantile grid, categories).
-
-    Parameters
-    ----------
-    reference : pandas.DataFrame
-        Reference sample (usually training data).
-    features : sequence of str
-        Columns to profile.
-    categorical : sequence of str, optional
-        Columns treated as categorical; default: every non-numeric (or bool) column.
-    n_bins : int
-        Number of PSI quantile bins.
-
-    Examples
-    --------
-    >>> ref = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
-    >>> profile = build_reference_profile(ref, features=["x", "c"])
-    >>> profile.features["x"].kind, profile.features["c"].categories
-    ('numeric', ('a', 'b'))
-    """
-    if n_bins < 2:
-        raise ValueError(f"n_bins must be >= 2, got {n_bins}")
-    missing = [f for f in features if f not in reference.columns]
-    if missing:
-        raise DataError(f"reference data lacks feature column(s) {missing}; add them or fix `features`")
-    cat = set(categorical) if categorical is not None else {
-        f for f in features if _is_categorical(reference[f])
-    }
-    columns = {name: reference[name] for name in features}  # pandas indexing on this thread only
-
-    def profile(name: str) -> FeatureProfile:
-        col = columns[name]
-        if name in cat:
-            return _categorical_profile(name, col)
-        return _numeric_profile(name, _numeric_values(col, "reference"), n_bins)
-
-    profiles = dict(zip(features, _map_columns(profile, list(features)), strict=True))
-    return ReferenceProfile(features=profiles, n_rows=len(reference), n_bins=n_bins)
 
 
 def severity_band(psi: float | None, bands: Sequence[float] = (0.1, 0.25)) -> str:
@@ -252,23 +69,6 @@ def severity_band(psi: float | None, bands: Sequence[float] = (0.1, 0.25)) -> st
     if psi is None or not np.isfinite(psi):
         return "unknown"
     return "stable" if psi < bands[0] else ("moderate" if psi < bands[1] else "major")
-
-
-def _map_columns(func: Any, names: list[str]) -> list[Any]:
-    """``[func(n) for n in names]`` on the bootstrap's worker threads (``WORKBENCH_THREADS``).
-
-    Columns are independent and their work (sorts, compiled binning passes) releases the GIL;
-    results come back in the order of ``names``, so they do not depend on the thread count.
-    """
-    from workbench.metrics._engine import default_workers
-
-    workers = min(default_workers(), len(names))
-    if workers <= 1:
-        return [func(n) for n in names]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift") as pool:
-        return list(pool.map(func, names))
 
 
 def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float) -> tuple[float, np.ndarray, np.ndarray]:
@@ -415,7 +215,7 @@ def categorical_drift_from_counts(
 
 def _feature_drift(prof: FeatureProfile, column: pd.Series, epsilon: float, bands) -> dict[str, Any]:
     if prof.kind == "numeric":
-        entry = _numeric_drift(prof, _numeric_values(column, "current"), epsilon)
+        entry = _numeric_drift(prof, numeric_values(column, "current"), epsilon)
     else:
         entry = _categorical_drift(prof, column, epsilon)
     entry["severity"] = severity_band(entry["psi"], bands)
@@ -463,7 +263,7 @@ def drift_evidence(
     if unknown:
         raise DataError(f"reference profile has no feature(s) {unknown}; rebuild it with them")
     columns = {f: current[f] for f in features}  # pandas indexing on this thread only
-    entries = dict(zip(features, _map_columns(
+    entries = dict(zip(features, map_columns(
         lambda f: _feature_drift(profile.features[f], columns[f], epsilon, bands), list(features)), strict=True))
     drifted = [f for f, e in entries.items() if e["severity"] in ("moderate", "major")]
     return {
