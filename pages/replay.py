@@ -12,6 +12,7 @@ from workbench_ui import replay_views as rv
 from workbench_ui.feedback import guard
 
 ACK_ROLES = ("operations", "admin")
+RECORD_ROLES = ("operations", "data_scientist", "admin")
 
 user = context.require_user()
 data, review_id = review.require_review()
@@ -110,6 +111,19 @@ if result is not None:
             st.dataframe(pd.DataFrame(findings).astype(str), hide_index=True, width="stretch", key="dq_table")
 
 st.subheader("Monitoring after promotion")
+if any(r in user.roles for r in RECORD_ROLES):
+    with st.expander("Record a production batch", icon=":material/upload:"):
+        upload = st.file_uploader("Scored production rows (CSV or Parquet): the manifest's feature columns, "
+                                  "the timestamp column and, where known, the label", type=["csv", "parquet"],
+                                  key="monitor_upload")
+        if st.button("Record the batch", key="monitor_record", disabled=upload is None):
+            with guard("record the production batch"):
+                recorded = rv.record_batch(context.store(), data, upload.name, upload.getvalue(), actor=user.user)
+                st.session_state["monitor_recorded"] = (
+                    f"Batch {recorded['batch_id']} {'recorded' if recorded['new_batch'] else 'was already recorded'}"
+                    f" ({upload.name}); {len(recorded['alerts'])} alert(s).")
+        if st.session_state.get("monitor_recorded"):
+            st.success(st.session_state["monitor_recorded"], icon=":material/check:")
 with guard("show the monitoring history"):
     store = context.store()
     sched = rv.schedule(store, data, review_id, today=dt.date.today())
@@ -131,7 +145,8 @@ with guard("show the monitoring history"):
             "recorded": f"{b.created_at[:16]} by {b.created_by}"} for b in batches]),
             hide_index=True, width="stretch", key="batch_table")
     else:
-        st.caption("No production batches recorded yet: `workbench monitor review.yaml --batch NEW.parquet` appends one.")
+        st.caption("No production batches recorded yet: record one above (operations, data scientists) or run "
+                   "`workbench monitor review.yaml --batch NEW.parquet`.")
     alerts = store.list_alerts(review_id)
     may_ack = any(r in user.roles for r in ACK_ROLES)
     for a in alerts:

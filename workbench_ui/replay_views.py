@@ -178,3 +178,15 @@ def schedule(store: Any, review: Any, review_id: str, *, today: dt.date) -> dict
     from workbench.monitor import review_schedule_for
 
     return review_schedule_for(store, review, review_id, today=today)
+
+
+def record_batch(store: Any, review: Any, name: str, payload: bytes, *, actor: str) -> dict[str, Any]:
+    """An uploaded production batch appended to the monitoring history, as ``workbench monitor``
+    does (same metrics, alerts and digest of the file's bytes)."""
+    import hashlib
+
+    from workbench.monitor import monitor_batch
+    from workbench.uploads import read_uploaded_table
+
+    batch = read_uploaded_table(name, payload, label=f"production batch {name}")
+    return monitor_batch(review, batch, store=store, actor=actor, batch_digest=hashlib.sha256(payload).hexdigest())

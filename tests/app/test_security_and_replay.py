@@ -201,3 +201,35 @@ def test_monitoring_alert_is_shown_and_operations_can_acknowledge_it(env):
 def store_batches(env):
     with Store.open(env["db"]) as store:
         return store.list_monitoring_batches(review_id(env))
+
+
+@pytest.mark.slow
+def test_operations_records_an_uploaded_batch_and_a_bad_file_gets_a_named_error(env):
+    import io
+
+    at = ok(app("alice", page="pages/replay.py"))
+    assert not any(u.key == "monitor_upload" for u in at.file_uploader)  # product owner: history only
+    before = len(store_batches(env))
+    with Store.open(env["db"]) as store:
+        alerts_before = len(store.list_alerts(review_id(env)))
+    buf = io.BytesIO()
+    pd.read_parquet(env["demo"] / "data" / "replay.parquet").tail(2500).to_parquet(buf)  # the drifted weeks
+    at = ok(app("frank", page="pages/replay.py"))
+    at.file_uploader(key="monitor_upload").set_value(("week-47.parquet", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    at.button(key="monitor_record").click().run()
+    ok(at)
+    batches = store_batches(env)
+    assert len(batches) == before + 1 and batches[-1].created_by == "frank" and batches[-1].rows == 2500
+    assert any("recorded (week-47.parquet)" in s.value for s in at.success)
+    assert len(frame_with(at, "max PSI")) == len(batches)
+    with Store.open(env["db"]) as store:
+        raised = len(store.list_alerts(review_id(env))) - alerts_before
+    assert raised > 0 and any(f"; {raised} alert(s)." in s.value for s in at.success)  # PSI breached
+
+    at.file_uploader(key="monitor_upload").set_value(("broken.parquet", b"not parquet at all", "application/octet-stream"))
+    at.run()
+    at.button(key="monitor_record").click().run()
+    assert not at.exception
+    assert any("broken.parquet" in e.value and "cannot read" in e.value for e in at.error), [e.value for e in at.error]
+    assert len(store_batches(env)) == before + 1
