@@ -1,4 +1,4 @@
-"""Weighted scatter-add of the fairness bootstrap, compiled with numba (a shap dependency).
+"""Weighted scatter-add of the fairness bootstrap, compiled with numba.
 
 For large tables the dense ``weights @ indicator`` product wastes work on zeros and memory on
 the indicator (rows x columns); this kernel reads each weight once and adds ``w * value`` into

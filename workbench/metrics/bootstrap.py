@@ -97,7 +97,7 @@ def fill_poisson_counts(out: np.ndarray, *, seed: int, start: int = 0) -> np.nda
 
 
 def _compile_count_kernel():
-    import numba  # a shap dependency; machine code cached on disk
+    import numba  # imported on first use; machine code cached on disk
 
     @numba.njit(nogil=True, cache=True)
     def counts(bits, cuts, out):  # pragma: no cover - compiled

@@ -396,7 +396,7 @@ def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int =
 _KERNEL: list = []
 
 
-def _run_sums_kernel():  # numba (a shap dependency) is imported on first use; machine code cached on disk
+def _run_sums_kernel():  # numba is imported on first use; machine code cached on disk
     if _KERNEL:
         return _KERNEL[0]
     import numba
