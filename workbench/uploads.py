@@ -45,7 +45,7 @@ def read_uploaded_table(name: str, payload: bytes, *, label: str) -> pd.DataFram
 
     Examples
     --------
-    >>> read_uploaded_table("batch.csv", b"x,y\n1,2\n", label="batch").shape
+    >>> read_uploaded_table("batch.csv", b"x,y\\n1,2\\n", label="batch").shape
     (1, 2)
     """
     suffix = Path(name).suffix.lower()
