@@ -183,6 +183,22 @@ def test_review_journey_in_chromium(server):
         pdf = server["root"] / "downloaded.pdf"
         download.value.save_as(pdf)
         _shot(page, "app-21-report")
+
+        # operations records a production batch by upload on the monitoring page
+        import pandas as pd
+
+        batch = server["root"] / "week-47.parquet"
+        pd.read_parquet(server["root"] / "demo" / "data" / "replay.parquet").tail(2000).to_parquet(batch)
+        _sign_out(page)
+        _sign_in(page, url, "frank", goto=False)
+        _open(page, "Shadow, canary & monitoring")
+        page.get_by_text("Record a production batch").click()
+        page.locator('input[type="file"]').set_input_files(str(batch))
+        expect(page.get_by_text("week-47.parquet").first).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Record the batch").click()
+        expect(page.get_by_text("recorded (week-47.parquet)")).to_be_visible(timeout=300_000)
+        _idle(page)
+        _shot(page, "app-22-monitoring")
         browser.close()
 
     verify = subprocess.run([*server["wb"], "verify", str(pdf), "--keys", server["env"]["WORKBENCH_KEYS"]],
