@@ -4,12 +4,17 @@ Differences from DuckDB, by design:
 
 * AUC and AP come from a fixed-width score histogram with their error bounds (an exact rank
   needs a global sort into one partition);
-* calibration quantile edges use Spark's exact ``percentile`` (linear interpolation, as numpy);
-* drift bins with ``Bucketizer`` (a binary search per value) rather than nested CASE
-  expressions, which exceed the JVM's 64 KB method limit for a 2,560-edge grid. ``Bucketizer``
-  bins are left-closed; the reference cells are right-closed, so ``-x`` is bucketed over the
-  negated, reversed grid;
-* bootstrap rows are keyed by ``id_column`` (required: Spark has no stable row number).
+* calibration quantile edges are exact order statistics located in that histogram
+  (``workbench.engine._quantiles``), not Spark's ``percentile``, which gathers the whole
+  column into one buffer;
+* drift: one ``mapInArrow`` job bins every numeric feature with the in-memory path's compiled
+  scan in the Python workers (``drift_binning="arrow"``); ``"bucketizer"`` runs one JVM
+  ``Bucketizer`` job per feature instead (nested CASE expressions would exceed the JVM's
+  64 KB method limit for a 2,560-edge grid). ``Bucketizer`` bins are left-closed; the
+  reference cells are right-closed, so ``-x`` is bucketed over the negated, reversed grid;
+* results come back through Arrow (``toArrow``);
+* bootstrap rows are keyed by ``id_column`` (required: Spark has no stable row number), and
+  the bootstrap resamples buckets of rows unless ``bootstrap_unit="row"`` is asked for.
 """
 
 from __future__ import annotations
