@@ -177,3 +177,24 @@ def test_scale_engine_bad_input_exits_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (needle, err)
     assert not out.exists()
+
+
+def test_spark_scoring_refuses_an_untrusted_model_before_spark_starts(tmp_path, capsys):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame = _scored_table(tmp_path)
+    model = HistGradientBoostingClassifier(max_iter=5).fit(frame[["x0", "x1"]], frame["y"])
+    sio.dump(model, tmp_path / "cand.skops")
+    assert sio.get_untrusted_types(file=tmp_path / "cand.skops")  # a type the manifest must list
+    out = tmp_path / "e.json"
+    manifest = _scale_manifest(tmp_path, "part-0.parquet", candidate={"path": "cand.skops"})
+    assert main(["review", str(manifest), "--out", str(out), "--engine", "spark"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not trusted" in err[0] and "TreePredictor" in err[0], err
+    manifest = _scale_manifest(tmp_path, "part-0.parquet", candidate={"path": "cand.skops"}, features=None)
+    assert main(["review", str(manifest), "--out", str(out), "--engine", "spark"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "features" in err[0], err
+    assert not out.exists() and np.isfinite(frame["x0"]).all()

@@ -115,3 +115,60 @@ def test_arrow_drift_binning_equals_bucketizer_and_duckdb(spark, tmp_path):
     assert cells["arrow"]["x1"].at_edge.sum() >= 200 - 1
     assert cells["arrow"]["x1"].n_missing == int(np.sum(~np.isfinite(x1)))
     assert cells["arrow"]["x3"].n_missing == cells["bucketizer"]["x3"].n_missing == duck["x3"].n_missing == 3000
+
+
+def test_a_skops_model_scored_inside_spark_gives_the_in_process_scores(spark, tmp_path, capsys):
+    """`workbench review --engine spark` with a model file: the workers score it (mapInPandas)
+    with the in-memory loader and scorer; the evidence equals DuckDB's on the same scores
+    computed in this process, and the model file is in the lineage."""
+    import hashlib
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    import yaml
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from workbench._models import load_model
+    from workbench.cli import main
+    from workbench.manifest import load_manifest
+
+    frame = make_frame(2500, seed=21)
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame[["x1", "age"]], frame["y"])
+    sio.dump(model, tmp_path / "cand.skops")
+    frame.to_parquet(tmp_path / "eval.parquet", index=False)
+    frame.iloc[:1200].to_parquet(tmp_path / "reference.parquet", index=False)
+    doc = {"name": "spark-scored", "task": "binary", "target": "y", "positive_label": 1,
+           "candidate": {"path": "cand.skops", "name": "hgb", "version": "1",
+                         "trusted_types": sio.get_untrusted_types(file=tmp_path / "cand.skops")},
+           "baseline": {"predictions": "sb"}, "data": {"evaluation": "eval.parquet", "reference": "reference.parquet"},
+           "features": ["x1", "age"], "sensitive_features": ["sex"], "id_column": "id",
+           "settings": {"n_bootstrap": 20, "seed": 3}}
+    (tmp_path / "review.yaml").write_text(yaml.safe_dump(doc))
+    assert main(["review", str(tmp_path / "review.yaml"), "--out", str(tmp_path / "spark.json"),
+                 "--engine", "spark"]) == 0, capsys.readouterr().err
+    sp = json.loads((tmp_path / "spark.json").read_text())
+
+    m = load_manifest(tmp_path / "review.yaml")
+    loaded = load_model(m.candidate, role="candidate", base_dir=tmp_path, task="binary", features=m.features,
+                        positive_label=1)
+    local = frame.assign(sc_local=loaded.predict_scores(frame))
+    local.to_parquet(tmp_path / "local.parquet", index=False)
+    doc["candidate"] = {"predictions": "sc_local", "name": "hgb", "version": "1"}
+    doc["data"]["evaluation"] = "local.parquet"
+    (tmp_path / "review.yaml").write_text(yaml.safe_dump(doc))
+    assert main(["review", str(tmp_path / "review.yaml"), "--out", str(tmp_path / "duck.json"),
+                 "--engine", "duckdb"]) == 0, capsys.readouterr().err
+    dk = json.loads((tmp_path / "duck.json").read_text())
+
+    a, b = dk["models"]["candidate"], sp["models"]["candidate"]
+    assert a["confusion_matrix"] == b["confusion_matrix"]
+    for name in ("log_loss", "brier_score", "accuracy"):
+        assert b["metrics"][name]["value"] == pytest.approx(a["metrics"][name]["value"], abs=1e-12), name
+    assert abs(b["metrics"]["roc_auc"]["value"] - a["metrics"]["roc_auc"]["value"]) <= b["metrics"]["roc_auc"]["error_bound"]
+    assert b["calibration"]["ece"]["value"] == pytest.approx(a["calibration"]["ece"]["value"], abs=1e-12)
+    assert b["kind"] == "skops, scored in spark" and a["kind"] == "precomputed"
+    digest = hashlib.sha256((tmp_path / "cand.skops").read_bytes()).hexdigest()
+    assert any(x.get("role") == "candidate" and x["sha256"] == digest for x in sp["artefacts"])
+    assert np.isfinite(pd.read_parquet(tmp_path / "local.parquet")["sc_local"]).all()

@@ -148,7 +148,12 @@ def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dic
         spec_from_manifest,
     )
 
-    spec = spec_from_manifest(manifest)
+    spec = spec_from_manifest(manifest, score_models=args.engine == "spark")
+    models = {}
+    if args.engine == "spark":
+        from workbench.engine._spark_scoring import prepare_models
+
+        models = prepare_models(manifest)
     if args.engine == "spark" and not spec.id_column:
         raise ManifestError(f"{manifest.display_file}: id_column: the spark engine needs a unique row key "
                             "(hashed into the bootstrap weights); name it with id_column")
@@ -169,10 +174,11 @@ def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dic
                  for f in files]
     if table is not None:
         artefacts[0]["table"] = table
+    artefacts += [m.record() for m in models.values()]
     engine = args.engine
     progress(f"scale engine ({engine}) on {len(files)} file(s), {spec.n_boot} bootstrap replicates")
     ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
-                                 profile_digest=prof_digest, memory_limit=args.memory_limit,
+                                 profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
                                  margin=manifest.settings.margin, progress=progress)
     lineage = {"artefacts": sorted(({k: v for k, v in a.items() if k != "path"} for a in artefacts),
                                    key=lambda d: d["sha256"]),
@@ -184,7 +190,8 @@ def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dic
                          "positive_label": to_jsonable(manifest.positive_label)})
     for role in spec.scores:
         entry = getattr(manifest, role)
-        ev["models"][role].update({"name": entry.name, "version": entry.version, "kind": "precomputed"})
+        kind = "precomputed" if role not in models else f"{entry.kind}, scored in spark"
+        ev["models"][role].update({"name": entry.name, "version": entry.version, "kind": kind})
     ev["artefacts"] = artefacts
     ev["evidence_digest"] = digest(lineage)
     ev["digest"] = digest(ev)

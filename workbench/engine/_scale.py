@@ -16,8 +16,12 @@ Engine = Literal["auto", "numpy", "duckdb", "spark"]
 IN_MEMORY_BYTES = 256 << 20
 
 
-def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, **options: Any) -> ScaleSpec:
-    """A ``ScaleSpec`` from a binary review manifest whose models are precomputed score columns."""
+def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, score_models: bool = False,
+                       **options: Any) -> ScaleSpec:
+    """A ``ScaleSpec`` from a binary review manifest whose models are precomputed score columns —
+    or, with ``score_models`` (Spark), model files scored in the workers into ``__wb_score_<role>``."""
+    from workbench.engine._spark_scoring import SCORE_PREFIX
+
     if manifest.task != "binary":
         raise ManifestError(f"{manifest.display_file}: task: the scale engine runs binary reviews, not {manifest.task}")
     scores = {}
@@ -25,9 +29,13 @@ def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, **options: A
         entry = getattr(manifest, role)
         if entry is None:
             continue
+        if entry.predictions is None and score_models:
+            scores[role] = SCORE_PREFIX + role
+            continue
         if entry.predictions is None:
-            raise ManifestError(f"{manifest.display_file}: {role}: the duckdb/spark engines need precomputed "
-                                "scores; give `predictions: <score column>` instead of a model path")
+            raise ManifestError(f"{manifest.display_file}: {role}: the duckdb engine needs precomputed scores; give "
+                                "`predictions: <score column>` instead of a model path (or use --engine spark, "
+                                "which scores skops/ONNX models where the data lives)")
         scores[role] = entry.predictions
     s = manifest.settings
     return ScaleSpec(label=manifest.target, scores=scores, positive_label=manifest.positive_label,
@@ -66,6 +74,7 @@ def build_evidence_at_scale(
     memory_limit: str = "2GB",
     temp_directory: str | Path | None = None,
     spark: Any = None,
+    models: dict | None = None,
     margin: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -84,6 +93,8 @@ def build_evidence_at_scale(
         A reference profile (``load_profile``) for drift; its digest is recorded.
     spark : SparkSession, optional
         For ``engine="spark"``; default: a local session (``local_spark_session``).
+    models : dict, optional
+        Model files to score inside Spark (``_spark_scoring.prepare_models``); Spark only.
 
     Returns
     -------
@@ -92,6 +103,9 @@ def build_evidence_at_scale(
         ``digest`` and ``timings_s`` (see docs/SCALE.md).
     """
     chosen = choose_engine(source, table=table) if engine == "auto" else engine
+    if models and chosen != "spark":
+        raise ManifestError(f"--engine {chosen}: model files are scored by the spark engine only; give score "
+                            "columns (predictions) for the other engines")
     t0 = time.perf_counter()
     if chosen == "numpy":
         import pandas as pd
@@ -109,7 +123,8 @@ def build_evidence_at_scale(
         from workbench.engine._spark import local_spark_session, spark_aggregates
 
         session = spark if spark is not None else local_spark_session()
-        agg = spark_aggregates(session, source, spec, table=table, profile=profile, progress=progress)
+        agg = spark_aggregates(session, source, spec, table=table, profile=profile, models=models,
+                               progress=progress)
     else:
         raise ManifestError(f"--engine: unknown engine {engine!r}; use numpy, duckdb, spark or auto")
     agg.timings["total"] = time.perf_counter() - t0

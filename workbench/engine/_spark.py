@@ -31,6 +31,7 @@ from workbench.engine import _sql as S
 from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
 from workbench.engine._quantiles import exact_quantiles
 from workbench.engine._ranks import histogram_domain, histogram_scale
+from workbench.engine._spark_scoring import scored_frame
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
 
@@ -61,7 +62,7 @@ class SparkExecutor(SqlExecutor):
     exact_auc = False
 
     def __init__(self, spark: Any, source: str | Path, spec: ScaleSpec, *, table: str | None = None,
-                 cache: bool = True, drift_binning: str = "arrow",
+                 cache: bool = True, drift_binning: str = "arrow", models: dict | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         super().__init__(spec, progress=progress)
         if drift_binning not in ("arrow", "bucketizer"):
@@ -75,19 +76,25 @@ class SparkExecutor(SqlExecutor):
             if not any(ch in src for ch in "*?[") and not Path(src).exists():
                 raise ArtefactError(f"evaluation data {src}: file not found; fix data.evaluation")
             frame = spark.read.parquet(src)
-        needed = [spec.label, *spec.scores.values(), *spec.sensitive, *spec.features]
+        scored_columns = {m.column for m in (models or {}).values()}
+        needed = [spec.label, *(c for c in spec.scores.values() if c not in scored_columns), *spec.sensitive,
+                  *spec.features, *(f for m in (models or {}).values() for f in m.features)]
         if spec.id_column:
             needed.append(spec.id_column)
-        missing = [c for c in needed if c not in frame.columns]
+        missing = sorted({c for c in needed if c not in frame.columns})
         if missing:
             raise DataError(f"evaluation data {source}: missing column(s) {missing}; the manifest names them")
         if spec.n_boot and not spec.id_column:
             raise DataError("the Spark executor needs id_column (a unique row key) for the bootstrap weights; "
                             "set id_column in the manifest or use n_bootstrap: 0")
-        frame.createOrReplaceTempView("src")
+        frame.createOrReplaceTempView("src")  # drift reads the features from here, unscored
+        scored = "src"
+        if models:  # scored once: the cached base is built from the scored view
+            scored_frame(frame, models).createOrReplaceTempView("scored")
+            scored = "scored"
         key = self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed) if spec.n_boot else None
         spark.sql(f"CREATE OR REPLACE TEMP VIEW base AS SELECT {S.base_select(self.dialect, spec, row_key=key)} "
-                  "FROM src")
+                  f"FROM {scored}")
         if cache:  # every aggregate re-reads base: keep it in executor memory (spills to disk)
             spark.sql("CACHE TABLE base")
 
@@ -273,15 +280,19 @@ def spark_aggregates(
     table: str | None = None,
     profile=None,
     drift_binning: str = "arrow",
+    models: dict | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Aggregates:
     """Every aggregate of the plan computed by Spark over a Parquet path/glob or a table.
 
     AUC/AP use ``spec.histogram_bins`` bins (the evidence records the method and bound).
     ``drift_binning``: ``"arrow"`` (the compiled scan in the Python workers, one job for every
-    feature) or ``"bucketizer"`` (``Bucketizer`` in the JVM, one job per feature).
+    feature) or ``"bucketizer"`` (``Bucketizer`` in the JVM, one job per feature). ``models``
+    (``_spark_scoring.prepare_models``): model files scored in the workers into the score
+    columns ``spec.scores`` names (``__wb_score_<role>``).
     """
-    ex = SparkExecutor(spark, source, spec, table=table, drift_binning=drift_binning, progress=progress)
+    ex = SparkExecutor(spark, source, spec, table=table, drift_binning=drift_binning, models=models,
+                       progress=progress)
     try:
         return ex.run(profile=profile)
     finally:
