@@ -8,6 +8,7 @@ column it concerns and what to do; nothing here computes evidence.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +38,15 @@ def schema_fingerprint(frame: pd.DataFrame) -> str:
     return digest([[str(c), str(t)] for c, t in frame.dtypes.items()])
 
 
-def read_table(path: Path, *, label: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file; errors name ``label`` (the manifest field) and the file."""
+def read_table(path: Path, *, label: str, payload: bytes | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file — or its uploaded ``payload`` (``path`` then only names it);
+    errors name ``label`` (the manifest field) and the file."""
     fmt = _READERS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{label}: unsupported data format '{path.suffix}' (use .csv or .parquet)")
+    source = path if payload is None else io.BytesIO(payload)
     try:
-        return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, low_memory=False)
+        return pd.read_parquet(source) if fmt == "parquet" else pd.read_csv(source, low_memory=False)
     except Exception as exc:
         raise DataError(f"{label}: cannot read {path.name} ({type(exc).__name__}: {exc})") from None
 

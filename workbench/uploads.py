@@ -2,22 +2,20 @@
 
 Uploaded files arrive flat (no folders), so the manifest's relative paths are rewritten to
 the uploaded file names. Nothing is loaded here: the normal, secure loader runs afterwards.
-A data table uploaded on its own (a monitoring batch) is read by :func:`read_uploaded_table`.
+A data table uploaded on its own (a monitoring batch) is read by ``artefacts.read_table``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
-from workbench.errors import DataError, ManifestError
+from workbench.errors import ManifestError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PATH_FIELDS = (("candidate", "path"), ("baseline", "path"), ("candidate", "predictions_file"),
@@ -38,27 +36,6 @@ def safe_name(name: str) -> str:
     if not cleaned:
         raise ManifestError(f"uploaded file name {name!r} is not usable; rename the file")
     return cleaned
-
-
-def read_uploaded_table(name: str, payload: bytes, *, label: str) -> pd.DataFrame:
-    """A CSV or Parquet table from uploaded bytes; errors name ``label`` and the file.
-
-    Examples
-    --------
-    >>> read_uploaded_table("batch.csv", b"x,y\\n1,2\\n", label="batch").shape
-    (1, 2)
-    """
-    suffix = Path(name).suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise DataError(f"{label}: {name} is not a .csv or .parquet file; export the batch as one of those")
-    if not payload:
-        raise DataError(f"{label}: {name} is empty")
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(io.BytesIO(payload))
-        return pd.read_csv(io.BytesIO(payload), low_memory=False)
-    except Exception as exc:
-        raise DataError(f"{label}: cannot read {name} ({type(exc).__name__}: {exc})") from None
 
 
 def review_roots() -> tuple[Path, ...]:

@@ -184,9 +184,10 @@ def record_batch(store: Any, review: Any, name: str, payload: bytes, *, actor: s
     """An uploaded production batch appended to the monitoring history, as ``workbench monitor``
     does (same metrics, alerts and digest of the file's bytes)."""
     import hashlib
+    from pathlib import Path
 
+    from workbench.artefacts import read_table
     from workbench.monitor import monitor_batch
-    from workbench.uploads import read_uploaded_table
 
-    batch = read_uploaded_table(name, payload, label=f"production batch {name}")
+    batch = read_table(Path(name), label="production batch", payload=payload)
     return monitor_batch(review, batch, store=store, actor=actor, batch_digest=hashlib.sha256(payload).hexdigest())

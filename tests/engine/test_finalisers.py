@@ -173,7 +173,7 @@ def test_build_evidence_at_scale_chooses_and_agrees(frame, tmp_path):
 @given(st.integers(0, 2**31), st.integers(5, 60))
 def test_warm_start_of_grouped_rows_is_the_row_level_fit(seed, n_levels):
     """Rows that share a score are one group at that logit: the warm start then IS the fit."""
-    from workbench.engine._sql import warm_start
+    from workbench.metrics.calibration import grouped_logistic_fit as warm_start
     from workbench.metrics.calibration import logistic_recalibration
 
     rng = np.random.default_rng(seed)

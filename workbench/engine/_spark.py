@@ -263,8 +263,7 @@ def arrow_drift_cells(spark: Any, names: list[str], profiles: list, dialect: S.D
         counts[cell[inside]], sums[cell[inside]], at_edge[cell[inside]] = n[inside], s[inside], e[inside]
         miss = np.flatnonzero(mine & (cell < 0))
         n_missing = int(n[miss[0]]) if miss.size else 0
-        low = float(lo[miss[0]]) if miss.size and lo[miss[0]] is not None else float("nan")
-        high = float(hi[miss[0]]) if miss.size and hi[miss[0]] is not None else float("nan")
+        low, high = (float(lo[miss[0]]), float(hi[miss[0]])) if miss.size else (float("nan"), float("nan"))
         if g == 0 or counts.sum() == 0:
             out[name] = NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), n_missing, np.nan, np.nan)
         else:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.engine._plan import ScaleSpec
-from workbench.metrics.calibration import WARM_BINS, grouped_logistic_fit
+from workbench.metrics.calibration import WARM_BINS
 
 EPS = float(np.finfo(np.float64).eps)
 LOGIT_EPS = 1e-12
@@ -172,15 +172,11 @@ def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> 
 
 
 def warm_start_sql(i: int) -> str:
-    """(model, logit bin, y) -> count, sum of logit(p): the grouped data of :func:`warm_start`."""
+    """(model, logit bin, y) -> count, sum of logit(p): the grouped data of ``grouped_logistic_fit``."""
     lo = math.log(LOGIT_EPS) - math.log1p(-LOGIT_EPS)
     x = logit(f"s_{i}")
     return (f"SELECT {i} AS m, {bin_expr(x, lo, WARM_BINS / (-2 * lo), WARM_BINS)} AS b, y, count(*) AS c, "
             f"sum({x}) AS sx FROM base GROUP BY 1, 2, 3")
-
-
-#: The in-memory fit's warm start, on the groups ``warm_start_sql`` returns.
-warm_start = grouped_logistic_fit
 
 
 def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100, start: dict | None = None) -> dict:
@@ -189,7 +185,7 @@ def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100, start: dict |
     ``counts`` maps a model to ``(n_rows, n_pos)``; ``sums_at({model: (intercept, slope)})``
     returns ``{model: (g0, g1, h00, h01, h11)}`` for the models still iterating. Each model
     follows exactly the steps and stopping rules of the single-model fit, from (0, 0) or from
-    ``start[model]`` = (intercept, slope) (:func:`warm_start`).
+    ``start[model]`` = (intercept, slope) (``grouped_logistic_fit``).
     """
     nan = (float("nan"), float("nan"))
     result: dict = {}

@@ -25,6 +25,7 @@ from workbench.engine._ranks import histogram_domain, histogram_scale
 from workbench.engine._sql_boot import assemble, contract
 from workbench.errors import DataError
 from workbench.metrics.bootstrap import fill_poisson_counts
+from workbench.metrics.calibration import grouped_logistic_fit
 
 
 class SqlExecutor:
@@ -160,7 +161,7 @@ class SqlExecutor:
         warm = self.rows(" UNION ALL ".join(S.warm_start_sql(i) for i in idx))
         for i in idx:
             g = np.array([(c, sx, y) for m, _b, y, c, sx in warm if int(m) == i], dtype=np.float64).reshape(-1, 3)
-            start[i] = S.warm_start(g[:, 0], g[:, 1], g[:, 2])
+            start[i] = grouped_logistic_fit(g[:, 0], g[:, 1], g[:, 2])
         fits = S.newton_fit_many(at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx},
                                  start=start)
         for i in idx:

@@ -217,7 +217,7 @@ class _Plan:
                     stats[name].append(self.components[name].replicate_stats(view))
         out = {}
         for name, lo, hi in zip(self.names, self.bounds[:-1], self.bounds[1:]):
-            comp, part = self.components[name], sums[:, lo:hi].astype(np.float64)
+            comp, part = self.components[name], sums[:, lo:hi]
             out[name] = comp.finalise_stats(part, stats[name]) if name in stats else comp.finalise(part, counts)
         return out
 
