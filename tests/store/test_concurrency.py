@@ -15,15 +15,29 @@ PER_PROCESS = 500
 
 _WRITER = textwrap.dedent(
     """
+    import sqlite3
     import sys
+    import time
     from workbench.store import Store
 
-    path, name, review, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    path, name, review, n, other = (sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]),
+                                    sys.argv[5])
+    # SQLite's busy handler does not queue writers fairly: one process can commit all of its
+    # changes while the other sleeps. Neither may run more than LEAD changes ahead of the
+    # other, so the two really write at the same time on any scheduler.
+    LEAD = 20
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def written(actor):
+        return reader.execute("SELECT count(*) FROM audit_log WHERE actor = ?", (actor,)).fetchone()[0]
+
     with Store.open(path) as store:
         print("ready", flush=True)
         sys.stdin.readline()  # start together
         version = None
         for i in range(n):
+            while written(other) < i - LEAD:
+                time.sleep(0.001)
             if i % 2:
                 store.save_decision(review, {"outcome": "GO", "writer": name, "i": i}, actor=name)
             else:
@@ -40,10 +54,11 @@ def test_two_processes_write_500_audited_changes_each(tmp_path: Path) -> None:
         review = store.upsert_review("r", manifest_path="m", evidence_digest="e", actor="cli:t")
     root = Path(__file__).resolve().parents[2]
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name, review, str(PER_PROCESS)],
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name, review, str(PER_PROCESS),
+                          other],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, cwd=root)
-        for name in ("ann", "ben")
+        for name, other in (("ann", "ben"), ("ben", "ann"))
     ]
     for p in procs:
         assert p.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
@@ -63,7 +78,8 @@ def test_two_processes_write_500_audited_changes_each(tmp_path: Path) -> None:
         actors = [e.actor for e in store.audit_entries()[1:]]
         # Interleaved, not one writer after the other: both wrote while the other was writing.
         switches = sum(a != b for a, b in zip(actors, actors[1:]))
-        assert actors.count("ann") == actors.count("ben") == PER_PROCESS and switches > 1
+        assert actors.count("ann") == actors.count("ben") == PER_PROCESS
+        assert switches >= 20  # blocks of at most 2 * LEAD + 1 changes
         for name in ("ann", "ben"):
             assert store.get_response(review, "q", name).version == PER_PROCESS // 2  # type: ignore[union-attr]
         assert len(store.list_decisions(review)) == PER_PROCESS
