@@ -227,6 +227,12 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
                 return
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StoreError(
+                        f"{self._path}: the store is busy: another writer held it for more than "
+                        f"{BUSY_TIMEOUT_MS / 1000:g} s; nothing was saved, try again") from exc
+                raise StoreError(f"{self._path}: cannot start a write transaction: {exc}") from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._path}: cannot start a write transaction: {exc}") from exc
             self._depth = 1

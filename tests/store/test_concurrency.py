@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from workbench import store as store_module
+from workbench.errors import StoreError
 from workbench.store import Store
 
 PER_PROCESS = 500
@@ -77,9 +81,30 @@ def test_two_processes_write_500_audited_changes_each(tmp_path: Path) -> None:
         assert seqs == list(range(1, 2 + 2 * PER_PROCESS))
         actors = [e.actor for e in store.audit_entries()[1:]]
         # Interleaved, not one writer after the other: both wrote while the other was writing.
-        switches = sum(a != b for a, b in zip(actors, actors[1:]))
+        switches = sum(a != b for a, b in pairwise(actors))
         assert actors.count("ann") == actors.count("ben") == PER_PROCESS
         assert switches >= 20  # blocks of at most 2 * LEAD + 1 changes
         for name in ("ann", "ben"):
             assert store.get_response(review, "q", name).version == PER_PROCESS // 2  # type: ignore[union-attr]
         assert len(store.list_decisions(review)) == PER_PROCESS
+
+
+def test_a_writer_blocked_past_the_busy_timeout_gets_a_clear_error_and_loses_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "w.db"
+    with Store.open(path) as store:
+        review = store.upsert_review("r", manifest_path="m", evidence_digest="e", actor="cli:t")
+        saved = store.save_draft(review, "q", "1", "ann", {"answer": "first"}, expected_version=None)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with pytest.raises(StoreError, match=r"w\.db: the store is busy: .* 0\.2 s; nothing was saved, try again"):
+                store.save_draft(review, "q", "1", "ann", {"answer": "second"}, expected_version=saved.version)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        kept = store.get_response(review, "q", "ann")
+        assert kept is not None and kept.version == saved.version and kept.answers == {"answer": "first"}
+        again = store.save_draft(review, "q", "1", "ann", {"answer": "second"}, expected_version=saved.version)
+        assert again.version == saved.version + 1 and store.verify_audit().ok
