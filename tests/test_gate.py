@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from tests._demo import copy_demo
 from tests.test_decision import oracle_evidence
 from workbench.artefacts import load_review
 from workbench.cli import main
@@ -26,12 +25,8 @@ AT = "2026-11-26T12:00:00+00:00"
 def scenario(demo_dir, tmp_path_factory):
     """A copy of the demo with a small bootstrap, plus oracle evidence and two small policies."""
     root = tmp_path_factory.mktemp("gate") / "scenario"
-    shutil.copytree(demo_dir, root)
-    manifest = root / "review.yaml"
-    raw = yaml.safe_load(manifest.read_text())
-    raw["settings"]["n_bootstrap"] = 40
-    raw["settings"]["latency_calls"] = 200  # the default 1,000 calls cost ~30 s here; the contract is tested in metrics
-    manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+    # The default 1,000 latency calls cost ~30 s here; the contract is tested in metrics.
+    manifest = copy_demo(demo_dir, root, n_bootstrap=40, latency_calls=200)
     review = load_review(manifest)
     evidence = oracle_evidence(review, n_boot=10)
     evidence["digest"] = content_digest(evidence)

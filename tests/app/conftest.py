@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from streamlit.runtime.pages_manager import PagesManager
 
+from tests._demo import copy_demo
 from workbench.cli import main as cli
 
 
@@ -36,10 +35,7 @@ def _navigation_first(monkeypatch):
 def env(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("app")
     demo = root / "demo"
-    shutil.copytree(demo_dir, demo)
-    manifest = yaml.safe_load((demo / "review.yaml").read_text())
-    manifest["settings"]["n_bootstrap"] = 50
-    (demo / "review.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    copy_demo(demo_dir, demo, n_bootstrap=50)
     db, keys = root / "workbench.db", root / "keys"
     assert cli(["users", "demo", "--db", str(db)]) == 0
     assert cli(["keys", "init", "--keys", str(keys)]) == 0

@@ -9,7 +9,6 @@ Screenshots of each page go to test-artifacts/ (gitignored). Timings are printed
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests._demo import copy_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,10 +44,7 @@ def server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
                     "(the browser test is never skipped)")
     root = tmp_path_factory.mktemp("e2e")
     demo = root / "demo"
-    shutil.copytree(demo_dir, demo)
-    manifest = yaml.safe_load((demo / "review.yaml").read_text())
-    manifest["settings"]["n_bootstrap"] = 100
-    (demo / "review.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    copy_demo(demo_dir, demo, n_bootstrap=100)
     env = {**os.environ, "WORKBENCH_DB": str(root / "w.db"), "WORKBENCH_KEYS": str(root / "keys"),
            "WORKBENCH_DEMO_DIR": str(demo), "WORKBENCH_UPLOADS": str(root / "uploads")}
     wb = [sys.executable, "-m", "workbench.cli"] if not (ROOT / ".venv/bin/workbench").exists() else [str(ROOT / ".venv/bin/workbench")]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from tests._demo import copy_demo
 from workbench.canonical import sha256_file
 from workbench.cli import main
 from workbench.report import (
@@ -143,9 +143,7 @@ def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, 
     from workbench.policy import load_policy
 
     scenario = tmp_path / "scenario"
-    shutil.copytree(demo_dir, scenario)
-    manifest = scenario / "review.yaml"
-    manifest.write_text(manifest.read_text().replace("n_bootstrap: 1000", "n_bootstrap: 20"))
+    manifest = copy_demo(demo_dir, scenario, n_bootstrap=20)
     review = load_review(manifest)
     evidence = build_evidence(review, include=("metrics", "calibration", "drift", "fairness"))
     policy = load_policy(scenario / "policy.yaml")
