@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
+from workbench import monitor
 from workbench_ui import context, review, widgets
 from workbench_ui import replay_views as rv
 from workbench_ui.feedback import guard
@@ -84,13 +83,13 @@ if result is not None:
     st.subheader("Input drift per window")
     psi = rv.psi_frame(windows)
     limit = canary["guardrails"]["max_psi"] if canary else None
-    widgets.chart(rv.psi_heatmap(psi, limit=limit), key="psi_heatmap")
+    ordered = rv.worst_first(psi, summary["max_psi"])
+    widgets.chart(rv.psi_heatmap(psi, ordered, limit=limit), key="psi_heatmap")
     major = summary["major_drift_windows"]
     if major:
         st.warning("Major drift: " + "; ".join(
             f"**{f}** in window(s) {', '.join(str(i) for i in idx)} (from {windows[idx[0]]['start'][:10]})"
             for f, idx in sorted(major.items(), key=lambda kv: kv[1][0])), icon=":material/warning:")
-    ordered = list(psi.max(axis=1).sort_values(ascending=False).index)
     feature = st.selectbox("Feature", ordered, key="replay_drift_feature")
     widgets.chart(rv.psi_line(psi, feature, limit=limit), key="psi_line")
 
@@ -118,7 +117,8 @@ if any(r in user.roles for r in RECORD_ROLES):
                                   key="monitor_upload")
         if st.button("Record the batch", key="monitor_record", disabled=upload is None):
             with guard("record the production batch"):
-                recorded = rv.record_batch(context.store(), data, upload.name, upload.getvalue(), actor=user.user)
+                recorded = monitor.record_batch(data, upload.name, upload.getvalue(), store=context.store(),
+                                                actor=user.user)
                 st.session_state["monitor_recorded"] = (
                     f"Batch {recorded['batch_id']} {'recorded' if recorded['new_batch'] else 'was already recorded'}"
                     f" ({upload.name}); {len(recorded['alerts'])} alert(s).")
@@ -126,7 +126,7 @@ if any(r in user.roles for r in RECORD_ROLES):
             st.success(st.session_state["monitor_recorded"], icon=":material/check:")
 with guard("show the monitoring history"):
     store = context.store()
-    sched = rv.schedule(store, data, review_id, today=dt.date.today())
+    sched = monitor.review_schedule_for(store, data, review_id)
     status = sched["status"]
     text = {"no_cadence": "no review cadence set (manifest readiness.monitoring.cadence_days)",
             "scheduled": f"next periodic review {sched.get('next_review')} (every {sched['cadence_days']} days)",
@@ -136,13 +136,12 @@ with guard("show the monitoring history"):
     if sched["post_implementation_reviews"]:
         st.caption("Post-implementation reviews: " + ", ".join(f"{p['date']} ({p['status']})"
                                                                 for p in sched["post_implementation_reviews"]))
-    batches = store.list_monitoring_batches(review_id)
-    if batches:
+    history = monitor.monitoring_history(store, review_id)
+    if history:
         st.dataframe(pd.DataFrame([{
-            "batch": b.batch_id, "window": f"{b.window_start[:10]} – {b.window_end[:10]}", "rows": b.rows,
-            "max PSI": widgets.fmt(b.metrics["drift"]["max_psi"]),
-            "candidate ROC AUC": widgets.fmt(b.metrics["models"].get("candidate", {}).get("performance", {}).get("roc_auc")),
-            "recorded": f"{b.created_at[:16]} by {b.created_by}"} for b in batches]),
+            "batch": h["batch_id"], "window": f"{h['window_start'][:10]} – {h['window_end'][:10]}", "rows": h["rows"],
+            "max PSI": widgets.fmt(h["max_psi"]), "candidate ROC AUC": widgets.fmt(h["roc_auc"]),
+            "recorded": f"{h['recorded_at'][:16]} by {h['recorded_by']}"} for h in history]),
             hide_index=True, width="stretch", key="batch_table")
     else:
         st.caption("No production batches recorded yet: record one above (operations, data scientists) or run "

@@ -47,7 +47,7 @@ def test_healthy_batch_raises_no_performance_alert_and_matches_oracles(review, s
     assert [b["batch_id"] for b in out["history"]] == [out["batch_id"]]
 
 
-def test_planted_performance_drop_raises_stored_and_audited_alert(review, store):
+def test_planted_performance_drop_raises_stored_and_audited_alert(review, store, monkeypatch):
     batch = _batch(review, seed=1)
     rng = np.random.default_rng(3)
     flip = rng.random(len(batch)) < 0.35  # labels no longer follow the model: AUC falls
@@ -62,7 +62,11 @@ def test_planted_performance_drop_raises_stored_and_audited_alert(review, store)
     actions = [e.action for e in store.audit_entries(subject=out["review_id"])]
     assert "monitoring_batch_added" in actions and "alert_raised" in actions
     assert store.verify_audit().ok
-    # the same batch again: recorded once, no duplicate alerts
+    # the same batch again: recorded once (and not scored again), no duplicate alerts
+    def rescored(*args, **kwargs):
+        raise AssertionError("a recorded batch was scored again")
+
+    monkeypatch.setattr("workbench.monitor.batch_metrics", rescored)
     again = monitor_batch(review, batch, store=store, actor="cli:test", latency_sample=2, today=dt.date.today())
     assert again["new_batch"] is False and again["batch_id"] == out["batch_id"]
     assert len(store.list_alerts(out["review_id"])) == len(stored)
@@ -116,3 +120,23 @@ def test_cli_monitor_exit_codes(review, demo_manifest, tmp_path):
                  "--out", str(tmp_path / "m.json")]) == 1
     assert main(["monitor", str(demo_manifest), "--batch", str(tmp_path / "missing.parquet"),
                  "--db", str(db)]) == 2
+
+
+def test_prediction_drift_uses_the_manifests_drift_bins_like_the_evidence(demo_manifest, store):
+    from workbench.artefacts import load_review
+    from workbench.manifest import load_manifest
+    from workbench.metrics.drift import score_drift
+
+    m = load_manifest(demo_manifest)
+    m = m.model_copy(update={"data": m.data.model_copy(update={"replay": None}),
+                             "settings": m.settings.model_copy(update={"drift_bins": 5})})
+    review = load_review(m)
+    batch = _batch(review, 2000, seed=4)
+    out = monitor_batch(review, batch, store=store, actor="cli:test", latency_sample=1, today=dt.date.today())
+    reference = review.reference if review.reference is not None else review.evaluation
+    for role, model in review.models.items():
+        expected = score_drift(model.predict_scores(reference), model.predict_scores(batch), n_bins=5,
+                               bands=tuple(m.settings.drift_bands))["psi"]
+        assert out["metrics"]["models"][role]["prediction_psi"] == pytest.approx(expected, rel=1e-12)
+        default_bins = score_drift(model.predict_scores(reference), model.predict_scores(batch))["psi"]
+        assert expected != pytest.approx(default_bins, rel=1e-6)  # the setting changes the number

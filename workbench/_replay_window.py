@@ -20,7 +20,7 @@ import pandas as pd
 
 from workbench.errors import DataError
 from workbench.metrics import _registry as R
-from workbench.metrics.drift import ReferenceProfile, drift_evidence
+from workbench.metrics.drift import ReferenceProfile, build_reference_profile, drift_evidence
 
 _MAX_ERROR_SAMPLES = 3
 _MAX_GROUPS = 30
@@ -86,6 +86,20 @@ def score_window(model: Any, frame: pd.DataFrame, *, latency_sample: int, rng: n
             continue
         out.latency_ms.append((time.perf_counter_ns() - t) / 1e6)
     return out
+
+
+def reference_profiles(review: Any) -> tuple[ReferenceProfile, ReferenceProfile | None, list[str]]:
+    """(input profile, profile of each model's scores on the reference, model roles): drift baselines
+    of the replay windows and of monitoring batches, with the manifest's ``drift_bins``."""
+    reference = review.reference if review.reference is not None else review.evaluation
+    features = list(review.features)
+    profile = build_reference_profile(reference, features=features, n_bins=review.manifest.settings.drift_bins)
+    roles = list(review.models)
+    rng = np.random.default_rng(0)  # unused: no latency sample on the reference
+    frame = pd.DataFrame({role: score_window(review.models[role], reference, latency_sample=0, rng=rng).scores
+                          for role in roles})
+    scores = build_reference_profile(frame, features=roles, categorical=[], n_bins=review.manifest.settings.drift_bins)
+    return profile, scores, roles
 
 
 @contextlib.contextmanager

@@ -91,6 +91,12 @@ class MonitoringMixin:
             return _batch(self._fetchone("SELECT * FROM monitoring_batches WHERE batch_id = ?",
                                          (batch_id,)))  # type: ignore[arg-type]
 
+    def find_monitoring_batch(self: Store, review_id: str, batch_digest: str) -> MonitoringBatch | None:
+        """The batch recorded with this digest, if any (read-only: nothing is audited)."""
+        row = self._fetchone("SELECT * FROM monitoring_batches WHERE review_id = ? AND batch_digest = ?",
+                             (review_id, batch_digest))
+        return None if row is None else _batch(row)
+
     def list_monitoring_batches(self: Store, review_id: str) -> list[MonitoringBatch]:
         """Batches of the review in window order."""
         return [_batch(r) for r in self._fetchall(

@@ -26,9 +26,10 @@ import pandas as pd
 from workbench import _replay_window as W
 from workbench.canonical import digest
 from workbench.metrics import _registry as R
-from workbench.metrics.drift import build_reference_profile, drift_evidence
+from workbench.metrics.drift import drift_evidence
 
-__all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "review_schedule", "review_schedule_for", "UPPER_BOUND_METRICS"]
+__all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "monitoring_history", "record_batch", "review_schedule",
+           "review_schedule_for", "UPPER_BOUND_METRICS"]
 
 UPPER_BOUND_METRICS = frozenset({"psi", "ece", "mce", "latency_ms.p95", "latency_ms.p99", "brier_score",
                                  "log_loss", "error_rate", "share_drifted", "prediction_psi"})
@@ -57,11 +58,9 @@ def batch_metrics(review: Any, batch: pd.DataFrame, *, latency_sample: int = 20,
     from workbench.metrics.calibration import calibration_summary
 
     m = review.manifest
-    reference = review.reference if review.reference is not None else review.evaluation
-    features = list(review.features)
-    profile = build_reference_profile(reference, features=features, n_bins=m.settings.drift_bins)
-    drift = drift_evidence(profile, batch, features=[f for f in features if f in batch.columns],
-                           bands=tuple(m.settings.drift_bands))
+    bands = tuple(m.settings.drift_bands)
+    profile, score_profile, _ = W.reference_profiles(review)  # the replay's baselines, same drift_bins
+    drift = drift_evidence(profile, batch, features=[f for f in review.features if f in batch.columns], bands=bands)
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"rows": len(batch)}
     out["drift"] = {"max_psi": max((e["psi"] for e in drift["features"].values() if e["psi"] is not None),
@@ -73,9 +72,8 @@ def batch_metrics(review: Any, batch: pd.DataFrame, *, latency_sample: int = 20,
     for role, model in review.models.items():
         s = W.score_window(model, batch, latency_sample=latency_sample, rng=rng)
         summary = W.model_summary(s, len(batch))
-        ref_scores = W.score_window(model, reference, latency_sample=0, rng=rng).scores
-        pred = drift_evidence(pd.DataFrame({"s": ref_scores}), pd.DataFrame({"s": s.scores}), features=["s"],
-                              categorical=[], bands=tuple(m.settings.drift_bands))["features"]["s"]
+        pred = drift_evidence(score_profile, pd.DataFrame({role: s.scores}), features=[role],
+                              bands=bands)["features"][role]
         entry: dict[str, Any] = {"errors": summary["errors"], "error_rate": summary["error_rate"],
                                  "latency_ms": summary["latency_ms"], "mean_score": summary["mean_score"],
                                  "prediction_psi": pred["psi"]}
@@ -194,15 +192,39 @@ def _anchor(store: Any, review_id: str) -> dt.date:
     return dt.date.fromisoformat(stamp[:10])
 
 
-def review_schedule_for(store: Any, review: Any, review_id: str, *, today: dt.date) -> dict[str, Any]:
+def review_schedule_for(store: Any, review: Any, review_id: str, *, today: dt.date | None = None) -> dict[str, Any]:
     """The review cadence of a stored review, anchored at its latest decision (else its creation).
 
-    ``workbench monitor`` and the app's monitoring page both read it from here.
+    ``workbench monitor`` and the app's monitoring page both read it from here; ``today`` defaults
+    to the store's clock (UTC), the clock every stored date uses.
     """
+    today = today or dt.date.fromisoformat(store.now()[:10])
     m = review.manifest
     plan = m.readiness.monitoring if m.readiness is not None else None
     return review_schedule(plan.cadence_days if plan else None, _anchor(store, review_id), today,
                            tuple(m.readiness.post_implementation_reviews) if m.readiness else ())
+
+
+def monitoring_history(store: Any, review_id: str) -> list[dict[str, Any]]:
+    """One row per recorded batch in window order: the CLI's ``history`` and the app's table."""
+    return [{"batch_id": b.batch_id, "window_start": b.window_start, "window_end": b.window_end,
+             "rows": b.rows, "max_psi": b.metrics["drift"]["max_psi"],
+             **{k: _observed(b.metrics, k) for k in ("roc_auc", "ece", "demographic_parity_ratio")},
+             "recorded_at": b.created_at, "recorded_by": b.created_by}
+            for b in store.list_monitoring_batches(review_id)]
+
+
+def record_batch(review: Any, name: str, payload: bytes, *, store: Any, actor: Any, **options: Any) -> dict[str, Any]:
+    """A production batch file's bytes (CSV or Parquet, read once) through :func:`monitor_batch`,
+    digested by those same bytes: ``workbench monitor`` and the app's upload both call this."""
+    import hashlib
+    from pathlib import Path
+
+    from workbench.artefacts import read_table
+
+    batch = read_table(Path(name), label="production batch", payload=payload)
+    return monitor_batch(review, batch, store=store, actor=actor, batch_digest=hashlib.sha256(payload).hexdigest(),
+                         **options)
 
 
 def monitor_batch(
@@ -230,15 +252,17 @@ def monitor_batch(
     if store.get_review(review_id) is None:
         store.upsert_review(m.name, manifest_path=str(m.source), evidence_digest=review.evidence_digest,
                             actor=actor)
-    with W.thread_limit(threads):
-        metrics = batch_metrics(review, batch, latency_sample=latency_sample,
-                                min_group_size=m.settings.min_group_size)
-    start, end = _window_of(batch, m.replay.timestamp_column, today)
-    before = {b.batch_id for b in store.list_monitoring_batches(review_id)}
-    stored = store.add_monitoring_batch(review_id, batch_digest=batch_digest or _frame_digest(batch),
-                                        rows=len(batch), window_start=start, window_end=end,
-                                        metrics=metrics, actor=actor)
-    new = stored.batch_id not in before
+    batch_digest = batch_digest or _frame_digest(batch)
+    stored = store.find_monitoring_batch(review_id, batch_digest)
+    new = stored is None
+    if stored is None:  # a batch recorded before is not scored again
+        with W.thread_limit(threads):
+            metrics = batch_metrics(review, batch, latency_sample=latency_sample,
+                                    min_group_size=m.settings.min_group_size)
+        start, end = _window_of(batch, m.replay.timestamp_column, today)
+        stored = store.add_monitoring_batch(review_id, batch_digest=batch_digest, rows=len(batch),
+                                            window_start=start, window_end=end, metrics=metrics, actor=actor)
+    start, end = stored.window_start, stored.window_end
     plan = m.readiness.monitoring if m.readiness is not None else None
     fired, skipped = evaluate_rules(stored.metrics, dict(plan.thresholds) if plan else {})
     alerts = []
@@ -257,10 +281,7 @@ def monitor_batch(
                 message=f"the periodic review is {schedule['status']} (next review {schedule['next_review']}, "
                 f"cadence {schedule['cadence_days']} days); schedule the review meeting",
                 details=schedule, actor=actor))
-    history = [{"batch_id": b.batch_id, "window_start": b.window_start, "window_end": b.window_end,
-                "rows": b.rows, "max_psi": b.metrics["drift"]["max_psi"],
-                **{k: _observed(b.metrics, k) for k in ("roc_auc", "ece", "demographic_parity_ratio")}}
-               for b in store.list_monitoring_batches(review_id)]
+    history = monitoring_history(store, review_id)
     return {"review_id": review_id, "batch_id": stored.batch_id, "new_batch": new, "metrics": stored.metrics,
             "alerts": [{"alert_id": a.alert_id, "rule": a.rule, "severity": a.severity, "message": a.message}
                        for a in alerts],

@@ -36,7 +36,7 @@ from workbench import _replay_window as W
 from workbench._replay_stream import iter_windows, scan_time_range, window_bounds
 from workbench.errors import ManifestError
 from workbench.metrics import _registry as R
-from workbench.metrics.drift import ReferenceProfile, build_reference_profile, drift_evidence
+from workbench.metrics.drift import drift_evidence
 
 __all__ = ["flips_by_group", "CanaryGuardrails", "run_replay", "replay_criteria"]
 
@@ -71,18 +71,6 @@ class CanaryGuardrails(BaseModel):
         return cls(**values)
 
 
-def _reference_profiles(review: Any) -> tuple[ReferenceProfile, ReferenceProfile | None, list[str]]:
-    reference = review.reference if review.reference is not None else review.evaluation
-    features = list(review.features)
-    profile = build_reference_profile(reference, features=features, n_bins=review.manifest.settings.drift_bins)
-    roles = list(review.models)
-    rng = np.random.default_rng(0)  # unused: no latency sample on the reference
-    frame = pd.DataFrame({role: W.score_window(review.models[role], reference, latency_sample=0, rng=rng).scores
-                          for role in roles})
-    scores = build_reference_profile(frame, features=roles, categorical=[], n_bins=review.manifest.settings.drift_bins)
-    return profile, scores, roles
-
-
 def _small_drift(entries: dict[str, Any]) -> dict[str, Any]:
     keep = ("psi", "severity", "ks_statistic", "wasserstein_normalised", "js_distance",
             "missing_rate_current", "unseen_rate")
@@ -91,6 +79,17 @@ def _small_drift(entries: dict[str, Any]) -> dict[str, Any]:
     worst = max(psis, key=psis.get) if psis else None
     return {"features": small, "max_psi": psis.get(worst) if worst else None, "max_psi_feature": worst,
             "drifted_features": [f for f, e in entries.items() if e.get("severity") in ("moderate", "major")]}
+
+
+def stage_index(window: int, windows_per_stage: int, n_stages: int) -> int:
+    """The canary stage a window belongs to in the plan (the last stage holds to the end).
+
+    Examples
+    --------
+    >>> [stage_index(i, 2, 3) for i in range(8)]
+    [0, 0, 1, 1, 2, 2, 2, 2]
+    """
+    return min(window // windows_per_stage, n_stages - 1)
 
 
 class _Canary:
@@ -108,7 +107,7 @@ class _Canary:
         if self.halted is not None:
             return
         g = self.g
-        stage = min(index // self.per_stage, len(g.stages) - 1)
+        stage = stage_index(index, self.per_stage, len(g.stages))
         share = g.stages[stage] / 100.0
         sc = scores["candidate"]
         routed = np.random.default_rng([self.seed, index]).random(sc.size) < share
@@ -200,7 +199,7 @@ def run_replay(
     label = f"{m.display_file}: data.replay"
     first, last, total = scan_time_range(source, ts_col, label=label)
     n_windows = len(window_bounds(first, last, window, label=label))
-    profile, score_profile, roles = _reference_profiles(review)
+    profile, score_profile, roles = W.reference_profiles(review)
     features = list(review.features)
     segments = [f for f in features if profile.features[f].kind == "categorical"] + list(review.sensitive_features)
     canary = _Canary(guardrails, n_windows, seed) if guardrails is not None and "candidate" in roles else None

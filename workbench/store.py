@@ -63,7 +63,8 @@ Sign-offs and waivers (``workbench/_store_signoffs.py``)
     ``revoke_waiver(waiver_id, user, *, reason) -> Waiver``.
 Monitoring (``workbench/_store_monitoring.py``)
     ``add_monitoring_batch(review_id, *, batch_digest, rows, window_start, window_end,
-    metrics, actor) -> MonitoringBatch``; ``list_monitoring_batches(review_id)``;
+    metrics, actor) -> MonitoringBatch``; ``find_monitoring_batch(review_id, batch_digest)``;
+    ``list_monitoring_batches(review_id)``;
     ``add_alert(review_id, *, rule, severity, message, details, actor) -> Alert``;
     ``list_alerts(review_id, *, open_only=False)``;
     ``acknowledge_alert(alert_id, *, actor, comment="") -> Alert``.

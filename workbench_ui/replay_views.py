@@ -7,7 +7,6 @@ its JSON (``windows[*]``, ``summary``, ``canary``) for plotly and dataframes.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -99,11 +98,16 @@ def psi_frame(windows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def psi_heatmap(frame: pd.DataFrame, *, limit: float | None) -> Any:
+def worst_first(frame: pd.DataFrame, max_psi: Mapping[str, float]) -> list[str]:
+    """The PSI frame's features ordered by the replay summary's worst window PSI (``max_psi``);
+    features without a PSI in any window last."""
+    return sorted(frame.index, key=lambda f: (f not in max_psi, -max_psi.get(f, 0.0)))
+
+
+def psi_heatmap(frame: pd.DataFrame, order: Sequence[str], *, limit: float | None) -> Any:
     import plotly.graph_objects as go
 
-    order = frame.max(axis=1).sort_values(ascending=False).index
-    frame = frame.loc[order]
+    frame = frame.loc[list(order)]
     fig = go.Figure(go.Heatmap(z=frame.to_numpy(dtype=float), x=list(frame.columns), y=list(frame.index),
                                colorscale="Cividis", zmin=0, zmax=max(0.5, float(frame.max().max() or 0)),
                                colorbar={"title": "PSI"},
@@ -152,9 +156,11 @@ def timeline_figure(canary: Mapping[str, Any], windows: Sequence[Mapping[str, An
     """Planned and reached traffic share per window (by window start, like the other charts); the halt marked."""
     import plotly.graph_objects as go
 
+    from workbench.replay import stage_index
+
     stages, per = canary["guardrails"]["stages"], canary["windows_per_stage"]
     x = _x(windows)
-    planned = [stages[min(i // per, len(stages) - 1)] for i in range(len(x))]
+    planned = [stages[stage_index(i, per, len(stages))] for i in range(len(x))]
     reached = [e["stage_percent"] for e in canary["timeline"]]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=planned, mode="lines", line={"shape": "hv", "dash": "dot",
@@ -171,23 +177,3 @@ def timeline_figure(canary: Mapping[str, Any], windows: Sequence[Mapping[str, An
                       yaxis_title="% of traffic", yaxis={"range": [0, 110]}, height=320,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
     return fig
-
-
-def schedule(store: Any, review: Any, review_id: str, *, today: dt.date) -> dict[str, Any]:
-    """Review cadence, exactly as ``workbench monitor`` computes it."""
-    from workbench.monitor import review_schedule_for
-
-    return review_schedule_for(store, review, review_id, today=today)
-
-
-def record_batch(store: Any, review: Any, name: str, payload: bytes, *, actor: str) -> dict[str, Any]:
-    """An uploaded production batch appended to the monitoring history, as ``workbench monitor``
-    does (same metrics, alerts and digest of the file's bytes)."""
-    import hashlib
-    from pathlib import Path
-
-    from workbench.artefacts import read_table
-    from workbench.monitor import monitor_batch
-
-    batch = read_table(Path(name), label="production batch", payload=payload)
-    return monitor_batch(review, batch, store=store, actor=actor, batch_digest=hashlib.sha256(payload).hexdigest())
