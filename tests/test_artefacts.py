@@ -271,3 +271,20 @@ def test_precomputed_predictions_from_a_separate_file_are_joined_by_id(review: P
     preds.iloc[:-5].to_parquet(review.parent / "data" / "scores.parquet")
     with pytest.raises(DataError, match="5 of 600 evaluation rows have no prediction"):
         load_review(review)
+
+
+def test_every_path_field_of_the_manifest_is_in_file_fields(review: Path) -> None:
+    # The existence check, the untrusted-folder containment and the upload staging all walk
+    # FILE_FIELDS; a new path field missing from it would escape all three.
+    from workbench.manifest import FILE_FIELDS, DataEntry, Manifest, ModelEntry, load_manifest
+
+    def path_fields(model: type) -> set[str]:
+        return {name for name, f in model.model_fields.items() if "Path" in str(f.annotation)}
+
+    found = {(None, k) for k in path_fields(Manifest) - {"base_dir", "source"}}
+    found |= {(role, k) for role in ("candidate", "baseline") for k in path_fields(ModelEntry)}
+    found |= {("data", k) for k in path_fields(DataEntry)}
+    assert found == set(FILE_FIELDS) and len(FILE_FIELDS) == 9
+    named = dict(load_manifest(review).named_files())
+    assert {"candidate.path", "baseline.path", "data.evaluation"} <= set(named)
+    assert all(not p.is_absolute() for p in named.values())

@@ -292,13 +292,8 @@ def _join_predictions(m: Manifest, role: str, evaluation: pd.DataFrame) -> tuple
 def _check_contained(m: Manifest) -> None:
     """An untrusted manifest may only name files inside its own folder (no ``../`` or absolute paths)."""
     root = m.base_dir.resolve()
-    named = [("candidate.path", m.candidate.path), ("baseline.path", m.baseline.path if m.baseline else None),
-             ("data.evaluation", m.data.evaluation), ("data.reference", m.data.reference),
-             ("data.replay", m.data.replay), ("policy", m.policy), ("model_card", m.model_card),
-             ("candidate.predictions_file", m.candidate.predictions_file),
-             ("baseline.predictions_file", m.baseline.predictions_file if m.baseline else None)]
-    outside = [f"{field} ({rel.as_posix()})" for field, rel in named
-               if rel is not None and not m.resolve(rel).resolve().is_relative_to(root)]
+    outside = [f"{field} ({rel.as_posix()})" for field, rel in m.named_files()
+               if not m.resolve(rel).resolve().is_relative_to(root)]
     if outside:
         raise ManifestError(f"{m.display_file}: files outside the review's folder are not accepted here: "
                             f"{', '.join(outside)}; keep every artefact next to review.yaml")

@@ -149,6 +149,14 @@ class ReadinessPlan(_Strict):
     post_implementation_reviews: tuple[dt.date, ...] = ()
 
 
+# Every manifest field that names a file, as (section or None, key). The existence check, the
+# folder-containment check of untrusted manifests and the upload staging all walk this one list.
+FILE_FIELDS: tuple[tuple[str | None, str], ...] = (
+    ("candidate", "path"), ("candidate", "predictions_file"), ("baseline", "path"),
+    ("baseline", "predictions_file"), ("data", "evaluation"), ("data", "reference"), ("data", "replay"),
+    (None, "policy"), (None, "model_card"))
+
+
 class Manifest(_Strict):
     """The parsed ``review.yaml``. ``base_dir`` is the manifest's folder (not part of the file)."""
 
@@ -197,6 +205,16 @@ class Manifest(_Strict):
         """A manifest-relative path made absolute against the manifest's folder."""
         p = Path(path)
         return p if p.is_absolute() else (self.base_dir / p)
+
+    def named_files(self) -> list[tuple[str, Path]]:
+        """(field, manifest-relative path) of every file the manifest names (see FILE_FIELDS)."""
+        out = []
+        for section, key in FILE_FIELDS:
+            node = self if section is None else getattr(self, section)
+            value = getattr(node, key, None) if node is not None else None
+            if value is not None:
+                out.append((f"{section}.{key}" if section else key, value))
+        return out
 
     @property
     def display_file(self) -> str:
@@ -266,24 +284,9 @@ def load_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:
 
 
 def _check_files(m: Manifest, label: str) -> None:
-    wanted: list[tuple[str, Path]] = []
-    for role in ("candidate", "baseline"):
-        entry = getattr(m, role)
-        if entry is not None and entry.path is not None:
-            wanted.append((f"{role}.path", entry.path))
-        if entry is not None and entry.predictions_file is not None:
-            wanted.append((f"{role}.predictions_file", entry.predictions_file))
-    for key in ("evaluation", "reference", "replay"):
-        value = getattr(m.data, key)
-        if value is not None:
-            wanted.append((f"data.{key}", value))
-    if m.policy is not None:
-        wanted.append(("policy", m.policy))
-    if m.model_card is not None:
-        wanted.append(("model_card", m.model_card))
     problems = [
         f"{label}: {field}: file not found: {rel.as_posix()} (paths are relative to the manifest's folder)"
-        for field, rel in wanted
+        for field, rel in m.named_files()
         if not m.resolve(rel).is_file()
     ]
     if problems:
@@ -291,6 +294,7 @@ def _check_files(m: Manifest, label: str) -> None:
 
 
 __all__ = [
+    "FILE_FIELDS",
     "DataEntry",
     "EvidenceSettings",
     "Manifest",

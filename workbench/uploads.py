@@ -16,11 +16,9 @@ from pathlib import Path
 import yaml
 
 from workbench.errors import ManifestError
+from workbench.manifest import FILE_FIELDS
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_PATH_FIELDS = (("candidate", "path"), ("baseline", "path"), ("candidate", "predictions_file"),
-                ("baseline", "predictions_file"), ("data", "evaluation"), ("data", "reference"),
-                ("data", "replay"), (None, "policy"), (None, "model_card"))
 
 
 def safe_name(name: str) -> str:
@@ -78,7 +76,7 @@ def stage_upload(manifest_name: str, manifest_bytes: bytes, files: Mapping[str, 
         raise ManifestError(f"{manifest_name}: expected a mapping of keys (name, task, candidate, ...)")
     uploaded = {safe_name(n): data for n, data in files.items()}
     missing: list[str] = []
-    for parent, key in _PATH_FIELDS:
+    for parent, key in FILE_FIELDS:
         node = raw if parent is None else raw.get(parent)
         if not isinstance(node, dict) or not node.get(key):
             continue
