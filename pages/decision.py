@@ -23,10 +23,9 @@ with guard("show the decision"):
     st.caption(f"Policy {pol.id} {pol.version} (`{pol.digest[:12]}…`) · evidence `{data.evidence_digest[:12]}…` · "
                f"decided {decision.decided_at}")
 
-    blocking = [c for c in decision.failures if c.status in ("FAIL", "MISSING") and c.severity == "blocking"]
-    if blocking:
+    if decision.blockers:
         st.subheader("What blocks promotion")
-        for c in blocking:
+        for c in decision.blockers:
             st.markdown(f"{widgets.status_text(c.status)} **{c.id}** — {c.reason}")
 
     st.subheader("Criteria, worst first")

@@ -143,6 +143,7 @@ def test_go_pending_and_no_go():
 def test_every_failure_is_listed_blocking_first_and_advisory_is_a_warning():
     d = decide(POLICY, ev(auc=(0.7, 0.6, 0.8), ece=0.09, eo=0.3), at=AT)
     assert [(c.id, c.status) for c in d.failures] == [("auc", "FAIL"), ("eo", "FAIL"), ("sign", "MISSING"), ("ece", "WARN")]
+    assert [c.id for c in d.blockers] == ["auc", "eo", "sign"]  # the advisory WARN does not block
     assert d.criterion("ece").raw_status == "FAIL"
     assert d.summary.startswith("NO-GO: 2 blocking criteria fail (auc, eo); also missing: sign")
     only_advisory = decide(POLICY, ev(ece=0.09), at=AT, signoffs=BOTH)

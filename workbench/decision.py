@@ -79,6 +79,12 @@ class Decision:
         bad = [c for c in self.criteria if c.status != "PASS"]
         return tuple(sorted(bad, key=lambda c: (c.severity != "blocking", STATUS_RANK[c.status], order[c.id])))
 
+    @property
+    def blockers(self) -> tuple[CriterionResult, ...]:
+        """What stands between the candidate and GO: blocking criteria that FAIL or are MISSING
+        (FAIL first)."""
+        return tuple(c for c in self.failures if _blocks(c))
+
     def criterion(self, criterion_id: str) -> CriterionResult:
         return next(c for c in self.criteria if c.id == criterion_id)
 
@@ -139,10 +145,13 @@ def _apply(c: Any, raw: CriterionResult, policy: Policy, waivers: Sequence[Any],
     return dataclasses.replace(raw, status=status)
 
 
+def _blocks(c: CriterionResult) -> bool:
+    return c.severity == "blocking" and c.status in ("FAIL", "MISSING")
+
+
 def _summary(outcome: str, results: list[CriterionResult]) -> str:
-    blocking = [c for c in results if c.severity == "blocking"]
-    failed = [c.id for c in blocking if c.status == "FAIL"]
-    missing = [c.id for c in blocking if c.status == "MISSING"]
+    failed = [c.id for c in results if _blocks(c) and c.status == "FAIL"]
+    missing = [c.id for c in results if _blocks(c) and c.status == "MISSING"]
     waived = [c.id for c in results if c.status == "WAIVED"]
     warns = [c.id for c in results if c.status == "WARN"]
     extra = []
@@ -156,7 +165,7 @@ def _summary(outcome: str, results: list[CriterionResult]) -> str:
         return f"NO-GO: {len(failed)} blocking criteria fail ({', '.join(failed)}){more}{tail}."
     if outcome == "PENDING":
         return f"PENDING: nothing blocking fails, but {len(missing)} blocking criteria are missing ({', '.join(missing)}){tail}."
-    return f"GO: all {len(blocking)} blocking criteria pass or are waived{tail}."
+    return f"GO: all {sum(c.severity == 'blocking' for c in results)} blocking criteria pass or are waived{tail}."
 
 
 def decide(
@@ -209,10 +218,10 @@ def decide(
         else:
             raw = evaluate_criterion(c, ev)
         results.append(_apply(c, raw, policy, waivers, on, applied, ignored))
-    blocking = [c for c in results if c.severity == "blocking"]
-    if any(c.status == "FAIL" for c in blocking):
+    blockers = [c for c in results if _blocks(c)]
+    if any(c.status == "FAIL" for c in blockers):
         outcome: Outcome = "NO-GO"
-    elif any(c.status == "MISSING" for c in blocking):
+    elif blockers:
         outcome = "PENDING"
     else:
         outcome = "GO"
