@@ -81,17 +81,15 @@ class Document:
     updated_by: str
 
 
-def review_id_for(name: str, manifest_path: str | None = None) -> str:
+def review_id_for(name: str) -> str:
     """Stable review id: first 16 hex of sha256 of the review's ``name``.
 
-    The manifest's location is recorded but is not part of the identity: a CI runner that
-    checks the review out in another folder must find the same sign-offs and waivers (they
-    are bound to the evidence and policy digests, which is what makes them safe to reuse).
+    The manifest's location is recorded (``upsert_review``) but is not part of the identity: a
+    CI runner that checks the review out in another folder must find the same sign-offs and
+    waivers (they are bound to the evidence and policy digests, which makes them safe to reuse).
 
     Examples
     --------
-    >>> review_id_for("credit 2.3", "/r/review.yaml") == review_id_for("credit 2.3", "/ci/build/review.yaml")
-    True
     >>> len(review_id_for("credit 2.3"))
     16
     """
@@ -108,9 +106,9 @@ class ReviewsMixin:
     """Review-level records; mixed into ``Store``."""
 
     @staticmethod
-    def review_id_for(name: str, manifest_path: str | None = None) -> str:
+    def review_id_for(name: str) -> str:
         """See :func:`review_id_for`."""
-        return review_id_for(name, manifest_path)
+        return review_id_for(name)
 
     def upsert_review(self: Store, name: str, *, manifest_path: str, evidence_digest: str | None,
                       actor: str | User) -> str:
@@ -118,7 +116,7 @@ class ReviewsMixin:
         if not name:
             raise StoreError("review name: must not be empty (manifest field `name`)")
         self._authorize_actor(actor, "save_evidence")
-        review_id = review_id_for(name, str(manifest_path))
+        review_id = review_id_for(name)
         now = self.now()
         with self.transaction():
             existing = self._fetchone("SELECT evidence_digest FROM reviews WHERE review_id = ?",

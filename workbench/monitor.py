@@ -248,7 +248,7 @@ def monitor_batch(
     """
     m = review.manifest
     today = today or dt.date.fromisoformat(store.now()[:10])
-    review_id = store.review_id_for(m.name, str(m.source))
+    review_id = store.review_id_for(m.name)
     if store.get_review(review_id) is None:
         store.upsert_review(m.name, manifest_path=str(m.source), evidence_digest=review.evidence_digest,
                             actor=actor)

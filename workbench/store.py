@@ -34,7 +34,7 @@ Users and permissions (``workbench/_store_users.py``)
     ``authorize(user, action, *, role=None, subject=None) -> None``;
     ``has_active_user_for(role) -> bool``; ``users_by_role() -> dict[str, list[str]]``.
 Reviews, evidence, decisions, exports, documents (``workbench/_store_reviews.py``)
-    ``review_id_for(name, manifest_path) -> str``;
+    ``review_id_for(name) -> str``;
     ``upsert_review(name, *, manifest_path, evidence_digest, actor) -> str``;
     ``get_review(review_id) -> Review | None``; ``list_reviews() -> list[Review]``;
     ``save_evidence(review_id, evidence, *, actor) -> int``;

@@ -53,7 +53,7 @@ def resolve_review(store, ref: str) -> str:
         from workbench.manifest import load_manifest
 
         manifest = load_manifest(path, check_files=False)
-        review_id = store.review_id_for(manifest.name, str(path.resolve()))
+        review_id = store.review_id_for(manifest.name)
         where = f"manifest {path} (review {review_id})"
     else:
         review_id, where = ref, f"review {ref!r}"

@@ -159,7 +159,7 @@ def packet_input_for_review(store: Any, review: Any, *, generated_by: str, polic
 
     m = review.manifest
     hint = f"run `workbench gate {m.display_file} --db {store.path}` first"
-    review_id = store.review_id_for(m.name, str(m.source))
+    review_id = store.review_id_for(m.name)
     if store.get_review(review_id) is None:
         raise StoreError(f"review {m.name!r} is not in {store.path}: {hint}")
     run = store.evidence_by_digest(review_id, review.evidence_digest)
