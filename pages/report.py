@@ -23,7 +23,7 @@ with guard("prepare the report"):
     widgets.badge(decision.outcome, f"Current decision: {decision.outcome}")
     if st.button("Generate signed packet", type="primary", key="generate_packet", icon=":material/picture_as_pdf:"):
         with st.status("Generating the packet …", expanded=False) as status:
-            result = packet.generate(data, review_id, decision, ev, user=user.user, out_dir=packet.packets_dir(),
+            result = packet.generate(data, review_id, decision, user=user.user, out_dir=packet.packets_dir(),
                                      progress=lambda msg: status.update(label=msg.capitalize()))
             status.update(label="Packet signed", state="complete")
         st.session_state["wb_packet"] = str(result["pdf"])

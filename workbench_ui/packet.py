@@ -13,9 +13,10 @@ from typing import Any
 from workbench_ui import context
 
 
-def generate(review: Any, review_id: str, decision: Any, evidence: dict[str, Any], *, user: Any,
-             out_dir: Path, progress: Any = None) -> dict[str, Any]:
-    """Record the decision shown, then build, sign and write the PDF as `workbench report` does."""
+def generate(review: Any, review_id: str, decision: Any, *, user: Any, out_dir: Path,
+             progress: Any = None) -> dict[str, Any]:
+    """Record the decision shown, then build, sign and write the PDF as `workbench report` does
+    (from the evidence stored for the review, which the page has loaded)."""
     from workbench.report import packet_input_for_review, write_packet
     from workbench.report._keys import require_keys
     from workbench_ui import review as review_ui
