@@ -68,9 +68,3 @@ def scatter_into(out: np.ndarray, weights: np.ndarray, keys: np.ndarray, values:
     _scatter_into(out, weights, keys, values, TILE_ROWS)
     return out
 
-
-def scatter_add(weights: np.ndarray, keys: np.ndarray, values: np.ndarray, n_cols: int) -> np.ndarray:
-    """``out[r, keys[i, k]] += weights[r, i] * values[i, k]``; shape ``(replicates, n_cols)``."""
-    w = weights if weights.dtype == np.uint8 else np.ascontiguousarray(weights, dtype=np.float32)
-    k, v = prepare(keys, values)
-    return scatter_into(np.zeros((w.shape[0], int(n_cols))), np.ascontiguousarray(w), k, v)

@@ -194,15 +194,8 @@ def _quantitative(ctx: _Context) -> dict[str, dict[str, Any]]:
     if metrics:
         out["metrics"] = {"status": "ok"}
     if calibration:
-        out["calibration"] = _calibration_status(review.task, [ctx.models[r]["calibration"] for r in ctx.models])
+        out["calibration"] = _combined_status({r: ctx.models[r]["calibration"] for r in ctx.models})
     return out
-
-
-def _calibration_status(task: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    if any(b.get("status") == "ok" for b in blocks):
-        return {"status": "ok"}
-    reason = blocks[0].get("reason") if blocks else f"no model to calibrate ({task})"
-    return {"status": "not_applicable", "reason": reason or "calibration does not apply"}
 
 
 def _combined_status(blocks: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def test_sorted_run_sums_equal_the_dense_columns_with_ties_and_shared_order():
     p[:40], p[40:60], p[60:80] = 0.5, 1.0, 0.0
     y = rng.random(p.size) < p
     binary = BinaryPrepared(y, p, threshold=0.5)
-    shared = CalibrationPrepared(y, p, n_bins=7, order=binary.order)
+    shared = CalibrationPrepared(y, p, n_bins=7, order=binary.score_order)
     alone = CalibrationPrepared(y, p, n_bins=7)
     w = poisson_weights(y.size, n_boot=9, seed=2).astype(np.float64)
     direct = shared.finalise(w @ shared.columns)

@@ -6,13 +6,12 @@ Pure functions from arrays to JSON-ready dicts; ``workbench.evidence`` adds IO-d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from workbench.metrics import _paired
 from workbench.metrics._binary import BinaryPrepared, _as_binary
-from workbench.metrics._engine import default_workers, run_bootstrap
+from workbench.metrics._engine import map_columns, run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared
 from workbench.metrics._registry import MetricValue, metrics_for
 from workbench.metrics._regression import RegressionPrepared
@@ -114,24 +113,31 @@ def quantitative_evidence(
     y = np.asarray(y_true)
     if task == "binary" and not include_metrics:
         y = _as_binary(y)  # the metric components validate it otherwise
-    calib: dict[str, CalibrationPrepared] = {}
 
-    def prepare(role: str) -> None:
+    def prepare(role: str) -> tuple[object | None, CalibrationPrepared | None]:
+        """The role's metric component (if any) and calibration component (if any)."""
         score = np.asarray(scores[role])
+        prep = None
         if include_metrics or task != "binary":
-            prepared[role] = prep = _prepare(task, y, score, threshold, len(classes))
-            score, order, probabilities = prep.score, getattr(prep, "order", None), getattr(prep, "probabilities", False)
+            prep = _prepare(task, y, score, threshold, len(classes))
+            if task != "binary":  # calibration is for binary scores only
+                return prep, None
+            score, order, probabilities = prep.score, prep.score_order, prep.probabilities
         else:  # calibration only: no metric component (its sort is CalibrationPrepared's own)
             score, order = _binary_score(score, y.size), None
             probabilities = bool(((score >= 0) & (score <= 1)).all())
-        if task == "binary" and include_calibration and probabilities:
-            calib[role] = CalibrationPrepared(y, score, n_bins=calibration_bins, order=order)
+        if include_calibration and probabilities:
+            return prep, CalibrationPrepared(y, score, n_bins=calibration_bins, order=order)
+        return prep, None
 
-    prepared: dict[str, object] = {}
-    _each_model(prepare, list(scores))
-    prepared = {role: prepared[role] for role in scores if role in prepared}
+    # on the bootstrap's worker threads: sorts and ufuncs release the GIL, so two models
+    # prepare in about the time of one; results come back in the order of ``scores``
+    roles = list(scores)
+    built = list(zip(roles, map_columns(prepare, roles, label="prepare"), strict=True))
+    prepared = {role: prep for role, (prep, _) in built if prep is not None}
+    calib = {role: cal for role, (_, cal) in built if cal is not None}
     components: dict[str, object] = dict(prepared) if include_metrics else {}
-    components.update({f"calibration:{role}": calib[role] for role in scores if role in calib})
+    components.update({f"calibration:{role}": cal for role, cal in calib.items()})
     if progress:
         progress(f"metrics: {len(prepared)} model(s), {n_boot} bootstrap replicates, {y.size} rows")
     reps = run_bootstrap(components, n_rows=y.size, n_boot=n_boot, seed=seed, progress=progress)
@@ -182,19 +188,6 @@ def _binary_score(score: np.ndarray, n: int) -> np.ndarray:
     if not np.isfinite(s).all():
         raise ValueError("y_score contains NaN or infinite values")
     return s
-
-
-def _each_model(fn: Callable[[str], None], roles: list[str]) -> None:
-    """``fn(role)`` for every model, on the bootstrap's worker threads (sorts and ufuncs release
-    the GIL, so two models prepare in about the time of one)."""
-    workers = min(default_workers(), len(roles))
-    if workers <= 1:
-        for role in roles:
-            fn(role)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
-        for fut in [pool.submit(fn, role) for role in roles]:
-            fut.result()
 
 
 def _calibration_or_reason(task: str, prep: CalibrationPrepared | None, reps: dict, confidence: float) -> dict:

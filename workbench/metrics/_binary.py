@@ -129,9 +129,8 @@ class BinaryPrepared:
         self._prepare_ranks()
 
     def _prepare_ranks(self) -> None:
-        self.order = ScoreOrder(self.y, self.score)
-        o = self.order
-        self.pos_sorted, self.neg_sorted = o.pos_sorted, o.neg_sorted
+        #: The shared sorted view the bootstrap executor feeds to ``replicate_stats``.
+        self.score_order = o = ScoreOrder(self.y, self.score)
         sp_desc, sn_asc = o.score_pos, o.score_neg[::-1]
         sp_asc = sp_desc[::-1]
         # For each positive (descending score): positives at or above its score (the end of its
@@ -142,16 +141,11 @@ class BinaryPrepared:
         self.pos_ties = bool((self.ap_pos != np.arange(1, o.n_pos + 1)).any())
         self.ties = bool((self.fp_ge != self.fp_gt).any())  # a positive and a negative share a score
 
-    @property
-    def score_order(self) -> ScoreOrder:
-        """The shared sorted view the bootstrap executor feeds to ``replicate_stats``."""
-        return self.order
-
     def replicate_stats(self, view: SortedReplicate) -> tuple[float, float]:
         """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``)."""
         wp, cp, cn = view.wp, view.cp, view.cn
         p_tot, n_tot = float(cp[-1]), float(cn[-1])
-        fp_ge = self.order.scratch("fp_ge", wp.size)
+        fp_ge = self.score_order.scratch("fp_ge", wp.size)
         np.take(cn, self.fp_ge, out=fp_ge)
         d_ge = float(np.dot(wp, fp_ge))
         d_gt = float(np.dot(wp, np.take(cn, self.fp_gt))) if self.ties else d_ge
@@ -159,7 +153,7 @@ class BinaryPrepared:
         pn = p_tot * n_tot
         auc = (2 * pn - d_ge - d_gt) / 2 / pn if pn > 0 else float("nan")
         tp_at = np.take(cp, self.ap_pos) if self.pos_ties else cp[1:]
-        prec = self.order.scratch("prec", wp.size)
+        prec = self.score_order.scratch("prec", wp.size)
         np.add(tp_at, fp_ge, out=prec)
         if view.integer:  # a zero denominator has a zero numerator: any divisor >= 1 gives 0
             np.maximum(prec, 1.0, out=prec)
@@ -178,7 +172,7 @@ class BinaryPrepared:
         uint8 bootstrap counts keep every sum an exact integer.
         """
         w = np.atleast_2d(weights)
-        out = np.array([self.replicate_stats(self.order.replicate(row)) for row in w]).reshape(-1, 2)
+        out = np.array([self.replicate_stats(self.score_order.replicate(row)) for row in w]).reshape(-1, 2)
         return out[:, 0], out[:, 1]
 
     def finalise_stats(self, sums: np.ndarray, stats: list[tuple[float, float]]) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from workbench.errors import DataError
 from workbench.metrics._drift_numeric import GridBinner, sort_values, sorted_cell_stats
+from workbench.metrics._engine import map_columns  # re-exported: its home was here
 
 __all__ = ["GRID_PER_BIN", "FeatureProfile", "ReferenceProfile", "build_reference_profile", "map_columns",
            "numeric_values"]
@@ -200,22 +201,6 @@ def build_reference_profile(
             return _categorical_profile(name, col)
         return _numeric_profile(name, numeric_values(col, "reference"), n_bins)
 
-    profiles = dict(zip(features, map_columns(profile, list(features)), strict=True))
+    profiles = dict(zip(features, map_columns(profile, list(features), label="drift"), strict=True))
     return ReferenceProfile(features=profiles, n_rows=len(reference), n_bins=n_bins)
 
-
-def map_columns(func: Any, names: list[str]) -> list[Any]:
-    """``[func(n) for n in names]`` on the bootstrap's worker threads (``WORKBENCH_THREADS``).
-
-    Columns are independent and their work (sorts, compiled binning passes) releases the GIL;
-    results come back in the order of ``names``, so they do not depend on the thread count.
-    """
-    from workbench.metrics._engine import default_workers
-
-    workers = min(default_workers(), len(names))
-    if workers <= 1:
-        return [func(n) for n in names]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift") as pool:
-        return list(pool.map(func, names))

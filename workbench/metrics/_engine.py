@@ -150,6 +150,20 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def map_columns(func: Callable[[Any], Any], names: list[Any], *, label: str = "columns") -> list[Any]:
+    """``[func(n) for n in names]`` on the bootstrap's worker threads (``WORKBENCH_THREADS``).
+
+    For independent columns or models whose work (sorts, ufuncs, compiled passes) releases the
+    GIL. Results come back in the order of ``names``, so they do not depend on the thread count;
+    the first failure (in that order) is raised. ``label`` names the threads.
+    """
+    workers = min(default_workers(), len(names))
+    if workers <= 1:
+        return [func(n) for n in names]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=label) as pool:
+        return list(pool.map(func, names))
+
+
 def _linear(comp: Any) -> np.ndarray:
     return comp.linear_columns if hasattr(comp, "linear_columns") else comp.columns
 

@@ -31,11 +31,6 @@ _KEY_SALT = 0x5EED_B007_5712_A9E1  # second key word: separates this stream from
 
 
 @lru_cache(maxsize=1)
-def _poisson_table_u8() -> np.ndarray:
-    return _poisson_table().astype(np.uint8)
-
-
-@lru_cache(maxsize=1)
 def _poisson_table() -> np.ndarray:
     """Inverse CDF of Poisson(1) at the mid-points of 2**16 equal-probability buckets."""
     k = np.arange(9)

@@ -39,9 +39,9 @@ from workbench.metrics._drift_profile import (
     FeatureProfile,
     ReferenceProfile,
     build_reference_profile,
-    map_columns,
     numeric_values,
 )
+from workbench.metrics._engine import map_columns
 
 __all__ = [
     "FeatureProfile",
@@ -264,7 +264,8 @@ def drift_evidence(
         raise DataError(f"reference profile has no feature(s) {unknown}; rebuild it with them")
     columns = {f: current[f] for f in features}  # pandas indexing on this thread only
     entries = dict(zip(features, map_columns(
-        lambda f: _feature_drift(profile.features[f], columns[f], epsilon, bands), list(features)), strict=True))
+        lambda f: _feature_drift(profile.features[f], columns[f], epsilon, bands), list(features),
+        label="drift"), strict=True))
     drifted = [f for f, e in entries.items() if e["severity"] in ("moderate", "major")]
     return {
         "features": entries,
