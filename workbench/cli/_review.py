@@ -90,6 +90,10 @@ def _use_scale_engine(manifest: Any, source: str, engine: str) -> bool:
     """The rule of docs/SCALE.md ("Wiring"): see the module docstring."""
     from workbench.engine import choose_engine
 
+    if engine == "spark":
+        from workbench.engine import check_spark_source
+
+        check_spark_source(source, label=f"{manifest.display_file}: data.evaluation")
     if engine in ("duckdb", "spark") or _is_glob(source) or _is_database(source):
         if engine == "numpy":
             raise ManifestError(f"{manifest.display_file}: data.evaluation: --engine numpy reads one file, not "
@@ -139,10 +143,10 @@ def _database_table(manifest: Any, source: str, table: str | None) -> str:
 
 
 def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.canonical import digest, sha256_file, to_jsonable
     from workbench.engine import (
         build_evidence_at_scale,
         build_profile,
+        finish_review_evidence,
         load_profile,
         profile_digest,
         spec_from_manifest,
@@ -170,30 +174,10 @@ def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dic
             progress(f"profiling the reference {ref.name} ({len(spec.features)} features)")
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
-    artefacts = [{"role": "evaluation", "path": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size}
-                 for f in files]
-    if table is not None:
-        artefacts[0]["table"] = table
-    artefacts += [m.record() for m in models.values()]
     engine = args.engine
     progress(f"scale engine ({engine}) on {len(files)} file(s), {spec.n_boot} bootstrap replicates")
     ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
                                  profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
                                  margin=manifest.settings.margin, progress=progress)
-    lineage = {"artefacts": sorted(({k: v for k, v in a.items() if k != "path"} for a in artefacts),
-                                   key=lambda d: d["sha256"]),
-               "manifest": manifest.content(), "reference_profile_digest": prof_digest}
-    timings = ev.pop("timings_s")
-    ev.pop("digest")
-    ev["schema_version"] = 1
-    ev["review"].update({"name": manifest.name, "task": manifest.task,
-                         "positive_label": to_jsonable(manifest.positive_label)})
-    for role in spec.scores:
-        entry = getattr(manifest, role)
-        kind = "precomputed" if role not in models else f"{entry.kind}, scored in spark"
-        ev["models"][role].update({"name": entry.name, "version": entry.version, "kind": kind})
-    ev["artefacts"] = artefacts
-    ev["evidence_digest"] = digest(lineage)
-    ev["digest"] = digest(ev)
-    ev["timings_s"] = timings
-    return ev
+    return finish_review_evidence(ev, manifest, spec, files=files, table=table, models=models,
+                                  profile_digest=prof_digest)

@@ -22,7 +22,10 @@ from workbench.engine._profile import (
 )
 from workbench.engine._scale import (
     build_evidence_at_scale,
+    check_spark_source,
     choose_engine,
+    finish_review_evidence,
+    scale_lineage_digest,
     spec_from_manifest,
 )
 
@@ -33,11 +36,14 @@ __all__ = [
     "aggregation_plan",
     "build_evidence_at_scale",
     "build_profile",
+    "check_spark_source",
     "choose_engine",
     "evidence_from_aggregates",
+    "finish_review_evidence",
     "load_profile",
     "numpy_aggregates",
     "profile_digest",
     "save_profile",
+    "scale_lineage_digest",
     "spec_from_manifest",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +61,24 @@ def choose_engine(source: str | Path, *, table: str | None = None, threshold_byt
         return "duckdb"
     path = Path(src)
     return "numpy" if path.exists() and path.stat().st_size <= threshold_bytes else "duckdb"
+
+
+def check_spark_source(source: str | Path, *, label: str = "data.evaluation") -> None:
+    """Refuse a DuckDB database file for the Spark engine: Spark cannot open it, and a table name
+    found in it would be looked up in Spark's own catalog instead.
+
+    Examples
+    --------
+    >>> check_spark_source("lake/part-*.parquet")
+    >>> check_spark_source("lake.duckdb")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ManifestError: data.evaluation: lake.duckdb is a DuckDB database, which --engine spark cannot read; Spark reads Parquet files or globs (or tables of its own catalog); use --engine duckdb (or auto)
+    """
+    if str(source).endswith((".duckdb", ".db")):
+        raise ManifestError(f"{label}: {Path(source).name} is a DuckDB database, which --engine spark cannot read; "
+                            "Spark reads Parquet files or globs (or tables of its own catalog); "
+                            "use --engine duckdb (or auto)")
 
 
 def build_evidence_at_scale(
@@ -122,6 +140,7 @@ def build_evidence_at_scale(
     elif chosen == "spark":
         from workbench.engine._spark import local_spark_session, spark_aggregates
 
+        check_spark_source(source)
         session = spark if spark is not None else local_spark_session()
         agg = spark_aggregates(session, source, spec, table=table, profile=profile, models=models,
                                progress=progress)
@@ -129,3 +148,62 @@ def build_evidence_at_scale(
         raise ManifestError(f"--engine: unknown engine {engine!r}; use numpy, duckdb, spark or auto")
     agg.timings["total"] = time.perf_counter() - t0
     return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin)
+
+
+def scale_lineage_digest(manifest: Any, artefacts: Sequence[dict[str, Any]], profile_digest: str | None) -> str:
+    """The evidence digest of a scale review: what its evidence was computed *from*.
+
+    Not ``workbench.artefacts.lineage_digest``: that one digests the in-memory loader's records
+    (rows, columns and pandas schema fingerprint of every data file, the reference and replay
+    files), which the scale engine never reads into memory, and it has no place for the reference
+    *profile* drift is measured against — a stored profile (``--reference-profile``) is an input
+    the manifest does not name. So this lineage covers every evaluation file's (or database's)
+    hash and size, the model files scored in Spark, the manifest's content and the profile digest.
+    """
+    from workbench.canonical import digest
+
+    return digest({"artefacts": sorted(({k: v for k, v in a.items() if k != "path"} for a in artefacts),
+                                       key=lambda d: d["sha256"]),
+                   "manifest": manifest.content(), "reference_profile_digest": profile_digest})
+
+
+def finish_review_evidence(
+    ev: dict[str, Any],
+    manifest: Any,
+    spec: ScaleSpec,
+    *,
+    files: Sequence[Path],
+    table: str | None = None,
+    models: dict | None = None,
+    profile_digest: str | None = None,
+) -> dict[str, Any]:
+    """Turn :func:`build_evidence_at_scale`'s output into a review's evidence JSON.
+
+    Adds the manifest's header (name, task, positive label, model names and versions), the
+    artefacts (every evaluation file, the model files scored in Spark), the ``evidence_digest``
+    (:func:`scale_lineage_digest`) and — last, as ``workbench.evidence.build_evidence`` does —
+    ``digest = workbench.evidence.content_digest(evidence)``, the check ``workbench gate
+    --evidence`` runs. ``ev`` is not modified.
+    """
+    from workbench.canonical import sha256_file, to_jsonable
+    from workbench.evidence import SCHEMA_VERSION, content_digest
+
+    models = models or {}
+    artefacts = [{"role": "evaluation", "path": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size}
+                 for f in files]
+    if table is not None:
+        artefacts[0]["table"] = table
+    artefacts += [m.record() for m in models.values()]
+    out = {k: v for k, v in ev.items() if k != "digest"}  # the engine's digest leaves the timings out
+    out["schema_version"] = SCHEMA_VERSION
+    out["review"] = {**ev["review"], "name": manifest.name, "task": manifest.task,
+                     "positive_label": to_jsonable(manifest.positive_label)}
+    out["models"] = dict(ev["models"])
+    for role in spec.scores:
+        entry = getattr(manifest, role)
+        kind = "precomputed" if role not in models else f"{entry.kind}, scored in spark"
+        out["models"][role] = {**ev["models"][role], "name": entry.name, "version": entry.version, "kind": kind}
+    out["artefacts"] = to_jsonable(artefacts)
+    out["evidence_digest"] = scale_lineage_digest(manifest, artefacts, profile_digest)
+    out["digest"] = content_digest(out)
+    return out
