@@ -15,16 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.cli._common import DEFAULT_DB, add_db_option, progress, stdin_is_interactive
+from workbench.cli._users import cli_actor
 from workbench.errors import ArtefactError, PolicyError, StoreError
 
 _STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - getuser raises several types when no name is known
-        return "cli:unknown"
 
 
 def _store_path(args: argparse.Namespace) -> tuple[Path | None, bool]:
@@ -103,7 +97,7 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
     progress("computing evidence (this takes a while; pass --evidence E.json to reuse a `workbench review` run)")
     ev = build_evidence(review, progress=progress)
     if store is not None and review_id is not None:
-        store.save_evidence(review_id, ev, actor=_actor())
+        store.save_evidence(review_id, ev, actor=cli_actor())
     return ev
 
 
@@ -140,11 +134,11 @@ def _run_gate(args: argparse.Namespace) -> int:
         review_id = None
         if store is not None:
             review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
-                                            evidence_digest=review.evidence_digest, actor=_actor())
+                                            evidence_digest=review.evidence_digest, actor=cli_actor())
         evidence = _evidence(args, review, store, review_id)
         decision = decide_review(review, policy, evidence, at=at, store=store, review_id=review_id)
         if store is not None and review_id is not None:
-            store.save_decision(review_id, decision.to_dict(), actor=_actor())
+            store.save_decision(review_id, decision.to_dict(), actor=cli_actor())
     finally:
         if store is not None:
             store.close()
@@ -172,7 +166,7 @@ def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
 def _review_id(store: Any, review: Any) -> str:
     return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
-                               evidence_digest=review.evidence_digest, actor=_actor())
+                               evidence_digest=review.evidence_digest, actor=cli_actor())
 
 
 def _run_signoff(args: argparse.Namespace) -> int:

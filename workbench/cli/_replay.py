@@ -7,20 +7,13 @@ when no alert fired for the batch, 1 when at least one did; 2 for invalid input.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from pathlib import Path
 from typing import Any
 
 from workbench.cli._common import add_db_option, db_path, progress
+from workbench.cli._users import cli_actor
 from workbench.errors import DataError, ManifestError
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - getuser raises several types when no name is known
-        return "cli:unknown"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -151,7 +144,7 @@ def _run_monitor(args: argparse.Namespace) -> int:
     review = load_review(light, progress=progress)
     batch = read_table(args.batch, label=f"--batch {args.batch}")
     with Store.open(db_path(args)) as store:
-        result = monitor_batch(review, batch, store=store, actor=_actor(), batch_digest=sha256_file(args.batch))
+        result = monitor_batch(review, batch, store=store, actor=cli_actor(), batch_digest=sha256_file(args.batch))
     _write(result, args.out)
     schedule = result["review_schedule"]
     progress(f"batch {result['batch_id']} ({'new' if result['new_batch'] else 'already recorded'}); "

@@ -31,6 +31,7 @@ def _quote(path: str) -> str:
 class DuckDBExecutor(SqlExecutor):
     engine = "duckdb"
     dialect = S.Dialect("duckdb")
+    exact_auc = True
 
     def __init__(self, source: str | Path, spec: ScaleSpec, *, table: str | None = None,
                  memory_limit: str = "2GB", temp_directory: str | Path | None = None, threads: int | None = None,
@@ -97,8 +98,8 @@ class DuckDBExecutor(SqlExecutor):
         """Exact AUC/AP terms: DuckDB groups by score and sorts the groups (parallel, spills);
         numpy runs the cumulative sums over the streamed batches with a carry.
 
-        Same integer sums as the window-function query of ``SqlExecutor`` (that one runs its
-        un-partitioned windows on one thread: 19 s vs 7.7 s for 10M distinct scores here).
+        (A window-function query over the groups gives the same integer sums but runs its
+        un-partitioned windows on one thread: 19 s vs 7.7 s for 10M distinct scores here.)
         """
         sql = (f"SELECT sum(1 - y)::BIGINT AS neg, sum(y)::BIGINT AS pos FROM base GROUP BY s_{i} "
                f"ORDER BY s_{i} DESC")
@@ -122,10 +123,6 @@ class DuckDBExecutor(SqlExecutor):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def _drift_stats(self, names: list[str], profile) -> None:
-        """Missing count, min and max come with each feature's cell counts (``numeric_cells``)."""
-        self.stats = {}
 
     def numeric_cells(self, name: str, prof) -> NumericCells:
         col = self.dialect.ident(name)

@@ -138,9 +138,23 @@ class SparkExecutor(SqlExecutor):
 
     def _drift_stats(self, names: list[str], profile) -> None:
         if self.drift_binning == "bucketizer" or not names:
-            super()._drift_stats(names, profile)
+            self.stats = self._feature_stats(names)
             return
         self._arrow_cells = arrow_drift_cells(self.spark, names, [profile.features[n] for n in names], self.dialect)
+
+    def _feature_stats(self, names: list[str]) -> dict[str, tuple]:
+        """Missing count, finite min and max of every numeric drift feature in ONE scan (bucketizer)."""
+        if not names:
+            return {}
+        d = self.dialect
+        exprs, cols = [], []
+        for j, name in enumerate(names):
+            x, fin = f"x{j}", d.finite(f"x{j}")
+            cols.append(f"TRY_CAST({d.ident(name)} AS DOUBLE) AS {x}")
+            exprs += [f"sum(CASE WHEN {x} IS NULL OR NOT {fin} THEN 1 ELSE 0 END)",
+                      f"min(CASE WHEN {fin} THEN {x} END)", f"max(CASE WHEN {fin} THEN {x} END)"]
+        row = self.one(f"SELECT {', '.join(exprs)} FROM (SELECT {', '.join(cols)} FROM src)")
+        return {name: tuple(row[3 * j: 3 * j + 3]) for j, name in enumerate(names)}
 
     def numeric_cells(self, name: str, prof) -> NumericCells:
         if name in self._arrow_cells:
@@ -153,7 +167,7 @@ class SparkExecutor(SqlExecutor):
 
         col = self.dialect.ident(name)
         finite = self.dialect.finite("x")
-        stats = self.stats[name]  # one scan for every feature (SqlExecutor._drift_stats)
+        stats = self.stats[name]  # one scan for every feature (_feature_stats)
         n_missing = int(stats[0] or 0)
         if prof.n == 0 or stats[1] is None:
             return NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), n_missing, np.nan, np.nan)

@@ -31,7 +31,7 @@ class SparkModel:
     role: str
     entry: Any  # workbench.manifest.ModelEntry with an absolute path
     payload: bytes
-    sha256: str
+    artefact: Any  # workbench._models.ArtefactRecord from the secure loader: hash, size, format
     task: str
     features: tuple[str, ...]
     positive_label: Any
@@ -40,10 +40,13 @@ class SparkModel:
     def column(self) -> str:
         return SCORE_PREFIX + self.role
 
+    @property
+    def sha256(self) -> str:
+        return self.artefact.sha256
+
     def record(self) -> dict[str, Any]:
-        """The lineage entry of the model file (as the in-memory review records it)."""
-        return {"role": self.role, "path": self.entry.path.name, "sha256": self.sha256, "bytes": len(self.payload),
-                "format": self.entry.kind}
+        """The lineage entry of the model file: the loader's record, as the in-memory review keeps it."""
+        return self.artefact.to_dict()
 
 
 def prepare_models(manifest: Any) -> dict[str, SparkModel]:
@@ -63,12 +66,11 @@ def prepare_models(manifest: Any) -> dict[str, SparkModel]:
         loaded = load_model(entry, role=role, base_dir=manifest.base_dir, task=manifest.task,
                             features=manifest.features, positive_label=manifest.positive_label,
                             manifest_label=manifest.display_file)
-        payload = path.read_bytes()
-        sha = hashlib.sha256(payload).hexdigest()
-        if loaded.record is not None and sha != loaded.record.sha256:
+        payload = path.read_bytes()  # the bytes the workers load: they must be the bytes loaded here
+        if loaded.record is None or hashlib.sha256(payload).hexdigest() != loaded.record.sha256:
             raise ArtefactError(f"{manifest.display_file}: {role}.path changed while it was being loaded; retry")
-        out[role] = SparkModel(role=role, entry=entry.model_copy(update={"path": path}), payload=payload, sha256=sha,
-                               task=manifest.task, features=tuple(manifest.features),
+        out[role] = SparkModel(role=role, entry=entry.model_copy(update={"path": path}), payload=payload,
+                               artefact=loaded.record, task=manifest.task, features=tuple(manifest.features),
                                positive_label=manifest.positive_label)
     return out
 

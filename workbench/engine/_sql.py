@@ -51,12 +51,12 @@ class Dialect:
         return f"isfinite({x})"
 
     def uniform(self, row_key: str, replicate: str) -> str:
-        """Uniform [0, 1) from a hash of the single combined key (row, replicate)."""
-        if self.name == "spark":
-            key = f"(CAST({row_key} AS DECIMAL(38,0)) * {MAX_REPLICATES} + {replicate})"
-            return f"(CAST(shiftrightunsigned(xxhash64({key}), 11) AS DOUBLE) / 9007199254740992.0)"
-        key = f"({row_key}::HUGEINT * {MAX_REPLICATES} + {replicate})"
-        return f"(CAST(hash({key}) >> 11 AS DOUBLE) / 9007199254740992.0)"
+        """Spark: uniform [0, 1) from a hash of the single combined key (row, replicate) — the top
+        53 bits of xxhash64 over 2**53. DuckDB needs none: ``replicated`` compares its raw hash."""
+        if self.name != "spark":
+            raise ValueError(f"Dialect.uniform is Spark's; the {self.name} dialect compares raw hashes")
+        key = f"(CAST({row_key} AS DECIMAL(38,0)) * {MAX_REPLICATES} + {replicate})"
+        return f"(CAST(shiftrightunsigned(xxhash64({key}), 11) AS DOUBLE) / 9007199254740992.0)"
 
     def replicated(self, table: str, replicates: str) -> str:
         """``table`` crossed with ``replicates`` (column ``r``): columns of the table, ``u`` = r, ``w``.
@@ -161,16 +161,6 @@ def newton_exprs(i: int, intercept: float, slope: float, w: str = "") -> list[st
             f"sum({m}{x} * {v})", f"sum({m}{x} * {x} * {v})"]
 
 
-def newton_fit(sums_at, *, n_rows: float, n_pos: float, max_iter: int = 100) -> tuple[float, float]:
-    """``logistic_recalibration`` with the data scans delegated to ``sums_at(intercept, slope)``.
-
-    Same start (0, 0), Newton steps and stopping rules as
-    ``workbench.metrics.calibration.logistic_recalibration``; returns ``(slope, intercept)``.
-    """
-    fits = newton_fit_many(lambda thetas: {0: sums_at(*thetas[0])}, {0: (n_rows, n_pos)}, max_iter=max_iter)
-    return fits[0]
-
-
 def warm_start_sql(i: int) -> str:
     """(model, logit bin, y) -> count, sum of logit(p): the grouped data of ``grouped_logistic_fit``."""
     lo = math.log(LOGIT_EPS) - math.log1p(-LOGIT_EPS)
@@ -180,11 +170,12 @@ def warm_start_sql(i: int) -> str:
 
 
 def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100, start: dict | None = None) -> dict:
-    """:func:`newton_fit` for several models at once: one scan per Newton step for all of them.
+    """``workbench.metrics.calibration.logistic_recalibration`` for several models at once, the
+    data scans delegated to ``sums_at``: one scan per Newton step for all of them.
 
     ``counts`` maps a model to ``(n_rows, n_pos)``; ``sums_at({model: (intercept, slope)})``
     returns ``{model: (g0, g1, h00, h01, h11)}`` for the models still iterating. Each model
-    follows exactly the steps and stopping rules of the single-model fit, from (0, 0) or from
+    follows exactly the Newton steps and stopping rules of that fit, from (0, 0) or from
     ``start[model]`` = (intercept, slope) (``grouped_logistic_fit``).
     """
     nan = (float("nan"), float("nan"))

@@ -1,7 +1,7 @@
 """The plan run as SQL over a view ``base`` (see ``_sql``); DuckDB and Spark subclass it.
 
-A subclass provides ``rows(sql) -> list[tuple]`` and the source view, and may override the
-pieces its engine does differently (exact AUC, drift binning). Only aggregates come back.
+A subclass provides ``rows(sql) -> list[tuple]``, ``numeric_cells`` and the source view, and may
+override the pieces its engine does differently (exact AUC, drift binning). Only aggregates come back.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from workbench.metrics.calibration import grouped_logistic_fit
 class SqlExecutor:
     engine = "sql"
     dialect = S.Dialect("duckdb")
-    exact_auc = True
+    #: Whether ``_exact_rank_summary`` is provided (DuckDB); otherwise AUC/AP come from histograms.
+    exact_auc = False
 
     def __init__(self, spec: ScaleSpec, *, progress: Callable[[str], None] | None = None) -> None:
         self.spec = spec
@@ -114,17 +115,8 @@ class SqlExecutor:
         role.histogram = h
 
     def _exact_rank_summary(self, i: int) -> dict[str, float]:
-        """Exact AUC/AP terms: GROUP BY score, running sums in descending score order."""
-        sql = f"""
-        WITH g AS (SELECT s_{i} AS s, sum(1 - y) AS neg, sum(y) AS pos FROM base GROUP BY s_{i}),
-        w AS (SELECT neg, pos,
-                     coalesce(sum(pos) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS above,
-                     sum(pos + neg) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seen,
-                     sum(pos) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS tp
-              FROM g)
-        SELECT sum(neg * (2 * above + pos)), sum(pos * (CAST(tp AS DOUBLE) / seen)), sum(pos), sum(neg) FROM w"""
-        num2, ap_sum, p, nn = self.one(sql)
-        return {"num2": int(num2 or 0), "ap_sum": float(ap_sum or 0.0), "P": int(p or 0), "N": int(nn or 0)}
+        """Exact AUC/AP terms ``num2, ap_sum, P, N`` of score ``s_i`` (engines with ``exact_auc``)."""
+        raise NotImplementedError
 
     def _calibration(self, roles: list[str], out: dict[str, RoleAggregates]) -> None:
         """Calibration sums of every probability model: quantile edges in one scan, both bin
@@ -175,19 +167,8 @@ class SqlExecutor:
             role.calibration = sums[i]
 
     def _drift_stats(self, names: list[str], profile) -> None:
-        """Missing count, finite min and max of every numeric drift feature in ONE scan."""
-        self.stats: dict[str, tuple] = {}
-        if not names:
-            return
-        d = self.dialect
-        exprs, cols = [], []
-        for j, name in enumerate(names):
-            x, fin = f"x{j}", d.finite(f"x{j}")
-            cols.append(f"TRY_CAST({d.ident(name)} AS DOUBLE) AS {x}")
-            exprs += [f"sum(CASE WHEN {x} IS NULL OR NOT {fin} THEN 1 ELSE 0 END)",
-                      f"min(CASE WHEN {fin} THEN {x} END)", f"max(CASE WHEN {fin} THEN {x} END)"]
-        row = self.one(f"SELECT {', '.join(exprs)} FROM (SELECT {', '.join(cols)} FROM src)")
-        self.stats = {name: tuple(row[3 * j: 3 * j + 3]) for j, name in enumerate(names)}
+        """Hook run once before ``numeric_cells`` of the numeric drift features ``names``: an
+        engine may scan all of them together here (Spark does). Default: nothing."""
 
     def quantiles(self, idx: list[int], qs: np.ndarray, *, out: list[RoleAggregates]) -> list[list[float]]:
         """Exact quantiles (linear interpolation, as numpy) of each score ``s_i`` at ``qs``, one scan."""
