@@ -214,7 +214,8 @@ def monitoring_history(store: Any, review_id: str) -> list[dict[str, Any]]:
             for b in store.list_monitoring_batches(review_id)]
 
 
-def record_batch(review: Any, name: str, payload: bytes, *, store: Any, actor: Any, **options: Any) -> dict[str, Any]:
+def record_batch(review: Any, name: str, payload: bytes, *, store: Any, actor: Any,
+                 label: str = "production batch", **options: Any) -> dict[str, Any]:
     """A production batch file's bytes (CSV or Parquet, read once) through :func:`monitor_batch`,
     digested by those same bytes: ``workbench monitor`` and the app's upload both call this."""
     import hashlib
@@ -222,7 +223,7 @@ def record_batch(review: Any, name: str, payload: bytes, *, store: Any, actor: A
 
     from workbench.artefacts import read_table
 
-    batch = read_table(Path(name), label="production batch", payload=payload)
+    batch = read_table(Path(name), label=label, payload=payload)
     return monitor_batch(review, batch, store=store, actor=actor, batch_digest=hashlib.sha256(payload).hexdigest(),
                          **options)
 

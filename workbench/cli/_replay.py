@@ -131,10 +131,9 @@ def _run_canary(args: argparse.Namespace) -> int:
 
 
 def _run_monitor(args: argparse.Namespace) -> int:
-    from workbench.artefacts import load_review, read_table
-    from workbench.canonical import sha256_file
+    from workbench.artefacts import load_review
     from workbench.manifest import load_manifest
-    from workbench.monitor import monitor_batch
+    from workbench.monitor import record_batch
     from workbench.store import Store
 
     manifest = load_manifest(args.manifest)
@@ -142,9 +141,10 @@ def _run_monitor(args: argparse.Namespace) -> int:
         raise DataError(f"--batch: file not found: {args.batch}")
     light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
     review = load_review(light, progress=progress)
-    batch = read_table(args.batch, label=f"--batch {args.batch}")
+    payload = args.batch.read_bytes()  # read once: the rows scored are the bytes digested
     with Store.open(db_path(args)) as store:
-        result = monitor_batch(review, batch, store=store, actor=cli_actor(), batch_digest=sha256_file(args.batch))
+        result = record_batch(review, args.batch.name, payload, store=store, actor=cli_actor(),
+                              label=f"--batch {args.batch}")
     _write(result, args.out)
     schedule = result["review_schedule"]
     progress(f"batch {result['batch_id']} ({'new' if result['new_batch'] else 'already recorded'}); "
