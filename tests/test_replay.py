@@ -12,7 +12,8 @@ import pytest
 from workbench._replay_stream import iter_windows
 from workbench.canonical import canonical_json
 from workbench.errors import DataError
-from workbench.replay import CanaryGuardrails, replay_criteria, run_replay
+from workbench.policy import evaluate_criterion, parse_policy
+from workbench.replay import CanaryGuardrails, run_replay
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,9 @@ def test_canary_halts_where_the_shift_crosses_the_guardrail(canary):
     assert [b["guardrail"] for b in c["halted_at"]["breaches"]] == ["psi"]
     assert "roll back" in c["recommendation"]
     assert len(c["timeline"]) == 7  # the rollout stops at the breach
-    assert replay_criteria(canary)["canary_breach"] is True
+    # the policy reads the breach from the replay result (the evidence's replay section)
+    rule = parse_policy({"id": "t", "version": "1", "criteria": [{"id": "r", "kind": "replay"}]}).criteria[0]
+    assert evaluate_criterion(rule, {"replay": {"status": "ok", **canary}}).status == "FAIL"
 
 
 def _bad(f: pd.DataFrame) -> pd.Series:

@@ -38,7 +38,7 @@ from workbench.errors import ManifestError
 from workbench.metrics import _registry as R
 from workbench.metrics.drift import drift_evidence
 
-__all__ = ["flips_by_group", "CanaryGuardrails", "run_replay", "replay_criteria"]
+__all__ = ["flips_by_group", "CanaryGuardrails", "run_replay", "stage_index"]
 
 _PERF_METRICS = ("roc_auc", "accuracy", "brier_score")
 
@@ -303,19 +303,3 @@ def flips_by_group(windows: list[dict[str, Any]], column: str) -> list[dict[str,
     rows = [{"group": g, "rows compared": n, "flipped to approve": up, "flipped to decline": down,
              "flip rate": (up + down) / n if n else None} for g, (n, up, down) in totals.items()]
     return sorted(rows, key=lambda r: -1.0 if r["flip rate"] is None else r["flip rate"], reverse=True)
-
-
-def replay_criteria(result: dict[str, Any]) -> dict[str, Any]:
-    """The few values a policy reads: agreement, worst window PSI, canary outcome.
-
-    Examples
-    --------
-    >>> replay_criteria({"summary": {"agreement_rate": 0.9, "max_window_psi": 0.1, "errors": {}},
-    ...                  "canary": None})["canary_breach"]
-    False
-    """
-    s, c = result["summary"], result.get("canary")
-    return {"agreement_rate": s["agreement_rate"], "max_window_psi": s["max_window_psi"],
-            "errors": s["errors"], "canary_status": c["status"] if c else None,
-            "canary_breach": bool(c and c["status"] == "halted"),
-            "canary_halted_at": c["halted_at"] if c else None}
