@@ -213,12 +213,11 @@ def eval_operational(c: OperationalCriterion, evidence: dict[str, Any]) -> Crite
             items.append(ItemResult("vs baseline", "MISSING", f"{c.metric}: no usable baseline value to compare with"))
         else:
             assert v.value is not None
-            # "Worse" depends on the metric: throughput worsens when it drops, latency and
-            # memory when they rise. The bound is on the relative worsening either way.
-            ratio = v.value / b.value
-            higher_is_better = c.metric.split(".")[0].startswith("throughput")
-            worse = Value(1.0 - ratio if higher_is_better else ratio - 1.0)
-            change = "drop" if higher_is_better else "increase"
+            # The bound is on the relative worsening: a throughput drop, a latency/memory rise.
+            from workbench.metrics.operational import HIGHER_IS_BETTER, relative_worsening
+
+            worse = Value(relative_worsening(c.metric, v.value, b.value))
+            change = "drop" if c.metric.split(".")[0] in HIGHER_IS_BETTER else "increase"
             label = f"{c.metric} {change} vs baseline ({fmt(b.value)} -> {fmt(v.value)})"
             items.append(check_bounds(label, worse, lo=None, hi=c.max_increase, name="vs baseline"))
     return _result(c, items, details={"metric": c.metric})

@@ -31,8 +31,9 @@ from workbench.metrics.drift import drift_evidence
 __all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "monitoring_history", "record_batch", "review_schedule",
            "review_schedule_for", "UPPER_BOUND_METRICS"]
 
-UPPER_BOUND_METRICS = frozenset({"psi", "ece", "mce", "latency_ms.p95", "latency_ms.p99", "brier_score",
-                                 "log_loss", "error_rate", "share_drifted", "prediction_psi"})
+# Ceilings the metric registry cannot answer (losses like brier_score and log_loss it does).
+UPPER_BOUND_METRICS = frozenset({"psi", "ece", "mce", "latency_ms.p95", "latency_ms.p99", "error_rate",
+                                 "share_drifted", "prediction_psi"})
 DUE_SOON_DAYS = 14
 _PERF = ("roc_auc", "accuracy", "brier_score", "average_precision")
 

@@ -148,6 +148,23 @@ _COMPARED = {
 }
 
 
+# The compared metrics where more is better; for the others (latency, size, memory) less is.
+HIGHER_IS_BETTER = frozenset({"throughput_rows_per_s"})
+
+
+def relative_worsening(metric: str, candidate: float, baseline: float) -> float:
+    """The candidate's relative change vs the baseline in the direction that hurts: a throughput
+    drop, a latency, size or memory increase (negative when the candidate is better).
+
+    Examples
+    --------
+    >>> relative_worsening("throughput_rows_per_s", 800.0, 1000.0), relative_worsening("latency_ms.p95", 12.0, 10.0)
+    (0.19999999999999996, 0.19999999999999996)
+    """
+    ratio = candidate / baseline
+    return 1.0 - ratio if metric.split(".")[0] in HIGHER_IS_BETTER else ratio - 1.0
+
+
 def _get(entry: Mapping[str, Any], key: str, sub: str | None) -> float | None:
     value = entry.get(key)
     if sub is not None:
