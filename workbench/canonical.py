@@ -82,6 +82,23 @@ def digest(value: Any) -> str:
     return sha256_text(canonical_json(value))
 
 
+def frame_digest(frame: Any) -> str:
+    """Digest of a pandas frame's column names and cell values (pandas' stable row hashes; the
+    index is ignored): the identity of data that has no file, e.g. an explained sample.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"x": [1, 2], "c": ["a", "b"]})
+    >>> frame_digest(a) == frame_digest(a.set_axis([7, 8])), frame_digest(a) == frame_digest(a.iloc[::-1])
+    (True, False)
+    """
+    import pandas as pd
+
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return digest({"columns": list(map(str, frame.columns)), "rows_sha256": hashlib.sha256(rows.tobytes()).hexdigest()})
+
+
 def sha256_file(path: str | Path) -> str:
     """SHA-256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()

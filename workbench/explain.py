@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import _explain_views as views
-from workbench.canonical import digest
+from workbench.canonical import digest, frame_digest
 from workbench.errors import DataError
 
 __all__ = [
@@ -71,11 +71,6 @@ class ModelExplanation:
         err = float(np.max(np.abs(self.base_value + self.values.sum(axis=1) - self.output), initial=0.0))
         tol = 1e-6 * max(1.0, float(np.max(np.abs(self.output), initial=0.0)))
         return {"max_abs_error": err, "tolerance": tol, "holds": bool(err <= tol), "output_space": self.output_space}
-
-
-def _data_digest(frame: pd.DataFrame) -> str:
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return digest({"columns": list(map(str, frame.columns)), "rows": hashed.tobytes().hex()})
 
 
 def explain_model(
@@ -142,7 +137,7 @@ def explain_model(
         model_digest = joblib.hash(estimator) if estimator is not None else "agnostic"
     settings: dict[str, Any] = {"n_rows": len(rows), "n_background": len(background),
                                 "seed": int(seed), "positive_index": int(positive_index)}
-    key = digest({"model": model_digest, "data": _data_digest(frame[list(features)]), "settings": settings})
+    key = digest({"model": model_digest, "data": frame_digest(frame[list(features)]), "settings": settings})
     if key in _LRU:
         _LRU.move_to_end(key)
         return _LRU[key]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import _replay_window as W
-from workbench.canonical import digest
+from workbench.canonical import frame_digest
 from workbench.metrics import _registry as R
 from workbench.metrics.drift import drift_evidence
 
@@ -172,13 +172,6 @@ def review_schedule(cadence_days: int | None, anchor: dt.date, today: dt.date,
     return out
 
 
-def _frame_digest(batch: pd.DataFrame) -> str:
-    import hashlib
-
-    hashed = pd.util.hash_pandas_object(batch, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes() + digest(list(map(str, batch.columns))).encode()).hexdigest()
-
-
 def _window_of(batch: pd.DataFrame, column: str, today: dt.date) -> tuple[str, str]:
     if column in batch.columns and len(batch):
         ts = pd.to_datetime(batch[column], utc=True, errors="coerce").dropna()
@@ -254,7 +247,7 @@ def monitor_batch(
     if store.get_review(review_id) is None:
         store.upsert_review(m.name, manifest_path=str(m.source), evidence_digest=review.evidence_digest,
                             actor=actor)
-    batch_digest = batch_digest or _frame_digest(batch)
+    batch_digest = batch_digest or frame_digest(batch)
     stored = store.find_monitoring_batch(review_id, batch_digest)
     new = stored is None
     if stored is None:  # a batch recorded before is not scored again
