@@ -45,8 +45,7 @@ with guard("explain the models"):
         st.caption(explain_panel.method_caption(summaries))
         widgets.chart(explain_panel.importance_figure(summaries), key="importance")
         if len(summaries) == 2:
-            diff = explain.explanation_diff(summaries["candidate"], summaries["baseline"],
-                                            sensitive=data.sensitive_features)
+            diff = explain.review_explanation_diff(data, summaries["candidate"], summaries["baseline"])
             explain_panel.diff_panel(diff, key="demand_diff")
     else:
         st.caption(explain_panel.method_caption({r: {"method": e.method, "output_space": e.output_space, **e.settings}

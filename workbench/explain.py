@@ -42,7 +42,7 @@ from workbench.errors import DataError
 
 __all__ = [
     "ModelExplanation", "beeswarm_data", "dependence_data", "explain_model", "explain_review",
-    "explanation_diff", "explanation_evidence", "global_importance", "local_explanation",
+    "explanation_diff", "explanation_evidence", "global_importance", "local_explanation", "review_explanation_diff",
 ]
 
 _LRU: OrderedDict[str, ModelExplanation] = OrderedDict()
@@ -284,8 +284,6 @@ def explanation_evidence(review: Any, *, n_rows: int = 2000, n_background: int =
                          n_boot: int = 1000, top_k: int = 5, cache_dir: str | Path | None = None,
                          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """``evidence["explanations"]`` = ``{candidate, baseline, diff}`` (shape in the module docstring)."""
-    from workbench._fairness_stats import proxy_associations
-
     out: dict[str, Any] = {}
     if review.task != "binary":
         reason = "explanations are computed for binary tasks"
@@ -301,13 +299,21 @@ def explanation_evidence(review: Any, *, n_rows: int = 2000, n_background: int =
                          "local": typical_cases(expl, threshold=float(review.threshold))}
         except DataError as exc:
             out[role] = {"status": "not_applicable", "reason": str(exc)}
+    ok = all(out.get(r) and out[r].get("status") == "ok" for r in ("candidate", "baseline"))
+    out["diff"] = review_explanation_diff(review, out["candidate"], out["baseline"], top_k=top_k) if ok else None
+    return out
+
+
+def review_explanation_diff(review: Any, candidate: dict[str, Any], baseline: dict[str, Any], *,
+                            top_k: int = 5) -> dict[str, Any]:
+    """:func:`explanation_diff` with the review's sensitive features and their proxies (the
+    features most associated with them on the evaluation data): the evidence's and the app's."""
+    from workbench._fairness_stats import proxy_associations
+
     sens = list(review.sensitive_features)
     proxies: list[str] = []
     if sens:
         inputs = [f for f in review.features if f in review.evaluation.columns]
         assoc = proxy_associations(review.evaluation, inputs, sens)
         proxies = sorted({p for s in sens for p in assoc[s]["top_proxies"]})
-    ok = all(out.get(r) and out[r].get("status") == "ok" for r in ("candidate", "baseline"))
-    out["diff"] = explanation_diff(out["candidate"], out["baseline"], top_k=top_k, sensitive=sens,
-                                   proxies=proxies) if ok else None
-    return out
+    return explanation_diff(candidate, baseline, top_k=top_k, sensitive=sens, proxies=proxies)
