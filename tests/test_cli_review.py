@@ -246,3 +246,78 @@ def test_spark_engine_refuses_a_duckdb_database_with_a_workbench_message(tmp_pat
     assert len(err) == 1, err
     assert "lake.duckdb" in err[0] and "Parquet" in err[0] and "--engine duckdb" in err[0], err
     assert not out.exists()
+
+
+def test_a_missing_evaluation_file_is_a_manifest_error_on_either_engine(tmp_path, capsys):
+    _scored_table(tmp_path)
+    out = tmp_path / "e.json"
+    manifest = _scale_manifest(tmp_path, "gone.parquet")
+    for extra in ([], ["--engine", "duckdb"], ["--engine", "numpy"]):
+        assert main(["review", str(manifest), "--out", str(out), *extra]) == 2, extra
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "review.yaml: data.evaluation: file not found: gone.parquet" in err[0], (extra, err)
+    assert not out.exists()
+
+
+def test_a_database_with_two_tables_needs_table_and_records_it(tmp_path, capsys):
+    import duckdb
+
+    _scored_table(tmp_path)
+    con = duckdb.connect(str(tmp_path / "lake.duckdb"))
+    con.execute(f"CREATE TABLE scores AS SELECT * FROM read_parquet('{tmp_path / 'part-0.parquet'}')")
+    con.execute("CREATE TABLE notes AS SELECT 1 AS a")
+    con.close()
+    manifest = _scale_manifest(tmp_path, "lake.duckdb", settings={"n_bootstrap": 0})
+    out = tmp_path / "e.json"
+    for extra, needle in (([], "has 2 tables"), (["--table", "nope"], "no table 'nope'")):
+        assert main(["review", str(manifest), "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "review.yaml: data.evaluation lake.duckdb" in err[0] and needle in err[0], err
+    assert not out.exists()
+    assert main(["review", str(manifest), "--out", str(out), "--table", "scores"]) == 0
+    assert json.loads(out.read_text())["artefacts"][0]["table"] == "scores"
+
+
+def test_a_stored_profile_stands_in_for_a_missing_reference_on_the_scale_engine(tmp_path, capsys):
+    from workbench.engine import build_profile, save_profile
+
+    _scored_table(tmp_path)
+    save_profile(build_profile(tmp_path / "reference.parquet", features=["x0", "x1"]), tmp_path / "profile.json")
+    (tmp_path / "reference.parquet").unlink()
+    manifest = _scale_manifest(tmp_path, "part-*.parquet", settings={"n_bootstrap": 0})
+    out = tmp_path / "e.json"
+    assert main(["review", str(manifest), "--out", str(out)]) == 2  # no profile: the reference must exist
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "review.yaml: data.reference: file not found: reference.parquet" in err[0], err
+    assert main(["review", str(manifest), "--out", str(out), "--reference-profile", str(tmp_path / "profile.json")]) == 0
+    assert json.loads(out.read_text())["drift"]["reference_profile_digest"]
+
+
+def test_the_manifest_is_read_once_and_the_engine_chosen_once(demo_manifest, tmp_path, monkeypatch):
+    import workbench.engine
+    import workbench.engine._scale
+    import workbench.manifest
+    from workbench.evidence import SECTIONS
+
+    calls = {"load": 0, "choose": []}
+    real_load, real_choose = workbench.manifest.load_manifest, workbench.engine._scale.choose_engine
+
+    def load(*a, **k):
+        calls["load"] += 1
+        return real_load(*a, **k)
+
+    def choose(*a, **k):
+        calls["choose"].append(k.get("engine", "auto"))
+        return real_choose(*a, **k)
+
+    monkeypatch.setattr(workbench.manifest, "load_manifest", load)
+    monkeypatch.setattr(workbench.engine, "choose_engine", choose)
+    monkeypatch.setattr(workbench.engine._scale, "choose_engine", choose)
+    assert main(["review", str(demo_manifest), "--out", str(tmp_path / "m.json"), "--skip", ",".join(SECTIONS)]) == 0
+    assert calls == {"load": 1, "choose": ["auto"]}
+    _scored_table(tmp_path, parts=2)
+    calls["load"], calls["choose"] = 0, []
+    manifest = _scale_manifest(tmp_path, "part-*.parquet", settings={"n_bootstrap": 0})
+    assert main(["review", str(manifest), "--out", str(tmp_path / "s.json")]) == 0
+    # auto is decided in the CLI; build_evidence_at_scale only checks the concrete engine it is given
+    assert calls == {"load": 1, "choose": ["auto", "duckdb"]}

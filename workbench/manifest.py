@@ -279,18 +279,39 @@ def load_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:
     except ValidationError as exc:
         raise ManifestError(format_validation_error(exc, file=label)) from None
     if check_files:
-        _check_files(manifest, label)
+        _check_files(manifest, label)  # the keyword shadows check_files here
     return manifest
 
 
-def _check_files(m: Manifest, label: str) -> None:
+def check_files(m: Manifest, label: str | None = None, *, skip: tuple[str, ...] | list[str] = ()) -> None:
+    """Check that every file the manifest names exists (``Manifest.named_files``), one line each.
+
+    ``label`` starts each line (default: the manifest's file name); ``skip`` lists fields not to
+    check, e.g. ``("data.evaluation",)`` when it is a glob the scale engine expands.
+
+    Examples
+    --------
+    >>> m = Manifest.model_validate({
+    ...     "name": "r", "task": "binary", "target": "y", "positive_label": 1,
+    ...     "candidate": {"predictions": "s"}, "data": {"evaluation": "part-*.parquet"},
+    ...     "base_dir": "/nonexistent"})
+    >>> check_files(m, skip=("data.evaluation",))
+    >>> check_files(m)
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ManifestError: review.yaml: data.evaluation: file not found: part-*.parquet (paths are relative to the manifest's folder)
+    """
+    label = m.display_file if label is None else label
     problems = [
         f"{label}: {field}: file not found: {rel.as_posix()} (paths are relative to the manifest's folder)"
         for field, rel in m.named_files()
-        if not m.resolve(rel).is_file()
+        if field not in skip and not m.resolve(rel).is_file()
     ]
     if problems:
         raise ManifestError("\n".join(problems))
+
+
+_check_files = check_files
 
 
 __all__ = [
@@ -301,6 +322,7 @@ __all__ = [
     "ModelEntry",
     "ReadinessPlan",
     "ReplaySettings",
+    "check_files",
     "format_validation_error",
     "load_manifest",
 ]

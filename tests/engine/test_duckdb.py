@@ -212,3 +212,50 @@ def test_bucket_bootstrap_cis_agree_with_numpy(data):
         sec = ev["models"][role]["fairness"]["sex"]["groups"]["F"]["tpr"]
         assert abs(sec["ci_low"] - sec_np["ci_low"]) <= _ci_tolerance(sec_np)
     assert "256 random buckets" in ev["bootstrap"]["weights"]
+
+
+def test_a_database_without_a_table_name_reads_its_only_table(data, tmp_path):
+    from workbench.engine._duckdb import database_table
+    from workbench.errors import ArtefactError
+
+    frame, _, _, np_ev, _ = data
+    db = tmp_path / "lake.duckdb"
+    con = duckdb.connect(str(db))
+    con.register("f", frame)
+    con.execute("CREATE TABLE scored AS SELECT * FROM f")
+    con.close()
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=0)
+    ev = evidence_from_aggregates(duckdb_aggregates(str(db), spec), spec)
+    assert ev["models"]["candidate"]["metrics"]["roc_auc"]["value"] == np_ev["models"]["candidate"]["metrics"]["roc_auc"]["value"]
+    assert database_table(db) == "scored" and database_table(db, "scored") == "scored"
+    with pytest.raises(ArtefactError, match=r"r.yaml: data.evaluation lake.duckdb: no table 'nope'; tables: scored"):
+        database_table(db, "nope", label="r.yaml: data.evaluation")
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE other AS SELECT 1 AS a")
+    con.close()
+    with pytest.raises(ArtefactError, match=r"lake.duckdb has 2 tables \((other, scored|scored, other)\); pick one with --table"):
+        database_table(db)
+    with pytest.raises(ArtefactError, match=r"has 2 tables .*pick one with table="):
+        duckdb_aggregates(str(db), spec)
+    with pytest.raises(ArtefactError, match="not found"):
+        database_table(tmp_path / "missing.duckdb")
+
+
+def test_choose_engine_decides_once_and_checks_an_engine_asked_for(tmp_path):
+    from workbench.engine import choose_engine, is_database, is_glob
+    from workbench.errors import ManifestError
+
+    assert is_glob("a/part-*.parquet") and is_glob("a/p[01].parquet") and not is_glob("a/p.parquet")
+    assert is_database("lake.duckdb") and is_database("lake.db") and not is_database("lake.parquet")
+    small = tmp_path / "s.parquet"
+    small.write_bytes(b"x" * 100)
+    assert choose_engine(small) == "numpy" and choose_engine(small, threshold_bytes=10) == "duckdb"
+    assert choose_engine(tmp_path / "big.csv", threshold_bytes=0) == "numpy"  # only the in-memory loader reads CSV
+    assert choose_engine("lake.duckdb") == choose_engine("x.parquet", table="t") == "duckdb"
+    assert choose_engine(small, engine="duckdb") == "duckdb" and choose_engine(small, engine="spark") == "spark"
+    with pytest.raises(ManifestError, match=r"^r.yaml: data.evaluation: --engine numpy reads one file, not lake.duckdb; "):
+        choose_engine("lake.duckdb", engine="numpy", label="r.yaml: data.evaluation")
+    with pytest.raises(ManifestError, match="lake.duckdb is a DuckDB database, which --engine spark cannot read"):
+        choose_engine("lake.duckdb", engine="spark")
+    with pytest.raises(ManifestError, match="unknown engine 'gpu'"):
+        choose_engine(small, engine="gpu")

@@ -49,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from workbench.engine import choose_engine, is_glob
     from workbench.evidence import SECTIONS
-    from workbench.manifest import load_manifest
+    from workbench.manifest import check_files, load_manifest
 
     skip = [s.strip() for s in args.skip.split(",") if s.strip()]
     unknown = sorted(set(skip) - set(SECTIONS))
@@ -67,10 +68,18 @@ def _run(args: argparse.Namespace) -> int:
     if overrides:  # before loading, so the evidence digest covers the settings actually used
         manifest = manifest.model_copy(update={"settings": manifest.settings.model_copy(update=overrides)})
     source = str(manifest.resolve(manifest.data.evaluation))
-    if _use_scale_engine(manifest, source, args.engine):
-        evidence = _scale_evidence(manifest, source, args)
+    # The rule of docs/SCALE.md ("Wiring"), decided once; numpy is the in-memory path.
+    engine = choose_engine(source, engine=args.engine, label=f"{manifest.display_file}: data.evaluation")
+    # Every named file must exist, but a glob is expanded by the scale engine (no match is its
+    # error), and there a stored --reference-profile stands in for data.reference.
+    unchecked = ["data.evaluation"] if is_glob(source) else []
+    if engine != "numpy" and args.reference_profile is not None:
+        unchecked.append("data.reference")
+    check_files(manifest, skip=unchecked)
+    if engine == "numpy":
+        evidence = _in_memory_evidence(manifest, [s for s in SECTIONS if s not in skip])
     else:
-        evidence = _in_memory_evidence(args.manifest, manifest, [s for s in SECTIONS if s not in skip])
+        evidence = _scale_evidence(manifest, source, engine, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(evidence, indent=1, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     progress(f"wrote {args.out} (engine {evidence['engine']}, digest {evidence['digest'][:12]}, "
@@ -78,44 +87,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_glob(source: str) -> bool:
-    return any(ch in source for ch in "*?[")
-
-
-def _is_database(source: str) -> bool:
-    return source.endswith((".duckdb", ".db"))
-
-
-def _use_scale_engine(manifest: Any, source: str, engine: str) -> bool:
-    """The rule of docs/SCALE.md ("Wiring"): see the module docstring."""
-    from workbench.engine import choose_engine
-
-    if engine == "spark":
-        from workbench.engine import check_spark_source
-
-        check_spark_source(source, label=f"{manifest.display_file}: data.evaluation")
-    if engine in ("duckdb", "spark") or _is_glob(source) or _is_database(source):
-        if engine == "numpy":
-            raise ManifestError(f"{manifest.display_file}: data.evaluation: --engine numpy reads one file, not "
-                                f"{Path(source).name}; use --engine duckdb (or auto)")
-        return True
-    if engine == "numpy" or not source.endswith((".parquet", ".pq")):
-        return False
-    return choose_engine(source) == "duckdb"
-
-
-def _in_memory_evidence(path: Path, manifest: Any, include: list[str]) -> dict[str, Any]:
+def _in_memory_evidence(manifest: Any, include: list[str]) -> dict[str, Any]:
     from workbench.artefacts import load_review
     from workbench.evidence import build_evidence
-    from workbench.manifest import load_manifest
 
-    load_manifest(path)  # every referenced file must exist on this path
     review = load_review(manifest, progress=progress)
     return build_evidence(review, include=include, progress=progress)
 
 
 def _source_files(manifest: Any, source: str) -> list[Path]:
-    files = sorted(Path(p) for p in glob.glob(source)) if _is_glob(source) else [Path(source)]
+    from workbench.engine import is_glob
+
+    files = sorted(Path(p) for p in glob.glob(source)) if is_glob(source) else [Path(source)]
     files = [f for f in files if f.is_file()]
     if not files:
         raise ArtefactError(f"{manifest.display_file}: data.evaluation: no file matches {source} "
@@ -123,58 +106,41 @@ def _source_files(manifest: Any, source: str) -> list[Path]:
     return files
 
 
-def _database_table(manifest: Any, source: str, table: str | None) -> str:
-    import duckdb
-
-    con = duckdb.connect(source, read_only=True)
-    try:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-    finally:
-        con.close()
-    if table is not None:
-        if table not in tables:
-            raise ArtefactError(f"{manifest.display_file}: data.evaluation {Path(source).name}: no table {table!r}; "
-                                f"tables: {', '.join(tables) or 'none'}")
-        return table
-    if len(tables) != 1:
-        raise ArtefactError(f"{manifest.display_file}: data.evaluation {Path(source).name} has "
-                            f"{len(tables)} tables ({', '.join(tables) or 'none'}); pick one with --table")
-    return tables[0]
-
-
-def _scale_evidence(manifest: Any, source: str, args: argparse.Namespace) -> dict[str, Any]:
+def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Namespace) -> dict[str, Any]:
     from workbench.engine import (
         build_evidence_at_scale,
         build_profile,
         finish_review_evidence,
+        is_database,
         load_profile,
         profile_digest,
         spec_from_manifest,
     )
 
-    spec = spec_from_manifest(manifest, score_models=args.engine == "spark")
+    spec = spec_from_manifest(manifest, score_models=engine == "spark")
     models = {}
-    if args.engine == "spark":
+    if engine == "spark":
         from workbench.engine._spark_scoring import prepare_models
 
         models = prepare_models(manifest)
-    if args.engine == "spark" and not spec.id_column:
+    if engine == "spark" and not spec.id_column:
         raise ManifestError(f"{manifest.display_file}: id_column: the spark engine needs a unique row key "
                             "(hashed into the bootstrap weights); name it with id_column")
     files = _source_files(manifest, source)
-    table = _database_table(manifest, source, args.table) if _is_database(source) else None
+    table = None
+    if is_database(source):  # the table to read, recorded in the evidence: --table, else its only one
+        from workbench.engine._duckdb import database_table
+
+        table = database_table(source, args.table, label=f"{manifest.display_file}: data.evaluation")
     profile = prof_digest = None
     if spec.features:
         if args.reference_profile is not None:
             profile, prof_digest = load_profile(args.reference_profile)
         elif manifest.data.reference is not None:
-            ref = manifest.resolve(manifest.data.reference)
-            if not ref.is_file():
-                raise ArtefactError(f"{manifest.display_file}: data.reference: file not found: {ref}")
+            ref = manifest.resolve(manifest.data.reference)  # checked to exist by _run
             progress(f"profiling the reference {ref.name} ({len(spec.features)} features)")
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
-    engine = args.engine
     progress(f"scale engine ({engine}) on {len(files)} file(s), {spec.n_boot} bootstrap replicates")
     ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
                                  profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,

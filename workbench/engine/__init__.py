@@ -25,6 +25,8 @@ from workbench.engine._scale import (
     check_spark_source,
     choose_engine,
     finish_review_evidence,
+    is_database,
+    is_glob,
     scale_lineage_digest,
     spec_from_manifest,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "choose_engine",
     "evidence_from_aggregates",
     "finish_review_evidence",
+    "is_database",
+    "is_glob",
     "load_profile",
     "numpy_aggregates",
     "profile_digest",

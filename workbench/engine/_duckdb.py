@@ -19,6 +19,7 @@ import pandas as pd
 
 from workbench.engine import _sql as S
 from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
+from workbench.engine._scale import is_database, is_glob
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
 from workbench.metrics._drift_numeric import LUT_SIZE, GridBinner
@@ -26,6 +27,35 @@ from workbench.metrics._drift_numeric import LUT_SIZE, GridBinner
 
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
+
+
+def _pick_table(con, name: str, table: str | None, label: str, option: str = "--table") -> str:
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    if table is not None:
+        if table not in tables:
+            raise ArtefactError(f"{label} {name}: no table {table!r}; tables: {', '.join(tables) or 'none'}")
+        return table
+    if len(tables) != 1:
+        raise ArtefactError(f"{label} {name} has {len(tables)} tables ({', '.join(tables) or 'none'}); "
+                            f"pick one with {option}")
+    return tables[0]
+
+
+def database_table(path: str | Path, table: str | None = None, *, label: str = "data.evaluation") -> str:
+    """The table of a DuckDB database to review: ``table`` if the database has it, else its only table.
+
+    ``label`` starts the messages (e.g. ``"review.yaml: data.evaluation"``); a database with no
+    table or several (and no ``table``) is an ``ArtefactError`` that lists them.
+    """
+    import duckdb
+
+    if not Path(path).is_file():
+        raise ArtefactError(f"{label}: DuckDB database not found: {path}")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return _pick_table(con, Path(path).name, table, label)
+    finally:
+        con.close()
 
 
 class DuckDBExecutor(SqlExecutor):
@@ -52,14 +82,16 @@ class DuckDBExecutor(SqlExecutor):
         import duckdb
 
         self.con = None
-        if table is not None:
+        if table is not None or is_database(src):
             if not Path(src).exists():
                 raise ArtefactError(f"DuckDB database {src}: file not found; fix data.evaluation")
             self.con = duckdb.connect(src, read_only=True)
+            if table is None:  # a database without a table name: its only table
+                table = _pick_table(self.con, Path(src).name, None, "evaluation data", "table=")
             from_ = self.dialect.ident(table)
             default_key = "rowid"
         else:
-            if not any(ch in src for ch in "*?[") and not Path(src).exists():
+            if not is_glob(src) and not Path(src).exists():
                 raise ArtefactError(f"evaluation data {src}: file not found; fix data.evaluation")
             self.con = duckdb.connect()
             from_ = f"read_parquet({_quote(src)}, filename = true, file_row_number = true)"
@@ -185,8 +217,8 @@ def duckdb_aggregates(
     Parameters
     ----------
     source : str or Path
-        A Parquet file, a Parquet glob (``data/part-*.parquet``) or, with ``table``, a
-        DuckDB database file.
+        A Parquet file, a Parquet glob (``data/part-*.parquet``) or a DuckDB database file
+        (``.duckdb``/``.db``: ``table``, default its only table, see :func:`database_table`).
     memory_limit, temp_directory
         DuckDB's memory limit and where it spills beyond it (default: a temporary folder).
     """

@@ -46,19 +46,67 @@ def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, score_models
                      drift_bands=tuple(s.drift_bands), **options)
 
 
-def choose_engine(source: str | Path, *, table: str | None = None, threshold_bytes: int = IN_MEMORY_BYTES) -> str:
-    """``numpy`` for a single small file, ``duckdb`` for globs, DuckDB tables and large files.
+def is_glob(source: str | Path) -> bool:
+    """Whether ``source`` is a file pattern (``*``, ``?`` or ``[``), read as every file it matches.
+
+    Examples
+    --------
+    >>> is_glob("lake/part-*.parquet"), is_glob("lake/part-0.parquet")
+    (True, False)
+    """
+    return any(ch in str(source) for ch in "*?[")
+
+
+def is_database(source: str | Path) -> bool:
+    """Whether ``source`` names a DuckDB database file (``.duckdb`` or ``.db``).
+
+    Examples
+    --------
+    >>> is_database("lake.duckdb"), is_database("lake.parquet")
+    (True, False)
+    """
+    return str(source).endswith((".duckdb", ".db"))
+
+
+def choose_engine(source: str | Path, *, engine: Engine = "auto", table: str | None = None,
+                  threshold_bytes: int = IN_MEMORY_BYTES, label: str = "data.evaluation") -> str:
+    """The concrete engine for ``source``, decided once: ``numpy``, ``duckdb`` or ``spark``.
+
+    ``auto``: ``duckdb`` for globs, DuckDB databases (or a ``table``) and Parquet files larger
+    than ``threshold_bytes``; ``numpy`` (in memory) for a single small file or one that is not
+    Parquet (only the in-memory loader reads CSV and friends). Spark runs only when asked for.
+    An engine asked for is returned after refusing a source it cannot read: ``numpy`` a glob,
+    a database or a table, ``spark`` a DuckDB database (:func:`check_spark_source`). ``label``
+    starts those messages (e.g. ``"review.yaml: data.evaluation"``).
 
     Examples
     --------
     >>> choose_engine("data/part-*.parquet")
     'duckdb'
+    >>> choose_engine("data/eval.csv")
+    'numpy'
+    >>> choose_engine("data/part-*.parquet", engine="numpy")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ManifestError: data.evaluation: --engine numpy reads one file, not part-*.parquet; use --engine duckdb (or auto)
     """
     src = str(source)
-    if table is not None or src.endswith((".duckdb", ".db")):
+    if engine == "spark":
+        check_spark_source(src, label=label)
+        return "spark"
+    if engine == "numpy":
+        if table is not None or is_glob(src) or is_database(src):
+            what = f"table {table!r}" if table is not None and not is_database(src) else Path(src).name
+            raise ManifestError(f"{label}: --engine numpy reads one file, not {what}; use --engine duckdb (or auto)")
+        return "numpy"
+    if engine == "duckdb":
         return "duckdb"
-    if any(ch in src for ch in "*?["):
+    if engine != "auto":
+        raise ManifestError(f"--engine: unknown engine {engine!r}; use numpy, duckdb, spark or auto")
+    if table is not None or is_database(src) or is_glob(src):
         return "duckdb"
+    if not src.endswith((".parquet", ".pq")):
+        return "numpy"
     path = Path(src)
     return "numpy" if path.exists() and path.stat().st_size <= threshold_bytes else "duckdb"
 
@@ -75,7 +123,7 @@ def check_spark_source(source: str | Path, *, label: str = "data.evaluation") ->
     ...
     workbench.errors.ManifestError: data.evaluation: lake.duckdb is a DuckDB database, which --engine spark cannot read; Spark reads Parquet files or globs (or tables of its own catalog); use --engine duckdb (or auto)
     """
-    if str(source).endswith((".duckdb", ".db")):
+    if is_database(source):
         raise ManifestError(f"{label}: {Path(source).name} is a DuckDB database, which --engine spark cannot read; "
                             "Spark reads Parquet files or globs (or tables of its own catalog); "
                             "use --engine duckdb (or auto)")
@@ -104,7 +152,8 @@ def build_evidence_at_scale(
         Parquet file, Parquet glob, or (with ``table``) a DuckDB database file; for Spark a
         Parquet path/glob or, with ``table``, a Spark table name.
     engine : {"auto", "numpy", "duckdb", "spark"}
-        ``auto``: :func:`choose_engine`. Spark runs only when asked for.
+        ``auto``: :func:`choose_engine` picks one; an engine asked for is checked against the
+        source by it. Spark runs only when asked for.
     spec : ScaleSpec
         Columns and settings (:func:`spec_from_manifest` builds it from a manifest).
     profile, profile_digest
@@ -120,7 +169,7 @@ def build_evidence_at_scale(
         ``engine``, ``models``, ``deltas``, ``tests``, ``drift``, ``fairness_deltas``, ``plan``,
         ``digest`` and ``timings_s`` (see docs/SCALE.md).
     """
-    chosen = choose_engine(source, table=table) if engine == "auto" else engine
+    chosen = choose_engine(source, engine=engine, table=table)
     if models and chosen != "spark":
         raise ManifestError(f"--engine {chosen}: model files are scored by the spark engine only; give score "
                             "columns (predictions) for the other engines")
@@ -140,12 +189,9 @@ def build_evidence_at_scale(
     elif chosen == "spark":
         from workbench.engine._spark import local_spark_session, spark_aggregates
 
-        check_spark_source(source)
         session = spark if spark is not None else local_spark_session()
         agg = spark_aggregates(session, source, spec, table=table, profile=profile, models=models,
                                progress=progress)
-    else:
-        raise ManifestError(f"--engine: unknown engine {engine!r}; use numpy, duckdb, spark or auto")
     agg.timings["total"] = time.perf_counter() - t0
     return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin)
 

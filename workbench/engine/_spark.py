@@ -31,6 +31,7 @@ from workbench.engine import _sql as S
 from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
 from workbench.engine._quantiles import exact_quantiles
 from workbench.engine._ranks import histogram_domain, histogram_scale
+from workbench.engine._scale import is_glob
 from workbench.engine._spark_scoring import scored_frame
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
@@ -73,7 +74,7 @@ class SparkExecutor(SqlExecutor):
             frame = spark.table(table)
         else:
             src = str(source)
-            if not any(ch in src for ch in "*?[") and not Path(src).exists():
+            if not is_glob(src) and not Path(src).exists():
                 raise ArtefactError(f"evaluation data {src}: file not found; fix data.evaluation")
             frame = spark.read.parquet(src)
         scored_columns = {m.column for m in (models or {}).values()}
