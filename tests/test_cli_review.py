@@ -321,3 +321,19 @@ def test_the_manifest_is_read_once_and_the_engine_chosen_once(demo_manifest, tmp
     assert main(["review", str(manifest), "--out", str(tmp_path / "s.json")]) == 0
     # auto is decided in the CLI; build_evidence_at_scale only checks the concrete engine it is given
     assert calls == {"load": 1, "choose": ["auto", "duckdb"]}
+
+
+def test_scale_engine_refuses_a_predictions_file_and_a_table_for_parquet(tmp_path, capsys):
+    frame = _scored_table(tmp_path)
+    frame[["id", "sc"]].to_parquet(tmp_path / "scores.parquet", index=False)
+    out = tmp_path / "e.json"
+    joined = _scale_manifest(tmp_path, "part-0.parquet",
+                             candidate={"predictions": "sc", "predictions_file": "scores.parquet"})
+    assert main(["review", str(joined), "--out", str(out), "--engine", "duckdb"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "candidate.predictions_file: the scale engine reads score columns" in err[0], err
+    plain = _scale_manifest(tmp_path, "part-0.parquet")
+    assert main(["review", str(plain), "--out", str(out), "--engine", "duckdb", "--table", "scores"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--table scores: data.evaluation (part-0.parquet) is not a DuckDB database" in err[0], err
+    assert not out.exists()

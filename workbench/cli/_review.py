@@ -127,6 +127,9 @@ def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Name
         raise ManifestError(f"{manifest.display_file}: id_column: the spark engine needs a unique row key "
                             "(hashed into the bootstrap weights); name it with id_column")
     files = _source_files(manifest, source)
+    if args.table is not None and not is_database(source):
+        raise ManifestError(f"--table {args.table}: data.evaluation ({Path(source).name}) is not a DuckDB database; "
+                            "--table picks a table of a .duckdb/.db file, drop it for Parquet files")
     table = None
     if is_database(source):  # the table to read, recorded in the evidence: --table, else its only one
         from workbench.engine._duckdb import database_table

@@ -29,6 +29,10 @@ def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, score_models
         entry = getattr(manifest, role)
         if entry is None:
             continue
+        if entry.predictions_file is not None:
+            raise ManifestError(f"{manifest.display_file}: {role}.predictions_file: the scale engine reads score "
+                                "columns of data.evaluation where it lives and joins no second file; add the scores "
+                                "as a column of the evaluation data (`predictions: <column>`) or use --engine numpy")
         if entry.predictions is None and score_models:
             scores[role] = SCORE_PREFIX + role
             continue
