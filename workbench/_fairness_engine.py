@@ -17,7 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks
+from workbench.metrics.bootstrap import (
+    default_weight_chunk,
+    fill_poisson_counts,
+    iter_weight_chunks,
+)
 
 MISSING_LABEL = "(missing)"
 BLAS_MAX_CELLS = 16_000_000  # rows x columns of the dense indicator (64 MB of float32)
@@ -268,7 +272,7 @@ def _scatter_bootstrap(
     k32, v32 = prepare(keys, values)
     out = np.zeros((n_boot, width), dtype=np.float64)
     if chunk_size is None:
-        chunk_size = max(1, min(256, (16 << 20) // max(n_rows, 1)))
+        chunk_size = default_weight_chunk(n_rows)
     starts = list(range(0, n_boot, chunk_size))
 
     def task(start: int) -> np.ndarray:

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from workbench.metrics.bootstrap import (
+    default_weight_chunk,
     iter_weight_chunks,
     percentile_ci,
     poisson_weights,
@@ -95,3 +96,31 @@ def test_uint8_counts_equal_the_inverse_cdf_table(n_rows, n_boot, start, seed):
     fill_poisson_counts(out, seed=seed, start=start)
     ref = poisson_weights(n_rows, n_boot=start + n_boot, seed=seed, start=start)
     assert np.array_equal(out, ref)
+
+
+def test_default_chunk_is_the_chunk_of_iter_weight_chunks():
+    assert [default_weight_chunk(n) for n in (0, 3, 65_536, 1_000_000, 10**9)] == [256, 256, 256, 16, 1]
+    assert [c.shape[0] for c in iter_weight_chunks(3, n_boot=300, seed=0)] == [256, 44]
+
+
+def test_lazy_kernel_builds_once_under_concurrent_first_calls():
+    import threading
+    import time
+
+    from workbench.metrics._kernels import lazy_kernel
+
+    calls = []
+
+    @lazy_kernel
+    def kernel():
+        calls.append(1)
+        time.sleep(0.05)  # a slow first build: the other threads arrive while it runs
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(kernel())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 8 and all(g is got[0] for g in got)

@@ -209,3 +209,29 @@ def test_calibration_only_review_equals_the_calibration_of_the_full_review():
     assert alone["deltas"].keys() == {f"calibration.{m}" for m in CALIBRATION_METRICS}
     with pytest.raises(ValueError, match="0/1"):
         quantitative_evidence("binary", np.r_[y.astype(int)[:-1], 2], scores, n_boot=5, include_metrics=False)
+
+
+def test_point_from_sums_of_the_unit_sums_is_point():
+    """The executors' entry (their own column sums) gives exactly the in-memory point estimates."""
+    rng = np.random.default_rng(8)
+    p = np.round(rng.beta(2, 3, 3000), 2)
+    y = rng.random(p.size) < p
+    prep = CalibrationPrepared(y, p, n_bins=8)
+    point, from_sums = prep.point(), prep.point_from_sums(prep.columns.sum(axis=0))
+    assert from_sums["curve"] == point["curve"]
+    assert from_sums["decomposition_residual"] == pytest.approx(point["decomposition_residual"], abs=1e-15)
+    for name in CALIBRATION_METRICS:
+        assert from_sums[name].value == pytest.approx(point[name].value, rel=1e-12, abs=1e-15), name
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.r_[np.full(9, 0.5), np.nan], "y_score contains NaN or infinite values"),
+    (np.full(9, 0.5), "y_score has 9 rows, y_true has 10"),
+])
+def test_calibration_only_and_full_evidence_check_scores_alike(bad, message):
+    from workbench.metrics._assemble import quantitative_evidence
+
+    y = np.tile([0, 1], 5)
+    for include_metrics in (True, False):
+        with pytest.raises(ValueError, match=message):
+            quantitative_evidence("binary", y, {"candidate": bad}, n_boot=2, include_metrics=include_metrics)

@@ -2,8 +2,9 @@
 
 Threshold metrics, log loss and Brier score come from ``finalise_counts`` of
 ``workbench.metrics._binary``; calibration from ``CalibrationPrepared.finalise`` /
-``point`` fed with the summed columns; CIs and deltas from the shared ``metric_entry`` and
-``paired_delta``. The numbers therefore agree with the in-memory path by construction.
+``point_from_sums`` fed with the summed columns; CIs and deltas from the shared
+``metric_entry`` and ``paired_delta``. The numbers therefore agree with the in-memory path
+by construction.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ _RANK = ("roc_auc", "average_precision")
 
 
 def calibration_prepared(role: RoleAggregates, *, n_bins: int) -> CalibrationPrepared:
-    """A ``CalibrationPrepared`` whose single column row is the executor's column sums.
+    """A ``CalibrationPrepared`` without rows: the bin layout, edges and full-data fit only.
 
-    ``point()`` sums ``columns`` over rows, so a (1, m) matrix of sums gives exactly the
-    point estimates of the in-memory object; ``finalise`` is the same pure function.
+    Enough for the pure ``finalise`` and ``point_from_sums``, which the executor's column
+    sums (``role.calibration``) feed exactly as the in-memory object's own sums; ``point()``
+    and anything else that reads the rows are not available on it.
     """
     prep = object.__new__(CalibrationPrepared)
     edges = np.asarray(role.quantile_edges, dtype=np.float64)
@@ -37,7 +39,6 @@ def calibration_prepared(role: RoleAggregates, *, n_bins: int) -> CalibrationPre
     prep.quantile_edges = edges
     prep.n_quantile_bins = edges.size - 1
     prep.slope_full, prep.intercept_full = float(role.slope), float(role.intercept)
-    prep.columns = np.asarray(role.calibration, dtype=np.float64)[None, :]
     return prep
 
 
@@ -104,7 +105,7 @@ def _calibration(role_name: str, agg: Aggregates, spec: ScaleSpec) -> dict[str, 
     reps = {}
     if agg.boot is not None and role_name in agg.boot.calibration:
         reps = prep.finalise(agg.boot.calibration[role_name])
-    entry = _calibration_entry(prep, reps, spec.confidence)
+    entry = _calibration_entry(prep, reps, spec.confidence, point=prep.point_from_sums(role.calibration))
     entry["engine"] = agg.engine
     return entry
 

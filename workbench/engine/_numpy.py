@@ -2,9 +2,10 @@
 
 It builds the aggregates from the very objects the in-memory evidence path uses
 (``BinaryPrepared.columns``, ``CalibrationPrepared.columns``, the fairness engine's
-``point_aggregates``/``bootstrap_aggregates``, the drift profile's grid binner), and its
-bootstrap uses the shared Philox Poisson weights of ``workbench.metrics.bootstrap``: the
-numpy executor is the reference every other executor is tested against.
+``point_aggregates``/``bootstrap_aggregates``, the drift path's ``scan_column`` on the
+profile's grid), and its bootstrap uses the shared Philox Poisson weights of
+``workbench.metrics.bootstrap``: the numpy executor is the reference every other executor is
+tested against.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from workbench.engine._plan import (
 from workbench.engine._ranks import histogram_bin, histogram_domain, histogram_scale
 from workbench.errors import DataError
 from workbench.metrics._binary import BinaryPrepared
-from workbench.metrics._drift_numeric import cell_stats
+from workbench.metrics._drift_numeric import scan_column
 from workbench.metrics.bootstrap import fill_poisson_counts
 from workbench.metrics.calibration import CalibrationPrepared
 
@@ -86,15 +87,16 @@ def _drift(frame: pd.DataFrame, spec: ScaleSpec, profile) -> dict:
         col = frame[name]
         if prof.kind == "numeric":
             x = col.to_numpy(dtype=np.float64, na_value=np.nan)
-            finite = np.isfinite(x)
-            v = x[finite]
-            if prof.n == 0 or v.size == 0:
-                out[name] = NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), int(x.size - v.size), np.nan, np.nan)
+            # the in-memory drift path's compiled scan: cells, cell sums, minimum and maximum
+            scan = scan_column(x, prof.binner()) if prof.n > 0 else None
+            n_finite = scan.n_finite if scan is not None else int(np.isfinite(x).sum())
+            if scan is None or n_finite == 0:
+                out[name] = NumericCells(np.zeros(0), np.zeros(0), np.zeros(0), int(x.size - n_finite),
+                                         np.nan, np.nan)
                 continue
-            cells = prof.binner()(v)
-            st = cell_stats(v, cells, prof.grid)
-            out[name] = NumericCells(st.counts, st.sums, st.at_edge, int(x.size - v.size),
-                                     float(v.min()), float(v.max()))
+            st = scan.stats
+            out[name] = NumericCells(st.counts, st.sums, st.at_edge, int(x.size - n_finite),
+                                     scan.minimum, scan.maximum)
         else:
             counts = col.value_counts(dropna=False, sort=False)
             out[name] = CategoryCounts({(None if pd.isna(k) else k): int(c) for k, c in counts.items()})

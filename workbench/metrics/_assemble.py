@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from workbench.metrics import _paired
-from workbench.metrics._binary import BinaryPrepared, _as_binary
+from workbench.metrics._binary import BinaryPrepared, _as_binary, checked_scores
 from workbench.metrics._engine import map_columns, run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared
 from workbench.metrics._registry import MetricValue, metrics_for
@@ -124,8 +124,8 @@ def quantitative_evidence(
                 return prep, None
             score, order, probabilities = prep.score, prep.score_order, prep.probabilities
         else:  # calibration only: no metric component (its sort is CalibrationPrepared's own)
-            score, order = _binary_score(score, y.size), None
-            probabilities = bool(((score >= 0) & (score <= 1)).all())
+            score, probabilities = checked_scores(score, y.size)
+            order = None
         if include_calibration and probabilities:
             return prep, CalibrationPrepared(y, score, n_bins=calibration_bins, order=order)
         return prep, None
@@ -181,15 +181,6 @@ def quantitative_evidence(
     return out
 
 
-def _binary_score(score: np.ndarray, n: int) -> np.ndarray:
-    s = np.asarray(score, dtype=np.float64).ravel()
-    if s.size != n:
-        raise ValueError(f"y_score has {s.size} rows, y_true has {n}")
-    if not np.isfinite(s).all():
-        raise ValueError("y_score contains NaN or infinite values")
-    return s
-
-
 def _calibration_or_reason(task: str, prep: CalibrationPrepared | None, reps: dict, confidence: float) -> dict:
     if prep is not None:
         return _calibration_entry(prep, reps, confidence)
@@ -209,8 +200,10 @@ def _per_class(per_class, reps, classes, confidence) -> dict[str, dict]:
     return out
 
 
-def _calibration_entry(prep: CalibrationPrepared, reps: dict, confidence: float) -> dict[str, object]:
-    point = prep.point()
+def _calibration_entry(prep: CalibrationPrepared, reps: dict, confidence: float,
+                       point: dict[str, object] | None = None) -> dict[str, object]:
+    """The calibration block; ``point`` defaults to ``prep.point()`` (executors pass their own)."""
+    point = prep.point() if point is None else point
     entry: dict[str, object] = {name: metric_entry(point[name], reps.get(name), confidence=confidence,
                                                    method="exact" if name not in ("slope", "intercept") else "newton_logistic")
                                 for name in CALIBRATION_METRICS}

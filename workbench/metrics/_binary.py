@@ -108,16 +108,11 @@ class BinaryPrepared:
 
     def __init__(self, y_true: np.ndarray, y_score: np.ndarray, *, threshold: float) -> None:
         y = _as_binary(y_true)
-        s = np.asarray(y_score, dtype=np.float64).ravel()
-        if s.shape != y.shape:
-            raise ValueError(f"y_score has {s.size} rows, y_true has {y.size}")
-        if not np.isfinite(s).all():
-            raise ValueError("y_score contains NaN or infinite values")
+        s, self.probabilities = checked_scores(y_score, y.size)
         self.n = y.size
         self.y = y
         self.score = s
         self.threshold = float(threshold)
-        self.probabilities = bool(((s >= 0) & (s <= 1)).all())
         pred = s >= self.threshold
         eps = np.finfo(np.float64).eps
         p = np.clip(s, eps, 1 - eps)
@@ -209,6 +204,17 @@ def reason(name: str, *, probabilities: bool = True) -> str:
 
 def _value(name: str, v: float, probabilities: bool) -> R.MetricValue:
     return R.MetricValue.of(v, reason(name, probabilities=probabilities))
+
+
+def checked_scores(y_score: object, n_rows: int) -> tuple[np.ndarray, bool]:
+    """Scores of a binary task as float64, one per row and finite (else ``ValueError``), and
+    whether every score is a probability in [0, 1]."""
+    s = np.asarray(y_score, dtype=np.float64).ravel()
+    if s.size != n_rows:
+        raise ValueError(f"y_score has {s.size} rows, y_true has {n_rows}")
+    if not np.isfinite(s).all():
+        raise ValueError("y_score contains NaN or infinite values")
+    return s, bool(((s >= 0) & (s <= 1)).all())
 
 
 def _as_binary(y_true: object) -> np.ndarray:

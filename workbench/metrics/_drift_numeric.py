@@ -16,10 +16,11 @@ loaded from JSON (no raw reference) they come with an explicit error bound.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from workbench.metrics._kernels import lazy_kernel
 
 _LUT_SIZE = 1 << 16
 LUT_SIZE = _LUT_SIZE  # the SQL executors build the same table (workbench.engine._duckdb)
@@ -136,11 +137,16 @@ def scan_column(x: np.ndarray, binner: GridBinner) -> ColumnScan:
         cells[:] = np.where(finite, np.searchsorted(grid, np.where(finite, x, 0.0), side="left"), g + 1)
     acc = np.zeros((g + 2, 4))
     lo, hi = agg_kernel(x, cells, np.r_[anchors_of(grid), 0.0], acc)
-    at_edge = acc[: g + 1, 2].astype(np.int64)
+    stats = _stats_of(acc)
+    return ColumnScan(cells, stats, int(stats.counts.sum()), float(lo), float(hi))
+
+
+def _stats_of(acc: np.ndarray) -> CellStats:
+    """:class:`CellStats` from the aggregate kernel's (cells + missing, 4) accumulator."""
+    g1 = acc.shape[0] - 1  # grid cells; the last row holds the missing values
+    at_edge = acc[:g1, 2].astype(np.int64)
     at_edge[-1] = 0  # the last cell's anchor is its left edge, which it excludes
-    counts = acc[: g + 1, 0].astype(np.int64)
-    stats = CellStats(counts, acc[: g + 1, 1].copy(), at_edge)
-    return ColumnScan(cells, stats, int(counts.sum()), float(lo), float(hi))
+    return CellStats(acc[:g1, 0].astype(np.int64), acc[:g1, 1].copy(), at_edge)
 
 
 def select_cells(values: np.ndarray, cells: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -164,23 +170,11 @@ def sorted_cell_stats(v: np.ndarray, grid: np.ndarray) -> CellStats:
     cells = np.repeat(np.arange(grid.size + 1, dtype=np.int32), np.diff(np.r_[0, ends, v.size]))
     acc = np.zeros((grid.size + 2, 4))
     _kernels()[1](v, cells, np.r_[anchors_of(grid), 0.0], acc)
-    at_edge = acc[: grid.size + 1, 2].astype(np.int64)
-    at_edge[-1] = 0
-    return CellStats(acc[: grid.size + 1, 0].astype(np.int64), acc[: grid.size + 1, 1].copy(), at_edge)
+    return _stats_of(acc)
 
 
-_KERNELS: list = []
-_KERNELS_LOCK = threading.Lock()
-
-
-def _kernels():  # numba is imported (and the machine code loaded from its cache) on first use
-    with _KERNELS_LOCK:
-        if not _KERNELS:
-            _KERNELS.extend(_compile())
-    return _KERNELS
-
-
-def _compile() -> list:
+@lazy_kernel
+def _kernels() -> list:
     import numba
 
     @numba.njit(nogil=True, cache=True)

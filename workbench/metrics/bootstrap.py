@@ -24,7 +24,16 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["POISSON_TABLE_BITS", "fill_poisson_counts", "iter_weight_chunks", "percentile_ci", "poisson_weights"]
+from workbench.metrics._kernels import lazy_kernel
+
+__all__ = [
+    "POISSON_TABLE_BITS",
+    "default_weight_chunk",
+    "fill_poisson_counts",
+    "iter_weight_chunks",
+    "percentile_ci",
+    "poisson_weights",
+]
 
 POISSON_TABLE_BITS = 16
 _KEY_SALT = 0x5EED_B007_5712_A9E1  # second key word: separates this stream from other Philox uses
@@ -92,7 +101,7 @@ def fill_poisson_counts(out: np.ndarray, *, seed: int, start: int = 0) -> np.nda
 
 
 def _compile_count_kernel():
-    import numba  # imported on first use; machine code cached on disk
+    import numba  # imported on first use (via _count_kernel); machine code cached on disk
 
     @numba.njit(nogil=True, cache=True)
     def counts(bits, cuts, out):  # pragma: no cover - compiled
@@ -105,7 +114,7 @@ def _compile_count_kernel():
     return counts
 
 
-@lru_cache(maxsize=1)
+@lazy_kernel
 def _count_kernel():
     """``kernel(bits, out)``: uint16 draws -> uint8 counts against the fixed cuts."""
     kernel, cuts = _compile_count_kernel(), np.asarray(_count_cuts(), dtype=np.uint16)
@@ -152,6 +161,17 @@ def poisson_weights(
     return out
 
 
+def default_weight_chunk(n_rows: int) -> int:
+    """Replicates per chunk of weights: about 64 MiB of float32 (16M weights), 1 to 256.
+
+    Examples
+    --------
+    >>> default_weight_chunk(1_000), default_weight_chunk(1_000_000), default_weight_chunk(10**9)
+    (256, 16, 1)
+    """
+    return max(1, min(256, (16 << 20) // max(int(n_rows), 1)))
+
+
 def iter_weight_chunks(
     n_rows: int, *, n_boot: int, seed: int, chunk_size: int | None = None
 ) -> Iterator[np.ndarray]:
@@ -168,7 +188,7 @@ def iter_weight_chunks(
     """
     _check(n_rows, n_boot, seed)
     if chunk_size is None:
-        chunk_size = max(1, min(256, (16 << 20) // max(int(n_rows), 1)))
+        chunk_size = default_weight_chunk(n_rows)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     for start in range(0, n_boot, chunk_size):

@@ -25,7 +25,6 @@ KS and Wasserstein values.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -131,8 +130,7 @@ def numeric_drift_from_cells(
                     cur_values=cur_values if exact else np.empty(0),
                     cur_cells=cur_cells if exact else np.empty(0, np.int64),
                     w_tolerance=W_TOLERANCE * prof.scale if scale_ok else 0.0)
-    stored = prof if exact or prof.sorted_values is None else dataclasses.replace(prof, sorted_values=None)
-    p_value, p_method = _ks_p_value(ts.ks_statistic, stored, cur_values if exact else np.empty(0), n_cur)
+    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, cur_values if exact else np.empty(0), n_cur, exact=exact)
     return {
         **out, "defined": True, "psi": psi, "psi_bins": nb + 1,
         "bin_edges": prof.psi_edges.tolist(),
@@ -147,11 +145,13 @@ def numeric_drift_from_cells(
     }
 
 
-def _ks_p_value(d: float, prof: FeatureProfile, x: np.ndarray, n_cur: int) -> tuple[float, str]:
+def _ks_p_value(d: float, prof: FeatureProfile, x: np.ndarray, n_cur: int, *, exact: bool) -> tuple[float, str]:
+    """KS p-value; scipy's exact one only when ``exact`` (the raw current values ``x`` are at
+    hand) and the profile keeps its sorted reference values."""
     from scipy import stats
 
     n1, n2 = prof.n, n_cur
-    if max(n1, n2) <= _EXACT_P_MAX_N and prof.sorted_values is not None:
+    if exact and max(n1, n2) <= _EXACT_P_MAX_N and prof.sorted_values is not None:
         cur = x[np.isfinite(x)]
         with warnings.catch_warnings():  # scipy falls back to asymptotic itself and says so
             warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful")
