@@ -119,13 +119,18 @@ def test_missing_column_names_it(data):
         duckdb_aggregates(str(folder / "part-*.parquet"), bad)
 
 
-def test_duckdb_table_source(data, tmp_path):
-    frame, _, _, np_ev, _ = data
-    db = tmp_path / "scores.duckdb"
-    con = duckdb.connect(str(db))
+def _database(path, frame):
+    """A DuckDB database file holding ``frame`` as its one table ``scored``."""
+    con = duckdb.connect(str(path))
     con.register("f", frame)
     con.execute("CREATE TABLE scored AS SELECT * FROM f")
     con.close()
+    return path
+
+
+def test_duckdb_table_source(data, tmp_path):
+    frame, _, _, np_ev, _ = data
+    db = _database(tmp_path / "scores.duckdb", frame)
     spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=0)
     ev = evidence_from_aggregates(duckdb_aggregates(str(db), spec, table="scored"), spec)
     assert ev["models"]["candidate"]["metrics"]["roc_auc"]["value"] == np_ev["models"]["candidate"]["metrics"]["roc_auc"]["value"]
@@ -219,11 +224,7 @@ def test_a_database_without_a_table_name_reads_its_only_table(data, tmp_path):
     from workbench.errors import ArtefactError
 
     frame, _, _, np_ev, _ = data
-    db = tmp_path / "lake.duckdb"
-    con = duckdb.connect(str(db))
-    con.register("f", frame)
-    con.execute("CREATE TABLE scored AS SELECT * FROM f")
-    con.close()
+    db = _database(tmp_path / "lake.duckdb", frame)
     spec = ScaleSpec(label="y", scores={"candidate": "sc"}, n_boot=0)
     ev = evidence_from_aggregates(duckdb_aggregates(str(db), spec), spec)
     assert ev["models"]["candidate"]["metrics"]["roc_auc"]["value"] == np_ev["models"]["candidate"]["metrics"]["roc_auc"]["value"]
