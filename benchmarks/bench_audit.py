@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench.store import Store  # noqa: E402
+from workbench.store._store import Store  # noqa: E402
 
 _WRITER = textwrap.dedent(
     """

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def prepare(root: Path, rows: int) -> tuple[Path, Path]:
-    from workbench import _demo_data
+    from workbench.demo import _data as _demo_data
     from workbench.demo import write_demo
 
     scenario = root / "scenario"
@@ -38,7 +38,7 @@ def _child(mode: str, manifest: str, data: str, window: str) -> None:
     import resource
 
     from workbench.artefacts import load_review
-    from workbench.manifest import load_manifest
+    from workbench.artefacts import load_manifest
 
     m = load_manifest(manifest)
     review = load_review(m.model_copy(update={"data": m.data.model_copy(update={"replay": None})}))

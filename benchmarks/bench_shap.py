@@ -40,7 +40,7 @@ def main() -> None:
     import shap  # noqa: F401  (import cost reported separately: the app imports it once)
 
     print(f"import shap: {time.perf_counter() - t:.2f} s")
-    from workbench import explain as ex
+    from workbench.explain import _explain as ex
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracemalloc.start()

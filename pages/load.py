@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench.uploads import check_server_path, stage_upload
+from workbench.artefacts import check_server_path, stage_upload
 from workbench_ui import context, review
 from workbench_ui.feedback import guard
 from workbench_ui.navigation import link

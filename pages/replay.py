@@ -1,11 +1,11 @@
-"""Shadow replay, canary simulation and post-promotion monitoring (workbench.replay, workbench.monitor)."""
+"""Shadow replay, canary simulation and post-promotion monitoring (workbench.replay)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from workbench import monitor
+from workbench import replay
 from workbench_ui import context, review, widgets
 from workbench_ui import replay_views as rv
 from workbench_ui.feedback import guard
@@ -117,7 +117,7 @@ if any(r in user.roles for r in RECORD_ROLES):
                                   key="monitor_upload")
         if st.button("Record the batch", key="monitor_record", disabled=upload is None):
             with guard("record the production batch"):
-                recorded = monitor.record_batch(data, upload.name, upload.getvalue(), store=context.store(),
+                recorded = replay.record_batch(data, upload.name, upload.getvalue(), store=context.store(),
                                                 actor=user.user)
                 st.session_state["monitor_recorded"] = (
                     f"Batch {recorded['batch_id']} {'recorded' if recorded['new_batch'] else 'was already recorded'}"
@@ -126,7 +126,7 @@ if any(r in user.roles for r in RECORD_ROLES):
             st.success(st.session_state["monitor_recorded"], icon=":material/check:")
 with guard("show the monitoring history"):
     store = context.store()
-    sched = monitor.review_schedule_for(store, data, review_id)
+    sched = replay.review_schedule_for(store, data, review_id)
     status = sched["status"]
     text = {"no_cadence": "no review cadence set (manifest readiness.monitoring.cadence_days)",
             "scheduled": f"next periodic review {sched.get('next_review')} (every {sched['cadence_days']} days)",
@@ -136,7 +136,7 @@ with guard("show the monitoring history"):
     if sched["post_implementation_reviews"]:
         st.caption("Post-implementation reviews: " + ", ".join(f"{p['date']} ({p['status']})"
                                                                 for p in sched["post_implementation_reviews"]))
-    history = monitor.monitoring_history(store, review_id)
+    history = replay.monitoring_history(store, review_id)
     if history:
         st.dataframe(pd.DataFrame([{
             "batch": h["batch_id"], "window": f"{h['window_start'][:10]} – {h['window_end'][:10]}", "rows": h["rows"],

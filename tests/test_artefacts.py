@@ -17,7 +17,7 @@ from workbench.artefacts import load_review, schema_fingerprint
 from workbench.canonical import sha256_file
 from workbench.cli import main
 from workbench.errors import ArtefactError, DataError, ManifestError
-from workbench.manifest import load_manifest
+from workbench.artefacts import load_manifest
 
 
 class _Payload:
@@ -276,7 +276,7 @@ def test_precomputed_predictions_from_a_separate_file_are_joined_by_id(review: P
 def test_every_path_field_of_the_manifest_is_in_file_fields(review: Path) -> None:
     # The existence check, the untrusted-folder containment and the upload staging all walk
     # FILE_FIELDS; a new path field missing from it would escape all three.
-    from workbench.manifest import FILE_FIELDS, DataEntry, Manifest, ModelEntry, load_manifest
+    from workbench.artefacts import FILE_FIELDS, DataEntry, Manifest, ModelEntry, load_manifest
 
     def path_fields(model: type) -> set[str]:
         return {name for name, f in model.model_fields.items() if "Path" in str(f.annotation)}

@@ -296,11 +296,11 @@ def test_a_stored_profile_stands_in_for_a_missing_reference_on_the_scale_engine(
 def test_the_manifest_is_read_once_and_the_engine_chosen_once(demo_manifest, tmp_path, monkeypatch):
     import workbench.engine
     import workbench.engine._scale
-    import workbench.manifest
+    import workbench.artefacts
     from workbench.evidence import SECTIONS
 
     calls = {"load": 0, "choose": []}
-    real_load, real_choose = workbench.manifest.load_manifest, workbench.engine._scale.choose_engine
+    real_load, real_choose = workbench.artefacts.load_manifest, workbench.engine._scale.choose_engine
 
     def load(*a, **k):
         calls["load"] += 1
@@ -310,7 +310,7 @@ def test_the_manifest_is_read_once_and_the_engine_chosen_once(demo_manifest, tmp
         calls["choose"].append(k.get("engine", "auto"))
         return real_choose(*a, **k)
 
-    monkeypatch.setattr(workbench.manifest, "load_manifest", load)
+    monkeypatch.setattr(workbench.artefacts, "load_manifest", load)
     monkeypatch.setattr(workbench.engine, "choose_engine", choose)
     monkeypatch.setattr(workbench.engine._scale, "choose_engine", choose)
     assert main(["review", str(demo_manifest), "--out", str(tmp_path / "m.json"), "--skip", ",".join(SECTIONS)]) == 0

@@ -14,7 +14,7 @@ from fairlearn.metrics import demographic_parity_ratio, equalized_odds_differenc
 from sklearn.metrics import roc_auc_score
 
 from workbench.artefacts import load_review
-from workbench.decision import decide, decide_review
+from workbench.policy import decide, decide_review
 from workbench.policy import default_policy, parse_policy
 from workbench.store import Store
 

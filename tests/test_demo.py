@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from workbench import _demo_data
+from workbench.demo import _data as _demo_data
 from workbench.artefacts import load_review
 from workbench.cli import main
 from workbench.demo import DEFAULT_SEED, write_demo
 from workbench.errors import WorkbenchError
-from workbench.manifest import load_manifest
+from workbench.artefacts import load_manifest
 
 DATA_FILES = ("data/reference.parquet", "data/evaluation.parquet", "data/replay.parquet")
 COLUMNS = [

@@ -15,7 +15,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from workbench import explain as ex
+from workbench.explain import _explain as ex
 from workbench.errors import DataError
 from workbench.metrics.bootstrap import percentile_ci, poisson_weights
 

@@ -280,7 +280,7 @@ def test_demo_planted_disparity_is_found_in_age_band_and_widened_by_the_candidat
 def test_delong_interval_equals_textbook_midrank_formula() -> None:
     from scipy.stats import norm, rankdata
 
-    from workbench._fairness_stats import delong_ci
+    from workbench.fairness._stats import delong_ci
 
     rng = np.random.default_rng(12)
     y = rng.integers(0, 2, 700)
@@ -308,7 +308,7 @@ def test_missing_sensitive_values_form_their_own_group() -> None:
 @settings(max_examples=25, deadline=None)
 @given(n_rep=hs.integers(1, 9), n=hs.integers(1, 300), n_keys=hs.integers(1, 3), seed=hs.integers(0, 2**32 - 1))
 def test_scatter_kernel_equals_ordered_add_at_for_counts_and_float_weights(n_rep, n, n_keys, seed) -> None:
-    from workbench._fairness_kernel import prepare, scatter_into
+    from workbench.fairness._kernel import prepare, scatter_into
     from workbench.metrics.bootstrap import fill_poisson_counts
 
     rng = np.random.default_rng(seed)
@@ -324,7 +324,7 @@ def test_scatter_kernel_equals_ordered_add_at_for_counts_and_float_weights(n_rep
 
 
 def test_scatter_bootstrap_invariant_to_chunks_and_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench import _fairness_engine as eng
+    from workbench.fairness import _engine as eng
 
     rng = np.random.default_rng(21)
     n = 3000
@@ -354,7 +354,7 @@ def test_scatter_bootstrap_invariant_to_chunks_and_threads(monkeypatch: pytest.M
 
 
 def test_group_delong_from_one_shared_sort_equals_per_group_computation() -> None:
-    from workbench._fairness_stats import delong_ci
+    from workbench.fairness._stats import delong_ci
 
     rng = np.random.default_rng(30)
     n = 4000

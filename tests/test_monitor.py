@@ -9,14 +9,14 @@ import pytest
 from fairlearn.metrics import demographic_parity_ratio
 from sklearn.metrics import roc_auc_score
 
-from workbench.monitor import evaluate_rules, monitor_batch, review_schedule
+from workbench.replay import evaluate_rules, monitor_batch, review_schedule
 from workbench.store import Store
 
 
 @pytest.fixture(scope="module")
 def review(demo_manifest):
     from workbench.artefacts import load_review
-    from workbench.manifest import load_manifest
+    from workbench.artefacts import load_manifest
 
     m = load_manifest(demo_manifest)
     return load_review(m.model_copy(update={"data": m.data.model_copy(update={"replay": None})}))
@@ -66,7 +66,7 @@ def test_planted_performance_drop_raises_stored_and_audited_alert(review, store,
     def rescored(*args, **kwargs):
         raise AssertionError("a recorded batch was scored again")
 
-    monkeypatch.setattr("workbench.monitor.batch_metrics", rescored)
+    monkeypatch.setattr("workbench.replay._monitor.batch_metrics", rescored)
     again = monitor_batch(review, batch, store=store, actor="cli:test", latency_sample=2, today=dt.date.today())
     assert again["new_batch"] is False and again["batch_id"] == out["batch_id"]
     assert len(store.list_alerts(out["review_id"])) == len(stored)
@@ -124,7 +124,7 @@ def test_cli_monitor_exit_codes(review, demo_manifest, tmp_path):
 
 def test_prediction_drift_uses_the_manifests_drift_bins_like_the_evidence(demo_manifest, store):
     from workbench.artefacts import load_review
-    from workbench.manifest import load_manifest
+    from workbench.artefacts import load_manifest
     from workbench.metrics.drift import score_drift
 
     m = load_manifest(demo_manifest)

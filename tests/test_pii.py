@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.pii import column_name_kind, iban_valid, luhn_valid, mask, scan_frame
+from workbench.governance import column_name_kind, iban_valid, luhn_valid, mask, scan_frame
 
 
 def _luhn_oracle(number: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench.decision import qualitative_for_review
+from workbench.policy import qualitative_for_review
 from workbench.errors import PolicyError, QuestionnaireError
 from workbench.policy import default_policy_text, load_policy
 from workbench.questionnaires import builtin_templates_dir

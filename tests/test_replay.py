@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench._replay_stream import iter_windows
+from workbench.replay._stream import iter_windows
 from workbench.canonical import canonical_json
 from workbench.errors import DataError
 from workbench.policy import evaluate_criterion, parse_policy
@@ -19,7 +19,7 @@ from workbench.replay import CanaryGuardrails, run_replay
 @pytest.fixture(scope="module")
 def review(demo_manifest):
     from workbench.artefacts import load_review
-    from workbench.manifest import load_manifest
+    from workbench.artefacts import load_manifest
 
     m = load_manifest(demo_manifest)
     light = m.model_copy(update={"data": m.data.model_copy(update={"replay": None})})

@@ -9,7 +9,7 @@ import pytest
 from tests._small_review import write_small_review
 from workbench.artefacts import load_review
 from workbench.errors import ManifestError
-from workbench.uploads import safe_name, stage_upload
+from workbench.artefacts import safe_name, stage_upload
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -51,7 +51,7 @@ def test_untrusted_manifest_cannot_name_files_outside_its_folder(tmp_path: Path)
 
 
 def test_typed_paths_are_confined_to_the_review_roots(tmp_path: Path, monkeypatch) -> None:
-    from workbench.uploads import check_server_path
+    from workbench.artefacts import check_server_path
 
     (tmp_path / "reviews" / "r1").mkdir(parents=True)
     monkeypatch.setenv("WORKBENCH_REVIEW_ROOTS", str(tmp_path / "reviews"))

@@ -178,7 +178,7 @@ def _model_header(model: Any) -> dict[str, Any]:
 
 
 def _quantitative(ctx: _Context) -> dict[str, dict[str, Any]]:
-    from workbench.metrics._assemble import quantitative_evidence
+    from workbench.metrics import quantitative_evidence
 
     s, review = ctx.settings, ctx.review
     metrics, calibration = "metrics" in ctx.chosen, "calibration" in ctx.chosen

@@ -50,7 +50,7 @@ def uploads_dir() -> Path:
 
 def review_roots() -> tuple[Path, ...]:
     """Folders a manifest path typed into the app may lie in: WORKBENCH_REVIEW_ROOTS plus the demo folder."""
-    from workbench.uploads import review_roots as configured
+    from workbench.artefacts import review_roots as configured
 
     return (*configured(), demo_dir().expanduser().resolve())
 

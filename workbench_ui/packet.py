@@ -18,7 +18,7 @@ def generate(review: Any, review_id: str, decision: Any, *, user: Any, out_dir: 
     """Record the decision shown, then build, sign and write the PDF as `workbench report` does
     (from the evidence stored for the review, which the page has loaded)."""
     from workbench.report import packet_input_for_review, write_packet
-    from workbench.report._keys import require_keys
+    from workbench.report import require_keys
     from workbench_ui import review as review_ui
 
     say = progress or (lambda _m: None)
@@ -40,7 +40,7 @@ def generate(review: Any, review_id: str, decision: Any, *, user: Any, out_dir: 
 def verify(pdf: Path) -> Any:
     """Verify a packet with the keys folder's certificate and manifest key (as `workbench verify`)."""
     from workbench.report import verify_packet
-    from workbench.report._keys import key_paths
+    from workbench.report import key_paths
 
     paths = key_paths(context.keys_dir())
     return verify_packet(pdf, cert=paths.signing_cert,

@@ -26,7 +26,7 @@ import streamlit as st
 from workbench.artefacts import ReviewData, load_review
 from workbench.canonical import digest
 from workbench.errors import ManifestError
-from workbench.manifest import load_manifest
+from workbench.artefacts import load_manifest
 from workbench_ui import context
 
 _compute_lock = threading.Lock()  # two sessions opening the same review compute its evidence once
@@ -134,14 +134,14 @@ def policy(review: ReviewData) -> Any:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _decision(evidence_digest: str, policy_digest: str, head: str | None, day: str, _review: ReviewData,
               _policy_obj: Any, _evidence: dict, review_id: str) -> Any:
-    from workbench.decision import decide_review
+    from workbench.policy import decide_review
 
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return decide_review(_review, _policy_obj, _evidence, at=at, store=context.store(), review_id=review_id)
 
 
 def decision(review: ReviewData, review_id: str) -> Any:
-    """The current decision (``workbench.decision.Decision``); recomputed only after a state change."""
+    """The current decision (``workbench.policy.Decision``); recomputed only after a state change."""
     ev = evidence(review, review_id)
     pol = policy(review)
     head = context.store().audit_head()

@@ -1,7 +1,7 @@
 """Untrusted manifests, typed paths, single sign-on and the shadow/canary/monitoring page, through app.py.
 
 The replay page is compared with ``workbench.replay.run_replay`` computed here on the same demo;
-the monitoring part with a batch recorded by ``workbench.monitor.monitor_batch`` on a real store.
+the monitoring part with a batch recorded by ``workbench.replay.monitor_batch`` on a real store.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def test_monitoring_alert_is_shown_and_operations_can_acknowledge_it(env):
     import datetime as dt
 
     from workbench.artefacts import load_review
-    from workbench.monitor import monitor_batch
+    from workbench.replay import monitor_batch
 
     review = load_review(env["demo"] / "review.yaml")
     app("alice")  # registers the review in the store

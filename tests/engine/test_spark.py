@@ -130,9 +130,9 @@ def test_a_skops_model_scored_inside_spark_gives_the_in_process_scores(spark, tm
     import yaml
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from workbench._models import load_model
+    from workbench.artefacts import load_model
     from workbench.cli import main
-    from workbench.manifest import load_manifest
+    from workbench.artefacts import load_manifest
 
     frame = make_frame(2500, seed=21)
     model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame[["x1", "age"]], frame["y"])

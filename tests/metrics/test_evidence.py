@@ -10,7 +10,7 @@ from sklearn import metrics as skm
 from workbench.artefacts import load_review
 from workbench.canonical import digest
 from workbench.evidence import SECTIONS, build_evidence, content_digest
-from workbench.manifest import load_manifest
+from workbench.artefacts import load_manifest
 
 # shap imports matplotlib's colormaps, which warn about their own API; nothing of ours
 pytestmark = pytest.mark.filterwarnings(

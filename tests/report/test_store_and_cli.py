@@ -137,7 +137,7 @@ def test_cli_verify_exit_codes_and_reason(realistic_input, keys, tmp_path: Path,
 @pytest.mark.slow
 def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, capsys) -> None:
     """Demo scenario → evidence (small bootstrap) → decision in a store → `report` → `verify --db --manifest`."""
-    from workbench._decision_inputs import decide_review
+    from workbench.policy import decide_review
     from workbench.artefacts import load_review
     from workbench.evidence import build_evidence
     from workbench.policy import load_policy

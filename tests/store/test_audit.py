@@ -262,7 +262,7 @@ def test_any_payloads_verify_and_any_single_edit_is_caught(payloads: list[dict],
 @settings(max_examples=300, deadline=None)
 @given(seq=st.integers(1, 10**12), texts=st.lists(st.text(), min_size=4, max_size=4), payload=st.text())
 def test_entry_hash_matches_the_documented_json_formula(seq: int, texts: list[str], payload: str) -> None:
-    from workbench._store_audit import entry_hash
+    from workbench.store._audit import entry_hash
 
     ts, actor, action, subject = texts
     fields = json.dumps([seq, ts, actor, action, subject], ensure_ascii=False, separators=(",", ":"))

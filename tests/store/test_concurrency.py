@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import store as store_module
+from workbench.store import _store as store_module
 from workbench.errors import StoreError
 from workbench.store import Store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench._store_schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from workbench.errors import StoreError
 from workbench.store import Store
 

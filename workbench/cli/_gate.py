@@ -125,7 +125,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _run_gate(args: argparse.Namespace) -> int:
-    from workbench.decision import decide_review
+    from workbench.policy import decide_review
 
     at = _parse_at(args.at)
     review, policy = _load(args)

@@ -50,7 +50,7 @@ def resolve_review(store, ref: str) -> str:
     """A review id, or the id of the review stored for a manifest path."""
     path = Path(ref)
     if path.is_file():
-        from workbench.manifest import load_manifest
+        from workbench.artefacts import load_manifest
 
         manifest = load_manifest(path, check_files=False)
         review_id = store.review_id_for(manifest.name)
@@ -65,7 +65,7 @@ def resolve_review(store, ref: str) -> str:
 
 def _import(args: argparse.Namespace) -> int:
     from workbench.cli._users import cli_actor
-    from workbench.questionnaires._workflow import import_responses
+    from workbench.questionnaires import import_responses
     from workbench.store import Store
 
     templates = _templates(args)

@@ -64,7 +64,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _load(path: Path) -> Any:
     from workbench.artefacts import load_review
-    from workbench.manifest import load_manifest
+    from workbench.artefacts import load_manifest
 
     manifest = load_manifest(path)
     if manifest.data.replay is None:
@@ -132,8 +132,8 @@ def _run_canary(args: argparse.Namespace) -> int:
 
 def _run_monitor(args: argparse.Namespace) -> int:
     from workbench.artefacts import load_review
-    from workbench.manifest import load_manifest
-    from workbench.monitor import record_batch
+    from workbench.artefacts import load_manifest
+    from workbench.replay import record_batch
     from workbench.store import Store
 
     manifest = load_manifest(args.manifest)

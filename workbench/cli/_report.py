@@ -33,7 +33,7 @@ def _actor(args: argparse.Namespace, store: Any) -> str:
 def _run_report(args: argparse.Namespace) -> int:
     from workbench.artefacts import load_review
     from workbench.report import packet_input_for_review, write_packet
-    from workbench.report._keys import require_keys
+    from workbench.report import require_keys
     from workbench.store import Store
 
     keys = require_keys(keys_dir(args))  # fail before any heavy work
@@ -52,7 +52,7 @@ def _run_report(args: argparse.Namespace) -> int:
 
 def _run_verify(args: argparse.Namespace) -> int:
     from workbench.report import verify_packet
-    from workbench.report._keys import key_paths
+    from workbench.report import key_paths
 
     paths = key_paths(keys_dir(args))
     cert = Path(args.cert) if args.cert else paths.signing_cert

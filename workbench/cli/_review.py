@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from workbench.engine import choose_engine, is_glob
     from workbench.evidence import SECTIONS
-    from workbench.manifest import check_files, load_manifest
+    from workbench.artefacts import check_files, load_manifest
 
     skip = [s.strip() for s in args.skip.split(",") if s.strip()]
     unknown = sorted(set(skip) - set(SECTIONS))
@@ -120,7 +120,7 @@ def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Name
     spec = spec_from_manifest(manifest, score_models=engine == "spark")
     models = {}
     if engine == "spark":
-        from workbench.engine._spark_scoring import prepare_models
+        from workbench.engine import prepare_models
 
         models = prepare_models(manifest)
     if engine == "spark" and not spec.id_column:
@@ -132,7 +132,7 @@ def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Name
                             "--table picks a table of a .duckdb/.db file, drop it for Parquet files")
     table = None
     if is_database(source):  # the table to read, recorded in the evidence: --table, else its only one
-        from workbench.engine._duckdb import database_table
+        from workbench.engine import database_table
 
         table = database_table(source, args.table, label=f"{manifest.display_file}: data.evaluation")
     profile = prof_digest = None

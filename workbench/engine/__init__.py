@@ -31,6 +31,9 @@ from workbench.engine._scale import (
     spec_from_manifest,
 )
 
+from workbench.engine._spark_scoring import prepare_models
+from workbench.engine._duckdb import database_table
+
 __all__ = [
     "AggregateSpec",
     "Aggregates",
@@ -40,12 +43,14 @@ __all__ = [
     "build_profile",
     "check_spark_source",
     "choose_engine",
+    "database_table",
     "evidence_from_aggregates",
     "finish_review_evidence",
     "is_database",
     "is_glob",
     "load_profile",
     "numpy_aggregates",
+    "prepare_models",
     "profile_digest",
     "save_profile",
     "scale_lineage_digest",

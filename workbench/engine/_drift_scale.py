@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.engine._plan import CategoryCounts, NumericCells
 from workbench.metrics import drift as D
-from workbench.metrics._drift_numeric import CellStats
+from workbench.metrics import CellStats
 
 
 def numeric_entry(prof: D.FeatureProfile, cur: NumericCells, epsilon: float) -> dict[str, Any]:

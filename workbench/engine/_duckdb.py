@@ -19,10 +19,10 @@ import pandas as pd
 
 from workbench.engine import _sql as S
 from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
-from workbench.engine._scale import is_database, is_glob
+from workbench.engine._sources import is_database, is_glob
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
-from workbench.metrics._drift_numeric import LUT_SIZE, GridBinner
+from workbench.metrics import LUT_SIZE, GridBinner
 
 
 def _quote(path: str) -> str:

@@ -2,8 +2,8 @@
 
 An executor returns, per cell of the sensitive features' intersection, the joint counts by
 (y, prediction of every model) and the signed calibration sums per score bin. The cells are
-coded with ``build_partition`` of ``workbench._fairness_engine`` (one row per cell), and the
-sections are built by ``workbench._fairness_report.SectionBuilder``'s finalisers: rates,
+coded with ``build_partition`` of ``workbench.fairness`` (one row per cell), and the
+sections are built by ``workbench.fairness._report.SectionBuilder``'s finalisers: rates,
 disparities, four-fifths rule, slice tests and candidate-vs-baseline deltas are those of the
 in-memory path. Group ROC AUC needs per-group ranks and is reported as undefined at scale.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench import _fairness_engine as eng
-from workbench._fairness_report import SectionBuilder, Settings, deltas, metric_value
+from workbench import fairness as eng
+from workbench.fairness import SectionBuilder, Settings, deltas, metric_value
 from workbench.engine._plan import BootstrapAggregates, FairnessAggregates, ScaleSpec
 
 REASON_GROUP_AUC = "group ROC AUC is not computed by the scale engine (it needs per-group ranks)"

@@ -15,10 +15,17 @@ import numpy as np
 
 from workbench.engine._plan import Aggregates, RoleAggregates, ScaleSpec
 from workbench.engine._ranks import auc_ap
-from workbench.metrics import _paired
-from workbench.metrics._assemble import _calibration_entry, metric_entry
-from workbench.metrics._binary import BINARY_METRICS, finalise_counts, reason
-from workbench.metrics._registry import MetricValue, metrics_for
+from workbench.metrics import (
+    BINARY_METRICS,
+    MetricValue,
+    calibration_entry,
+    finalise_counts,
+    mcnemar_test,
+    metric_entry,
+    metrics_for,
+    paired_delta,
+    reason,
+)
 from workbench.metrics.calibration import CALIBRATION_METRICS, CalibrationPrepared
 
 _RANK = ("roc_auc", "average_precision")
@@ -105,7 +112,7 @@ def _calibration(role_name: str, agg: Aggregates, spec: ScaleSpec) -> dict[str, 
     reps = {}
     if agg.boot is not None and role_name in agg.boot.calibration:
         reps = prep.finalise(agg.boot.calibration[role_name])
-    entry = _calibration_entry(prep, reps, spec.confidence, point=prep.point_from_sums(role.calibration))
+    entry = calibration_entry(prep, reps, spec.confidence, point=prep.point_from_sums(role.calibration))
     entry["engine"] = agg.engine
     return entry
 
@@ -119,7 +126,7 @@ def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0) -> di
     if "candidate" in models and "baseline" in models and agg.boot is not None:
         for name, mspec in metrics_for("binary").items():
             c, b = points["candidate"][name], points["baseline"][name]
-            d = _paired.paired_delta(reps["candidate"].get(name, np.array([])), reps["baseline"].get(name, np.array([])),
+            d = paired_delta(reps["candidate"].get(name, np.array([])), reps["baseline"].get(name, np.array([])),
                                      candidate_value=c.value, baseline_value=b.value,
                                      greater_is_better=mspec.greater_is_better, margin=margin,
                                      confidence=spec.confidence)
@@ -133,7 +140,7 @@ def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0) -> di
                 agg.boot.calibration["candidate"])[name]
             rb = calibration_prepared(agg.roles["baseline"], n_bins=spec.calibration_bins).finalise(
                 agg.boot.calibration["baseline"])[name]
-            d = _paired.paired_delta(rc, rb, candidate_value=cc[name]["value"], baseline_value=bc[name]["value"],
+            d = paired_delta(rc, rb, candidate_value=cc[name]["value"], baseline_value=bc[name]["value"],
                                      greater_is_better=name == "resolution", margin=0.0, confidence=spec.confidence)
             if name in ("slope", "intercept", "uncertainty"):
                 d["reading"] = None
@@ -160,4 +167,4 @@ def _tests(agg: Aggregates) -> dict[str, Any]:
 def _mcnemar_counts(b: int, c: int) -> dict[str, Any]:
     # only the discordant rows matter to the test: rebuild just those
     a = np.r_[np.ones(b, bool), np.zeros(c, bool)]
-    return _paired.mcnemar_test(a, ~a)
+    return mcnemar_test(a, ~a)

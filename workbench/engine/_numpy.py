@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from workbench import _fairness_engine as eng
+from workbench import fairness as eng
 from workbench.engine._plan import (
     Aggregates,
     BootstrapAggregates,
@@ -28,8 +28,8 @@ from workbench.engine._plan import (
 )
 from workbench.engine._ranks import histogram_bin, histogram_domain, histogram_scale
 from workbench.errors import DataError
-from workbench.metrics._binary import BinaryPrepared
-from workbench.metrics._drift_numeric import scan_column
+from workbench.metrics import BinaryPrepared
+from workbench.metrics import scan_column
 from workbench.metrics.bootstrap import fill_poisson_counts
 from workbench.metrics.calibration import CalibrationPrepared
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from workbench.engine._evidence import evidence_from_aggregates
 from workbench.engine._plan import ScaleSpec
+from workbench.engine._sources import is_database, is_glob
 from workbench.errors import ManifestError
 
 Engine = Literal["auto", "numpy", "duckdb", "spark"]
@@ -48,28 +49,6 @@ def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, score_models
                      n_boot=s.n_bootstrap if n_boot is None else n_boot, seed=s.seed, confidence=s.confidence,
                      calibration_bins=s.calibration_bins, min_group_size=s.min_group_size,
                      drift_bands=tuple(s.drift_bands), **options)
-
-
-def is_glob(source: str | Path) -> bool:
-    """Whether ``source`` is a file pattern (``*``, ``?`` or ``[``), read as every file it matches.
-
-    Examples
-    --------
-    >>> is_glob("lake/part-*.parquet"), is_glob("lake/part-0.parquet")
-    (True, False)
-    """
-    return any(ch in str(source) for ch in "*?[")
-
-
-def is_database(source: str | Path) -> bool:
-    """Whether ``source`` names a DuckDB database file (``.duckdb`` or ``.db``).
-
-    Examples
-    --------
-    >>> is_database("lake.duckdb"), is_database("lake.parquet")
-    (True, False)
-    """
-    return str(source).endswith((".duckdb", ".db"))
 
 
 def choose_engine(source: str | Path, *, engine: Engine = "auto", table: str | None = None,

@@ -31,7 +31,7 @@ from workbench.engine import _sql as S
 from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
 from workbench.engine._quantiles import exact_quantiles
 from workbench.engine._ranks import histogram_domain, histogram_scale
-from workbench.engine._scale import is_glob
+from workbench.engine._sources import is_glob
 from workbench.engine._spark_scoring import scored_frame
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
@@ -217,7 +217,7 @@ def arrow_drift_cells(spark: Any, names: list[str], profiles: list, dialect: S.D
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from workbench.metrics._drift_numeric import GridBinner, scan_column
+        from workbench.metrics import GridBinner, scan_column
 
         binners = [GridBinner.build(g) if g.size else None for g in grids]
         # per feature: (count, sum, at_edge) per cell, accumulated over the partition's batches;

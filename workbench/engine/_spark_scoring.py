@@ -29,9 +29,9 @@ class SparkModel:
     """One model file to score in Spark: the manifest entry, its bytes and what scoring needs."""
 
     role: str
-    entry: Any  # workbench.manifest.ModelEntry with an absolute path
+    entry: Any  # workbench.artefacts.ModelEntry with an absolute path
     payload: bytes
-    artefact: Any  # workbench._models.ArtefactRecord from the secure loader: hash, size, format
+    artefact: Any  # workbench.artefacts.ArtefactRecord from the secure loader: hash, size, format
     task: str
     features: tuple[str, ...]
     positive_label: Any
@@ -52,7 +52,7 @@ class SparkModel:
 def prepare_models(manifest: Any) -> dict[str, SparkModel]:
     """Load every model file of a binary manifest once in the driver (refusing what the secure
     loader refuses) and keep its bytes for the workers."""
-    from workbench._models import load_model
+    from workbench.artefacts import load_model
 
     out = {}
     for role in ("candidate", "baseline"):
@@ -85,7 +85,7 @@ def scored_frame(frame: Any, models: dict[str, SparkModel]) -> Any:
     def score(batches):  # pragma: no cover - runs in the Spark Python workers
         import tempfile
 
-        from workbench._models import load_model
+        from workbench.artefacts import load_model
 
         loaded = {}
         with tempfile.TemporaryDirectory(prefix="workbench-model-") as tmp:

@@ -19,30 +19,49 @@ from workbench.metrics._registry import MetricSpec, MetricValue, get_metric, gre
 from workbench.metrics._regression import REGRESSION_METRICS, RegressionPrepared, regression_metrics
 from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks, percentile_ci, poisson_weights
 
+from workbench.metrics._spec import TASKS
+from workbench.metrics._assemble import calibration_entry, metric_entry, quantitative_evidence
+from workbench.metrics._binary import finalise_counts, reason
+from workbench.metrics._drift_numeric import CellStats, GridBinner, LUT_SIZE, scan_column
+from workbench.metrics._kernels import lazy_kernel
+from workbench.metrics._engine import default_workers
+
 __all__ = [
     "BINARY_METRICS",
-    "MULTICLASS_METRICS",
-    "REGRESSION_METRICS",
     "BinaryPrepared",
+    "CellStats",
+    "GridBinner",
+    "LUT_SIZE",
+    "MULTICLASS_METRICS",
     "MetricSpec",
     "MetricValue",
     "MulticlassPrepared",
+    "REGRESSION_METRICS",
     "RegressionPrepared",
+    "TASKS",
     "binary_metrics",
     "bootstrap_p_value",
+    "calibration_entry",
+    "default_workers",
     "delong_test",
     "fill_poisson_counts",
+    "finalise_counts",
     "get_metric",
     "greater_is_better",
     "iter_weight_chunks",
+    "lazy_kernel",
     "mcnemar_test",
+    "metric_entry",
     "metrics_for",
     "min_detectable_difference",
     "multiclass_metrics",
     "paired_delta",
     "percentile_ci",
     "poisson_weights",
+    "quantitative_evidence",
     "reading",
+    "reason",
     "regression_metrics",
     "run_bootstrap",
+    "scan_column",
 ]

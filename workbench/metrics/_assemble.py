@@ -183,7 +183,7 @@ def quantitative_evidence(
 
 def _calibration_or_reason(task: str, prep: CalibrationPrepared | None, reps: dict, confidence: float) -> dict:
     if prep is not None:
-        return _calibration_entry(prep, reps, confidence)
+        return calibration_entry(prep, reps, confidence)
     if task == "binary":
         return {"status": "not_applicable", "reason": "scores are not probabilities in [0, 1]"}
     return {"status": "not_applicable", "reason": f"calibration is for binary tasks, not {task}"}
@@ -200,7 +200,7 @@ def _per_class(per_class, reps, classes, confidence) -> dict[str, dict]:
     return out
 
 
-def _calibration_entry(prep: CalibrationPrepared, reps: dict, confidence: float,
+def calibration_entry(prep: CalibrationPrepared, reps: dict, confidence: float,
                        point: dict[str, object] | None = None) -> dict[str, object]:
     """The calibration block; ``point`` defaults to ``prep.point()`` (executors pass their own)."""
     point = prep.point() if point is None else point
@@ -245,4 +245,4 @@ def _tests(task, y, prepared, scores) -> dict[str, object]:
     return out
 
 
-__all__ = ["MULTICLASS_METRICS", "binary_curves", "metric_entry", "quantitative_evidence"]
+__all__ = ["MULTICLASS_METRICS", "binary_curves", "calibration_entry", "metric_entry", "quantitative_evidence"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.metrics import _registry as R
+from workbench.metrics import _spec as R
 from workbench.metrics._engine import ScoreOrder, SortedReplicate
 
 BINARY_METRICS: tuple[str, ...] = (

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from workbench.metrics import _registry as R
+from workbench.metrics import _spec as R
 from workbench.metrics._binary import BinaryPrepared
 
 MULTICLASS_METRICS: tuple[str, ...] = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.metrics import _registry as R
+from workbench.metrics import _spec as R
 
 REGRESSION_METRICS: tuple[str, ...] = (
     "mae",

@@ -395,7 +395,7 @@ def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int =
 
 @lazy_kernel
 def _run_sums_kernel():
-    # Not the fairness scatter kernel (workbench._fairness_kernel) with keys (2 run, 2 run + 1)
+    # Not the fairness scatter kernel (workbench.fairness) with keys (2 run, 2 run + 1)
     # and values (1, p): fed float64 values it gives the same sums, but through its generic
     # key loop (24 instead of 12 bytes read per row) it ran 1.5 ms instead of 0.8 ms per
     # replicate (1M rows, chunks of 33); with its float32 values (``prepare``) the sums differ.

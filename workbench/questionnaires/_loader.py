@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench._yaml import read_yaml
+from workbench.yamlio import read_yaml
 from workbench.errors import QuestionnaireError
 from workbench.questionnaires._schema import QUESTION_TYPES, QuestionnaireTemplate
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 
-from workbench._yaml import read_yaml
+from workbench.yamlio import read_yaml
 from workbench.canonical import sha256_file
 from workbench.errors import PermissionDenied, QuestionnaireError, StoreError
 from workbench.questionnaires._loader import load_templates
@@ -232,7 +232,7 @@ def import_responses(store: Any, path: str | Path, *, review_id: str, reviewer: 
 def qualitative_outcomes(store: Any, review_id: str, policy: Any, *,
                          templates: Mapping[str, QuestionnaireTemplate] | None = None,
                          extra_dirs: Iterable[str | Path] = ()) -> dict[str, QualitativeVerdict]:
-    """The ``qualitative=`` argument of ``workbench.decision.decide``: verdicts by criterion id.
+    """The ``qualitative=`` argument of ``workbench.policy.decide``: verdicts by criterion id.
 
     Reads every current response of the review and the reviewers' roles from the store.
     """

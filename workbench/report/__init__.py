@@ -38,13 +38,15 @@ from workbench.report._verify import (
     verify_packet,
 )
 
+from workbench.report._keys import require_keys
+
 __all__ = [
     "ATTACHMENT_NAME",
-    "SECTION_TITLES",
     "Check",
     "KeyPaths",
     "Packet",
     "PacketInput",
+    "SECTION_TITLES",
     "VerificationResult",
     "build_manifest",
     "build_packet",
@@ -60,6 +62,7 @@ __all__ = [
     "render_packet_html",
     "render_packet_json",
     "render_packet_pdf",
+    "require_keys",
     "sign_packet",
     "verify_packet",
     "write_packet",

@@ -153,7 +153,7 @@ def packet_input_for_review(store: Any, review: Any, *, generated_by: str, polic
     StoreError
         When the review, its current evidence or a decision about that evidence is missing.
     """
-    from workbench._decision_inputs import qualitative_for_review
+    from workbench.policy import qualitative_for_review
     from workbench.governance import review_documents
     from workbench.policy import default_policy, load_policy
 

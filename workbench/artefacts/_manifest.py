@@ -1,0 +1,328 @@
+"""The review manifest (``review.yaml``): schema and loading.
+
+A manifest names the two models, the data sets, the task and where the policy and model card
+live. Paths are relative to the manifest's folder. The schema is strict: an unknown or
+misplaced key is an error with its path, never silently dropped, and every error names the
+file, the field path and what is wrong, e.g.::
+
+    review.yaml: candidate.path: file not found: models/x.skops
+
+Examples
+--------
+>>> from workbench.artefacts import Manifest
+>>> m = Manifest.model_validate({
+...     "name": "r", "task": "binary", "target": "y", "positive_label": 1,
+...     "candidate": {"predictions": "cand_score"},
+...     "data": {"evaluation": "eval.csv"}})
+>>> m.candidate.kind
+'precomputed'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workbench.yamlio import read_yaml
+from workbench.errors import ManifestError
+
+Task = Literal["binary", "multiclass", "regression"]
+ModelFormat = Literal["skops", "onnx", "pickle", "joblib"]
+
+_SUFFIX_FORMATS: dict[str, ModelFormat] = {
+    ".skops": "skops",
+    ".onnx": "onnx",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".joblib": "joblib",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelEntry(_Strict):
+    """One model of the review: a file (skops/ONNX/pickle) or precomputed predictions.
+
+    ``predictions`` names a column holding precomputed scores (binary: P(positive); regression:
+    the prediction) in every data set, or — for multiclass — a prefix ``proba_`` whose columns
+    ``<prefix><class>`` hold the class probabilities. With ``predictions_file`` the column lives
+    in that separate CSV/Parquet file instead (teams that score elsewhere export one), joined to
+    the evaluation data on the manifest's ``id_column``.
+    """
+
+    path: Path | None = None
+    name: str = "model"
+    version: str = "unversioned"
+    format: ModelFormat | None = None
+    trusted_types: tuple[str, ...] = ()
+    allow_pickle: bool = False
+    sha256: str | None = Field(default=None, pattern=r"^(sha256:)?[0-9a-fA-F]{64}$")
+    predictions: str | None = None
+    predictions_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _path_or_predictions(self) -> ModelEntry:
+        if self.predictions_file is not None and self.predictions is None:
+            raise ValueError("predictions_file needs 'predictions': the score column in that file")
+        if self.path is None and self.predictions is None:
+            raise ValueError("give either 'path' (a model file) or 'predictions' (a score column)")
+        if self.path is not None and self.predictions is not None:
+            raise ValueError("give 'path' or 'predictions', not both")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``precomputed`` or the model file format (inferred from the suffix if not given)."""
+        if self.predictions is not None:
+            return "precomputed"
+        if self.format is not None:
+            return self.format
+        assert self.path is not None
+        return _SUFFIX_FORMATS.get(self.path.suffix.lower(), "skops")
+
+    @property
+    def pinned_sha256(self) -> str | None:
+        if self.sha256 is None:
+            return None
+        return self.sha256.removeprefix("sha256:").lower()
+
+
+class DataEntry(_Strict):
+    evaluation: Path
+    reference: Path | None = None
+    replay: Path | None = None
+
+
+class EvidenceSettings(_Strict):
+    """How evidence is computed; part of the evidence digest."""
+
+    n_bootstrap: int = Field(default=1000, ge=0, le=100_000)
+    seed: int = 0
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    margin: float = Field(default=0.0, ge=0.0, description="non-inferiority margin for deltas")
+    min_slice_size: int = Field(default=200, ge=1)
+    min_group_size: int = Field(default=30, ge=1)
+    latency_calls: int = Field(default=1000, ge=10)
+    explain_rows: int = Field(default=2000, ge=10)
+    explain_background: int = Field(default=200, ge=10)
+    calibration_bins: int = Field(default=10, ge=2, le=100)
+    drift_bins: int = Field(default=10, ge=2, le=100)
+    drift_bands: tuple[float, float] = (0.1, 0.25)
+
+
+class ReplaySettings(_Strict):
+    timestamp_column: str = "timestamp"
+    window: str = "7D"
+    canary_stages: tuple[float, ...] = (5, 25, 50, 100)
+
+
+class MonitoringPlan(_Strict):
+    metrics: tuple[str, ...] = ()
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    alert_channel: str | None = None
+    cadence_days: int | None = Field(default=None, ge=1)
+
+
+class RollbackPlan(_Strict):
+    previous_model: str | None = None
+    procedure: str | None = None
+
+
+class IncidentResponse(_Strict):
+    owner: str | None = None
+    severity_levels: tuple[str, ...] = ()
+    runbook: str | None = None
+
+
+class ReadinessPlan(_Strict):
+    """The production readiness plan: what happens on and after deployment."""
+
+    deployment_steps: tuple[str, ...] = ()
+    monitoring: MonitoringPlan = MonitoringPlan()
+    rollback: RollbackPlan = RollbackPlan()
+    incident_response: IncidentResponse = IncidentResponse()
+    post_implementation_reviews: tuple[dt.date, ...] = ()
+
+
+# Every manifest field that names a file, as (section or None, key). The existence check, the
+# folder-containment check of untrusted manifests and the upload staging all walk this one list.
+FILE_FIELDS: tuple[tuple[str | None, str], ...] = (
+    ("candidate", "path"), ("candidate", "predictions_file"), ("baseline", "path"),
+    ("baseline", "predictions_file"), ("data", "evaluation"), ("data", "reference"), ("data", "replay"),
+    (None, "policy"), (None, "model_card"))
+
+
+class Manifest(_Strict):
+    """The parsed ``review.yaml``. ``base_dir`` is the manifest's folder (not part of the file)."""
+
+    name: str = Field(min_length=1)
+    task: Task
+    target: str
+    positive_label: Any = None
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    candidate: ModelEntry
+    baseline: ModelEntry | None = None
+    data: DataEntry
+    features: tuple[str, ...] | None = None
+    sensitive_features: tuple[str, ...] = ()
+    id_column: str | None = None
+    policy: Path | None = None
+    model_card: Path | None = None
+    settings: EvidenceSettings = EvidenceSettings()
+    replay: ReplaySettings = ReplaySettings()
+    readiness: ReadinessPlan | None = None
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("features", "sensitive_features")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and len(set(value)) != len(value):
+            dupes = sorted({v for v in value if value.count(v) > 1})
+            raise ValueError(f"duplicate column names: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _prediction_files_need_ids(self) -> Manifest:
+        for role in ("candidate", "baseline"):
+            entry = getattr(self, role)
+            if entry is not None and entry.predictions_file is not None and not self.id_column:
+                raise ValueError(f"{role}.predictions_file is joined on id_column: set id_column")
+        return self
+
+    @model_validator(mode="after")
+    def _binary_needs_positive_label(self) -> Manifest:
+        if self.task == "binary" and self.positive_label is None:
+            raise ValueError("positive_label is required for a binary task (e.g. positive_label: 1)")
+        return self
+
+    def resolve(self, path: Path | str) -> Path:
+        """A manifest-relative path made absolute against the manifest's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def named_files(self) -> list[tuple[str, Path]]:
+        """(field, manifest-relative path) of every file the manifest names (see FILE_FIELDS)."""
+        out = []
+        for section, key in FILE_FIELDS:
+            node = self if section is None else getattr(self, section)
+            value = getattr(node, key, None) if node is not None else None
+            if value is not None:
+                out.append((f"{section}.{key}" if section else key, value))
+        return out
+
+    @property
+    def display_file(self) -> str:
+        return self.source.name if self.source else "review.yaml"
+
+    def content(self) -> dict[str, Any]:
+        """The manifest's content for digests: everything but local paths and the file location."""
+        data = self.model_dump(mode="json", exclude={"base_dir", "source"})
+        for role in ("candidate", "baseline"):
+            if data.get(role):
+                data[role].pop("path", None)
+                data[role].pop("predictions_file", None)
+        data.pop("data", None)
+        data.pop("policy", None)
+        data.pop("model_card", None)
+        return data
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, *, file: str) -> str:
+    """One line per problem: ``file: field.path: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = _format_location(tuple(p for p in err["loc"] if not str(p).startswith("function-")))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the manifest reference in README.md)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"{file}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:
+    """Read, validate and return a review manifest.
+
+    Parameters
+    ----------
+    path
+        The ``review.yaml`` file.
+    check_files
+        Also check that every referenced file exists (model files, data sets, policy, card).
+
+    Raises
+    ------
+    ManifestError
+        With one line per problem naming the file, the field path and what to do.
+    """
+    path = Path(path)
+    label = path.name
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found (pass the path of a review.yaml)")
+    raw = read_yaml(path, label=label, error=ManifestError, what="manifest")
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{label}: expected a mapping of keys (name, task, candidate, ...), got {type(raw).__name__}")
+    try:
+        manifest = Manifest.model_validate({**raw, "base_dir": path.parent.resolve(), "source": path.resolve()})
+    except ValidationError as exc:
+        raise ManifestError(format_validation_error(exc, file=label)) from None
+    if check_files:
+        _check_files(manifest, label)  # the keyword shadows check_files here
+    return manifest
+
+
+def check_files(m: Manifest, label: str | None = None, *, skip: tuple[str, ...] | list[str] = ()) -> None:
+    """Check that every file the manifest names exists (``Manifest.named_files``), one line each.
+
+    ``label`` starts each line (default: the manifest's file name); ``skip`` lists fields not to
+    check, e.g. ``("data.evaluation",)`` when it is a glob the scale engine expands.
+
+    Examples
+    --------
+    >>> m = Manifest.model_validate({
+    ...     "name": "r", "task": "binary", "target": "y", "positive_label": 1,
+    ...     "candidate": {"predictions": "s"}, "data": {"evaluation": "part-*.parquet"},
+    ...     "base_dir": "/nonexistent"})
+    >>> check_files(m, skip=("data.evaluation",))
+    >>> check_files(m)
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ManifestError: review.yaml: data.evaluation: file not found: part-*.parquet (paths are relative to the manifest's folder)
+    """
+    label = m.display_file if label is None else label
+    problems = [
+        f"{label}: {field}: file not found: {rel.as_posix()} (paths are relative to the manifest's folder)"
+        for field, rel in m.named_files()
+        if field not in skip and not m.resolve(rel).is_file()
+    ]
+    if problems:
+        raise ManifestError("\n".join(problems))
+
+
+_check_files = check_files
+
+
+__all__ = [
+    "FILE_FIELDS",
+    "DataEntry",
+    "EvidenceSettings",
+    "Manifest",
+    "ModelEntry",
+    "ReadinessPlan",
+    "ReplaySettings",
+    "check_files",
+    "format_validation_error",
+    "load_manifest",
+]

@@ -1,0 +1,313 @@
+"""Secure model loading: skops with a reviewed allow-list, ONNX, and pinned pickle only.
+
+Pickle and joblib execute code while loading, so they are refused unless the manifest entry
+says ``allow_pickle: true`` *and* pins the file's SHA-256 — the hash is checked before a single
+byte is unpickled. skops lists the types a file would instantiate; anything beyond skops'
+defaults must be named in ``trusted_types`` after a human looked at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.canonical import sha256_file
+from workbench.errors import ArtefactError
+from workbench.artefacts._manifest import ModelEntry
+
+#: Extra skops types the server trusts for manifests it did not write itself (uploads and
+#: paths opened in the app): reviewed data-holding internals of scikit-learn, numpy and
+#: LightGBM models — no type here executes code of the file's choosing. An operator may add
+#: more through the environment variable WORKBENCH_TRUSTED_TYPES (comma-separated).
+SERVER_TRUSTED_TYPES: frozenset[str] = frozenset({
+    "collections.OrderedDict",
+    "functools.partial",
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+})
+
+
+def server_trusted_types() -> frozenset[str]:
+    """``SERVER_TRUSTED_TYPES`` plus the operator's WORKBENCH_TRUSTED_TYPES."""
+    extra = os.environ.get("WORKBENCH_TRUSTED_TYPES", "")
+    return SERVER_TRUSTED_TYPES | {t.strip() for t in extra.split(",") if t.strip()}
+
+
+def check_untrusted_entry(entry: ModelEntry, *, label: str) -> None:
+    """Refuse what a manifest from an untrusted source may not ask for.
+
+    Whoever writes a manifest chooses its ``allow_pickle``, ``sha256`` and ``trusted_types``;
+    when that is a browser user rather than the operator, those choices would let them run
+    code on the server. So: no pickles at all, and only the server's reviewed extra types.
+    """
+    if entry.kind in ("pickle", "joblib") or entry.allow_pickle:
+        raise ArtefactError(
+            f"{label}: pickle/joblib models are not accepted here (loading one can run arbitrary code); "
+            f"{_SKOPS_HINT}, or review this model from the command line on a machine you control"
+        )
+    refused = sorted(set(entry.trusted_types) - server_trusted_types())
+    if refused:
+        raise ArtefactError(
+            f"{label}: trusted_types not accepted from this source: {', '.join(refused)}. Only types the "
+            "server operator reviewed are trusted here (WORKBENCH_TRUSTED_TYPES)"
+        )
+
+
+_SKOPS_HINT = (
+    "convert it to skops: `import skops.io as sio; sio.dump(model, 'model.skops')`, "
+    "then point the manifest at the .skops file"
+)
+
+
+@dataclass(frozen=True)
+class ArtefactRecord:
+    """Lineage of one input file: what it is, its hash and size (and shape for data)."""
+
+    role: str
+    path: str
+    sha256: str
+    bytes: int
+    format: str
+    rows: int | None = None
+    columns: int | None = None
+    schema_fingerprint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score a data frame, whatever its file format.
+
+    ``predict_scores(frame)`` returns, for a binary task, P(positive label) as shape ``(n,)``;
+    for multiclass the probabilities as ``(n, k)`` in the order of ``classes``; for regression
+    the predictions. ``frame`` is a full data frame: the model picks its own columns.
+    """
+
+    role: str
+    kind: str
+    task: str
+    features: tuple[str, ...]
+    estimator: Any = None
+    record: ArtefactRecord | None = None
+    classes: tuple[Any, ...] = ()
+    positive_index: int | None = None
+    prediction_column: str | None = None
+    name: str = "model"
+    version: str = "unversioned"
+    _onnx: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_precomputed(self) -> bool:
+        return self.kind == "precomputed"
+
+    def predict_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.is_precomputed:
+            return self._precomputed(frame)
+        X = frame.loc[:, list(self.features)]
+        if self._onnx is not None:
+            out = self._onnx.run(X)
+        elif self.task == "regression":
+            return np.asarray(self.estimator.predict(X), dtype=float)
+        else:
+            out = np.asarray(self.estimator.predict_proba(X), dtype=float)
+        if self.task == "binary":
+            return out[:, self.positive_index]
+        if self.task == "regression":
+            return np.asarray(out, dtype=float).ravel()
+        return out
+
+    def _precomputed(self, frame: pd.DataFrame) -> np.ndarray:
+        col = self.prediction_column
+        assert col is not None
+        if self.task == "multiclass":
+            cols = [f"{col}{c}" for c in self.classes]
+            missing = [c for c in cols if c not in frame.columns]
+            if missing:
+                raise ArtefactError(f"{self.role}.predictions: columns missing from the data: {', '.join(missing)}")
+            return frame[cols].to_numpy(dtype=float)
+        if col not in frame.columns:
+            raise ArtefactError(
+                f"{self.role}.predictions: column '{col}' is not in the data set; "
+                "add the precomputed scores as that column"
+            )
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        bad = int(np.isnan(values).sum())
+        if bad:
+            raise ArtefactError(f"{self.role}.predictions: column '{col}' has {bad} missing or non-numeric scores")
+        return values
+
+
+class _OnnxRunner:
+    """Feeds a data frame to an onnxruntime session and returns probabilities or predictions."""
+
+    def __init__(self, path: Path, task: str) -> None:
+        import onnxruntime as ort  # lazy: heavy import
+
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.inputs = self.session.get_inputs()
+        self.task = task
+
+    def run(self, X: pd.DataFrame) -> np.ndarray:
+        feeds: dict[str, np.ndarray] = {}
+        if len(self.inputs) == 1 and X.shape[1] > 1:
+            feeds[self.inputs[0].name] = X.to_numpy(dtype=np.float32)
+        else:
+            for inp in self.inputs:
+                if inp.name not in X.columns:
+                    raise ArtefactError(f"ONNX model input '{inp.name}' is not a column of the data")
+                col = X[inp.name]
+                if "string" in inp.type:
+                    arr = col.astype(str).to_numpy(dtype=object)
+                elif "int64" in inp.type:
+                    arr = col.to_numpy(dtype=np.int64)
+                elif "double" in inp.type:
+                    arr = col.to_numpy(dtype=np.float64)
+                else:
+                    arr = col.to_numpy(dtype=np.float32)
+                feeds[inp.name] = arr.reshape(-1, 1)
+        outputs = self.session.run(None, feeds)
+        names = [o.name for o in self.session.get_outputs()]
+        if self.task == "regression":
+            return np.asarray(outputs[0], dtype=float).ravel()
+        for name, value in zip(names, outputs, strict=True):
+            if "prob" in name.lower():
+                if isinstance(value, list):  # zipmap output: list of dicts
+                    raise ArtefactError("ONNX model returns a ZipMap; convert with options={'zipmap': False}")
+                return np.asarray(value, dtype=float)
+        return np.asarray(outputs[-1], dtype=float)
+
+    @property
+    def classes(self) -> tuple[Any, ...]:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        raw = meta.get("classes")
+        return tuple(raw.split(",")) if raw else ()
+
+
+def _record(role: str, path: Path, display: str, fmt: str) -> ArtefactRecord:
+    return ArtefactRecord(role=role, path=display, sha256=sha256_file(path), bytes=path.stat().st_size, format=fmt)
+
+
+def load_skops(path: Path, *, trusted: Sequence[str], label: str) -> Any:
+    """Load a skops file, refusing any type that is neither a skops default nor in ``trusted``."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a corrupt or non-skops file
+        raise ArtefactError(f"{label}: not a readable skops file ({type(exc).__name__}: {exc})") from None
+    refused = sorted(set(untrusted) - set(trusted))
+    if refused:
+        raise ArtefactError(
+            f"{label}: refusing to load types that are not trusted: {', '.join(refused)}. "
+            "Review them, then list them under the model's trusted_types in the manifest"
+        )
+    try:
+        return sio.load(path, trusted=list(trusted) or None)
+    except Exception as exc:
+        raise ArtefactError(f"{label}: skops could not load the model ({type(exc).__name__}: {exc})") from None
+
+
+def load_pinned_pickle(path: Path, entry: ModelEntry, *, label: str) -> Any:
+    """Unpickle only a file whose SHA-256 matches the manifest's pin; check before loading."""
+    if not entry.allow_pickle:
+        raise ArtefactError(
+            f"{label}: pickle/joblib files can run arbitrary code when loaded and are refused. "
+            f"Either {_SKOPS_HINT}, or (only for a file you trust) set allow_pickle: true and "
+            "sha256: <the file's SHA-256> in the manifest entry"
+        )
+    pinned = entry.pinned_sha256
+    if pinned is None:
+        raise ArtefactError(f"{label}: allow_pickle needs a pinned sha256: in the manifest entry ({_SKOPS_HINT})")
+    data = path.read_bytes()  # hash and unpickle the same bytes: no swap between check and load
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != pinned:
+        raise ArtefactError(
+            f"{label}: sha256 mismatch: the manifest pins {pinned[:12]}…, the file is {actual[:12]}…; "
+            "the file changed since it was reviewed — refusing to unpickle it"
+        )
+    import joblib  # handles plain pickles and joblib files alike
+
+    try:
+        return joblib.load(io.BytesIO(data))
+    except Exception as exc:
+        raise ArtefactError(f"{label}: could not unpickle ({type(exc).__name__}: {exc})") from None
+
+
+def load_model(
+    entry: ModelEntry,
+    *,
+    role: str,
+    base_dir: Path,
+    task: str,
+    features: Sequence[str],
+    positive_label: Any = None,
+    classes: Sequence[Any] = (),
+    manifest_label: str = "review.yaml",
+    untrusted: bool = False,
+) -> LoadedModel:
+    """Load one model entry of the manifest into a :class:`LoadedModel`.
+
+    ``untrusted=True`` for a manifest the operator did not write (browser uploads, paths
+    typed into the app): see :func:`check_untrusted_entry`.
+    """
+    if untrusted:
+        check_untrusted_entry(entry, label=f"{manifest_label}: {role}")
+    common = dict(role=role, task=task, features=tuple(features), name=entry.name, version=entry.version)
+    if entry.kind == "precomputed":
+        return LoadedModel(kind="precomputed", prediction_column=entry.predictions, classes=tuple(classes),
+                           positive_index=1 if task == "binary" else None, **common)
+    assert entry.path is not None
+    path = entry.path if entry.path.is_absolute() else base_dir / entry.path
+    label = f"{manifest_label}: {role}.path ({entry.path.as_posix()})"
+    if not path.is_file():
+        raise ArtefactError(f"{manifest_label}: {role}.path: file not found: {entry.path.as_posix()}")
+    fmt = entry.kind
+    record = _record(role, path, entry.path.as_posix(), fmt)
+    if fmt == "onnx":
+        runner = _OnnxRunner(path, task)
+        model_classes = runner.classes or tuple(classes)
+        return LoadedModel(kind="onnx", record=record, classes=tuple(model_classes),
+                           positive_index=_positive_index(model_classes, positive_label, task, label),
+                           _onnx=runner, **common)
+    if fmt == "skops":
+        estimator = load_skops(path, trusted=entry.trusted_types, label=label)
+    else:
+        estimator = load_pinned_pickle(path, entry, label=label)
+    if task != "regression" and not hasattr(estimator, "predict_proba"):
+        raise ArtefactError(f"{label}: a {task} model needs predict_proba; {type(estimator).__name__} has none")
+    model_classes = tuple(getattr(estimator, "classes_", classes))
+    return LoadedModel(kind=fmt, estimator=estimator, record=record, classes=model_classes,
+                       positive_index=_positive_index(model_classes, positive_label, task, label), **common)
+
+
+def _positive_index(model_classes: Sequence[Any], positive_label: Any, task: str, label: str) -> int | None:
+    if task != "binary":
+        return None
+    if not model_classes:
+        return 1
+    for i, c in enumerate(model_classes):
+        if c == positive_label or str(c) == str(positive_label):
+            return i
+    raise ArtefactError(
+        f"{label}: positive_label {positive_label!r} is not one of the model's classes "
+        f"({', '.join(map(repr, model_classes))})"
+    )
+
+
+__all__ = ["SERVER_TRUSTED_TYPES", "ArtefactRecord", "LoadedModel", "check_untrusted_entry", "load_model",
+           "load_pinned_pickle", "load_skops", "server_trusted_types"]

@@ -1,0 +1,59 @@
+"""Governance checklist: model card, lineage, privacy (PII), sensitive inputs, access control, readiness.
+
+The public face of ``workbench.governance``: import from here; the ``_`` modules are private.
+"""
+
+
+from workbench.governance._governance import (
+    CheckResult,
+    CheckStatus,
+    DEFAULT_MODEL_CARD_SECTIONS,
+    DEFAULT_READINESS_SECTIONS,
+    check_access_control,
+    check_lineage,
+    check_model_card,
+    check_privacy,
+    check_readiness,
+    check_sensitive_inputs,
+    governance_for_review,
+    is_placeholder,
+    load_model_card,
+    review_documents,
+    run_governance,
+)
+from workbench.governance._pii import (
+    PII_KINDS,
+    PiiFinding,
+    PiiReport,
+    column_name_kind,
+    iban_valid,
+    luhn_valid,
+    mask,
+    scan_frame,
+)
+
+__all__ = [
+    "CheckResult",
+    "CheckStatus",
+    "DEFAULT_MODEL_CARD_SECTIONS",
+    "DEFAULT_READINESS_SECTIONS",
+    "PII_KINDS",
+    "PiiFinding",
+    "PiiReport",
+    "check_access_control",
+    "check_lineage",
+    "check_model_card",
+    "check_privacy",
+    "check_readiness",
+    "check_sensitive_inputs",
+    "column_name_kind",
+    "governance_for_review",
+    "iban_valid",
+    "is_placeholder",
+    "load_model_card",
+    "luhn_valid",
+    "mask",
+    "review_documents",
+    "run_governance",
+    "scan_frame",
+]

@@ -1,0 +1,318 @@
+"""Evaluation of the evidence-based criterion kinds against an evidence dict.
+
+Each evaluator returns a :class:`CriterionResult` whose status is the *raw* outcome (PASS,
+FAIL or MISSING); severity and waivers are applied by :mod:`workbench.policy`. Nothing
+raises to mean "failed".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.metrics import TASKS, get_metric
+from workbench.policy._schema import (
+    AbsoluteCriterion,
+    DriftCriterion,
+    FairnessCriterion,
+    OperationalCriterion,
+    RelativeCriterion,
+    ReplayCriterion,
+    RobustnessCriterion,
+)
+from workbench.policy._values import (
+    _ABSENT,
+    CriterionResult,
+    ItemResult,
+    Value,
+    check_bounds,
+    combine,
+    fmt,
+    lookup,
+    read_value,
+)
+
+_LOWER_IS_BETTER = ("_loss", "_error", "brier_score", "ece", "mce", "mae", "rmse", "mape")
+
+
+def greater_is_better(metric: str) -> bool:
+    """Direction of a metric: the metric registry if it knows the name, else its naming convention.
+
+    >>> greater_is_better("roc_auc"), greater_is_better("log_loss")
+    (True, False)
+    """
+    name = metric.rsplit(".", 1)[-1]
+    for task in TASKS:  # the registry is the authority (STYLE.md: the policy never asks a name)
+        try:
+            return get_metric(name, task=task).greater_is_better
+        except KeyError:
+            continue
+    return not any(name == s or name.endswith(s) for s in _LOWER_IS_BETTER)
+
+
+def _result(c: Any, items: list[ItemResult], *, details: dict[str, Any] | None = None) -> CriterionResult:
+    status = combine([i.status for i in items])
+    if len(items) == 1:
+        reason = items[0].reason
+    else:
+        bad = [i for i in items if i.status != "PASS"]
+        reason = "; ".join(f"{i.name}: {i.reason}" for i in bad) if bad else f"all {len(items)} checks pass"
+    worst = min(items, key=lambda i: {"FAIL": 0, "MISSING": 1, "WARN": 2}.get(i.status, 3)) if items else None
+    return CriterionResult(
+        id=c.id,
+        kind=c.kind,
+        severity=c.severity,
+        description=c.description,
+        status=status,
+        reason=reason,
+        measured=worst.measured if worst else None,
+        ci=worst.ci if worst else None,
+        bound=worst.bound if worst else None,
+        items=tuple(items) if len(items) > 1 else (),
+        raw_status=status,
+        details=details or {},
+    )
+
+
+def _missing(c: Any, reason: str) -> CriterionResult:
+    return _result(c, [ItemResult(c.id, "MISSING", reason)])
+
+
+def eval_absolute(c: AbsoluteCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    label = c.metric.rsplit(".", 1)[-1] if c.metric.startswith("models.") else c.metric
+    v = read_value(lookup(evidence, c.metric))
+    item = check_bounds(label, v, lo=c.min, hi=c.max, ci=c.ci, missing=f"not in the evidence ({c.metric})")
+    return _result(c, [item], details={"path": c.metric})
+
+
+def _metric_path(role: str, metric: str) -> str:
+    return f"models.{role}.{metric}" if "." in metric else f"models.{role}.metrics.{metric}"
+
+
+def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    gib = c.greater_is_better if c.greater_is_better is not None else greater_is_better(c.metric)
+    cand = read_value(lookup(evidence, _metric_path("candidate", c.metric)))
+    base = read_value(lookup(evidence, _metric_path("baseline", c.metric)))
+    if lookup(evidence, "models.baseline") in (_ABSENT, None, {}):
+        return _missing(c, f"{c.metric}: no baseline model in the evidence to compare with")
+    for role, v in (("candidate", cand), ("baseline", base)):
+        if v is None or not v.defined:
+            why = "not in the evidence" if v is None else f"undefined: {v.reason}"
+            return _missing(c, f"{c.metric} of the {role} {why}")
+    assert cand is not None and base is not None and cand.value is not None and base.value is not None
+    delta = read_value(lookup(evidence, ["deltas", c.metric]))
+    d = delta.value if delta is not None and delta.defined else cand.value - base.value
+    lo = delta.low if delta is not None and delta.defined else None
+    hi = delta.high if delta is not None and delta.defined else None
+    sign = 1.0 if gib else -1.0  # improvement = sign * (candidate - baseline)
+    imp = Value(sign * d, *(sorted((sign * lo, sign * hi)) if lo is not None and hi is not None else (None, None)))
+    unit = ""
+    if c.mode == "relative":
+        if base.value == 0:
+            return _missing(c, f"{c.metric}: baseline is 0, a relative change is undefined (use mode: absolute)")
+        scale = abs(base.value)
+        imp = Value(imp.value / scale, *(x / scale if x is not None else None for x in (imp.low, imp.high)))  # type: ignore[operator]
+        unit = " (relative)"
+    label = f"{c.metric} improvement over baseline{unit} ({fmt(base.value)} -> {fmt(cand.value)})"
+    items = []
+    if c.max_drop is not None:
+        items.append(check_bounds(label, imp, lo=-c.max_drop, hi=None, ci=c.ci, name="max_drop"))
+    if c.min_gain is not None:
+        items.append(check_bounds(label, imp, lo=c.min_gain, hi=None, ci=c.ci, name="min_gain"))
+    return _result(c, items, details={"greater_is_better": gib, "baseline": base.value, "candidate": cand.value})
+
+
+def _fairer_is_higher(metric: str) -> bool:
+    return "ratio" in metric
+
+
+def _features(declared: Any, available: dict[str, Any], *, intersections: bool = True) -> list[str]:
+    if declared == "all":
+        return sorted(f for f in available if intersections or "×" not in f)
+    return list(declared)
+
+
+def eval_fairness(c: FairnessCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    cand_all = lookup(evidence, "models.candidate.fairness")
+    if not isinstance(cand_all, dict) or not cand_all:
+        return _missing(c, "no fairness evidence (does the manifest list sensitive_features?)")
+    base_all = lookup(evidence, "models.baseline.fairness")
+    items: list[ItemResult] = []
+    for feat in _features(c.features, cand_all, intersections=c.include_intersections):
+        label = f"{c.metric}[{feat}]"
+        v = read_value(lookup(cand_all, [feat, c.metric]))
+        if c.min is not None or c.max is not None:
+            items.append(check_bounds(label, v, lo=c.min, hi=c.max, ci=c.ci, name=feat))
+        if c.max_widening is not None:
+            items.append(_widening(c, feat, v, base_all, evidence))
+    if not items:
+        return _missing(c, "no sensitive feature in the fairness evidence")
+    return _result(c, items, details={"metric": c.metric})
+
+
+def _widening(c: FairnessCriterion, feat: str, cand: Value | None, base_all: Any, evidence: dict[str, Any]) -> ItemResult:
+    name = f"{feat} vs baseline"
+    base = read_value(lookup(base_all, [feat, c.metric])) if isinstance(base_all, dict) else None
+    if cand is None or base is None or not cand.defined or not base.defined:
+        return ItemResult(name, "MISSING", f"{c.metric}[{feat}]: candidate or baseline value missing or undefined")
+    assert cand.value is not None and base.value is not None
+    sign = -1.0 if _fairer_is_higher(c.metric) else 1.0  # widening = sign * (candidate - baseline)
+    delta = read_value(lookup(evidence, ["fairness_deltas", feat, c.metric]))
+    if delta is not None and delta.defined and delta.low is not None and delta.high is not None:
+        assert delta.value is not None
+        lo, hi = sorted((sign * delta.low, sign * delta.high))
+        w = Value(sign * delta.value, lo, hi)
+    else:
+        w = Value(sign * (cand.value - base.value))
+    label = f"{c.metric}[{feat}] widening vs baseline ({fmt(base.value)} -> {fmt(cand.value)})"
+    return check_bounds(label, w, lo=None, hi=c.max_widening, ci=c.ci, name=name)
+
+
+def eval_drift(c: DriftCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    feats_all = lookup(evidence, "drift.features")
+    if not isinstance(feats_all, dict) or not feats_all:
+        return _missing(c, "no drift evidence (the manifest names no reference data set?)")
+    items: list[ItemResult] = []
+    values: dict[str, float] = {}
+    for feat in _features(c.features, feats_all):
+        v = read_value(lookup(feats_all, [feat, c.statistic]))
+        if v is not None and v.defined:
+            assert v.value is not None
+            values[feat] = v.value
+        if c.max_psi is not None:
+            items.append(check_bounds(f"{c.statistic}[{feat}]", v, lo=None, hi=c.max_psi, name=feat))
+    if c.max_share_drifted is not None:
+        if not values:
+            items.append(ItemResult("share_drifted", "MISSING", f"no feature has a {c.statistic} value"))
+        else:
+            drifted = sorted(f for f, x in values.items() if x > c.drifted_psi)
+            share = len(drifted) / len(values)
+            label = (
+                f"share of features with {c.statistic} > {c.drifted_psi:g} "
+                f"({len(drifted)}/{len(values)}{': ' + ', '.join(drifted) if drifted else ''})"
+            )
+            items.append(check_bounds(label, Value(share), lo=None, hi=c.max_share_drifted, name="share_drifted"))
+    return _result(c, items, details={"statistic": c.statistic, "values": values})
+
+
+def eval_operational(c: OperationalCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    node = lookup(evidence, "models.candidate.operational")
+    if not isinstance(node, dict):
+        return _missing(c, "no operational evidence for the candidate")
+    status = node.get("status")
+    if status in ("not_applicable", "skipped", "error"):
+        return _missing(c, f"operational measurements {status}: {node.get('reason', 'see the evidence')}")
+    v = read_value(lookup(node, c.metric))
+    items: list[ItemResult] = []
+    if c.min is not None or c.max is not None:
+        items.append(check_bounds(c.metric, v, lo=c.min, hi=c.max, name=c.metric))
+    if c.max_increase is not None:
+        b = read_value(lookup(evidence, f"models.baseline.operational.{c.metric}"))
+        if v is None or b is None or not v.defined or not b.defined or not b.value:
+            items.append(ItemResult("vs baseline", "MISSING", f"{c.metric}: no usable baseline value to compare with"))
+        else:
+            assert v.value is not None
+            # The bound is on the relative worsening: a throughput drop, a latency/memory rise.
+            from workbench.metrics.operational import HIGHER_IS_BETTER, relative_worsening
+
+            worse = Value(relative_worsening(c.metric, v.value, b.value))
+            change = "drop" if c.metric.split(".")[0] in HIGHER_IS_BETTER else "increase"
+            label = f"{c.metric} {change} vs baseline ({fmt(b.value)} -> {fmt(v.value)})"
+            items.append(check_bounds(label, worse, lo=None, hi=c.max_increase, name="vs baseline"))
+    return _result(c, items, details={"metric": c.metric})
+
+
+def _test_key(t: dict[str, Any]) -> str:
+    params = t.get("params") or {}
+    inner = ",".join(f"{k}={params[k]}" for k in sorted(params)) if isinstance(params, dict) else str(params)
+    return f"{t.get('name', '?')}({inner})" if inner else str(t.get("name", "?"))
+
+
+def eval_robustness(c: RobustnessCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    tests = lookup(evidence, "models.candidate.robustness.tests")
+    if not isinstance(tests, list) or not tests:
+        return _missing(c, "no robustness tests in the evidence for the candidate")
+    base_tests = lookup(evidence, "models.baseline.robustness.tests")
+    base = {_test_key(t): t for t in base_tests} if isinstance(base_tests, list) else {}
+    wanted = None if c.tests == "all" else set(c.tests)
+    items: list[ItemResult] = []
+    for t in sorted(tests, key=_test_key):
+        key = _test_key(t)
+        if wanted is not None and t.get("name") not in wanted and key not in wanted:
+            continue
+        if t.get("error"):
+            items.append(ItemResult(key, "MISSING", f"{key}: the test failed to run: {t['error']}"))
+            continue
+        v = read_value(t.get("degradation", _ABSENT))
+        metric = t.get("metric", "metric")
+        if c.max_degradation is not None:
+            items.append(check_bounds(f"{metric} degradation under {key}", v, lo=None, hi=c.max_degradation, name=key))
+        if c.max_excess_degradation is not None:
+            b = read_value(base[key].get("degradation", _ABSENT)) if key in base else None
+            if v is None or b is None or not v.defined or not b.defined:
+                items.append(ItemResult(f"{key} vs baseline", "MISSING", f"{key}: no baseline degradation to compare with"))
+            else:
+                assert v.value is not None and b.value is not None
+                ex = Value(v.value - b.value)
+                items.append(
+                    check_bounds(f"{key} degradation excess over baseline", ex, lo=None, hi=c.max_excess_degradation, name=f"{key} vs baseline")
+                )
+    if wanted is not None:
+        found = {t.get("name") for t in tests} | {_test_key(t) for t in tests}
+        items.extend(ItemResult(w, "MISSING", f"robustness test {w!r} not in the evidence") for w in sorted(wanted - found))
+    if not items:
+        return _missing(c, "no matching robustness test in the evidence")
+    return _result(c, items)
+
+
+def eval_replay(c: ReplayCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    node = lookup(evidence, "replay")
+    if not isinstance(node, dict) or node.get("status") != "ok":
+        why = node.get("reason", node.get("status")) if isinstance(node, dict) else "no replay section in the evidence"
+        return _missing(c, f"no shadow/canary replay evidence ({why})")
+    s = node.get("summary") or {}
+    items: list[ItemResult] = []
+    if c.min_agreement is not None:
+        items.append(check_bounds("decision agreement with the baseline", read_value(s.get("agreement_rate", _ABSENT)),
+                                  lo=c.min_agreement, hi=None, name="agreement"))
+    if c.max_window_psi is not None:
+        items.append(check_bounds("worst window PSI", read_value(s.get("max_window_psi", _ABSENT)),
+                                  lo=None, hi=c.max_window_psi, name="window PSI"))
+    if c.max_error_rate is not None:
+        rows, errors = s.get("rows") or 0, (s.get("errors") or {}).get("candidate")
+        rate = Value(errors / rows) if rows and errors is not None else None
+        items.append(check_bounds("candidate error rate", rate, lo=None, hi=c.max_error_rate, name="errors"))
+    canary = node.get("canary")
+    if isinstance(canary, dict) and not c.allow_canary_breach:
+        if canary.get("status") == "halted":
+            items.append(ItemResult("canary", "FAIL", f"canary halted — {canary.get('recommendation')}"))
+        else:
+            items.append(ItemResult("canary", "PASS", f"canary held at every stage ({canary.get('status')})"))
+    if not items:
+        return _missing(c, "the replay criterion sets no bound")
+    return _result(c, items)
+
+
+_EVALUATORS = {
+    "absolute": eval_absolute,
+    "relative": eval_relative,
+    "fairness": eval_fairness,
+    "drift": eval_drift,
+    "operational": eval_operational,
+    "robustness": eval_robustness,
+    "replay": eval_replay,
+}
+
+
+def evaluate_criterion(criterion: Any, evidence: dict[str, Any]) -> CriterionResult:
+    """Raw result of one evidence-based criterion (kinds absolute … robustness).
+
+    Qualitative, governance and sign-off criteria need more than the evidence: use
+    :func:`workbench.policy.decide`.
+    """
+    fn = _EVALUATORS.get(criterion.kind)
+    if fn is None:
+        raise ValueError(f"criterion {criterion.id}: kind {criterion.kind!r} is not evidence-based; use decision.decide")
+    return fn(criterion, evidence)
+
+
+__all__ = ["evaluate_criterion", "greater_is_better"]

@@ -1,0 +1,71 @@
+"""Gathering a review's decision inputs: governance checks, questionnaire verdicts, sign-offs, waivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from workbench.governance import governance_for_review
+from workbench.policy._decision import decide
+from workbench.policy._schema import QualitativeCriterion
+from workbench.questionnaires import load_templates, qualitative_verdict
+
+
+def qualitative_for_review(policy: Any, *, store: Any = None, review_id: str | None = None) -> dict[str, Any] | None:
+    """Questionnaire verdict per qualitative criterion (None without a store: the criteria are MISSING)."""
+    crits = [c for c in policy.criteria if isinstance(c, QualitativeCriterion)]
+    if store is None or review_id is None or not crits:
+        return None
+    templates = load_templates(getattr(policy, "template_dirs", ()))
+    responses = store.list_responses(review_id)
+    roles = {u.name: tuple(u.roles) for u in store.list_users()}
+    out = {}
+    for c in crits:
+        requirements = {
+            "questionnaires": c.questionnaires,
+            "min_reviewers": dict(c.min_reviewers) if isinstance(c.min_reviewers, Mapping) else c.min_reviewers,
+            "min_score": c.min_score,
+            "allow_blocking_answers": c.allow_blocking_answers,
+            "waived": c.waived,
+        }
+        out[c.id] = qualitative_verdict(templates, responses, requirements=requirements, roles=roles)
+    return out
+
+
+def decide_review(
+    review: Any,
+    policy: Any,
+    evidence: Mapping[str, Any],
+    *,
+    at: dt.datetime,
+    store: Any = None,
+    review_id: str | None = None,
+) -> Any:
+    """Decide on a loaded review: run governance, read questionnaires, sign-offs and waivers, decide.
+
+    Without a store, access control, questionnaires and sign-offs are MISSING (so at best PENDING).
+
+    Parameters
+    ----------
+    review
+        ``workbench.artefacts.ReviewData``.
+    policy
+        The promotion policy.
+    evidence
+        Its evidence JSON (``build_evidence(review)``, or a stored run with the same digest).
+    at
+        Decision time, also the "today" of readiness dates and waiver expiry.
+    store, review_id
+        The review store and the review's id in it (``Store.review_id_for``).
+    """
+
+    governance = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
+    qualitative = qualitative_for_review(policy, store=store, review_id=review_id)
+    signoffs = store.list_signoffs(review_id) if store is not None and review_id else ()
+    waivers = store.list_waivers(review_id) if store is not None and review_id else ()
+    return decide(policy, evidence, at=at, governance=governance, qualitative=qualitative,
+                  signoffs=signoffs, waivers=waivers)
+
+
+__all__ = ["decide_review", "qualitative_for_review"]

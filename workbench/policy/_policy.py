@@ -1,0 +1,228 @@
+"""Promotion policy as code: a versioned, hashed YAML document of criteria.
+
+A policy has an ``id``, a ``version`` and a list of criteria; each criterion has an ``id``, a
+``severity`` (blocking / advisory) and a ``kind`` (absolute, relative, fairness, drift,
+operational, robustness, qualitative, governance, signoff). The models are strict (unknown
+keys are errors naming their path, e.g. ``policy.yaml: criteria.2.min: ...``) and frozen.
+``Policy.digest`` is the sha256 of the policy's canonical JSON; every decision and sign-off
+quotes it. The format is documented in docs/POLICY.md.
+
+Examples
+--------
+>>> p = default_policy()
+>>> p.id, len(p.digest)
+('default-promotion-policy', 64)
+>>> parse_policy({"id": "p", "version": "1", "criteria": [
+...     {"id": "auc", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.7}]}
+... ).criteria[0].min
+0.7
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import PrivateAttr, ValidationError
+
+from workbench.policy._eval import CriterionResult, ItemResult, evaluate_criterion, greater_is_better
+from workbench.policy._schema import (
+    AbsoluteCriterion,
+    Criterion,
+    DriftCriterion,
+    FairnessCriterion,
+    GovernanceCriterion,
+    OperationalCriterion,
+    PolicyModel,
+    QualitativeCriterion,
+    RelativeCriterion,
+    RobustnessCriterion,
+    Role,
+    SignoffCriterion,
+    WaiverRules,
+)
+from workbench.yamlio import read_yaml
+from workbench.canonical import canonical_json, digest
+from workbench.errors import PolicyError
+
+_KINDS = {
+    "absolute",
+    "relative",
+    "fairness",
+    "drift",
+    "operational",
+    "robustness",
+    "qualitative",
+    "governance",
+    "signoff",
+}
+
+
+class Policy(PolicyModel):
+    """A validated promotion policy. ``digest`` identifies it in decisions and sign-offs.
+
+    ``base_dir`` (the policy file's folder, not part of the digest) anchors the relative
+    ``questionnaire_dirs``.
+    """
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def template_dirs(self) -> tuple[Path, ...]:
+        """``questionnaire_dirs`` resolved against the policy file's folder."""
+        base = self._base_dir or Path(".")
+        return tuple(p if (p := Path(d)).is_absolute() else base / p for d in self.questionnaire_dirs)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the policy (defaults included)."""
+        return digest(self.model_dump(mode="json"))
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        """The criterion with this id (raises PolicyError naming the known ids)."""
+        for c in self.criteria:
+            if c.id == criterion_id:
+                return c
+        known = ", ".join(c.id for c in self.criteria)
+        raise PolicyError(f"policy {self.id}: no criterion {criterion_id!r} (known: {known})")
+
+    def waiver_roles(self, criterion_id: str) -> tuple[str, ...]:
+        """Roles allowed to waive a criterion (none for sign-off criteria)."""
+        c = self.criterion(criterion_id)
+        if isinstance(c, SignoffCriterion):
+            return ()
+        return tuple(c.waivable_by) if c.waivable_by is not None else tuple(self.waivers.default_roles)
+
+    @property
+    def required_signoff_roles(self) -> tuple[str, ...]:
+        """Every role named by a sign-off criterion, in policy order, without repeats."""
+        roles: list[str] = []
+        for c in self.criteria:
+            if isinstance(c, SignoffCriterion):
+                roles.extend(r for r in c.roles if r not in roles)
+        return tuple(roles)
+
+    def to_json(self) -> str:
+        """Canonical JSON of the policy (what the digest hashes)."""
+        return canonical_json(self.model_dump(mode="json"))
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    # the discriminated union inserts the kind tag after the index: criteria.2.absolute.min
+    if len(parts) >= 3 and parts[0] == "criteria" and parts[2] in _KINDS:
+        del parts[2]
+    return ".".join(parts) or "(top level)"
+
+
+def _format_errors(exc: ValidationError, *, source: str) -> str:
+    lines = []
+    errors = exc.errors()
+    locs = [tuple(e["loc"]) for e in errors]
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
+            continue  # pydantic's echo of the item errors below it, not a problem of its own
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (see docs/POLICY.md for the keys of each criterion kind)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown kind; use one of {', '.join(sorted(_KINDS))}"
+        elif err["type"] == "union_tag_not_found":
+            msg = f"'kind' is missing; use one of {', '.join(sorted(_KINDS))}"
+        lines.append(f"{source}: {_location(tuple(err['loc']))}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_policy(data: Any, *, source: str = "policy") -> Policy:
+    """Validate a policy given as plain data (a mapping from YAML or JSON).
+
+    Parameters
+    ----------
+    data
+        The policy document.
+    source
+        Name used in error messages (normally the file name).
+
+    Raises
+    ------
+    PolicyError
+        One line per problem, each naming ``source`` and the field path.
+    """
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: expected a mapping with id, version and criteria, got {type(data).__name__}")
+    try:
+        # JSON mode: strict types, but YAML lists are accepted where tuples are declared
+        return Policy.model_validate_json(canonical_json(data))
+    except ValidationError as exc:
+        raise PolicyError(_format_errors(exc, source=source)) from None
+    except ValueError as exc:  # NaN or an unserialisable value in the YAML
+        raise PolicyError(f"{source}: cannot read the policy values: {exc}") from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate a policy YAML file.
+
+    Raises
+    ------
+    PolicyError
+        If the file is missing, not YAML, or does not fit the schema (naming file and path).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyError(f"{path}: policy file not found (give the manifest a 'policy:' path that exists)")
+    raw = read_yaml(path, label=path.name, error=PolicyError, what="policy")
+    policy = parse_policy(raw, source=path.name)
+    policy._base_dir = path.parent.resolve()
+    missing = [d for d in policy.template_dirs if not d.is_dir()]
+    if missing:
+        raise PolicyError(f"{path.name}: questionnaire_dirs: folder not found: {', '.join(map(str, missing))}")
+    return policy
+
+
+def default_policy_text() -> str:
+    """The shipped default policy YAML (workbench/data/default_policy.yaml)."""
+    return resources.files("workbench").joinpath("data/default_policy.yaml").read_text(encoding="utf-8")
+
+
+def default_policy() -> Policy:
+    """The shipped default policy, validated."""
+    return parse_policy(yaml.safe_load(default_policy_text()), source="default_policy.yaml")
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """JSON Schema of the policy format, generated from the pydantic models."""
+    schema = PolicyModel.model_json_schema(mode="validation")
+    schema["title"] = "Promotion policy"
+    return schema
+
+
+__all__ = [
+    "AbsoluteCriterion",
+    "Criterion",
+    "CriterionResult",
+    "DriftCriterion",
+    "FairnessCriterion",
+    "GovernanceCriterion",
+    "ItemResult",
+    "OperationalCriterion",
+    "Policy",
+    "QualitativeCriterion",
+    "RelativeCriterion",
+    "RobustnessCriterion",
+    "Role",
+    "SignoffCriterion",
+    "WaiverRules",
+    "default_policy",
+    "default_policy_text",
+    "evaluate_criterion",
+    "greater_is_better",
+    "load_policy",
+    "parse_policy",
+    "policy_json_schema",
+]

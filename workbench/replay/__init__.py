@@ -1,0 +1,37 @@
+"""Shadow/canary replay of timestamped traffic, and production monitoring of recorded batches.
+
+The public face of ``workbench.replay``: import from here; the ``_`` modules are private.
+"""
+
+
+from workbench.replay._replay import (
+    CanaryGuardrails,
+    flips_by_group,
+    run_replay,
+    stage_index,
+)
+from workbench.replay._monitor import (
+    UPPER_BOUND_METRICS,
+    batch_metrics,
+    evaluate_rules,
+    monitor_batch,
+    monitoring_history,
+    record_batch,
+    review_schedule,
+    review_schedule_for,
+)
+
+__all__ = [
+    "CanaryGuardrails",
+    "UPPER_BOUND_METRICS",
+    "batch_metrics",
+    "evaluate_rules",
+    "flips_by_group",
+    "monitor_batch",
+    "monitoring_history",
+    "record_batch",
+    "review_schedule",
+    "review_schedule_for",
+    "run_replay",
+    "stage_index",
+]

@@ -1,0 +1,51 @@
+"""Review store: reviews, evidence runs, responses, sign-offs, waivers, users, monitoring, audit chain.
+
+The public face of ``workbench.store``: import from here; the ``_`` modules are private.
+"""
+
+
+from workbench.store._store import (
+    Alert,
+    AuditEntry,
+    AuditVerification,
+    DecisionRecord,
+    Document,
+    EvidenceRun,
+    ExportRecord,
+    MonitoringBatch,
+    ROLES,
+    Response,
+    Review,
+    SCHEMA_VERSION,
+    SignOff,
+    Store,
+    User,
+    Waiver,
+)
+from workbench.store._reviews import (
+    DOCUMENT_KINDS,
+    ReviewsMixin,
+    review_id_for,
+)
+
+__all__ = [
+    "Alert",
+    "AuditEntry",
+    "AuditVerification",
+    "DOCUMENT_KINDS",
+    "DecisionRecord",
+    "Document",
+    "EvidenceRun",
+    "ExportRecord",
+    "MonitoringBatch",
+    "ROLES",
+    "Response",
+    "Review",
+    "ReviewsMixin",
+    "SCHEMA_VERSION",
+    "SignOff",
+    "Store",
+    "User",
+    "Waiver",
+    "review_id_for",
+]

@@ -1,0 +1,182 @@
+"""Sign-offs and waivers: decisions people make on behalf of a role.
+
+Both always take a :class:`~workbench.auth.User` and call ``Store.authorize`` first, so
+only a holder of role R signs, rejects or waives as R; a refusal is audited.
+Each records the evidence digest and policy digest it was made against, so a later
+re-run with different inputs makes the sign-off visibly stale (the decision engine checks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+from workbench.auth import User
+from workbench.errors import StoreError
+
+if TYPE_CHECKING:
+    from workbench.store._store import Store
+
+Verdict = Literal["approve", "reject"]
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A user's approve/reject for one role on one review."""
+
+    signoff_id: int
+    review_id: str
+    user: str
+    role: str
+    verdict: Verdict
+    comment: str
+    evidence_digest: str
+    policy_digest: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted exception to one policy criterion, with a rationale and an expiry date."""
+
+    waiver_id: int
+    review_id: str
+    user: str
+    role: str
+    criterion_id: str
+    rationale: str
+    expires: str
+    evidence_digest: str
+    policy_digest: str
+    created_at: str
+    revoked_at: str | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+    def is_active(self, on: date) -> bool:
+        """Not revoked and not expired on ``on`` (the expiry day itself still counts)."""
+        return self.revoked_at is None and date.fromisoformat(self.expires) >= on
+
+
+def _need_user(user: Any, what: str) -> User:
+    if not isinstance(user, User):
+        raise StoreError(f"{what}: pass the signed-in User (from authenticate/get_user), not {user!r}")
+    return user
+
+
+def _need_text(value: Any, field: str, hint: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise StoreError(f"{field}: {hint}")
+    return value.strip()
+
+
+class SignoffsMixin:
+    """Sign-off and waiver methods; mixed into ``Store``."""
+
+    def sign_off(self: Store, review_id: str, user: User, role: str, *, verdict: Verdict, comment: str,
+                 evidence_digest: str, policy_digest: str) -> SignOff:
+        """Record ``user``'s approve/reject as ``role``.
+
+        Raises
+        ------
+        PermissionDenied
+            ``user`` does not hold ``role`` or is disabled (the attempt is audited).
+        StoreError
+            Unknown review, bad verdict, missing digests.
+        """
+        user = _need_user(user, "sign_off user")
+        if verdict not in ("approve", "reject"):
+            raise StoreError(f"verdict {verdict!r}: use 'approve' or 'reject'")
+        self.authorize(user, "sign_off" if verdict == "approve" else "reject", role=role, subject=review_id)
+        comment = comment.strip() if isinstance(comment, str) else ""
+        if verdict == "reject" and not comment:
+            raise StoreError("comment: a rejection needs a comment saying what must change")
+        _need_text(evidence_digest, "evidence_digest", "sign off against the evidence digest shown")
+        _need_text(policy_digest, "policy_digest", "sign off against the policy digest shown")
+        self._require_review(review_id)
+        with self.transaction():
+            now = self.now()
+            cursor = self._execute(
+                "INSERT INTO signoffs (review_id, user, role, verdict, comment, evidence_digest, "
+                "policy_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (review_id, user.name, role, verdict, comment, evidence_digest, policy_digest, now))
+            signoff_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            self.audit(user, "sign_off", review_id,
+                       {"signoff_id": signoff_id, "role": role, "verdict": verdict, "comment": comment,
+                        "evidence_digest": evidence_digest, "policy_digest": policy_digest})
+        return SignOff(signoff_id, review_id, user.name, role, verdict, comment, evidence_digest,
+                       policy_digest, now)
+
+    def list_signoffs(self: Store, review_id: str) -> list[SignOff]:
+        """Every sign-off of the review, oldest first (the newest per role counts)."""
+        return [SignOff(**r) for r in
+                self._fetchall("SELECT * FROM signoffs WHERE review_id = ? ORDER BY signoff_id", (review_id,))]
+
+    def add_waiver(self: Store, review_id: str, user: User, role: str, *, criterion_id: str, rationale: str,
+                   expires: date, evidence_digest: str, policy_digest: str) -> Waiver:
+        """Waive ``criterion_id`` as ``role`` until ``expires`` (a date after today)."""
+        user = _need_user(user, "waiver user")
+        self.authorize(user, "waive", role=role, subject=review_id)
+        criterion_id = _need_text(criterion_id, "criterion_id", "name the policy criterion being waived")
+        rationale = _need_text(rationale, "rationale", "explain why the criterion may be waived")
+        if isinstance(expires, str):
+            try:
+                expires = date.fromisoformat(expires)
+            except ValueError as exc:
+                raise StoreError(f"expires {expires!r}: use an ISO date such as 2027-03-31") from exc
+        if not isinstance(expires, date):
+            raise StoreError(f"expires: expected a date, got {type(expires).__name__}")
+        today = date.fromisoformat(self.now()[:10])
+        if expires <= today:
+            raise StoreError(f"expires {expires.isoformat()}: a waiver must expire after today ({today})")
+        _need_text(evidence_digest, "evidence_digest", "waive against the evidence digest shown")
+        _need_text(policy_digest, "policy_digest", "waive against the policy digest shown")
+        self._require_review(review_id)
+        with self.transaction():
+            now = self.now()
+            cursor = self._execute(
+                "INSERT INTO waivers (review_id, user, role, criterion_id, rationale, expires, "
+                "evidence_digest, policy_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (review_id, user.name, role, criterion_id, rationale, expires.isoformat(),
+                 evidence_digest, policy_digest, now))
+            waiver_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            self.audit(user, "waiver_added", review_id,
+                       {"waiver_id": waiver_id, "role": role, "criterion_id": criterion_id,
+                        "rationale": rationale, "expires": expires.isoformat(),
+                        "evidence_digest": evidence_digest, "policy_digest": policy_digest})
+        return self._waiver(waiver_id)
+
+    def _waiver(self: Store, waiver_id: int) -> Waiver:
+        row = self._fetchone("SELECT * FROM waivers WHERE waiver_id = ?", (int(waiver_id),))
+        if row is None:
+            raise StoreError(f"waiver {waiver_id} does not exist")
+        return Waiver(**row)
+
+    def list_waivers(self: Store, review_id: str, *, active_only: bool = False,
+                     on: date | None = None) -> list[Waiver]:
+        """Waivers of the review, oldest first; ``active_only`` drops revoked and expired ones."""
+        rows = [Waiver(**r) for r in
+                self._fetchall("SELECT * FROM waivers WHERE review_id = ? ORDER BY waiver_id", (review_id,))]
+        if active_only:
+            day = on or date.fromisoformat(self.now()[:10])
+            rows = [w for w in rows if w.is_active(day)]
+        return rows
+
+    def revoke_waiver(self: Store, waiver_id: int, user: User, *, reason: str) -> Waiver:
+        """Revoke a waiver (a holder of its role, or an admin)."""
+        user = _need_user(user, "revoke_waiver user")
+        waiver = self._waiver(waiver_id)
+        self.authorize(user, "revoke_waiver", role=waiver.role, subject=waiver.review_id)
+        reason = _need_text(reason, "reason", "say why the waiver is revoked")
+        if waiver.revoked_at is not None:
+            raise StoreError(f"waiver {waiver_id} was already revoked at {waiver.revoked_at}")
+        with self.transaction():
+            self._execute("UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
+                          "WHERE waiver_id = ?", (self.now(), user.name, reason, waiver.waiver_id))
+            self.audit(user, "waiver_revoked", waiver.review_id,
+                       {"waiver_id": waiver.waiver_id, "criterion_id": waiver.criterion_id, "reason": reason})
+        return self._waiver(waiver_id)
+
+
+__all__ = ["SignOff", "SignoffsMixin", "Verdict", "Waiver"]

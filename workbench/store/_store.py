@@ -1,0 +1,352 @@
+"""The review store: one SQLite file (via sqlite-utils) holding every piece of review state.
+
+Open it with :meth:`Store.open`; it is WAL-journalled, waits up to 5 s for a lock
+(``busy_timeout``), enforces foreign keys and runs the ordered migrations of
+``workbench.store`` (a newer on-disk schema is refused). One ``Store`` may be shared
+by threads (a lock serialises its use); separate processes coordinate through SQLite.
+
+Every write method runs in ``BEGIN IMMEDIATE`` and appends exactly one hash-chained audit
+entry in the same transaction, so a state change and its audit row commit together or not
+at all. ``actor`` arguments take a user name (``str``) or a :class:`~workbench.auth.User`;
+a ``User`` is authorised (and refusals audited), a plain string is a trusted local actor
+such as ``"cli:alice"`` (whoever runs the CLI can write the file anyway). Methods that
+decide on behalf of a role (sign-offs, waivers) always need a ``User``.
+
+Methods
+-------
+Lifecycle
+    ``Store.open(path, *, create=True, clock=None) -> Store``; ``close()``; context manager;
+    ``path``; ``db`` (the ``sqlite_utils.Database``); ``schema_version``;
+    ``transaction()`` (re-entrant ``BEGIN IMMEDIATE`` ... ``COMMIT``/``ROLLBACK``);
+    ``now()`` (the store clock as UTC ISO-8601).
+Audit
+    ``audit(actor, action, subject, payload) -> AuditEntry``;
+    ``audit_entries(*, subject=None, actor=None, action=None, since=None, limit=None,
+    newest_first=False) -> list[AuditEntry]``; ``verify_audit() -> AuditVerification``;
+    ``audit_head() -> str | None``; ``audit_count() -> int``.
+Users and permissions (``workbench/_store_users.py``)
+    ``add_user(name, roles, *, password=None, display_name=None, actor) -> User``;
+    ``get_user(name) -> User | None``; ``require_user(name) -> User``;
+    ``list_users(*, include_disabled=True) -> list[User]``;
+    ``disable_user(name, *, actor) -> User``; ``enable_user(name, *, actor) -> User``;
+    ``set_password(name, password, *, actor) -> User``; ``set_roles(name, roles, *, actor) -> User``;
+    ``authenticate(name, password) -> User``;
+    ``authorize(user, action, *, role=None, subject=None) -> None``;
+    ``has_active_user_for(role) -> bool``; ``users_by_role() -> dict[str, list[str]]``.
+Reviews, evidence, decisions, exports, documents (``workbench/_store_reviews.py``)
+    ``review_id_for(name) -> str``;
+    ``upsert_review(name, *, manifest_path, evidence_digest, actor) -> str``;
+    ``get_review(review_id) -> Review | None``; ``list_reviews() -> list[Review]``;
+    ``save_evidence(review_id, evidence, *, actor) -> int``;
+    ``latest_evidence(review_id) -> EvidenceRun | None``;
+    ``evidence_by_digest(review_id, evidence_digest) -> EvidenceRun | None``;
+    ``list_evidence_runs(review_id) -> list[EvidenceRun]`` (without the JSON);
+    ``save_decision(review_id, decision, *, actor) -> int``;
+    ``latest_decision(review_id) -> DecisionRecord | None``;
+    ``list_decisions(review_id) -> list[DecisionRecord]``;
+    ``record_export(review_id, *, actor, kind, sha256, path, bytes) -> int``;
+    ``list_exports(review_id) -> list[ExportRecord]``;
+    ``save_document(review_id, kind, content, *, actor, expected_version=None) -> Document``;
+    ``get_document(review_id, kind) -> Document | None``.
+Questionnaire responses (``workbench/_store_responses.py``)
+    ``save_draft(review_id, questionnaire_id, questionnaire_version, reviewer, answers, *,
+    expected_version) -> Response``;
+    ``submit_response(review_id, questionnaire_id, reviewer, *, expected_version) -> Response``;
+    ``revise_response(review_id, questionnaire_id, reviewer, *, reason, actor) -> Response``;
+    ``get_response(review_id, questionnaire_id, reviewer, *, revision=None) -> Response | None``;
+    ``list_responses(review_id, questionnaire_id=None, *, status=None, current_only=True)``.
+Sign-offs and waivers (``workbench/_store_signoffs.py``)
+    ``sign_off(review_id, user, role, *, verdict, comment, evidence_digest, policy_digest)
+    -> SignOff``; ``list_signoffs(review_id) -> list[SignOff]``;
+    ``add_waiver(review_id, user, role, *, criterion_id, rationale, expires, evidence_digest,
+    policy_digest) -> Waiver``; ``list_waivers(review_id, *, active_only=False, on=None)``;
+    ``revoke_waiver(waiver_id, user, *, reason) -> Waiver``.
+Monitoring (``workbench/_store_monitoring.py``)
+    ``add_monitoring_batch(review_id, *, batch_digest, rows, window_start, window_end,
+    metrics, actor) -> MonitoringBatch``; ``find_monitoring_batch(review_id, batch_digest)``;
+    ``list_monitoring_batches(review_id)``;
+    ``add_alert(review_id, *, rule, severity, message, details, actor) -> Alert``;
+    ``list_alerts(review_id, *, open_only=False)``;
+    ``acknowledge_alert(alert_id, *, actor, comment="") -> Alert``.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> with Store.open(pathlib.Path(tempfile.mkdtemp()) / "w.db") as store:
+...     entry = store.audit("cli:test", "note", "store", {"text": "hello"})
+...     (entry.seq, store.verify_audit().ok)
+(1, True)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.store import _audit as _store_audit
+from workbench.store._audit import AuditEntry, AuditVerification
+from workbench.store._monitoring import Alert, MonitoringBatch, MonitoringMixin
+from workbench.store._responses import Response, ResponsesMixin
+from workbench.store._reviews import (
+    DecisionRecord,
+    Document,
+    EvidenceRun,
+    ExportRecord,
+    Review,
+    ReviewsMixin,
+)
+from workbench.store._schema import SCHEMA_VERSION, current_version, migrate
+from workbench.store._signoffs import SignOff, SignoffsMixin, Waiver
+from workbench.store._users import UsersMixin
+from workbench.auth import ROLES, User
+from workbench.errors import StoreError, WorkbenchError
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin):
+    """An open review store. Create with :meth:`Store.open`, not the constructor."""
+
+    def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime]):
+        import sqlite_utils
+
+        self._conn = conn
+        self._path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._pending_denials: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.db = sqlite_utils.Database(conn)
+
+    # ----------------------------------------------------------------- lifecycle
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        schema_version: int = SCHEMA_VERSION,
+    ) -> Store:
+        """Open (and create/upgrade) the store at ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The SQLite file; its parent folder is created when ``create`` is true.
+        create : bool
+            When False a missing file is an error instead of a new empty store.
+        clock : callable, optional
+            Returns the current time as an aware ``datetime`` (tests inject a fixed clock).
+        schema_version : int
+            Migrate only up to this version (tests build old databases with it).
+
+        Raises
+        ------
+        StoreError
+            The file is missing (``create=False``), not a SQLite database, or has a newer
+            schema than this workbench understands.
+        """
+        path = Path(path)
+        if not path.exists():
+            if not create:
+                raise StoreError(f"{path}: no review store here; check --db / WORKBENCH_DB")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the review store: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: cannot switch the store to WAL journaling (got {mode})")
+            # In WAL mode NORMAL never corrupts the file and loses nothing on an application
+            # crash; only an OS crash can drop the last commits. Needed for >2k writes/s.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn, path=str(path), target=schema_version)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{path}: not a usable review store ({exc}); check --db") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path=path, clock=clock or _utc_now)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file of this store."""
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        with self._lock:
+            return current_version(self._conn)
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self._path)!r})"
+
+    # ------------------------------------------------------------- transactions
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested calls join.
+
+        SQLite errors inside become :class:`StoreError`; workbench errors pass through.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StoreError(
+                        f"{self._path}: the store is busy: another writer held it for more than "
+                        f"{BUSY_TIMEOUT_MS / 1000:g} s; nothing was saved, try again") from exc
+                raise StoreError(f"{self._path}: cannot start a write transaction: {exc}") from exc
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._path}: cannot start a write transaction: {exc}") from exc
+            self._depth = 1
+            try:
+                yield self
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and not isinstance(exc, WorkbenchError):
+                    raise StoreError(f"{self._path}: write failed and was rolled back: {exc}") from exc
+                raise
+            finally:
+                self._depth = 0
+                self._flush_denials()
+
+    def _flush_denials(self) -> None:
+        # Refused permission checks are audited in their own committed transaction, after
+        # the caller's transaction (which the refusal usually rolls back) has ended.
+        while self._pending_denials:
+            actor, action, subject, payload = self._pending_denials.pop(0)
+            self.audit(actor, action, subject, payload)
+
+    def _fetchall(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def _fetchone(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        rows = self._fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+        if not self._depth:
+            raise RuntimeError("store writes must run inside store.transaction()")
+        return self._conn.execute(sql, params)
+
+    def now(self) -> str:
+        """The store clock as a UTC ISO-8601 string with microseconds."""
+        moment = self._clock()
+        if moment.tzinfo is None:
+            raise StoreError("clock: the store clock must return timezone-aware datetimes")
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+    # -------------------------------------------------------------------- audit
+    def audit(self, actor: str | User, action: str, subject: str, payload: dict[str, Any]) -> AuditEntry:
+        """Append one hash-chained entry inside the current (or an implicit) transaction."""
+        if not isinstance(payload, dict):
+            raise StoreError(f"audit payload: expected a dict, got {type(payload).__name__}")
+        with self.transaction():
+            return _store_audit.append(
+                self._conn, ts=self.now(), actor=_actor_name(actor), action=action,
+                subject=subject, payload=payload,
+            )
+
+    def audit_entries(
+        self,
+        *,
+        subject: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: str | datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[AuditEntry]:
+        """Audit entries matching every given filter, oldest first unless ``newest_first``."""
+        if isinstance(since, datetime):
+            since = since.astimezone(UTC).isoformat(timespec="microseconds")
+        with self._lock:
+            return _store_audit.query(
+                self._conn, subject=subject, actor=actor, action=action, since=since,
+                limit=limit, newest_first=newest_first,
+            )
+
+    def verify_audit(self) -> AuditVerification:
+        """Re-compute the whole chain; see :mod:`workbench.store` for the problems."""
+        with self._lock:
+            return _store_audit.verify_chain(self._conn)
+
+    def audit_head(self) -> str | None:
+        """Hash of the newest audit entry (what a signed packet pins), None when empty."""
+        with self._lock:
+            seq, digest = _store_audit.head(self._conn)
+        return digest if seq else None
+
+    def audit_count(self) -> int:
+        """Number of audit entries."""
+        return int(self._fetchone("SELECT count(*) AS n FROM audit_log")["n"])  # type: ignore[index]
+
+
+def _actor_name(actor: str | User) -> str:
+    name = actor.name if isinstance(actor, User) else actor
+    if not isinstance(name, str) or not name.strip():
+        raise StoreError("actor: give the user name or a 'cli:<name>' style actor")
+    return name
+
+
+__all__ = [
+    "ROLES",
+    "SCHEMA_VERSION",
+    "Alert",
+    "AuditEntry",
+    "AuditVerification",
+    "DecisionRecord",
+    "Document",
+    "EvidenceRun",
+    "ExportRecord",
+    "MonitoringBatch",
+    "Response",
+    "Review",
+    "SignOff",
+    "Store",
+    "User",
+    "Waiver",
+]

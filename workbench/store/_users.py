@@ -1,0 +1,194 @@
+"""Users, passwords and permission checks of :class:`workbench.store.Store`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from workbench.auth import ROLES, User, hash_password, permission_problem, validate_roles, verify_password
+from workbench.errors import PermissionDenied, StoreError
+
+if TYPE_CHECKING:
+    from workbench.store._store import Store
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_UNKNOWN_USER = "authentication failed for {name!r}: unknown user or wrong password"
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(
+        name=row["name"],
+        display_name=row["display_name"],
+        roles=tuple(json.loads(row["roles"])),
+        active=bool(row["active"]),
+        has_password=row["password_hash"] is not None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class UsersMixin:
+    """User registry methods; mixed into ``Store``."""
+
+    def get_user(self: Store, name: str) -> User | None:
+        """The user called ``name``, or None."""
+        row = self._fetchone("SELECT * FROM users WHERE name = ?", (name,))
+        return None if row is None else _user(row)
+
+    def require_user(self: Store, name: str) -> User:
+        """The user called ``name``; StoreError naming the known users when absent."""
+        user = self.get_user(name)
+        if user is None:
+            known = ", ".join(u.name for u in self.list_users()) or "none yet"
+            raise StoreError(
+                f"user {name!r} does not exist (known: {known}); add it with `workbench users add`"
+            )
+        return user
+
+    def list_users(self: Store, *, include_disabled: bool = True) -> list[User]:
+        """All users by name (active ones only when ``include_disabled`` is False)."""
+        sql = "SELECT * FROM users" + ("" if include_disabled else " WHERE active = 1")
+        return [_user(r) for r in self._fetchall(sql + " ORDER BY name")]
+
+    def add_user(
+        self: Store,
+        name: str,
+        roles: Any,
+        *,
+        password: str | None = None,
+        display_name: str | None = None,
+        actor: str | User,
+    ) -> User:
+        """Create a user holding ``roles``; audited as ``user_added`` (never the password).
+
+        Raises
+        ------
+        StoreError
+            Bad name, unknown role, short password, or the name is taken.
+        PermissionDenied
+            ``actor`` is a ``User`` who is not an admin.
+        """
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise StoreError(
+                f"user name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', starting "
+                "with a letter or digit"
+            )
+        role_tuple = validate_roles(roles)
+        hashed = hash_password(password) if password is not None else None
+        self._authorize_actor(actor, "manage_users", subject=f"user:{name}")
+        now = self.now()
+        with self.transaction():
+            if self._fetchone("SELECT 1 AS x FROM users WHERE name = ?", (name,)):
+                raise StoreError(f"user {name!r} already exists; pick another name or disable it first")
+            self._execute(
+                "INSERT INTO users (name, display_name, roles, password_hash, active, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                (name, display_name or name, json.dumps(list(role_tuple)), hashed, now, now),
+            )
+            self.audit(actor, "user_added", f"user:{name}",
+                       {"roles": list(role_tuple), "has_password": hashed is not None})
+        return self.require_user(name)
+
+    def _update_user(self: Store, name: str, actor: str | User, action: str,
+                     sets: dict[str, Any], payload: dict[str, Any]) -> User:
+        self._authorize_actor(actor, "manage_users", subject=f"user:{name}")
+        self.require_user(name)
+        columns = ", ".join(f"{k} = ?" for k in sets)
+        with self.transaction():
+            self._execute(f"UPDATE users SET {columns}, updated_at = ? WHERE name = ?",
+                          (*sets.values(), self.now(), name))
+            self.audit(actor, action, f"user:{name}", payload)
+        return self.require_user(name)
+
+    def disable_user(self: Store, name: str, *, actor: str | User) -> User:
+        """Disable ``name``: from now on every permission check refuses them."""
+        return self._update_user(name, actor, "user_disabled", {"active": 0}, {})
+
+    def enable_user(self: Store, name: str, *, actor: str | User) -> User:
+        """Re-enable a disabled user."""
+        return self._update_user(name, actor, "user_enabled", {"active": 1}, {})
+
+    def set_password(self: Store, name: str, password: str, *, actor: str | User) -> User:
+        """Replace ``name``'s password (scrypt hash with a new salt)."""
+        return self._update_user(name, actor, "password_set",
+                                 {"password_hash": hash_password(password)}, {})
+
+    def set_roles(self: Store, name: str, roles: Any, *, actor: str | User) -> User:
+        """Replace ``name``'s roles."""
+        role_tuple = validate_roles(roles)
+        return self._update_user(name, actor, "roles_set", {"roles": json.dumps(list(role_tuple))},
+                                 {"roles": list(role_tuple)})
+
+    def authenticate(self: Store, name: str, password: str) -> User:
+        """The user when ``password`` matches and the user is active.
+
+        A failure raises :class:`PermissionDenied` with the same message whether the name
+        or the password was wrong, and is audited as ``login_failed`` (without the password).
+        """
+        row = self._fetchone("SELECT * FROM users WHERE name = ?", (name,))
+        reason = None
+        if row is None:
+            reason = "unknown user"
+        elif not verify_password(password, row["password_hash"]):
+            reason = "wrong password" if row["password_hash"] else "no password set"
+        elif not row["active"]:
+            reason = "user disabled"
+        if reason is not None:
+            self.audit(str(name) or "?", "login_failed", f"user:{name}", {"reason": reason})
+            if reason == "user disabled":
+                raise PermissionDenied(f"user {name!r} is disabled; ask an admin to enable it")
+            raise PermissionDenied(_UNKNOWN_USER.format(name=name))
+        self.audit(name, "login", f"user:{name}", {})
+        return _user(row)
+
+    def authorize(self: Store, user: User, action: str, *, role: str | None = None,
+                  subject: str | None = None) -> None:
+        """Raise :class:`PermissionDenied` unless ``user`` may do ``action``.
+
+        The user's current record is read from the store (a stale ``User`` object cannot
+        keep a disabled user's rights). A refusal is audited as ``permission_denied`` in
+        its own committed transaction, even when the caller's transaction rolls back.
+        """
+        current = self.get_user(user.name) if isinstance(user, User) else None
+        if current is None:
+            problem = f"user {getattr(user, 'name', user)!r} is not a registered user"
+        else:
+            problem = permission_problem(current, action, role=role, subject=subject)
+        if problem is None:
+            return
+        entry = (getattr(user, "name", str(user)) or "?", "permission_denied",
+                 subject or f"user:{getattr(user, 'name', user)}",
+                 {"attempted": action, "role": role, "reason": problem})
+        self._pending_denials.append(entry)
+        if not self._depth:
+            self._flush_denials()
+        raise PermissionDenied(problem)
+
+    def _authorize_actor(self: Store, actor: str | User, action: str, *, role: str | None = None,
+                         subject: str | None = None) -> None:
+        # Plain-string actors are trusted local operators (CLI, batch jobs); a named user
+        # must still be active when one exists under that name.
+        if isinstance(actor, User):
+            self.authorize(actor, action, role=role, subject=subject)
+            return
+        known = self.get_user(actor) if isinstance(actor, str) else None
+        if known is not None and not known.active:
+            self.authorize(known, action, role=role, subject=subject)
+
+    def has_active_user_for(self: Store, role: str) -> bool:
+        """True when at least one active user holds ``role``."""
+        if role not in ROLES:
+            raise StoreError(f"role: unknown role {role!r}; known roles: {', '.join(ROLES)}")
+        return bool(self.users_by_role().get(role))
+
+    def users_by_role(self: Store) -> dict[str, list[str]]:
+        """Active user names per role, every role present (possibly with an empty list)."""
+        out: dict[str, list[str]] = {role: [] for role in ROLES}
+        for user in self.list_users(include_disabled=False):
+            for role in user.roles:
+                out[role].append(user.name)
+        return out
+
+
+__all__ = ["UsersMixin"]
