@@ -68,6 +68,8 @@ Action = Literal[
     "monitoring",
     "acknowledge_alert",
     "view",
+    "register_policy",
+    "bind_audit",
 ]
 ACTIONS: tuple[str, ...] = get_args(Action)
 

@@ -46,6 +46,11 @@ class PermissionDenied(StoreError):
     """A user tried an action their roles do not allow (the attempt is audited)."""
 
 
+class IntegrityError(StoreError):
+    """A row the decision would read, or the audit chain itself, fails the integrity check
+    (inserted, edited or deleted outside the workbench; forged entry; truncated tail)."""
+
+
 class SigningError(WorkbenchError):
     """A signing key or certificate is missing or unusable, or signing failed."""
 
@@ -57,6 +62,7 @@ class VerificationError(WorkbenchError):
 __all__ = [
     "ArtefactError",
     "DataError",
+    "IntegrityError",
     "ManifestError",
     "PermissionDenied",
     "PolicyError",

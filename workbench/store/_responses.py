@@ -150,7 +150,8 @@ class ResponsesMixin:
             self.audit(reviewer, "response_saved", review_id,
                        {"questionnaire_id": questionnaire_id, "questionnaire_version": str(questionnaire_version),
                         "reviewer": name, "revision": saved.revision, "version": saved.version,
-                        "answers_digest": digest(answers), "answered": len(answers)})
+                        "answers_digest": digest(answers), "answered": len(answers)},
+                       bound=(("responses", (saved.response_id,)),))
         return saved
 
     def submit_response(self: Store, review_id: str, questionnaire_id: str, reviewer: str | User, *,
@@ -172,7 +173,8 @@ class ResponsesMixin:
                           (now, now, current.response_id))
             self.audit(reviewer, "response_submitted", review_id,
                        {"questionnaire_id": questionnaire_id, "reviewer": name, "revision": current.revision,
-                        "version": current.version + 1, "answers_digest": digest(current.answers)})
+                        "version": current.version + 1, "answers_digest": digest(current.answers)},
+                       bound=(("responses", (current.response_id,)),))
             return self.get_response(review_id, questionnaire_id, name)  # type: ignore[return-value]
 
     def revise_response(self: Store, review_id: str, questionnaire_id: str, reviewer: str | User, *,
@@ -197,10 +199,13 @@ class ResponsesMixin:
                 "VALUES (?, ?, ?, ?, ?, 1, 'draft', ?, ?, ?, ?, ?)",
                 (review_id, questionnaire_id, current.questionnaire_version, name, current.revision + 1,
                  canonical_json(current.answers), now, now, current.response_id, reason.strip()))
+            revised = self.get_response(review_id, questionnaire_id, name)
+            assert revised is not None
             self.audit(actor, "response_revised", review_id,
                        {"questionnaire_id": questionnaire_id, "reviewer": name,
                         "revision": current.revision + 1, "supersedes_revision": current.revision,
-                        "reason": reason.strip()})
+                        "reason": reason.strip()},
+                       bound=(("responses", (current.response_id,)), ("responses", (revised.response_id,))))
             return self.get_response(review_id, questionnaire_id, name)  # type: ignore[return-value]
 
 

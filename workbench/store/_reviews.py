@@ -132,7 +132,7 @@ class ReviewsMixin:
                               "WHERE review_id = ?", (evidence_digest, str(manifest_path), now, review_id))
             self.audit(actor, "review_created" if existing is None else "review_updated", review_id,
                        {"name": name, "manifest_path": str(manifest_path),
-                        "evidence_digest": evidence_digest})
+                        "evidence_digest": evidence_digest}, bound=(("reviews", (review_id,)),))
         return review_id
 
     def get_review(self: Store, review_id: str) -> Review | None:
@@ -165,7 +165,7 @@ class ReviewsMixin:
             run_id = int(cursor.lastrowid)  # type: ignore[arg-type]
             self.audit(actor, "evidence_saved", review_id,
                        {"run_id": run_id, "evidence_digest": evidence["evidence_digest"],
-                        "content_digest": content_digest})
+                        "content_digest": content_digest}, bound=(("evidence_runs", (run_id,)),))
         return run_id
 
     def latest_evidence(self: Store, review_id: str) -> EvidenceRun | None:
@@ -203,7 +203,9 @@ class ReviewsMixin:
             decision_id = int(cursor.lastrowid)  # type: ignore[arg-type]
             self.audit(actor, "decision_saved", review_id,
                        {"decision_id": decision_id, "digest": decision_digest,
-                        "outcome": decision.get("outcome")})
+                        "outcome": decision.get("outcome")}, bound=(("decisions", (decision_id,)),))
+            # Every decision anchors the chain: its head is signed with the server key.
+            self.checkpoint("decision")
         return decision_id
 
     def _decisions(self: Store, review_id: str, suffix: str) -> list[DecisionRecord]:
@@ -270,7 +272,8 @@ class ReviewsMixin:
                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
                 (review_id, kind, version, canonical_json(content), self.now(), _name(actor)))
             self.audit(actor, "document_saved", review_id,
-                       {"kind": kind, "version": version, "digest": digest(content)})
+                       {"kind": kind, "version": version, "digest": digest(content)},
+                       bound=(("documents", (review_id, kind)),))
         return self.get_document(review_id, kind)  # type: ignore[return-value]
 
     def get_document(self: Store, review_id: str, kind: DocumentKind) -> Document | None:

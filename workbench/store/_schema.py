@@ -165,6 +165,57 @@ CREATE INDEX responses_key ON responses(review_id, questionnaire_id, reviewer);
 """
 
 
+_V3 = """
+CREATE TABLE audit_macs (
+    seq INTEGER PRIMARY KEY,           -- the audit_log entry
+    mac TEXT NOT NULL                  -- HMAC-SHA256(server key, entry hash), hex
+);
+CREATE TRIGGER audit_macs_no_update BEFORE UPDATE ON audit_macs
+BEGIN SELECT RAISE(ABORT, 'audit_macs is append-only: UPDATE refused'); END;
+CREATE TRIGGER audit_macs_no_delete BEFORE DELETE ON audit_macs
+BEGIN SELECT RAISE(ABORT, 'audit_macs is append-only: DELETE refused'); END;
+CREATE TABLE checkpoints (
+    checkpoint_id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,              -- the chain head signed
+    head_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reason TEXT NOT NULL,              -- decision | daily | bind | report
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL            -- Ed25519 over canonical {seq, head_hash, created_at, reason}
+);
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: UPDATE refused'); END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: DELETE refused'); END;
+CREATE TABLE integrity_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE policy_registrations (
+    registration_id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,               -- the candidate model name (manifest candidate.name)
+    tier TEXT,                         -- risk tier, NULL: any
+    version INTEGER NOT NULL,          -- 1, 2, ... per (model, tier)
+    policy_id TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    policy_digest TEXT NOT NULL,
+    content TEXT NOT NULL,             -- canonical JSON of the policy
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX policy_registrations_model ON policy_registrations(model, tier, version);
+"""
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    _script(_V3)(conn)
+    # Entries and rows written before binding existed are reported as "legacy" until an
+    # admin with the server key binds them (`workbench audit bind`).
+    last = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+    if last:
+        conn.execute("INSERT INTO integrity_meta (name, value) VALUES ('legacy_until_seq', ?)", (str(last),))
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(conn: sqlite3.Connection) -> None:
         for statement in _statements(sql):
@@ -188,7 +239,7 @@ def _statements(sql: str) -> list[str]:
 
 
 #: Ordered migrations; migration ``i`` (1-based) brings the schema to version ``i``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2))
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2), _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -104,7 +104,8 @@ class SignoffsMixin:
             signoff_id = int(cursor.lastrowid)  # type: ignore[arg-type]
             self.audit(user, "sign_off", review_id,
                        {"signoff_id": signoff_id, "role": role, "verdict": verdict, "comment": comment,
-                        "evidence_digest": evidence_digest, "policy_digest": policy_digest})
+                        "evidence_digest": evidence_digest, "policy_digest": policy_digest},
+                       bound=(("signoffs", (signoff_id,)),))
         return SignOff(signoff_id, review_id, user.name, role, verdict, comment, evidence_digest,
                        policy_digest, now)
 
@@ -144,7 +145,8 @@ class SignoffsMixin:
             self.audit(user, "waiver_added", review_id,
                        {"waiver_id": waiver_id, "role": role, "criterion_id": criterion_id,
                         "rationale": rationale, "expires": expires.isoformat(),
-                        "evidence_digest": evidence_digest, "policy_digest": policy_digest})
+                        "evidence_digest": evidence_digest, "policy_digest": policy_digest},
+                       bound=(("waivers", (waiver_id,)),))
         return self._waiver(waiver_id)
 
     def _waiver(self: Store, waiver_id: int) -> Waiver:
@@ -175,7 +177,8 @@ class SignoffsMixin:
             self._execute("UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
                           "WHERE waiver_id = ?", (self.now(), user.name, reason, waiver.waiver_id))
             self.audit(user, "waiver_revoked", waiver.review_id,
-                       {"waiver_id": waiver.waiver_id, "criterion_id": waiver.criterion_id, "reason": reason})
+                       {"waiver_id": waiver.waiver_id, "criterion_id": waiver.criterion_id, "reason": reason},
+                       bound=(("waivers", (waiver.waiver_id,)),))
         return self._waiver(waiver_id)
 
 

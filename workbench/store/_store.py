@@ -24,6 +24,13 @@ Audit
     ``audit_entries(*, subject=None, actor=None, action=None, since=None, limit=None,
     newest_first=False) -> list[AuditEntry]``; ``verify_audit() -> AuditVerification``;
     ``audit_head() -> str | None``; ``audit_count() -> int``.
+Integrity (``workbench/store/_integrity.py``: rows bound to the chain, MACs, checkpoints)
+    ``server_key`` (the ``ServerKey`` or None); ``verify_integrity() -> IntegrityReport``;
+    ``require_intact() -> IntegrityReport`` (raises ``IntegrityError``); ``checkpoint(reason)``
+    (sign the head); ``bind_legacy(admin)`` (bind rows written before schema 3).
+Policies (``workbench/store/_policies.py``)
+    ``register_policy(model, *, policy_id, policy_version, policy_digest, content, user, tier=None)
+    -> PolicyRegistration``; ``registered_policy(model, *, tier=None)``; ``list_policies(model=None)``.
 Users and permissions (``workbench/_store_users.py``)
     ``add_user(name, roles, *, password=None, display_name=None, actor) -> User``;
     ``get_user(name) -> User | None``; ``require_user(name) -> User``;
@@ -89,7 +96,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.store import _audit as _store_audit
+from workbench.store import _integrity
+from workbench.store._integrity import IntegrityReport
 from workbench.store._audit import AuditEntry, AuditVerification
+from workbench.store._policies import PoliciesMixin, PolicyRegistration
 from workbench.store._monitoring import Alert, MonitoringBatch, MonitoringMixin
 from workbench.store._responses import Response, ResponsesMixin
 from workbench.store._reviews import (
@@ -104,7 +114,8 @@ from workbench.store._schema import SCHEMA_VERSION, current_version, migrate
 from workbench.store._signoffs import SignOff, SignoffsMixin, Waiver
 from workbench.store._users import UsersMixin
 from workbench.auth import ROLES, User
-from workbench.errors import StoreError, WorkbenchError
+from workbench.serverkey import ServerKey, load_server_key
+from workbench.errors import IntegrityError, StoreError, WorkbenchError
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -113,12 +124,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin):
+class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin, PoliciesMixin):
     """An open review store. Create with :meth:`Store.open`, not the constructor."""
 
-    def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime]):
+    def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime],
+                 key: ServerKey | None = None):
         import sqlite_utils
 
+        self._key = key
+        self._intact_at: tuple[int, int] | None = None
         self._conn = conn
         self._path = path
         self._clock = clock
@@ -136,6 +150,7 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         create: bool = True,
         clock: Callable[[], datetime] | None = None,
         schema_version: int = SCHEMA_VERSION,
+        key: ServerKey | None | str = "auto",
     ) -> Store:
         """Open (and create/upgrade) the store at ``path``.
 
@@ -149,6 +164,10 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             Returns the current time as an aware ``datetime`` (tests inject a fixed clock).
         schema_version : int
             Migrate only up to this version (tests build old databases with it).
+        key : ServerKey, None or "auto"
+            The server key that MACs audit entries and signs checkpoints
+            (:mod:`workbench.serverkey`); ``"auto"`` loads it from ``$WORKBENCH_KEYS`` or
+            ``~/.workbench/keys`` when present, None opens the store without a key.
 
         Raises
         ------
@@ -157,6 +176,8 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             schema than this workbench understands.
         """
         path = Path(path)
+        if key == "auto":
+            key = load_server_key()
         if not path.exists():
             if not create:
                 raise StoreError(f"{path}: no review store here; check --db / WORKBENCH_DB")
@@ -184,7 +205,7 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path=path, clock=clock or _utc_now)
+        return cls(conn, path=path, clock=clock or _utc_now, key=key)  # type: ignore[arg-type]
 
     @property
     def path(self) -> Path:
@@ -280,15 +301,90 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
     # -------------------------------------------------------------------- audit
-    def audit(self, actor: str | User, action: str, subject: str, payload: dict[str, Any]) -> AuditEntry:
-        """Append one hash-chained entry inside the current (or an implicit) transaction."""
+    def audit(self, actor: str | User, action: str, subject: str, payload: dict[str, Any], *,
+              bound: tuple[tuple[str, tuple[Any, ...]], ...] = ()) -> AuditEntry:
+        """Append one hash-chained entry inside the current (or an implicit) transaction.
+
+        ``bound`` names the state rows this write created or changed, as ``(table, key)``; their
+        content hashes go into the entry's payload (``bound``), binding them to the chain. With
+        a server key the entry gets its MAC, and the head a signed checkpoint once a day.
+        """
         if not isinstance(payload, dict):
             raise StoreError(f"audit payload: expected a dict, got {type(payload).__name__}")
         with self.transaction():
-            return _store_audit.append(
-                self._conn, ts=self.now(), actor=_actor_name(actor), action=action,
+            if bound:
+                payload = {**payload, "bound": [_integrity.binding(self._conn, t, k) for t, k in bound]}
+            now = self.now()
+            entry = _store_audit.append(
+                self._conn, ts=now, actor=_actor_name(actor), action=action,
                 subject=subject, payload=payload,
             )
+            if self._key is not None:
+                _integrity.add_mac(self._conn, entry.seq, entry.hash, self._key)
+                last = _integrity.last_checkpoint_at(self._conn)
+                if last is None or (datetime.fromisoformat(now) - datetime.fromisoformat(last)
+                                    ).total_seconds() >= _integrity.CHECKPOINT_EVERY_S:
+                    _integrity.write_checkpoint(self._conn, self._key, now=now, reason="daily")
+            return entry
+
+    @property
+    def server_key(self) -> ServerKey | None:
+        """The key MACing entries and signing checkpoints (None: an unkeyed store)."""
+        return self._key
+
+    def checkpoint(self, reason: str) -> dict[str, Any] | None:
+        """Sign the current chain head with the server key and keep it; None without a key or entries."""
+        if self._key is None:
+            return None
+        with self.transaction():
+            return _integrity.write_checkpoint(self._conn, self._key, now=self.now(), reason=reason)
+
+    def verify_integrity(self) -> IntegrityReport:
+        """Chain, entry MACs, signed checkpoints and every bound row (names table and row)."""
+        with self._lock:
+            return _integrity.verify_integrity(self._conn, self._key)
+
+    def require_intact(self) -> IntegrityReport:
+        """:meth:`verify_integrity`, raising :class:`IntegrityError` on any problem.
+
+        What the gate, the report and the app call before reading rows a decision counts. The
+        result is cached until any connection commits a change to the file.
+        """
+        with self._lock:
+            stamp = (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._conn.total_changes)
+            if self._intact_at == stamp:
+                return self._intact_report
+            report = self.verify_integrity()
+            if not report.ok:
+                raise IntegrityError(
+                    f"{self._path}: the review store failed its integrity check, so nothing in it is counted: "
+                    f"{report.message}; run `workbench audit verify --db {self._path}`")
+            self._intact_at, self._intact_report = stamp, report
+            return report
+
+    def bind_legacy(self, user: User) -> AuditEntry:
+        """Bind rows and MAC entries written before schema 3 (an admin with the server key, audited)."""
+        if not isinstance(user, User):
+            raise StoreError("bind_legacy: pass the signed-in admin User")
+        self.authorize(user, "bind_audit", role="admin")
+        if self._key is None:
+            raise StoreError("audit bind needs the server key: point --keys / WORKBENCH_KEYS at it")
+        with self.transaction():
+            macs = {s for (s,) in self._conn.execute("SELECT seq FROM audit_macs")}
+            entries = self._conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq").fetchall()
+            unmaced = [(s, h) for s, h in entries if s not in macs]
+            for seq, digest in unmaced:
+                _integrity.add_mac(self._conn, seq, digest, self._key)
+            bound = []
+            for table, columns in _integrity.BOUND_TABLES.items():
+                for row in self._fetchall(f"SELECT {', '.join(columns)} FROM {table}"):
+                    bound.append((table, tuple(row[c] for c in columns)))
+            entry = self.audit(user, "audit_bound", "store",
+                               {"entries_maced": len(unmaced), "rows_bound": len(bound),
+                                "note": "rows and entries written before schema 3, bound as found"},
+                               bound=tuple(bound))
+            _integrity.write_checkpoint(self._conn, self._key, now=self.now(), reason="bind")
+        return entry
 
     def audit_entries(
         self,
@@ -333,6 +429,8 @@ def _actor_name(actor: str | User) -> str:
 
 
 __all__ = [
+    "IntegrityReport",
+    "PolicyRegistration",
     "ROLES",
     "SCHEMA_VERSION",
     "Alert",

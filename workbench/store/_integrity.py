@@ -1,0 +1,256 @@
+"""State bound to the audit chain: row hashes, entry MACs and signed checkpoints.
+
+The chain alone (``_audit``) proves that audit entries were not edited; it says nothing about
+the rows a decision reads. Three additions make the record the control:
+
+- **Row binding.** Every write to a bound table (:data:`BOUND_TABLES`) puts
+  ``[table, key, row_hash]`` into the ``bound`` list of the audit entry written in the same
+  ``BEGIN IMMEDIATE`` transaction. ``row_hash`` is the sha256 of the canonical JSON of the
+  row's non-NULL columns (so a later migration adding a nullable column does not unbind old
+  rows). The newest binding of a row is what the row must hash to.
+- **Entry MACs.** ``audit_macs`` holds ``HMAC-SHA256(server key, entry hash)`` per entry
+  (:mod:`workbench.serverkey`). Whoever holds the file but not the key can recompute the
+  chain, not the MACs, so a forged entry (and the row it binds) is detected.
+- **Checkpoints.** ``checkpoints`` holds the chain head ``(seq, hash)`` signed with the
+  server's Ed25519 key at every decision and at least once a day. Truncating the tail or
+  re-hashing it after a checkpoint no longer matches the signed head. Checkpoints deleted
+  together with the tail are caught by the one each packet carries.
+
+:func:`verify_integrity` checks all of it and names table and row of every problem.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from workbench.canonical import canonical_json, sha256_text
+from workbench.store._audit import verify_chain
+
+#: Tables whose rows a decision reads, and the columns that identify a row.
+BOUND_TABLES: dict[str, tuple[str, ...]] = {
+    "reviews": ("review_id",),
+    "evidence_runs": ("run_id",),
+    "responses": ("response_id",),
+    "signoffs": ("signoff_id",),
+    "waivers": ("waiver_id",),
+    "decisions": ("decision_id",),
+    "documents": ("review_id", "kind"),
+    "policy_registrations": ("registration_id",),
+}
+CHECKPOINT_EVERY_S = 24 * 3600
+
+ProblemKind = Literal["chain", "mac", "checkpoint", "inserted", "edited", "deleted", "legacy", "no-key"]
+
+
+@dataclass(frozen=True)
+class IntegrityProblem:
+    """One failed check; ``table``/``row`` name the state row when there is one."""
+
+    kind: ProblemKind
+    message: str
+    table: str | None = None
+    row: str | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """What :func:`verify_integrity` found. ``ok`` is True only without any problem."""
+
+    entries: int
+    rows: int
+    checkpoints: int
+    keyed: bool
+    key_checked: bool
+    head_hash: str | None
+    problems: tuple[IntegrityProblem, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            text = (f"audit chain intact: {self.entries} entries, {self.rows} bound rows, "
+                    f"{self.checkpoints} signed checkpoints")
+            return "; ".join([text, *self.notes])
+        more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+        return self.problems[0].message + more
+
+
+def row_key(table: str, row: dict[str, Any]) -> str:
+    return "/".join(str(row[c]) for c in BOUND_TABLES[table])
+
+
+def row_hash(row: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the row's non-NULL columns."""
+    return sha256_text(canonical_json({k: v for k, v in row.items() if v is not None}))
+
+
+def _select(conn: sqlite3.Connection, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def binding(conn: sqlite3.Connection, table: str, key: tuple[Any, ...]) -> list[str]:
+    """``[table, key, row_hash]`` of the row as it is now (inside the writing transaction)."""
+    columns = BOUND_TABLES[table]
+    where = " AND ".join(f"{c} = ?" for c in columns)
+    rows = _select(conn, f"SELECT * FROM {table} WHERE {where}", list(key))
+    if len(rows) != 1:
+        raise RuntimeError(f"binding {table} {key}: expected one row, found {len(rows)}")
+    return [table, row_key(table, rows[0]), row_hash(rows[0])]
+
+
+def add_mac(conn: sqlite3.Connection, seq: int, entry_hash: str, key: Any) -> None:
+    conn.execute("INSERT INTO audit_macs (seq, mac) VALUES (?, ?)", (seq, key.mac(entry_hash)))
+
+
+def checkpoint_message(seq: int, head_hash: str, created_at: str, reason: str) -> bytes:
+    return canonical_json({"seq": seq, "head_hash": head_hash, "created_at": created_at,
+                           "reason": reason}).encode()
+
+
+def write_checkpoint(conn: sqlite3.Connection, key: Any, *, now: str, reason: str) -> dict[str, Any] | None:
+    """Sign the current head; None for an empty log. The caller holds the write transaction."""
+    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    seq, head_hash = int(row[0]), str(row[1])
+    signature = key.sign(checkpoint_message(seq, head_hash, now, reason))
+    cursor = conn.execute(
+        "INSERT INTO checkpoints (seq, head_hash, created_at, reason, key_id, signature) "
+        "VALUES (?, ?, ?, ?, ?, ?)", (seq, head_hash, now, reason, key.key_id, signature))
+    return {"checkpoint_id": int(cursor.lastrowid or 0), "seq": seq, "head_hash": head_hash, "created_at": now,
+            "reason": reason, "key_id": key.key_id, "public_key": key.public_b64, "signature": signature}
+
+
+def last_checkpoint_at(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT created_at FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
+def verify_integrity(conn: sqlite3.Connection, key: Any | None) -> IntegrityReport:
+    """Check the chain, every entry's MAC, every checkpoint and every bound row."""
+    problems: list[IntegrityProblem] = []
+    notes: list[str] = []
+    chain = verify_chain(conn)
+    if not chain.ok:
+        problems.append(IntegrityProblem("chain", chain.message, seq=chain.first_bad_seq))
+    entries = conn.execute("SELECT seq, hash, action, payload FROM audit_log ORDER BY seq").fetchall()
+    macs = dict(conn.execute("SELECT seq, mac FROM audit_macs").fetchall())
+    checkpoints = _select(conn, "SELECT * FROM checkpoints ORDER BY checkpoint_id")
+    legacy_until = _legacy_until(conn)
+    keyed = bool(macs) or bool(checkpoints)
+    if key is not None:
+        problems += _check_macs(entries, macs, key, legacy_until)
+        problems += _check_checkpoints(conn, checkpoints, key, entries)
+    elif keyed:
+        problems.append(IntegrityProblem(
+            "no-key", "this store's entries carry MACs and signed checkpoints, which only the server key can "
+            "check: point --keys / WORKBENCH_KEYS at the folder holding it"))
+    else:
+        notes.append("no server key: entry MACs not checked (anyone with the file could recompute the chain; "
+                     "run `workbench keys init`)")
+    bindings = _bindings(entries)
+    rows = 0
+    for table in BOUND_TABLES:
+        for row in _select(conn, f"SELECT * FROM {table}"):
+            rows += 1
+            rkey = row_key(table, row)
+            bound = bindings.pop((table, rkey), None)
+            if bound is None:
+                if legacy_until:
+                    problems.append(IntegrityProblem(
+                        "legacy", f"{table} row {rkey} predates row binding (schema 3) and is not bound: an admin "
+                        "binds the store's earlier rows once with `workbench audit bind`", table, rkey))
+                else:
+                    problems.append(IntegrityProblem(
+                        "inserted", f"{table} row {rkey} was inserted outside the workbench: no audit entry "
+                        "records it", table, rkey))
+            elif bound[0] != row_hash(row):
+                problems.append(IntegrityProblem(
+                    "edited", f"{table} row {rkey} was edited outside the workbench: it no longer matches "
+                    f"audit entry seq {bound[1]}", table, rkey, bound[1]))
+    for (table, rkey), (_, seq) in sorted(bindings.items()):
+        problems.append(IntegrityProblem(
+            "deleted", f"{table} row {rkey} was deleted: audit entry seq {seq} recorded it", table, rkey, seq))
+    return IntegrityReport(len(entries), rows, len(checkpoints), keyed, key is not None,
+                           chain.head_hash, tuple(problems), tuple(notes))
+
+
+def _legacy_until(conn: sqlite3.Connection) -> int:
+    """The last seq written before schema 3 while no `audit_bound` entry exists yet, else 0."""
+    row = conn.execute("SELECT value FROM integrity_meta WHERE name = 'legacy_until_seq'").fetchone()
+    until = int(row[0]) if row else 0
+    if until and conn.execute("SELECT 1 FROM audit_log WHERE action = 'audit_bound' LIMIT 1").fetchone():
+        return 0
+    return until
+
+
+def _check_macs(entries: list[tuple], macs: dict[int, str], key: Any, legacy_until: int) -> list[IntegrityProblem]:
+    bad = [seq for seq, digest, _, _ in entries if not key.mac_ok(digest, macs.get(seq))]
+    if not bad:
+        return []
+    legacy = [s for s in bad if s <= legacy_until]
+    forged = [s for s in bad if s > legacy_until]
+    out = []
+    if forged:
+        listed = ", ".join(map(str, forged[:5])) + (" …" if len(forged) > 5 else "")
+        out.append(IntegrityProblem(
+            "mac", f"audit entries without a valid MAC (seq {listed}): written without the server key, "
+            "i.e. forged or rewritten outside the workbench", seq=forged[0]))
+    if legacy:
+        out.append(IntegrityProblem(
+            "legacy", f"{len(legacy)} audit entries predate MACs (schema 3): an admin binds them once with "
+            "`workbench audit bind`", seq=legacy[0]))
+    return out
+
+
+def _check_checkpoints(conn: sqlite3.Connection, checkpoints: list[dict[str, Any]], key: Any,
+                       entries: list[tuple]) -> list[IntegrityProblem]:
+    out = []
+    by_seq = {seq: digest for seq, digest, _, _ in entries}
+    last = entries[-1][0] if entries else 0
+    for cp in checkpoints:
+        cid, seq = cp["checkpoint_id"], int(cp["seq"])
+        message = checkpoint_message(seq, cp["head_hash"], cp["created_at"], cp["reason"])
+        if not key.verify(message, cp["signature"]):
+            out.append(IntegrityProblem(
+                "checkpoint", f"checkpoint {cid} (seq {seq}) is not signed by the server key: forged or edited",
+                "checkpoints", str(cid), seq))
+        elif seq not in by_seq:
+            out.append(IntegrityProblem(
+                "checkpoint", f"audit log truncated: checkpoint {cid} signed the head at seq {seq} but the log "
+                f"ends at seq {last}", "checkpoints", str(cid), seq))
+        elif by_seq[seq] != cp["head_hash"]:
+            out.append(IntegrityProblem(
+                "checkpoint", f"audit log re-hashed after checkpoint {cid}: seq {seq} no longer has the hash "
+                "signed then", "checkpoints", str(cid), seq))
+    return out
+
+
+def _bindings(entries: list[tuple]) -> dict[tuple[str, str], tuple[str, int]]:
+    out: dict[tuple[str, str], tuple[str, int]] = {}
+    for seq, _, _, payload in entries:
+        if '"bound":' not in payload:
+            continue
+        try:
+            bound = json.loads(payload).get("bound") or []
+        except (ValueError, AttributeError):
+            continue
+        for item in bound:
+            if isinstance(item, list) and len(item) == 3:
+                out[(str(item[0]), str(item[1]))] = (str(item[2]), int(seq))
+    return out
+
+
+__all__ = ["BOUND_TABLES", "CHECKPOINT_EVERY_S", "IntegrityProblem", "IntegrityReport", "add_mac", "binding",
+           "checkpoint_message", "last_checkpoint_at", "row_hash", "row_key", "verify_integrity",
+           "write_checkpoint"]
