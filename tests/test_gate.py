@@ -16,6 +16,9 @@ from workbench.artefacts import load_review
 from workbench.cli import main
 from workbench.evidence import content_digest
 from workbench.policy import default_policy
+from workbench.evidence import sign_evidence
+from workbench.report import init_keys
+from workbench.serverkey import load_server_key
 from workbench.store import Store
 
 AT = "2026-11-26T12:00:00+00:00"
@@ -30,7 +33,9 @@ def scenario(demo_dir, tmp_path_factory):
     review = load_review(manifest)
     evidence = oracle_evidence(review, n_boot=10)
     evidence["digest"] = content_digest(evidence)
-    (root / "evidence.json").write_text(json.dumps(evidence))
+    (root / "unsigned.json").write_text(json.dumps(evidence))
+    init_keys(root / "keys")
+    (root / "evidence.json").write_text(json.dumps(sign_evidence(evidence, load_server_key(root / "keys"))))
     auc = {"id": "auc-floor", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.7, "ci": "lower"}
     (root / "go.yaml").write_text(yaml.safe_dump({"id": "go", "version": "1", "criteria": [auc]}))
     sign = {"id": "signoffs", "kind": "signoff", "roles": ["security"]}
@@ -38,13 +43,33 @@ def scenario(demo_dir, tmp_path_factory):
     return root
 
 
+@pytest.fixture(autouse=True)
+def server_key(scenario, monkeypatch):
+    """Every command of these tests finds the server key, as on a prepared server."""
+    monkeypatch.setenv("WORKBENCH_KEYS", str(scenario / "keys"))
+    return scenario / "keys"
+
+
 def gate(*args):
     return main(["gate", *map(str, args), "--at", AT])
 
 
-def test_go_exit_0_and_decision_file(scenario, tmp_path, capsys):
+def registered(db, policy, monkeypatch, *, model="gbm"):
+    """A store where data_governance user `gov` registered ``policy`` for ``model`` through the CLI."""
+    with Store.open(db) as store:
+        if store.get_user("gov") is None:
+            store.add_user("gov", ["data_governance"], password="gov-secret-1", actor="test")
+    assert main(["policy", "register", str(policy), "--model", model, "--db", str(db), "--as", "gov",
+                 *_as(monkeypatch, "gov-secret-1")]) == 0
+    return db
+
+
+def test_go_exit_0_and_decision_file(scenario, tmp_path, capsys, monkeypatch):
     out = tmp_path / "d.json"
-    code = gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", scenario / "evidence.json", "--no-db", "--out", out)
+    db = registered(tmp_path / "w.db", scenario / "go.yaml", monkeypatch)
+    capsys.readouterr()
+    code = gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", scenario / "evidence.json",
+                "--db", db, "--out", out)
     assert code == 0
     d = json.loads(out.read_text())
     assert d["outcome"] == "GO" and d["exit_code"] == 0 and d["decided_at"] == AT
@@ -76,7 +101,7 @@ def _as(monkeypatch, password: str) -> list[str]:
 
 @pytest.mark.slow
 def test_signoff_command_then_go_with_the_store(scenario, tmp_path, capsys, monkeypatch):
-    db = tmp_path / "w.db"
+    db = registered(tmp_path / "w.db", scenario / "pending.yaml", monkeypatch)
     with Store.open(db) as store:
         store.add_user("sam", ["security"], password="sam-secret-1", actor="test")
         store.add_user("pat", ["product_owner"], password="pat-secret-1", actor="test")
@@ -163,3 +188,109 @@ def test_edited_evidence_file_is_refused(scenario, tmp_path, capsys):
     forged.write_text(json.dumps(evidence))
     assert gate(scenario / "review.yaml", "--evidence", forged, "--no-db") == 2
     assert "does not match its digest" in capsys.readouterr().err
+
+
+# --- The record is the control: attacks on the decision, each refused or detected (issue 15) ---
+
+def test_no_db_with_a_weak_policy_is_a_what_if_never_go(scenario, tmp_path, capsys):
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", scenario / "evidence.json",
+                "--no-db", "--out", out) == 3
+    d = json.loads(out.read_text())
+    assert d["outcome"] == "PENDING" and d["what_if"] is True
+    assert any("no review store" in reason for reason in d["limits"])
+    assert capsys.readouterr().out.startswith("WHAT-IF:")
+
+
+def test_manifest_chosen_weak_policy_is_a_what_if_when_another_is_registered(scenario, tmp_path, capsys, monkeypatch):
+    db = registered(tmp_path / "w.db", scenario / "pending.yaml", monkeypatch)
+    weak = tmp_path / "review.yaml"
+    raw = yaml.safe_load((scenario / "review.yaml").read_text())
+    raw["policy"] = str(scenario / "go.yaml")
+    for key in ("candidate", "baseline"):
+        raw[key]["path"] = str(scenario / raw[key]["path"])
+    for key, value in raw["data"].items():
+        raw["data"][key] = str(scenario / value)
+    raw["model_card"] = str(scenario / raw["model_card"])
+    weak.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "d.json"
+    assert gate(weak, "--evidence", scenario / "evidence.json", "--db", db, "--out", out) == 3
+    d = json.loads(out.read_text())
+    assert d["what_if"] is True and d["policy"]["id"] == "go"
+    assert "is not the policy registered for model 'gbm'" in d["limits"][0]
+    # Without a manifest or --policy choice the registered policy decides (a real decision, not a what-if).
+    assert gate(scenario / "review.yaml", "--evidence", scenario / "evidence.json", "--db", db, "--out", out,
+                "--policy", scenario / "pending.yaml") == 3
+    d = json.loads(out.read_text())
+    assert "what_if" not in d and d["policy"]["id"] == "pending"
+
+
+def test_a_failing_what_if_is_no_go(scenario, tmp_path):
+    strict = tmp_path / "strict.yaml"
+    auc = {"id": "auc-floor", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.99}
+    strict.write_text(yaml.safe_dump({"id": "strict", "version": "1", "criteria": [auc]}))
+    assert gate(scenario / "review.yaml", "--policy", strict, "--evidence", scenario / "evidence.json", "--no-db") == 1
+
+
+def test_unsigned_evidence_is_at_best_pending(scenario, tmp_path, monkeypatch):
+    db = registered(tmp_path / "w.db", scenario / "go.yaml", monkeypatch)
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", scenario / "unsigned.json",
+                "--db", db, "--out", out) == 3
+    assert "not signed by the workbench's server key" in json.loads(out.read_text())["limits"][0]
+
+
+def test_edited_evidence_with_a_recomputed_digest_is_at_best_pending(scenario, tmp_path, monkeypatch):
+    db = registered(tmp_path / "w.db", scenario / "go.yaml", monkeypatch)
+    evidence = json.loads((scenario / "evidence.json").read_text())
+    evidence["models"]["candidate"]["metrics"]["roc_auc"]["value"] = 0.99
+    evidence["digest"] = content_digest(evidence)  # the unkeyed digest is easy to recompute
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(evidence))
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", forged,
+                "--db", db, "--out", out) == 3
+    assert "signature does not verify against the server key" in json.loads(out.read_text())["limits"][0]
+
+
+def test_without_a_server_key_evidence_and_store_are_at_best_pending(scenario, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_KEYS", str(tmp_path / "no-keys"))
+    db = registered(tmp_path / "w.db", scenario / "go.yaml", monkeypatch)
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--policy", scenario / "go.yaml", "--evidence", scenario / "evidence.json",
+                "--db", db, "--out", out) == 3
+    limits = json.loads(out.read_text())["limits"]
+    assert any("no server key" in reason for reason in limits)
+
+
+@pytest.mark.parametrize("table", ["signoffs", "waivers"])
+def test_a_row_inserted_with_sqlite3_stops_the_gate(scenario, tmp_path, capsys, monkeypatch, table):
+    import sqlite3
+
+    db = registered(tmp_path / "w.db", scenario / "pending.yaml", monkeypatch)
+    with Store.open(db) as store:
+        store.add_user("bob", ["security"], password="bob-secret-1", actor="test")
+    args = (scenario / "review.yaml", "--policy", scenario / "pending.yaml", "--evidence", scenario / "evidence.json",
+            "--db", db)
+    assert gate(*args) == 3
+    review_id = Store.review_id_for(load_review(scenario / "review.yaml").manifest.name)
+    from workbench.policy import load_policy
+
+    policy_digest = load_policy(scenario / "pending.yaml").digest  # a row as the workbench would write it
+    ev_digest = json.loads((scenario / "evidence.json").read_text())["evidence_digest"]
+    conn = sqlite3.connect(db)
+    if table == "signoffs":
+        conn.execute("INSERT INTO signoffs (review_id, user, role, verdict, comment, evidence_digest, policy_digest, "
+                     "created_at) VALUES (?, 'bob', 'security', 'approve', 'fine', ?, ?, '2026-11-26')",
+                     (review_id, ev_digest, policy_digest))
+    else:
+        conn.execute("INSERT INTO waivers (review_id, user, role, criterion_id, rationale, expires, evidence_digest, "
+                     "policy_digest, created_at) VALUES (?, 'bob', 'security', 'signoffs', 'x', '2030-01-01', ?, "
+                     "?, '2026-11-26')", (review_id, ev_digest, policy_digest))
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert gate(*args) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("workbench: error:") and f"{table} row 1 was inserted outside the workbench" in last
+    assert "nothing in it is counted" in last

@@ -31,12 +31,48 @@ SLICE_BOOTSTRAP_CAP = 200
 ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
 NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
 
-__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest"]
+__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest",
+           "evidence_trust_problem", "sign_evidence"]
 
 
 def content_digest(evidence: dict[str, Any]) -> str:
-    """sha256 of the canonical evidence without its ``digest`` key."""
-    return digest({k: v for k, v in evidence.items() if k != "digest"})
+    """sha256 of the canonical evidence without its ``digest`` and ``signature`` keys."""
+    return digest({k: v for k, v in evidence.items() if k not in ("digest", "signature")})
+
+
+def sign_evidence(evidence: dict[str, Any], key: Any) -> dict[str, Any]:
+    """``evidence`` with an Ed25519 ``signature`` of its content digest by the server key."""
+    body = {k: v for k, v in evidence.items() if k != "signature"}
+    body["digest"] = content_digest(body)
+    body["signature"] = {"algorithm": "Ed25519", "key_id": key.key_id, "public_key": key.public_b64,
+                         "value": key.sign(body["digest"].encode())}
+    return body
+
+
+def evidence_trust_problem(evidence: dict[str, Any], key: Any | None) -> str | None:
+    """Why ``evidence`` read from a file cannot be trusted (None: signed by ``key``, content intact).
+
+    Examples
+    --------
+    >>> from workbench.serverkey import ServerKey
+    >>> key = ServerKey.generate()
+    >>> ev = sign_evidence({"evidence_digest": "e", "x": 1}, key)
+    >>> evidence_trust_problem(ev, key) is None
+    True
+    >>> evidence_trust_problem({**ev, "x": 2}, key)
+    'its content does not match its digest (edited after `workbench review` wrote it)'
+    """
+    if evidence.get("digest") != content_digest(evidence):
+        return "its content does not match its digest (edited after `workbench review` wrote it)"
+    if key is None:
+        return "there is no server key to check its signature (run `workbench keys init`), so it is unverified"
+    signature = evidence.get("signature")
+    if not isinstance(signature, dict):
+        return "it is not signed by the workbench's server key (an unsigned or hand-made file)"
+    if signature.get("key_id") != key.key_id or not key.verify(str(evidence["digest"]).encode(),
+                                                               str(signature.get("value"))):
+        return "its signature does not verify against the server key (edited, or signed by another key)"
+    return None
 
 
 def _settings(review: Any, include: tuple[str, ...]) -> dict[str, Any]:

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import DEFAULT_DB, add_db_option, progress, stdin_is_interactive
+from workbench.cli._common import (
+    DEFAULT_DB,
+    add_db_option,
+    add_keys_option,
+    keys_dir,
+    progress,
+    stdin_is_interactive,
+)
 from workbench.cli._users import cli_actor
 from workbench.errors import ArtefactError, PolicyError, StoreError
 
@@ -36,12 +43,21 @@ def _store_path(args: argparse.Namespace) -> tuple[Path | None, bool]:
 def _open_store(args: argparse.Namespace, *, required: bool = False) -> Any:
     from workbench.store import Store
 
+    from workbench.serverkey import load_server_key
+
     path, explicit = _store_path(args)
     if path is None:
         if required:
             raise StoreError("this command needs the review store: pass --db PATH or set WORKBENCH_DB")
         return None
-    return Store.open(path, create=False)
+    store = Store.open(path, create=False, key=load_server_key(keys_dir(args)))
+    try:
+        # Nothing in a store that fails its integrity check is counted: IntegrityError, exit 2.
+        store.require_intact()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _policy_for(review: Any, override: Path | None) -> Any:
@@ -54,6 +70,37 @@ def _policy_for(review: Any, override: Path | None) -> Any:
         return load_policy(m.resolve(m.policy))
     progress(f"{m.display_file}: no 'policy:' given; using the shipped default policy")
     return default_policy()
+
+
+def model_name(review: Any) -> str:
+    """The name policies are registered under: the manifest's ``candidate.name``."""
+    return str(review.manifest.candidate.name)
+
+
+def _authoritative(review: Any, policy: Any, store: Any, *, chosen: bool) -> tuple[Any, str | None]:
+    """(policy to judge by, why the decision is only a what-if or None).
+
+    The rules come from the policy registered in the store for the model; a policy the
+    submitter picks (manifest ``policy:`` or ``--policy``) that is not that one gives a what-if.
+    """
+    from workbench.policy import parse_policy
+
+    model = model_name(review)
+    if store is None:
+        return policy, (f"no review store, so policy {policy.id} {policy.version} is not a registered policy "
+                        "and nothing is approved (run with --db)")
+    registered = store.registered_policy(model)
+    if registered is None:
+        return policy, (f"no policy is registered for model {model!r} (policy {policy.id} {policy.version} "
+                        f"{policy.digest[:12]}… is the submitter's choice); a data_governance user registers one "
+                        "with `workbench policy register`")
+    if registered.policy_digest == policy.digest:
+        return policy, None
+    if chosen:
+        return policy, (f"policy {policy.id} {policy.version} ({policy.digest[:12]}…) is not the policy registered "
+                        f"for model {model!r} (v{registered.version}: {registered.policy_id} "
+                        f"{registered.policy_version}, {registered.policy_digest[:12]}…)")
+    return parse_policy(registered.content, source=f"registered policy v{registered.version} of {model}"), None
 
 
 def _parse_at(text: str | None) -> dt.datetime:
@@ -114,6 +161,8 @@ def render_table(decision: Any) -> str:
     if decision.signoffs:
         lines.append("sign-offs: " + ", ".join(f"{s.role} {s.status}" + (f" ({s.user})" if s.user else "") for s in decision.signoffs))
     lines.append(decision.summary)
+    if decision.what_if:
+        lines.insert(0, "WHAT-IF: judged by a policy that is not registered for this model; this is not a decision")
     return "\n".join(lines)
 
 
@@ -124,19 +173,40 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return review, _policy_for(review, getattr(args, "policy", None))
 
 
+def _evidence_limit(args: argparse.Namespace, evidence: dict[str, Any]) -> str | None:
+    """Why evidence from --evidence cannot be trusted (None when signed by the server key)."""
+    if args.evidence is None:
+        return None
+    from workbench.evidence import evidence_trust_problem
+    from workbench.serverkey import load_server_key
+
+    problem = evidence_trust_problem(evidence, load_server_key(keys_dir(args)))
+    return None if problem is None else f"--evidence {Path(args.evidence).name}: {problem}"
+
+
 def _run_gate(args: argparse.Namespace) -> int:
-    from workbench.policy import decide_review
+    from workbench.policy import decide_review, limit_decision
 
     at = _parse_at(args.at)
     review, policy = _load(args)
+    chosen = getattr(args, "policy", None) is not None or review.manifest.policy is not None
     store = _open_store(args)
     try:
+        policy, what_if = _authoritative(review, policy, store, chosen=chosen)
         review_id = None
         if store is not None:
             review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
                                             evidence_digest=review.evidence_digest, actor=cli_actor())
         evidence = _evidence(args, review, store, review_id)
         decision = decide_review(review, policy, evidence, at=at, store=store, review_id=review_id)
+        if what_if is not None:
+            decision = limit_decision(decision, what_if, what_if=True)
+        if store is not None and store.server_key is None:
+            decision = limit_decision(decision, "no server key (run `workbench keys init`), so the store's "
+                                      "approvals cannot be authenticated")
+        untrusted = _evidence_limit(args, evidence)
+        if untrusted is not None:
+            decision = limit_decision(decision, untrusted)
         if store is not None and review_id is not None:
             store.save_decision(review_id, decision.to_dict(), actor=cli_actor())
     finally:
@@ -157,6 +227,10 @@ def _user(store: Any, args: argparse.Namespace) -> Any:
     if not stdin_is_interactive():
         raise StoreError(f"signing as {args.user!r} needs your password: pass --password-stdin and pipe it")
     return store.authenticate(args.user, getpass.getpass(f"Password for {args.user}: "))
+
+
+#: Authenticates the actor of a write command (shared with `audit bind` and `policy register`).
+authenticated_user = _user
 
 
 def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
@@ -219,7 +293,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--out", type=Path, default=None, help="write the decision JSON here")
     g.add_argument("--evidence", type=Path, default=None, help="reuse this evidence JSON (from `workbench review`)")
     g.add_argument("--at", default=None, help="decision time, ISO 8601 (default: now, UTC); makes a decision reproducible")
-    g.add_argument("--no-db", action="store_true", help="ignore any store: decide on evidence and files only")
+    g.add_argument("--no-db", action="store_true",
+                   help="ignore any store: decide on evidence and files only (a what-if: at best PENDING)")
+    add_keys_option(g)
     g.set_defaults(func=_run_gate)
 
     s = subparsers.add_parser("signoff", help="approve or reject the current evidence and policy for a role")

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import progress
+from workbench.cli._common import add_keys_option, keys_dir, progress
 from workbench.errors import ArtefactError, ManifestError
 
 ENGINES = ("auto", "numpy", "duckdb", "spark")
@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("manifest", type=Path, help="review manifest (review.yaml)")
     p.add_argument("--out", type=Path, required=True, help="where to write the evidence JSON")
+    add_keys_option(p)
     p.add_argument("--bootstrap", type=int, default=None, metavar="N", help="bootstrap replicates (default: manifest settings, 1000)")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: manifest settings, 0)")
     p.add_argument("--skip", default="", metavar="SECTIONS",
@@ -80,6 +81,16 @@ def _run(args: argparse.Namespace) -> int:
         evidence = _in_memory_evidence(manifest, [s for s in SECTIONS if s not in skip])
     else:
         evidence = _scale_evidence(manifest, source, engine, args)
+    from workbench.serverkey import load_server_key
+
+    key = load_server_key(keys_dir(args))
+    if key is not None:  # the gate trusts only evidence signed with the server key
+        from workbench.evidence import sign_evidence
+
+        evidence = sign_evidence(evidence, key)
+    else:
+        progress("no server key ($WORKBENCH_KEYS or ~/.workbench/keys): the evidence is unsigned, so "
+                 "`workbench gate --evidence` will decide at best PENDING with it")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(evidence, indent=1, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     progress(f"wrote {args.out} (engine {evidence['engine']}, digest {evidence['digest'][:12]}, "

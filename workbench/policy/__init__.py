@@ -35,6 +35,7 @@ from workbench.policy._decision import (
     Outcome,
     RoleSignoff,
     decide,
+    limit_decision,
     role_signoffs,
 )
 from workbench.policy._values import (
@@ -84,6 +85,7 @@ __all__ = [
     "evaluate_criterion",
     "fmt",
     "fmt_bound",
+    "limit_decision",
     "greater_is_better",
     "load_policy",
     "lookup",

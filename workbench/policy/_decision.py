@@ -66,6 +66,10 @@ class Decision:
     signoffs: tuple[RoleSignoff, ...]
     waivers_applied: tuple[dict[str, Any], ...]
     waivers_ignored: tuple[dict[str, Any], ...]
+    #: Why this decision can be at best PENDING (unregistered policy, untrusted evidence, no store).
+    limits: tuple[str, ...] = ()
+    #: True when judged by a policy that is not the one registered for the model: never GO.
+    what_if: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -108,6 +112,11 @@ class Decision:
             "waivers_applied": list(self.waivers_applied),
             "waivers_ignored": list(self.waivers_ignored),
         }
+        # Only present when set, so the JSON of an unlimited decision is unchanged.
+        if self.what_if:
+            body["what_if"] = True
+        if self.limits:
+            body["limits"] = list(self.limits)
         body["digest"] = digest(body)
         return body
 
@@ -166,6 +175,27 @@ def _summary(outcome: str, results: list[CriterionResult]) -> str:
     if outcome == "PENDING":
         return f"PENDING: nothing blocking fails, but {len(missing)} blocking criteria are missing ({', '.join(missing)}){tail}."
     return f"GO: all {sum(c.severity == 'blocking' for c in results)} blocking criteria pass or are waived{tail}."
+
+
+def limit_decision(decision: Decision, reason: str, *, what_if: bool = False) -> Decision:
+    """``decision`` capped at PENDING for ``reason`` (a NO-GO stays NO-GO; a GO becomes PENDING).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from workbench.policy import parse_policy
+    >>> p = parse_policy({"id": "p", "version": "1", "criteria": [
+    ...     {"id": "auc", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.5}]})
+    >>> ev = {"evidence_digest": "e", "models": {"candidate": {"metrics": {"roc_auc": {"value": 0.9}}}}}
+    >>> d = decide(p, ev, at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    >>> d.outcome, limit_decision(d, "policy not registered", what_if=True).outcome
+    ('GO', 'PENDING')
+    """
+    outcome: Outcome = "PENDING" if decision.outcome == "GO" else decision.outcome
+    label = "WHAT-IF (not a real decision): " if what_if and not decision.what_if else ""
+    summary = f"{label}{decision.summary} At best PENDING: {reason}."
+    return dataclasses.replace(decision, outcome=outcome, summary=summary, limits=(*decision.limits, reason),
+                   what_if=decision.what_if or what_if)
 
 
 def decide(
@@ -241,4 +271,4 @@ def decide(
     )
 
 
-__all__ = ["DECISION_SCHEMA_VERSION", "EXIT_CODES", "Decision", "Outcome", "RoleSignoff", "decide", "role_signoffs"]
+__all__ = ["DECISION_SCHEMA_VERSION", "EXIT_CODES", "Decision", "limit_decision", "Outcome", "RoleSignoff", "decide", "role_signoffs"]

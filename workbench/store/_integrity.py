@@ -195,11 +195,15 @@ def _legacy_until(conn: sqlite3.Connection) -> int:
 
 
 def _check_macs(entries: list[tuple], macs: dict[int, str], key: Any, legacy_until: int) -> list[IntegrityProblem]:
-    bad = [seq for seq, digest, _, _ in entries if not key.mac_ok(digest, macs.get(seq))]
-    if not bad:
-        return []
-    legacy = [s for s in bad if s <= legacy_until]
-    forged = [s for s in bad if s > legacy_until]
+    # An entry without a MAC before the store's first MACed entry was written before the store
+    # had a key (legacy: an admin binds it); any other entry without a valid MAC is forged.
+    first_mac = min(macs) if macs else None
+    legacy, forged = [], []
+    for seq, digest, _, _ in entries:
+        if key.mac_ok(digest, macs.get(seq)):
+            continue
+        unkeyed_era = seq not in macs and (seq <= legacy_until or first_mac is None or seq < first_mac)
+        (legacy if unkeyed_era else forged).append(seq)
     out = []
     if forged:
         listed = ", ".join(map(str, forged[:5])) + (" …" if len(forged) > 5 else "")
@@ -208,8 +212,8 @@ def _check_macs(entries: list[tuple], macs: dict[int, str], key: Any, legacy_unt
             "i.e. forged or rewritten outside the workbench", seq=forged[0]))
     if legacy:
         out.append(IntegrityProblem(
-            "legacy", f"{len(legacy)} audit entries predate MACs (schema 3): an admin binds them once with "
-            "`workbench audit bind`", seq=legacy[0]))
+            "legacy", f"{len(legacy)} audit entries (seq {legacy[0]}-{legacy[-1]}) were written before the store "
+            "had a server key: an admin binds them once with `workbench audit bind`", seq=legacy[0]))
     return out
 
 
