@@ -45,6 +45,8 @@ def decide_review(
     """Decide on a loaded review: run governance, read questionnaires, sign-offs and waivers, decide.
 
     Without a store, access control, questionnaires and sign-offs are MISSING (so at best PENDING).
+    With one, the store's integrity is checked first (``Store.require_intact``): an inserted,
+    edited or deleted row raises ``IntegrityError`` rather than being counted.
 
     Parameters
     ----------
@@ -60,6 +62,10 @@ def decide_review(
         The review store and the review's id in it (``Store.review_id_for``).
     """
 
+    if store is not None:
+        # The record is the control: no row of a store that fails its integrity check is
+        # counted (IntegrityError: the CLI exits 2, the app shows an error banner).
+        store.require_intact()
     governance = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
     qualitative = qualitative_for_review(policy, store=store, review_id=review_id)
     signoffs = store.list_signoffs(review_id) if store is not None and review_id else ()

@@ -51,6 +51,8 @@ def collect_packet_input(store: Any, review_id: str, *, generated_by: str, polic
     """
     from workbench.report._model import PacketInput
 
+    # Nothing from a store that fails its integrity check goes into a packet (IntegrityError).
+    store.require_intact()
     review = store.get_review(review_id)
     if review is None:
         raise StoreError(f"review {review_id!r} is not in the store {store.path}: run `workbench gate` or the app first")
@@ -109,6 +111,7 @@ def collect_packet_input(store: Any, review_id: str, *, generated_by: str, polic
         policy_digest=policy_digest or str((decision.get("policy") or {}).get("digest") or ""),
         audit_excerpt=tuple(excerpt),
         audit_head=head,
+        audit_checkpoint=store.checkpoint_at(cut.seq) if cut is not None else None,
         environment=environment or evidence.get("environment") or current_environment(),
     )
 

@@ -164,6 +164,8 @@ class PacketInput:
     policy_digest: str = ""
     audit_excerpt: Sequence[Mapping[str, Any]] = ()
     audit_head: str | None = None
+    #: The server-signed checkpoint of the chain head at the decision (None: unkeyed store).
+    audit_checkpoint: Mapping[str, Any] | None = None
     environment: Mapping[str, Any] = field(default_factory=dict)
     review_id: str | None = None
     product: str = "Model Promotion Workbench"

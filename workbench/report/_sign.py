@@ -64,6 +64,7 @@ def build_manifest(inp: PacketInput, unsigned_pdf: bytes) -> dict[str, Any]:
         "signoffs": [{k: s.get(k) for k in ("user", "role", "at", "evidence_digest", "policy_digest")} for s in inp.signoffs],
         "waivers": [{k: w.get(k) for k in ("criterion", "role", "approver", "expires")} for w in inp.waivers],
         "audit_chain_head": inp.audit_head,
+        **({"audit_checkpoint": dict(inp.audit_checkpoint)} if inp.audit_checkpoint else {}),
         "unsigned_pdf": {"sha256": hashlib.sha256(unsigned_pdf).hexdigest(), "bytes": len(unsigned_pdf)},
     }
 

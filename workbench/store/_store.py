@@ -27,7 +27,7 @@ Audit
 Integrity (``workbench/store/_integrity.py``: rows bound to the chain, MACs, checkpoints)
     ``server_key`` (the ``ServerKey`` or None); ``verify_integrity() -> IntegrityReport``;
     ``require_intact() -> IntegrityReport`` (raises ``IntegrityError``); ``checkpoint(reason)``
-    (sign the head); ``bind_legacy(admin)`` (bind rows written before schema 3).
+    (sign the head); ``checkpoint_at(seq)`` (the signed checkpoint of that head); ``bind_legacy(admin)`` (bind rows written before schema 3).
 Policies (``workbench/store/_policies.py``)
     ``register_policy(model, *, policy_id, policy_version, policy_digest, content, user, tier=None)
     -> PolicyRegistration``; ``registered_policy(model, *, tier=None)``; ``list_policies(model=None)``.
@@ -338,6 +338,14 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             return None
         with self.transaction():
             return _integrity.write_checkpoint(self._conn, self._key, now=self.now(), reason=reason)
+
+    def checkpoint_at(self, seq: int) -> dict[str, Any] | None:
+        """The newest signed checkpoint of the head at ``seq`` (what a packet carries), or None."""
+        row = self._fetchone("SELECT * FROM checkpoints WHERE seq = ? ORDER BY checkpoint_id DESC LIMIT 1", (seq,))
+        if row is None:
+            return None
+        key = self._key
+        return {**row, "public_key": key.public_b64 if key is not None and key.key_id == row["key_id"] else None}
 
     def verify_integrity(self) -> IntegrityReport:
         """Chain, entry MACs, signed checkpoints and every bound row (names table and row)."""
