@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, prepare the demo review (data, models, users, signing key), start the app
+## make run: install, prepare the demo review (data, models, signing key, users, registered policy), start the app
 run: install
 	@test -f $(DEMO)/review.yaml || $(BIN)/workbench demo $(DEMO)
-	@$(BIN)/workbench users demo --db $(DB)
 	@test -n "$$(ls -A $(KEYS) 2>/dev/null)" || $(BIN)/workbench keys init --keys $(KEYS)
+	@WORKBENCH_KEYS=$(KEYS) $(BIN)/workbench users demo --db $(DB)
+	@# The demo's policy is registered by its data_governance user, so the demo decision is a real one.
+	@WORKBENCH_KEYS=$(KEYS) $(BIN)/workbench policy list --db $(DB) --model gbm | grep -q '^gbm ' || \
+		echo demo-carol-pass | WORKBENCH_KEYS=$(KEYS) $(BIN)/workbench policy register $(DEMO)/policy.yaml \
+		--model gbm --db $(DB) --as carol --password-stdin
 	@echo "Open http://localhost:$(PORT) and sign in with one of the demo users above."
 	WORKBENCH_DB=$(DB) WORKBENCH_KEYS=$(KEYS) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 

@@ -294,3 +294,31 @@ def test_a_row_inserted_with_sqlite3_stops_the_gate(scenario, tmp_path, capsys, 
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("workbench: error:") and f"{table} row 1 was inserted outside the workbench" in last
     assert "nothing in it is counted" in last
+
+
+@pytest.mark.slow
+def test_make_run_preparation_makes_the_demo_decision_a_real_no_go(scenario, tmp_path, capsys, monkeypatch):
+    """What `make run` does: key, demo users, the demo policy registered by carol; then the gate decides."""
+    db = tmp_path / "w.db"
+    assert main(["users", "demo", "--db", str(db)]) == 0
+    assert main(["policy", "register", str(scenario / "policy.yaml"), "--model", "gbm", "--db", str(db),
+                 "--as", "carol", *_as(monkeypatch, "demo-carol-pass")]) == 0
+    assert main(["policy", "list", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("gbm ")
+    out = tmp_path / "d.json"
+    assert gate(scenario / "review.yaml", "--db", db, "--out", out) == 1
+    d = json.loads(out.read_text())
+    assert d["outcome"] == "NO-GO" and "what_if" not in d and "limits" not in d
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+
+
+def test_policy_register_needs_data_governance(scenario, tmp_path, capsys, monkeypatch):
+    db = tmp_path / "w.db"
+    with Store.open(db) as store:
+        store.add_user("bob", ["data_scientist"], password="bob-secret-1", actor="test")
+    assert main(["policy", "register", str(scenario / "go.yaml"), "--model", "gbm", "--db", str(db), "--as", "bob",
+                 *_as(monkeypatch, "bob-secret-1")]) == 2
+    assert "does not hold role 'data_governance'" in capsys.readouterr().err
+    with Store.open(db) as store:
+        assert store.list_policies() == []
+        assert store.audit_entries(action="permission_denied")[0].payload["attempted"] == "register_policy"
