@@ -18,6 +18,9 @@ st.title("Decision & sign-off")
 with guard("show the decision"):
     decision = review.decision(data, review_id)
     pol = review.policy(data)
+    if decision.what_if:
+        st.warning("What-if: this review is judged by a policy that is not the one registered for its model, "
+                   "so it can never be GO. " + " ".join(decision.limits), icon=":material/science:")
     widgets.badge(decision.outcome, f"Decision: {decision.outcome}")
     st.write(decision.summary)
     st.caption(f"Policy {pol.id} {pol.version} (`{pol.digest[:12]}…`) · evidence `{data.evidence_digest[:12]}…` · "

@@ -83,7 +83,7 @@ class ServerKey:
 
     def mac(self, entry_hash: str) -> str:
         """HMAC-SHA256 (hex) of one audit entry's chain hash."""
-        return hmac.new(self.mac_key, entry_hash.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self.mac_key, entry_hash.encode(), "sha256").hex()
 
     def mac_ok(self, entry_hash: str, mac: str | None) -> bool:
         return mac is not None and hmac.compare_digest(self.mac(entry_hash), mac)

@@ -134,10 +134,14 @@ def policy(review: ReviewData) -> Any:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _decision(evidence_digest: str, policy_digest: str, head: str | None, day: str, _review: ReviewData,
               _policy_obj: Any, _evidence: dict, review_id: str) -> Any:
-    from workbench.policy import decide_review
+    from workbench.policy import authoritative_policy, decide_review, limit_decision
 
+    store = context.store()
+    chosen = _review.manifest.policy is not None
+    pol, what_if = authoritative_policy(_review, _policy_obj, store, chosen=chosen)
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return decide_review(_review, _policy_obj, _evidence, at=at, store=context.store(), review_id=review_id)
+    decision = decide_review(_review, pol, _evidence, at=at, store=store, review_id=review_id)
+    return decision if what_if is None else limit_decision(decision, what_if, what_if=True)
 
 
 def decision(review: ReviewData, review_id: str) -> Any:

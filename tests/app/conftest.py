@@ -37,8 +37,11 @@ def env(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
     demo = root / "demo"
     copy_demo(demo_dir, demo, n_bootstrap=50)
     db, keys = root / "workbench.db", root / "keys"
-    assert cli(["users", "demo", "--db", str(db)]) == 0
+    # As `make run`: the server key first, so every audit entry of the store is MACed with it.
     assert cli(["keys", "init", "--keys", str(keys)]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_KEYS", str(keys))
+        assert cli(["users", "demo", "--db", str(db)]) == 0
     return {"root": root, "demo": demo, "db": db, "keys": keys}
 
 

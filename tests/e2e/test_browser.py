@@ -48,8 +48,9 @@ def server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     env = {**os.environ, "WORKBENCH_DB": str(root / "w.db"), "WORKBENCH_KEYS": str(root / "keys"),
            "WORKBENCH_DEMO_DIR": str(demo), "WORKBENCH_UPLOADS": str(root / "uploads")}
     wb = [sys.executable, "-m", "workbench.cli"] if not (ROOT / ".venv/bin/workbench").exists() else [str(ROOT / ".venv/bin/workbench")]
-    subprocess.run([*wb, "users", "demo", "--db", env["WORKBENCH_DB"]], check=True, env=env, capture_output=True)
+    # As `make run`: the server key first, so every audit entry of the store is MACed with it.
     subprocess.run([*wb, "keys", "init", "--keys", env["WORKBENCH_KEYS"]], check=True, env=env, capture_output=True)
+    subprocess.run([*wb, "users", "demo", "--db", env["WORKBENCH_DB"]], check=True, env=env, capture_output=True)
     port = _free_port()
     started = time.perf_counter()
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed in finally

@@ -72,37 +72,6 @@ def _policy_for(review: Any, override: Path | None) -> Any:
     return default_policy()
 
 
-def model_name(review: Any) -> str:
-    """The name policies are registered under: the manifest's ``candidate.name``."""
-    return str(review.manifest.candidate.name)
-
-
-def _authoritative(review: Any, policy: Any, store: Any, *, chosen: bool) -> tuple[Any, str | None]:
-    """(policy to judge by, why the decision is only a what-if or None).
-
-    The rules come from the policy registered in the store for the model; a policy the
-    submitter picks (manifest ``policy:`` or ``--policy``) that is not that one gives a what-if.
-    """
-    from workbench.policy import parse_policy
-
-    model = model_name(review)
-    if store is None:
-        return policy, (f"no review store, so policy {policy.id} {policy.version} is not a registered policy "
-                        "and nothing is approved (run with --db)")
-    registered = store.registered_policy(model)
-    if registered is None:
-        return policy, (f"no policy is registered for model {model!r} (policy {policy.id} {policy.version} "
-                        f"{policy.digest[:12]}… is the submitter's choice); a data_governance user registers one "
-                        "with `workbench policy register`")
-    if registered.policy_digest == policy.digest:
-        return policy, None
-    if chosen:
-        return policy, (f"policy {policy.id} {policy.version} ({policy.digest[:12]}…) is not the policy registered "
-                        f"for model {model!r} (v{registered.version}: {registered.policy_id} "
-                        f"{registered.policy_version}, {registered.policy_digest[:12]}…)")
-    return parse_policy(registered.content, source=f"registered policy v{registered.version} of {model}"), None
-
-
 def _parse_at(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -185,14 +154,14 @@ def _evidence_limit(args: argparse.Namespace, evidence: dict[str, Any]) -> str |
 
 
 def _run_gate(args: argparse.Namespace) -> int:
-    from workbench.policy import decide_review, limit_decision
+    from workbench.policy import authoritative_policy, decide_review, limit_decision
 
     at = _parse_at(args.at)
     review, policy = _load(args)
     chosen = getattr(args, "policy", None) is not None or review.manifest.policy is not None
     store = _open_store(args)
     try:
-        policy, what_if = _authoritative(review, policy, store, chosen=chosen)
+        policy, what_if = authoritative_policy(review, policy, store, chosen=chosen)
         review_id = None
         if store is not None:
             review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),

@@ -50,10 +50,12 @@ from workbench.policy._values import (
     read_value,
 )
 
-from workbench.policy._inputs import decide_review, qualitative_for_review
+from workbench.policy._inputs import authoritative_policy, decide_review, model_name, qualitative_for_review
 
 __all__ = [
     "AbsoluteCriterion",
+    "authoritative_policy",
+    "model_name",
     "Criterion",
     "CriterionResult",
     "DECISION_SCHEMA_VERSION",

@@ -33,6 +33,41 @@ def qualitative_for_review(policy: Any, *, store: Any = None, review_id: str | N
     return out
 
 
+def model_name(review: Any) -> str:
+    """The name policies are registered under: the manifest's ``candidate.name``."""
+    return str(review.manifest.candidate.name)
+
+
+def authoritative_policy(review: Any, policy: Any, store: Any, *, chosen: bool) -> tuple[Any, str | None]:
+    """(the policy to judge ``review`` by, why the decision is only a what-if, or None).
+
+    The rules come from the policy a ``data_governance`` user registered in the store for the
+    model (``Store.registered_policy``). ``policy`` is the one the submitter named (manifest
+    ``policy:`` or ``--policy``; ``chosen``) or the shipped default: when it is not the
+    registered one, or there is no store, the decision is a what-if (never GO, see
+    :func:`~workbench.policy.limit_decision`). When nothing was chosen and a policy is
+    registered, the registered one is returned.
+    """
+    from workbench.policy._policy import parse_policy
+
+    model = model_name(review)
+    if store is None:
+        return policy, (f"no review store, so policy {policy.id} {policy.version} is not a registered policy "
+                        "and nothing is approved (run with --db)")
+    registered = store.registered_policy(model)
+    if registered is None:
+        return policy, (f"no policy is registered for model {model!r} (policy {policy.id} {policy.version} "
+                        f"{policy.digest[:12]}… is the submitter's choice); a data_governance user registers one "
+                        "with `workbench policy register`")
+    if registered.policy_digest == policy.digest:
+        return policy, None
+    if chosen:
+        return policy, (f"policy {policy.id} {policy.version} ({policy.digest[:12]}…) is not the policy registered "
+                        f"for model {model!r} (v{registered.version}: {registered.policy_id} "
+                        f"{registered.policy_version}, {registered.policy_digest[:12]}…)")
+    return parse_policy(registered.content, source=f"registered policy v{registered.version} of {model}"), None
+
+
 def decide_review(
     review: Any,
     policy: Any,
@@ -74,4 +109,4 @@ def decide_review(
                   signoffs=signoffs, waivers=waivers)
 
 
-__all__ = ["decide_review", "qualitative_for_review"]
+__all__ = ["authoritative_policy", "decide_review", "model_name", "qualitative_for_review"]

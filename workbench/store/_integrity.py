@@ -253,16 +253,24 @@ def _check_checkpoints(conn: sqlite3.Connection, checkpoints: list[dict[str, Any
     return out
 
 
+_DECODER = json.JSONDecoder()
+
+
 def _bindings(entries: list[tuple]) -> dict[tuple[str, str], tuple[str, int]]:
     out: dict[tuple[str, str], tuple[str, int]] = {}
     for seq, _, _, payload in entries:
-        if '"bound":' not in payload:
+        # Payloads are canonical JSON (sorted keys, compact): decode only the `bound` array.
+        at = payload.find('"bound":[')
+        if at < 0:
             continue
         try:
-            bound = json.loads(payload).get("bound") or []
+            if payload.find('"bound":[', at + 1) < 0:
+                bound, _ = _DECODER.raw_decode(payload, at + 8)
+            else:  # a nested "bound" key too: read the top-level one properly
+                bound = json.loads(payload).get("bound")
         except (ValueError, AttributeError):
             continue
-        for item in bound:
+        for item in bound if isinstance(bound, list) else ():
             if isinstance(item, list) and len(item) == 3:
                 out[(str(item[0]), str(item[1]))] = (str(item[2]), int(seq))
     return out
