@@ -151,11 +151,16 @@ def triggers_present(conn: sqlite3.Connection) -> bool:
     return {"audit_log_no_update", "audit_log_no_delete"} <= names
 
 
-def verify_chain(conn: sqlite3.Connection) -> AuditVerification:
-    """Re-compute every hash and link; report the first problem (see module docstring)."""
-    rows = conn.execute(
-        "SELECT seq, ts, actor, action, subject, payload, prev_hash, hash FROM audit_log ORDER BY seq"
-    ).fetchall()
+ROWS_SQL = "SELECT seq, ts, actor, action, subject, payload, prev_hash, hash FROM audit_log ORDER BY seq"
+
+
+def verify_chain(conn: sqlite3.Connection, rows: list[tuple] | None = None) -> AuditVerification:
+    """Re-compute every hash and link; report the first problem (see module docstring).
+
+    ``rows`` are the log's rows as :data:`ROWS_SQL` reads them, when the caller has them already.
+    """
+    if rows is None:
+        rows = conn.execute(ROWS_SQL).fetchall()
     guards = triggers_present(conn)
     expected_seq, prev_hash = 1, GENESIS_HASH
     known: dict[str, int] | None = None  # hash -> seq, built only when something is wrong

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workbench.canonical import canonical_json, sha256_text
-from workbench.store._audit import verify_chain
+from workbench.store._audit import ROWS_SQL, verify_chain
 
 #: Tables whose rows a decision reads, and the columns that identify a row.
 BOUND_TABLES: dict[str, tuple[str, ...]] = {
@@ -153,10 +153,12 @@ def verify_integrity(conn: sqlite3.Connection, key: Any | None) -> IntegrityRepo
     """Check the chain, every entry's MAC, every checkpoint and every bound row."""
     problems: list[IntegrityProblem] = []
     notes: list[str] = []
-    chain = verify_chain(conn)
+    log = conn.execute(ROWS_SQL).fetchall()
+    chain = verify_chain(conn, log)
     if not chain.ok:
         problems.append(IntegrityProblem("chain", chain.message, seq=chain.first_bad_seq))
-    entries = conn.execute("SELECT seq, hash, action, payload FROM audit_log ORDER BY seq").fetchall()
+    entries = [(r[0], r[7], r[3], r[5]) for r in log]
+    del log
     macs = dict(conn.execute("SELECT seq, mac FROM audit_macs").fetchall())
     checkpoints = _select(conn, "SELECT * FROM checkpoints ORDER BY checkpoint_id")
     legacy_until = _legacy_until(conn)
