@@ -239,3 +239,14 @@ def test_cli_audit_verify_names_table_and_row_and_exits_1(filled, tmp_path, caps
     assert main(["audit", "verify", "--db", str(db2), "--keys", str(keys), "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and out["problems"][0]["table"] == "reviews" and out["problems"][0]["kind"] == "edited"
+
+
+def test_require_intact_sees_a_tamper_by_another_connection_after_a_cached_check(filled, key):
+    db, rid = filled
+    with Store.open(db, key=key) as store:
+        store.require_intact()
+        store.save_decision(rid, {"outcome": "GO"}, actor="cli:t")  # own writes keep the cache valid
+        store.require_intact()
+        _sql(db, ("UPDATE decisions SET decision = '{}' WHERE decision_id = 2",))
+        with pytest.raises(IntegrityError, match="decisions row 2 was edited outside the workbench"):
+            store.require_intact()

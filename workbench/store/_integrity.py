@@ -213,7 +213,8 @@ def _check_macs(entries: list[tuple], macs: dict[int, str], key: Any, legacy_unt
     # An entry without a MAC before the store's first MACed entry was written before the store
     # had a key (legacy: an admin binds it); any other entry without a valid MAC is forged.
     first_mac = min(macs) if macs else None
-    legacy, forged = [], []
+    legacy: list[int] = []
+    forged: list[int] = []
     for seq, digest, _, _ in entries:
         if key.mac_ok(digest, macs.get(seq)):
             continue

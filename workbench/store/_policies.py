@@ -86,7 +86,7 @@ class PoliciesMixin:
 
     def list_policies(self: Store, model: str | None = None) -> list[PolicyRegistration]:
         """Every registration (of ``model``), oldest first."""
-        sql, params = "SELECT * FROM policy_registrations", ()
+        sql, params = "SELECT * FROM policy_registrations", ()  # type: tuple[str, tuple[str, ...]]
         if model is not None:
             sql, params = sql + " WHERE model = ?", (model,)
         return [_registration(r) for r in self._fetchall(sql + " ORDER BY registration_id", params)]

@@ -132,7 +132,8 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         import sqlite_utils
 
         self._key = key
-        self._intact_at: tuple[int, int] | None = None
+        self._intact_at: int | None = None
+        self._intact_report: IntegrityReport | None = None
         self._conn = conn
         self._path = path
         self._clock = clock
@@ -356,11 +357,12 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         """:meth:`verify_integrity`, raising :class:`IntegrityError` on any problem.
 
         What the gate, the report and the app call before reading rows a decision counts. The
-        result is cached until any connection commits a change to the file.
+        result is cached until another connection commits a change to the file (``PRAGMA
+        data_version``); this store's own writes bind their rows, so they keep it intact.
         """
         with self._lock:
-            stamp = (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._conn.total_changes)
-            if self._intact_at == stamp:
+            stamp = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            if self._intact_at == stamp and self._intact_report is not None:
                 return self._intact_report
             report = self.verify_integrity()
             if not report.ok:
