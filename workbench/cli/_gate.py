@@ -207,6 +207,14 @@ def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return review, policy, review.evidence_digest
 
 
+def _judged_by(args: argparse.Namespace, review: Any, policy: Any, store: Any) -> Any:
+    """The policy a sign-off or waiver is made against: the registered one unless one was chosen."""
+    from workbench.policy import authoritative_policy
+
+    chosen = getattr(args, "policy", None) is not None or review.manifest.policy is not None
+    return authoritative_policy(review, policy, store, chosen=chosen)[0]
+
+
 def _review_id(store: Any, review: Any) -> str:
     return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
                                evidence_digest=review.evidence_digest, actor=cli_actor())
@@ -215,6 +223,7 @@ def _review_id(store: Any, review: Any) -> str:
 def _run_signoff(args: argparse.Namespace) -> int:
     review, policy, ev_digest = _digests(args)
     with _open_store(args, required=True) as store:
+        policy = _judged_by(args, review, policy, store)
         user = _user(store, args)
         s = store.sign_off(_review_id(store, review), user, args.role, verdict=args.verdict, comment=args.comment,
                            evidence_digest=ev_digest, policy_digest=policy.digest)
@@ -224,14 +233,16 @@ def _run_signoff(args: argparse.Namespace) -> int:
 
 def _run_waive(args: argparse.Namespace) -> int:
     review, policy, ev_digest = _digests(args)
-    allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
-    if args.role not in allowed:
-        raise PolicyError(f"policy {policy.id}: {args.criterion} may be waived only by {', '.join(allowed) or 'nobody'}, not {args.role}")
     try:
         expires = dt.date.fromisoformat(args.expires)
     except ValueError:
         raise PolicyError(f"--expires: {args.expires!r} is not a date (YYYY-MM-DD)") from None
     with _open_store(args, required=True) as store:
+        policy = _judged_by(args, review, policy, store)
+        allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
+        if args.role not in allowed:
+            raise PolicyError(f"policy {policy.id}: {args.criterion} may be waived only by "
+                              f"{', '.join(allowed) or 'nobody'}, not {args.role}")
         user = _user(store, args)
         w = store.add_waiver(_review_id(store, review), user, args.role, criterion_id=args.criterion,
                              rationale=args.rationale, expires=expires, evidence_digest=ev_digest,
