@@ -337,3 +337,28 @@ def test_scale_engine_refuses_a_predictions_file_and_a_table_for_parquet(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--table scores: data.evaluation (part-0.parquet) is not a DuckDB database" in err[0], err
     assert not out.exists()
+
+
+def test_review_signs_the_evidence_with_the_server_key(demo_manifest, tmp_path, monkeypatch):
+    """The gate trusts evidence files only when this signature verifies (tests/test_gate.py)."""
+    from importlib import resources
+
+    import jsonschema
+
+    from workbench.evidence import SECTIONS, evidence_trust_problem
+    from workbench.report import init_keys
+    from workbench.serverkey import ServerKey, load_server_key
+
+    init_keys(tmp_path / "keys")
+    out = tmp_path / "e.json"
+    assert main(["review", str(demo_manifest), "--out", str(out), "--skip", ",".join(SECTIONS),
+                 "--keys", str(tmp_path / "keys")]) == 0
+    ev = json.loads(out.read_text())
+    assert ev["signature"]["algorithm"] == "Ed25519"
+    assert evidence_trust_problem(ev, load_server_key(tmp_path / "keys")) is None
+    assert "does not verify" in evidence_trust_problem(ev, ServerKey.generate())
+    schema = json.loads(resources.files("workbench").joinpath("schemas/evidence.schema.json").read_text())
+    jsonschema.validate(ev, schema)
+    monkeypatch.setenv("WORKBENCH_KEYS", str(tmp_path / "none"))
+    assert main(["review", str(demo_manifest), "--out", str(out), "--skip", ",".join(SECTIONS)]) == 0
+    assert "signature" not in json.loads(out.read_text())
