@@ -46,6 +46,10 @@ class PermissionDenied(StoreError):
     """A user tried an action their roles do not allow (the attempt is audited)."""
 
 
+class RegistryError(WorkbenchError):
+    """The model registry cannot be reached, or names an unknown model, version or alias."""
+
+
 class SigningError(WorkbenchError):
     """A signing key or certificate is missing or unusable, or signing failed."""
 
@@ -61,6 +65,7 @@ __all__ = [
     "PermissionDenied",
     "PolicyError",
     "QuestionnaireError",
+    "RegistryError",
     "SigningError",
     "StaleWriteError",
     "StoreError",

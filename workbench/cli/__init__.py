@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "audit",
     "questionnaire",
     "replay",
+    "registry",
 ]
 
 EXIT_INVALID_INPUT = 2
