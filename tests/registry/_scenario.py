@@ -25,7 +25,10 @@ def register_small_review(root: Path, registry_uri: str, *, model: str = MODEL) 
         folder = root / "register" / role
         folder.mkdir(parents=True)
         shutil.copy(root / "models" / f"{role}.skops", folder / "model.skops")
-        versions[role] = registry.register_folder(model, folder, artifact_root=root / "mlartifacts").version
+        # a local registry keeps its artifacts next to the test; a server stores them itself
+        local = registry_uri.startswith("sqlite:")
+        versions[role] = registry.register_folder(model, folder,
+                                                  artifact_root=root / "mlartifacts" if local else None).version
     registry.set_alias(model, "champion", versions["baseline"])
     registry.set_alias(model, "challenger", versions["candidate"])
     raw = yaml.safe_load(manifest.read_text())
