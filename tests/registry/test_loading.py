@@ -106,9 +106,12 @@ def test_mlflow_tracking_uri_names_the_registry_when_the_manifest_does_not(scena
     assert {a.role: a.registry["version"] for a in review.artefacts if a.registry} == {"candidate": "2", "baseline": "1"}
 
 
-def test_the_uploaded_manifest_may_not_choose_a_registry(scenario):
+def test_the_uploaded_manifest_may_name_only_the_operators_registry(scenario, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with pytest.raises(ManifestError, match="registry_uri: not accepted here"):
         load_review(scenario, untrusted=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", yaml.safe_load(scenario.read_text())["registry_uri"])
+    assert load_review(scenario, untrusted=True).models["candidate"].kind == "skops"
 
 
 def test_the_registry_copy_goes_through_the_skops_allow_list(scenario):

@@ -292,8 +292,11 @@ def _join_predictions(m: Manifest, role: str, evaluation: pd.DataFrame) -> tuple
 def _check_contained(m: Manifest) -> None:
     """An untrusted manifest may only name files inside its own folder (no ``../`` or absolute paths)."""
     if m.registry_uri is not None:  # the server would connect wherever the uploader says
-        raise ManifestError(f"{m.display_file}: registry_uri: not accepted here; the server uses the registry "
-                            "its operator configured (MLFLOW_TRACKING_URI)")
+        from workbench.registry import normalise_registry_uri, registry_uri
+
+        if normalise_registry_uri(m.registry_uri) != normalise_registry_uri(registry_uri(None)):
+            raise ManifestError(f"{m.display_file}: registry_uri: not accepted here; the server uses only the registry "
+                                "its operator configured (MLFLOW_TRACKING_URI)")
     root = m.base_dir.resolve()
     outside = [f"{field} ({rel.as_posix()})" for field, rel in m.named_files()
                if not m.resolve(rel).resolve().is_relative_to(root)]

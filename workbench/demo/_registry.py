@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from workbench.registry import Registry, registry_uri
+from workbench.registry import Registry, normalise_registry_uri, registry_uri
 from workbench.yamlio import read_yaml
 from workbench.errors import ManifestError
 
@@ -28,10 +28,10 @@ def _local(uri: str) -> tuple[str, Path | None]:
     the folder its artifacts go to; other registries are returned as they are."""
     if not uri.startswith("sqlite:///"):
         return uri, None
-    db = Path(uri.removeprefix("sqlite:///"))
-    db = db if db.is_absolute() else Path.cwd() / db
+    absolute = normalise_registry_uri(uri)
+    db = Path(absolute.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{db.resolve()}", db.resolve().parent / "mlartifacts"
+    return absolute, db.parent / "mlartifacts"
 
 
 def register_demo(review: Path, *, uri: str | None = None, model: str = DEMO_MODEL) -> dict[str, Any]:

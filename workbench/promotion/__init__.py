@@ -16,8 +16,10 @@ from workbench.promotion._promote import (
     open_registry,
     promote_review,
     registry_model_name,
+    registry_rows,
     rollback_drill_model,
     rollback_model,
+    rollback_status,
 )
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "open_registry",
     "promote_review",
     "registry_model_name",
+    "registry_rows",
     "rollback_drill_model",
     "rollback_model",
+    "rollback_status",
 ]

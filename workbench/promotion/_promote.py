@@ -113,12 +113,13 @@ def _packet_problems(store: Any, review_id: str, *, keys: Path, evidence_digest:
 def promote_review(manifest_path: str | Path, *, alias: str, user: Any, store: Any, keys: Path,
                    policy_path: Path | None = None, at: dt.datetime | None = None,
                    progress: Callable[[str], None] | None = None,
-                   step: Callable[[str], None] | None = None) -> PromotionOutcome:
+                   step: Callable[[str], None] | None = None, untrusted: bool = False) -> PromotionOutcome:
     """Promote the review's candidate version to ``alias`` if — and only if — everything holds.
 
     ``user`` is an authenticated ``workbench.store.User`` holding one of the policy's
     ``promotion_roles`` (default operations); ``keys`` holds the certificate the packet is
     verified with. ``step`` is passed to :func:`workbench.registry.promote` (tests interrupt it).
+    ``untrusted`` for a manifest that came from the browser (see ``workbench.artefacts.load_review``).
     """
     from workbench.artefacts import load_manifest, load_review
     from workbench.policy import decide_review, default_policy, load_policy
@@ -142,7 +143,7 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: Any, store: A
     recovered = recover(registry, name)  # before resolving: an interrupted move would look like a change
     _audit_recovery(store, user, review_id, recovered)
     say(f"resolving and loading {manifest.candidate.uri} from {registry.uri}")
-    review = load_review(manifest, progress=say)
+    review = load_review(manifest, progress=say, untrusted=untrusted)
     reasons: list[str] = []
     if store.get_review(review_id) is None:
         reasons.append(f"review {manifest.name!r} is not in the store: run `workbench gate` and sign it off first")
@@ -188,6 +189,33 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: Any, store: A
     store.audit(user, "promoted", review_id, {**plan, "replaced": result.replaced})
     return PromotionOutcome(OUTCOME_PROMOTED, name, alias, version=result.version, replaced=result.replaced,
                             recovered=recovered, tags=dict(result.tags))
+
+
+def registry_rows(artefacts: Any) -> list[dict[str, Any]]:
+    """One row per registry model of a review: what the decision page shows.
+
+    Examples
+    --------
+    >>> registry_rows([{"role": "candidate", "registry": {"uri": "models:/m@c", "name": "m", "version": "2",
+    ...     "run_id": "r1", "files": [{"path": "model/model.skops", "sha256": "ab" * 32, "bytes": 9}]}}])
+    [{'role': 'candidate', 'uri': 'models:/m@c', 'version': '2', 'run id': 'r1', 'files': 'model/model.skops abababababab…'}]
+    """
+    rows = []
+    for a in artefacts:
+        a = a.to_dict() if hasattr(a, "to_dict") else a
+        reg = a.get("registry")
+        if reg:
+            rows.append({"role": a["role"], "uri": reg["uri"], "version": reg["version"], "run id": reg.get("run_id"),
+                         "files": ", ".join(f"{f['path']} {f['sha256'][:12]}…" for f in reg.get("files", ()))})
+    return rows
+
+
+def rollback_status(registry: Any, name: str, *, alias: str = "champion") -> dict[str, str | None]:
+    """Who holds ``alias`` and ``previous-<alias>`` now (what a rollback would move)."""
+    from workbench.registry import previous_alias
+
+    aliases = registry.aliases(name)
+    return {"alias": alias, "current": aliases.get(alias), "previous": aliases.get(previous_alias(alias))}
 
 
 def _refuse(store: Any, user: Any, review_id: str, name: str, alias: str, reasons: list[str],
@@ -255,4 +283,5 @@ def rollback_drill_model(registry: Any, name: str, *, alias: str, user: Any, sto
 
 
 __all__ = ["OUTCOME_PROMOTED", "OUTCOME_REFUSED", "PromotionOutcome", "load_artifact_folder", "open_registry",
-           "promote_review", "registry_model_name", "rollback_drill_model", "rollback_model"]
+           "promote_review", "registry_model_name", "registry_rows", "rollback_drill_model", "rollback_model",
+           "rollback_status"]

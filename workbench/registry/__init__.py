@@ -32,7 +32,14 @@ from workbench.registry._promote import (
     rollback,
     rollback_drill,
 )
-from workbench.registry._uri import DEFAULT_REGISTRY_URI, URI_PATTERN, ModelRef, parse_model_uri, registry_uri
+from workbench.registry._uri import (
+    DEFAULT_REGISTRY_URI,
+    URI_PATTERN,
+    ModelRef,
+    normalise_registry_uri,
+    parse_model_uri,
+    registry_uri,
+)
 
 __all__ = [
     "DEFAULT_REGISTRY_URI",
@@ -52,6 +59,7 @@ __all__ = [
     "files_digest",
     "hash_folder",
     "lineage_changes",
+    "normalise_registry_uri",
     "parse_model_uri",
     "previous_alias",
     "promote",

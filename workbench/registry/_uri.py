@@ -8,6 +8,8 @@ ModelRef(uri='models:/credit-approval@champion', name='credit-approval', alias='
 '7'
 >>> registry_uri("http://127.0.0.1:5000")
 'http://127.0.0.1:5000'
+>>> normalise_registry_uri("sqlite:////srv/m.db") == normalise_registry_uri("sqlite:////srv/./m.db")
+True
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbench.errors import RegistryError
 
@@ -49,4 +52,14 @@ def registry_uri(explicit: str | None = None) -> str:
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_REGISTRY_URI
 
 
-__all__ = ["DEFAULT_REGISTRY_URI", "ModelRef", "URI_PATTERN", "parse_model_uri", "registry_uri"]
+def normalise_registry_uri(uri: str) -> str:
+    """The same registry written one way: a SQLite path made absolute (against the working
+    folder) and resolved; other URIs without a trailing slash."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        return f"sqlite:///{(path if path.is_absolute() else Path.cwd() / path).resolve()}"
+    return uri.rstrip("/")
+
+
+__all__ = ["DEFAULT_REGISTRY_URI", "ModelRef", "URI_PATTERN", "normalise_registry_uri", "parse_model_uri",
+           "registry_uri"]
