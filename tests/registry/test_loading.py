@@ -215,3 +215,19 @@ def test_mlflow_is_not_imported_by_workbench_itself():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ}).stdout.strip()
     assert out == "False"
+
+
+def test_registry_lineage_fits_the_published_evidence_schema(scenario):
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("workbench").joinpath("schemas/evidence.schema.json").read_text())
+    items = {**schema["properties"]["artefacts"], "$defs": schema["$defs"]}
+    records = [a.to_dict() for a in load_review(scenario).artefacts]
+    jsonschema.validate(records, items)
+    broken = [dict(r) for r in records]
+    broken[-1] = {**broken[-1], "registry": {"uri": "models:/x@y", "name": "x", "version": "1", "files": [{"path": "p"}]}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, items)

@@ -245,6 +245,7 @@ def test_go_is_promoted_drilled_and_rolled_back_to_the_start(go, tmp_path, monke
     with Store.open(go.db, create=False) as store:
         actions = [e.action for e in store.audit_entries(subject=f"models:/{MODEL}")]
     assert actions[-3:] == ["rollback_drill", "permission_denied", "rolled_back"]
+    assert audit_actions(go)[-1] == "rolled_back"  # also under the review that promoted the version
     # nothing left to roll back to: one line, exit 2
     assert run(monkeypatch, ["rollback", MODEL, "--reason", "again", *registry, "--as", "olivia", "--password-stdin",
                              "--db", str(go.db)]) == 2

@@ -248,9 +248,23 @@ def rollback_model(registry: Any, name: str, *, alias: str, reason: str, user: A
     except RegistryError as exc:
         store.audit(user, "rollback_failed", subject, {"alias": alias, "reason": reason, "error": str(exc)})
         raise
-    store.audit(user, "rolled_back", subject, {"alias": alias, "reason": reason, "from": result.from_version,
-                                               "to": result.to_version})
+    payload = {"model": name, "alias": alias, "reason": reason, "from": result.from_version, "to": result.to_version}
+    store.audit(user, "rolled_back", subject, payload)
+    review = _promoted_by_review(registry, name, result.from_version)
+    if review is not None:  # also under the review that promoted it: it shows in that review's next packet
+        store.audit(user, "rolled_back", review, payload)
     return result
+
+
+def _promoted_by_review(registry: Any, name: str, version: str | None) -> str | None:
+    """The store id of the review whose promotion put ``version`` in place (its version tag)."""
+    from workbench.registry import TAG_PREFIX
+    from workbench.store import review_id_for
+
+    if version is None:
+        return None
+    review = registry.version(name, version).tags.get(f"{TAG_PREFIX}review")
+    return review_id_for(review) if review else None
 
 
 def load_artifact_folder(folder: Path) -> str:
