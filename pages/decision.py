@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from workbench_ui import context, review, widgets
+from workbench_ui import context, registry_panel, review, widgets
 from workbench_ui.feedback import guard
 
 user = context.require_user()
@@ -25,6 +25,9 @@ with guard("show the decision"):
     st.write(decision.summary)
     st.caption(f"Policy {pol.id} {pol.version} (`{pol.digest[:12]}…`) · evidence `{data.evidence_digest[:12]}…` · "
                f"decided {decision.decided_at}")
+
+    registry_panel.versions(data)
+    registry_panel.promote(data, decision, pol, user)
 
     if decision.blockers:
         st.subheader("What blocks promotion")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import replay
-from workbench_ui import context, review, widgets
+from workbench_ui import context, registry_panel, review, widgets
 from workbench_ui import replay_views as rv
 from workbench_ui.feedback import guard
 
@@ -161,3 +161,5 @@ with guard("show the monitoring history"):
         st.caption("Alerts are acknowledged by operations or an admin.")
     elif not alerts:
         st.caption("No alerts.")
+
+registry_panel.rollback(data, user)

@@ -51,6 +51,10 @@ class IntegrityError(StoreError):
     (inserted, edited or deleted outside the workbench; forged entry; truncated tail)."""
 
 
+class RegistryError(WorkbenchError):
+    """The model registry cannot be reached, or names an unknown model, version or alias."""
+
+
 class SigningError(WorkbenchError):
     """A signing key or certificate is missing or unusable, or signing failed."""
 
@@ -67,6 +71,7 @@ __all__ = [
     "PermissionDenied",
     "PolicyError",
     "QuestionnaireError",
+    "RegistryError",
     "SigningError",
     "StaleWriteError",
     "StoreError",

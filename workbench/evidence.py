@@ -205,7 +205,10 @@ def _record(a: Any) -> dict[str, Any]:
     if hasattr(a, "__dataclass_fields__"):
         from dataclasses import asdict
 
-        return asdict(a)
+        out = asdict(a)
+        if out.get("registry", 0) is None:  # only registry models carry a registry lineage
+            out.pop("registry")
+        return out
     return dict(a)
 
 

@@ -39,6 +39,7 @@ from workbench.artefacts._uploads import (
 from workbench.artefacts._models import (
     SERVER_TRUSTED_TYPES,
     check_untrusted_entry,
+    pick_model_file,
     server_trusted_types,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "dtype_problems",
     "format_validation_error",
     "lineage_digest",
+    "pick_model_file",
     "load_manifest",
     "load_model",
     "load_pinned_pickle",

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from workbench.yamlio import read_yaml
 from workbench.errors import ManifestError
+from workbench.registry import URI_PATTERN
 
 Task = Literal["binary", "multiclass", "regression"]
 ModelFormat = Literal["skops", "onnx", "pickle", "joblib"]
@@ -46,7 +47,12 @@ class _Strict(BaseModel):
 
 
 class ModelEntry(_Strict):
-    """One model of the review: a file (skops/ONNX/pickle) or precomputed predictions.
+    """One model of the review: a file (skops/ONNX/pickle), a registry version, or precomputed predictions.
+
+    ``uri`` names a version in the model registry (``models:/NAME@alias`` or
+    ``models:/NAME/7``); it is resolved once, downloaded and loaded through the same secure
+    loader as a file. With ``predictions`` as well, the scores are the precomputed column and the
+    registry version is only recorded (hashed) so that the review can be promoted.
 
     ``predictions`` names a column holding precomputed scores (binary: P(positive); regression:
     the prediction) in every data set, or — for multiclass — a prefix ``proba_`` whose columns
@@ -56,6 +62,7 @@ class ModelEntry(_Strict):
     """
 
     path: Path | None = None
+    uri: str | None = Field(default=None, pattern=URI_PATTERN)
     name: str = "model"
     version: str = "unversioned"
     format: ModelFormat | None = None
@@ -69,10 +76,12 @@ class ModelEntry(_Strict):
     def _path_or_predictions(self) -> ModelEntry:
         if self.predictions_file is not None and self.predictions is None:
             raise ValueError("predictions_file needs 'predictions': the score column in that file")
-        if self.path is None and self.predictions is None:
-            raise ValueError("give either 'path' (a model file) or 'predictions' (a score column)")
+        if self.path is None and self.predictions is None and self.uri is None:
+            raise ValueError("give 'path' (a model file), 'uri' (models:/NAME@alias) or 'predictions' (a score column)")
         if self.path is not None and self.predictions is not None:
             raise ValueError("give 'path' or 'predictions', not both")
+        if self.path is not None and self.uri is not None:
+            raise ValueError("give 'path' (a file) or 'uri' (a registry version), not both")
         return self
 
     @property
@@ -82,6 +91,8 @@ class ModelEntry(_Strict):
             return "precomputed"
         if self.format is not None:
             return self.format
+        if self.uri is not None:
+            return "registry"
         assert self.path is not None
         return _SUFFIX_FORMATS.get(self.path.suffix.lower(), "skops")
 
@@ -176,6 +187,9 @@ class Manifest(_Strict):
     settings: EvidenceSettings = EvidenceSettings()
     replay: ReplaySettings = ReplaySettings()
     readiness: ReadinessPlan | None = None
+    registry_uri: str | None = Field(default=None, min_length=1,
+                                     description="MLflow registry for models:/ URIs (default: MLFLOW_TRACKING_URI, "
+                                                 "else sqlite:///data/mlflow.db)")
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 
@@ -227,7 +241,10 @@ class Manifest(_Strict):
             if data.get(role):
                 data[role].pop("path", None)
                 data[role].pop("predictions_file", None)
+                if data[role].get("uri") is None:  # digests of file-only manifests stay as they were
+                    data[role].pop("uri", None)
         data.pop("data", None)
+        data.pop("registry_uri", None)  # where the registry lives; the versions are in the lineage
         data.pop("policy", None)
         data.pop("model_card", None)
         return data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,8 @@ class ArtefactRecord:
     rows: int | None = None
     columns: int | None = None
     schema_fingerprint: str | None = None
+    #: for a registry model: uri, name, version, run_id, source and every artifact file's hash
+    registry: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -259,15 +262,20 @@ def load_model(
     classes: Sequence[Any] = (),
     manifest_label: str = "review.yaml",
     untrusted: bool = False,
+    registry_uri: str | None = None,
 ) -> LoadedModel:
     """Load one model entry of the manifest into a :class:`LoadedModel`.
 
     ``untrusted=True`` for a manifest the operator did not write (browser uploads, paths
-    typed into the app): see :func:`check_untrusted_entry`.
+    typed into the app): see :func:`check_untrusted_entry`. An entry with ``uri:`` is resolved
+    in the registry at ``registry_uri`` (see :func:`workbench.registry.registry_uri`).
     """
     if untrusted:
         check_untrusted_entry(entry, label=f"{manifest_label}: {role}")
     common = dict(role=role, task=task, features=tuple(features), name=entry.name, version=entry.version)
+    if entry.uri is not None:
+        return _load_registry_model(entry, role=role, task=task, positive_label=positive_label, classes=classes,
+                                    manifest_label=manifest_label, registry_uri=registry_uri, common=common)
     if entry.kind == "precomputed":
         return LoadedModel(kind="precomputed", prediction_column=entry.predictions, classes=tuple(classes),
                            positive_index=1 if task == "binary" else None, **common)
@@ -278,6 +286,12 @@ def load_model(
         raise ArtefactError(f"{manifest_label}: {role}.path: file not found: {entry.path.as_posix()}")
     fmt = entry.kind
     record = _record(role, path, entry.path.as_posix(), fmt)
+    return _load_file(path, fmt, entry, record=record, label=label, task=task, positive_label=positive_label,
+                      classes=classes, common=common)
+
+
+def _load_file(path: Path, fmt: str, entry: ModelEntry, *, record: ArtefactRecord, label: str, task: str,
+               positive_label: Any, classes: Sequence[Any], common: dict[str, Any]) -> LoadedModel:
     if fmt == "onnx":
         runner = _OnnxRunner(path, task)
         model_classes = runner.classes or tuple(classes)
@@ -295,6 +309,52 @@ def load_model(
                        positive_index=_positive_index(model_classes, positive_label, task, label), **common)
 
 
+_REGISTRY_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "skops": (".skops",), "onnx": (".onnx",), "pickle": (".pkl", ".pickle"), "joblib": (".joblib",)}
+
+
+def pick_model_file(folder: Path, *, fmt: str | None, label: str) -> tuple[Path, str]:
+    """The one model file of a downloaded registry version and its format.
+
+    A skops file or ``model.onnx`` is preferred; MLflow's pickled flavours (``model.pkl``,
+    ``python_model.pkl``) are found too, but load only with ``allow_pickle`` and a pinned sha256.
+    """
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    for kind in ([fmt] if fmt and fmt != "registry" else list(_REGISTRY_SUFFIXES)):
+        found = [p for p in files if p.suffix.lower() in _REGISTRY_SUFFIXES[kind]]
+        if len(found) == 1:
+            return found[0], kind
+        if len(found) > 1:
+            names = ", ".join(p.relative_to(folder).as_posix() for p in found)
+            raise ArtefactError(f"{label}: {len(found)} {kind} files in the version's artifacts ({names}); register one")
+    names = ", ".join(p.relative_to(folder).as_posix() for p in files) or "none"
+    raise ArtefactError(f"{label}: no model file the workbench can load (a .skops file, model.onnx, or a pickle "
+                        f"pinned by sha256) among the version's artifacts: {names}")
+
+
+def _load_registry_model(entry: ModelEntry, *, role: str, task: str, positive_label: Any, classes: Sequence[Any],
+                         manifest_label: str, registry_uri: str | None, common: dict[str, Any]) -> LoadedModel:
+    from workbench.registry import Registry
+    from workbench.registry import registry_uri as default_registry
+
+    assert entry.uri is not None
+    label = f"{manifest_label}: {role}.uri ({entry.uri})"
+    registry = Registry(default_registry(registry_uri))
+    with tempfile.TemporaryDirectory(prefix="workbench-registry-") as tmp:
+        fetched = registry.fetch(entry.uri, Path(tmp))  # resolved once: alias -> version, then hashed
+        lineage = fetched.lineage()
+        if entry.predictions is not None:  # scores precomputed elsewhere; the version is only recorded
+            record = ArtefactRecord(role=role, path=entry.uri, sha256=fetched.files_digest,
+                                    bytes=sum(f.bytes for f in fetched.files), format="registry", registry=lineage)
+            return LoadedModel(kind="precomputed", prediction_column=entry.predictions, classes=tuple(classes),
+                               positive_index=1 if task == "binary" else None, record=record, **common)
+        path, fmt = pick_model_file(Path(tmp), fmt=entry.format, label=label)
+        record = ArtefactRecord(role=role, path=entry.uri, sha256=sha256_file(path), bytes=path.stat().st_size,
+                                format=fmt, registry=lineage)
+        return _load_file(path, fmt, entry, record=record, label=label, task=task, positive_label=positive_label,
+                          classes=classes, common=common)
+
+
 def _positive_index(model_classes: Sequence[Any], positive_label: Any, task: str, label: str) -> int | None:
     if task != "binary":
         return None
@@ -310,4 +370,4 @@ def _positive_index(model_classes: Sequence[Any], positive_label: Any, task: str
 
 
 __all__ = ["SERVER_TRUSTED_TYPES", "ArtefactRecord", "LoadedModel", "check_untrusted_entry", "load_model",
-           "load_pinned_pickle", "load_skops", "server_trusted_types"]
+           "load_pinned_pickle", "load_skops", "pick_model_file", "server_trusted_types"]

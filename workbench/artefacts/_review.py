@@ -291,6 +291,12 @@ def _join_predictions(m: Manifest, role: str, evaluation: pd.DataFrame) -> tuple
 
 def _check_contained(m: Manifest) -> None:
     """An untrusted manifest may only name files inside its own folder (no ``../`` or absolute paths)."""
+    if m.registry_uri is not None:  # the server would connect wherever the uploader says
+        from workbench.registry import normalise_registry_uri, registry_uri
+
+        if normalise_registry_uri(m.registry_uri) != normalise_registry_uri(registry_uri(None)):
+            raise ManifestError(f"{m.display_file}: registry_uri: not accepted here; the server uses only the registry "
+                                "its operator configured (MLFLOW_TRACKING_URI)")
     root = m.base_dir.resolve()
     outside = [f"{field} ({rel.as_posix()})" for field, rel in m.named_files()
                if not m.resolve(rel).resolve().is_relative_to(root)]
@@ -361,7 +367,7 @@ def load_review(
         say(f"loading {role} model")
         model = load_model(entry, role=role, base_dir=m.base_dir, task=m.task, features=features,
                            positive_label=m.positive_label, classes=classes, manifest_label=label_file,
-                           untrusted=untrusted)
+                           untrusted=untrusted, registry_uri=m.registry_uri)
         _check_model_accepts(model, evaluation, label_file)
         models[role] = model
         if model.record is not None:

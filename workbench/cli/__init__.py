@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "questionnaire",
     "replay",
     "policy",
+    "registry",
 ]
 
 EXIT_INVALID_INPUT = 2

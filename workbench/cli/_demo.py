@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("directory", metavar="DIR", type=Path, help="folder to write into (created if missing)")
     parser.add_argument("--seed", type=int, default=None, help="generator and model seed (default 20261126)")
     parser.add_argument("--force", action="store_true", help="overwrite the demo files in a non-empty DIR")
+    parser.add_argument("--registry", action="store_true",
+                        help="also register both models as two versions of 'credit-approval' (baseline @champion, "
+                             "candidate @challenger) in the registry MLFLOW_TRACKING_URI names, else the embedded "
+                             "sqlite:///data/mlflow.db, and write review-registry.yaml that reviews them by URI")
     parser.set_defaults(func=_run)
 
 
@@ -34,4 +38,12 @@ def _run(args: argparse.Namespace) -> int:
     scenario = write_demo(args.directory, seed=seed, force=args.force)
     progress(f"done in {time.perf_counter() - started:.1f} s")
     print(scenario.review)
+    if args.registry:
+        from workbench.demo import register_demo
+
+        done = register_demo(scenario.review)
+        v = done["versions"]
+        progress(f"registered models:/{done['model']}/{v['baseline']} (@champion) and /{v['candidate']} (@challenger) "
+                 f"in {done['registry_uri']}")
+        print(done["manifest"])
     return 0

@@ -19,8 +19,12 @@ from workbench.demo._demo import (
     write_demo,
     write_parquet,
 )
+from workbench.demo._registry import DEMO_MODEL, REGISTRY_MANIFEST, register_demo
 
 __all__ = [
+    "DEMO_MODEL",
+    "REGISTRY_MANIFEST",
+    "register_demo",
     "DEBT_RATIO_RISE_PER_WEEK",
     "DEFAULT_SEED",
     "DemoScenario",

@@ -79,7 +79,18 @@ class Policy(PolicyModel):
     @functools.cached_property
     def digest(self) -> str:
         """sha256 of the canonical JSON of the policy (defaults included)."""
-        return digest(self.model_dump(mode="json"))
+        return digest(self._digest_content())
+
+    def _digest_content(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        if data.get("promotion_roles") is None:  # policies written before the key keep their digest
+            data.pop("promotion_roles", None)
+        return data
+
+    @property
+    def promoter_roles(self) -> tuple[str, ...]:
+        """Roles that may promote on GO: ``promotion_roles``, default ``("operations",)``."""
+        return tuple(self.promotion_roles or ("operations",))
 
     def criterion(self, criterion_id: str) -> Criterion:
         """The criterion with this id (raises PolicyError naming the known ids)."""
@@ -107,7 +118,7 @@ class Policy(PolicyModel):
 
     def to_json(self) -> str:
         """Canonical JSON of the policy (what the digest hashes)."""
-        return canonical_json(self.model_dump(mode="json"))
+        return canonical_json(self._digest_content())
 
 
 def _location(loc: tuple[Any, ...]) -> str:

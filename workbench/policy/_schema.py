@@ -248,6 +248,10 @@ class PolicyModel(_Strict):
         description="extra folders of questionnaire templates, relative to the policy file",
     )
     criteria: tuple[Criterion, ...] = Field(min_length=1)
+    promotion_roles: tuple[Role, ...] | None = Field(
+        default=None, min_length=1,
+        description="roles allowed to move the registry alias on GO (`workbench promote`); default operations",
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicyModel:
