@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +46,18 @@ def register_small_review(root: Path, registry_uri: str, *, model: str = MODEL) 
     return manifest
 
 
-PASSWORDS = {"sam": "sam-secret-1", "olivia": "olivia-secret-1", "pat": "pat-secret-1"}
+PASSWORDS = {"sam": "sam-secret-1", "olivia": "olivia-secret-1", "pat": "pat-secret-1", "gov": "gov-secret-1"}
+
+
+@contextlib.contextmanager
+def _stdin(line: str) -> Iterator[None]:
+    """One password line on stdin for the next command, as a script would pipe it."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO(line + "\n")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 AUC_FLOOR = {"id": "auc-floor", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.6}
 SIGNOFF = {"id": "signoffs", "kind": "signoff", "roles": ["security"]}
 
@@ -72,9 +87,10 @@ def build_go_review(root: Path, registry_uri: str) -> GoReview:
     from tests.test_decision import oracle_evidence
     from workbench.artefacts import load_review
     from workbench.cli import main
-    from workbench.evidence import content_digest
+    from workbench.evidence import content_digest, sign_evidence
     from workbench.policy import load_policy
     from workbench.report import init_keys
+    from workbench.serverkey import keys_folder, load_server_key
     from workbench.store import Store, review_id_for
 
     manifest = register_small_review(root, registry_uri)
@@ -86,20 +102,27 @@ def build_go_review(root: Path, registry_uri: str) -> GoReview:
     evidence = oracle_evidence(review, n_boot=10)
     evidence["artefacts"] = [a.to_dict() for a in review.artefacts]  # as build_evidence records them
     evidence["digest"] = content_digest(evidence)
-    (root / "evidence.json").write_text(json.dumps(evidence))
-    db, keys, packet = root / "workbench.db", root / "keys", root / "packet.pdf"
-    init_keys(keys)
+    # the server key of these tests (WORKBENCH_KEYS, set by the package fixture) signs the evidence
+    db, keys, packet = root / "workbench.db", keys_folder(), root / "packet.pdf"
+    if load_server_key(keys) is None:
+        init_keys(keys)
+    (root / "evidence.json").write_text(json.dumps(sign_evidence(evidence, load_server_key(keys))))
     policy = load_policy(root / "policy.yaml")
     with Store.open(db) as store:
         store.add_user("sam", ["security"], password=PASSWORDS["sam"], actor="test")
         store.add_user("olivia", ["operations"], password=PASSWORDS["olivia"], actor="test")
         store.add_user("pat", ["product_owner"], password=PASSWORDS["pat"], actor="test")
+        store.add_user("gov", ["data_governance"], password=PASSWORDS["gov"], actor="test")
         review_id = store.upsert_review(raw["name"], manifest_path=str(manifest), evidence_digest=review.evidence_digest,
                                         actor="test")
         assert review_id == review_id_for(raw["name"])
         store.save_evidence(review_id, evidence, actor="test")
         store.sign_off(review_id, store.authenticate("sam", PASSWORDS["sam"]), "security", verdict="approve",
                        comment="reviewed", evidence_digest=review.evidence_digest, policy_digest=policy.digest)
+    # the rules come from the store, registered by data governance, not from the submitter's manifest
+    with _stdin(PASSWORDS["gov"]):
+        assert main(["policy", "register", str(root / "policy.yaml"), "--model", raw["candidate"]["name"],
+                     "--db", str(db), "--as", "gov", "--password-stdin"]) == 0
     assert main(["gate", str(manifest), "--db", str(db), "--evidence", str(root / "evidence.json")]) == 0
     assert main(["report", str(manifest), "--out", str(packet), "--db", str(db), "--keys", str(keys)]) == 0
     return GoReview(root, manifest, registry_uri, db, keys, packet)

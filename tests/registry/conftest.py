@@ -17,6 +17,18 @@ import pytest
 from tests.registry._scenario import GoReview, build_go_review
 
 
+@pytest.fixture(scope="package", autouse=True)
+def server_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One server key for the registry tests (WORKBENCH_KEYS), as on a prepared server."""
+    from workbench.report import init_keys
+
+    keys = tmp_path_factory.mktemp("registry-keys") / "keys"
+    init_keys(keys)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_KEYS", str(keys))
+        yield keys
+
+
 @pytest.fixture(scope="module")
 def go(tmp_path_factory: pytest.TempPathFactory) -> GoReview:
     root = tmp_path_factory.mktemp("registry-go")
