@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "audit",
     "questionnaire",
     "replay",
+    "tokens",
+    "objection",
 ]
 
 EXIT_INVALID_INPUT = 2

@@ -226,15 +226,15 @@ class UsersMixin:
         Raises
         ------
         StoreError
-            The store already has users or audit entries: an existing store never becomes a demo.
+            The store already has users: a store in use never becomes a demo.
         """
         if self.is_demo:
             return
         with self.transaction():
-            used = self._fetchone("SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM audit_log) AS n")
+            used = self._fetchone("SELECT count(*) AS n FROM users")
             if used and used["n"]:
                 raise StoreError(
-                    f"{self.path}: not a demo store: it already holds users or an audit trail, so it will never "
+                    f"{self.path}: not a demo store: it already holds users, so it will never "
                     "get the public demo users; use a new --db for the demo (`make run` uses data/workbench.db)")
             self._execute("INSERT INTO store_meta (key, value, set_at) VALUES ('demo', 'true', ?)", (self.now(),))
             self.audit(actor, "store_marked_demo", "store", {})
