@@ -158,18 +158,22 @@ def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
 
 def _review_id(store: Any, review: Any, actor: Any) -> str:
+    # Signing is not submitting: a review first seen here is registered by the workbench, so the
+    # signer does not become its submitter (who may not approve independent roles).
+    del actor
     return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
-                               evidence_digest=review.evidence_digest, actor=actor)
+                               evidence_digest=review.evidence_digest, actor=GATE_ACTOR)
 
 
 @audited_refusals("signoff")
 def _run_signoff(args: argparse.Namespace) -> int:
     from workbench.policy import parties_for_review, record_signoff
 
-    review, policy, ev_digest = _digests(args)
     with _open_store(args, required=True) as store:
-        # A decision on behalf of a role is always authenticated (a password, never a token).
+        # A decision on behalf of a role is always authenticated (a password, never a token),
+        # before any work is done for the caller.
         user = authenticate(store, args, command="signoff")
+        review, policy, ev_digest = _digests(args)
         review_id = _review_id(store, review, user)
         parties = parties_for_review(review, store=store, review_id=review_id)
         s = record_signoff(store, policy, parties, review_id, user, args.role, verdict=args.verdict,
@@ -180,16 +184,16 @@ def _run_signoff(args: argparse.Namespace) -> int:
 
 @audited_refusals("waive")
 def _run_waive(args: argparse.Namespace) -> int:
-    review, policy, ev_digest = _digests(args)
-    allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
-    if not allowed:
-        raise PolicyError(f"policy {policy.id}: {args.criterion} cannot be waived")
     try:
         expires = dt.date.fromisoformat(args.expires)
     except ValueError:
         raise PolicyError(f"--expires: {args.expires!r} is not a date (YYYY-MM-DD)") from None
     with _open_store(args, required=True) as store:
         user = authenticate(store, args, command="waive")
+        review, policy, ev_digest = _digests(args)
+        allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
+        if not allowed:
+            raise PolicyError(f"policy {policy.id}: {args.criterion} cannot be waived")
         w = store.add_waiver(_review_id(store, review, user), user, args.role, criterion_id=args.criterion,
                              rationale=args.rationale, expires=expires, evidence_digest=ev_digest,
                              policy_digest=policy.digest)
@@ -203,9 +207,9 @@ def _run_waive(args: argparse.Namespace) -> int:
 def _run_countersign(args: argparse.Namespace) -> int:
     from workbench.policy import parties_for_review, record_countersign
 
-    review, policy, ev_digest = _digests(args)
     with _open_store(args, required=True) as store:
         user = authenticate(store, args, command="countersign")
+        review, policy, ev_digest = _digests(args)
         review_id = _review_id(store, review, user)
         waiver = store.get_waiver(args.waiver)
         if waiver.review_id != review_id:

@@ -29,11 +29,12 @@ def _store(args: argparse.Namespace) -> Any:
 
 @audited_refusals("object")
 def _run_object(args: argparse.Namespace) -> int:
-    review, _ = _context(args)
     with _store(args) as store:
         user = authenticate(store, args, command="object")
-        review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
-                                        evidence_digest=review.evidence_digest, actor=user)
+        review, _ = _context(args)
+        from workbench.cli._gate import _review_id
+
+        review_id = _review_id(store, review, user)
         o = store.add_objection(review_id, user, rationale=args.rationale)
     print(f"objection {o.objection_id} recorded by {o.author}: the decision stays PENDING until it is withdrawn "
           "or accepted by another approver")
@@ -44,9 +45,9 @@ def _run_object(args: argparse.Namespace) -> int:
 def _run_resolve(args: argparse.Namespace) -> int:
     from workbench.policy import parties_for_review, resolve_objection
 
-    review, policy = _context(args)
     with _store(args) as store:
         user = authenticate(store, args, command="objection resolve")
+        review, policy = _context(args)
         review_id = store.review_id_for(review.manifest.name)
         parties = parties_for_review(review, store=store, review_id=review_id)
         o = resolve_objection(store, policy, parties, args.objection, user,

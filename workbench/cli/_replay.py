@@ -142,10 +142,10 @@ def _run_monitor(args: argparse.Namespace) -> int:
     if not args.batch.is_file():
         raise DataError(f"--batch: file not found: {args.batch}")
     light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
-    review = load_review(light, progress=progress)
     payload = args.batch.read_bytes()  # read once: the rows scored are the bytes digested
     with Store.open(db_path(args), create=False) as store:
         user = authenticate(store, args, command="monitor", token_scope="monitor")
+        review = load_review(light, progress=progress)
         result = record_batch(review, args.batch.name, payload, store=store, actor=user,
                               label=f"--batch {args.batch}")
     _write(result, args.out)

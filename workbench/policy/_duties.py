@@ -57,18 +57,29 @@ def _names(value: Any) -> tuple[str, ...]:
 
 def parties_for_review(review: Any, *, store: Any = None, review_id: str | None = None) -> ReviewParties:
     """Submitter (the store's ``reviews.created_by``), the model card's ``developer``/``developers``
-    and ``risk_tier``, and the review's objections."""
-    from workbench.governance import review_documents
+    and ``risk_tier``, and the review's objections.
 
-    card, _ = review_documents(review, store=store, review_id=review_id)
-    card = card if isinstance(card, dict) else {}
-    developers = (*_names(card.get("developer")), *_names(card.get("developers")))
+    The model card can be edited in the app, so an edit must not lower the bar: the developers
+    are those of the file *and* the stored copy, and the risk tier is the higher risk of the two.
+    """
+    from workbench.governance import load_model_card, review_documents
+
+    m = review.manifest
+    cards = []
+    if m.model_card is not None and m.resolve(m.model_card).is_file():
+        cards.append(load_model_card(m.resolve(m.model_card)))
+    merged, _ = review_documents(review, store=store, review_id=review_id)
+    cards.append(merged)
+    cards = [c for c in cards if isinstance(c, dict)]
+    developers = tuple(dict.fromkeys(n for c in cards for key in ("developer", "developers") for n in _names(c.get(key))))
+    tiers = [c.get("risk_tier") for c in cards if c.get("risk_tier") not in (None, "")]
+    card_tier = min(tiers, key=lambda t: str(t)) if tiers else None  # "1" (high) sorts first
     submitter = objections = None
     if store is not None and review_id is not None:
         record = store.get_review(review_id)
         submitter = getattr(record, "created_by", None)
         objections = tuple(store.list_objections(review_id))
-    return ReviewParties(submitter=submitter, developers=developers, card_tier=card.get("risk_tier"),
+    return ReviewParties(submitter=submitter, developers=developers, card_tier=card_tier,
                          objections=objections or ())
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workbench.auth import INDEPENDENT_ROLES, Role
 
@@ -279,17 +279,12 @@ class PolicyModel(_Strict):
     )
     criteria: tuple[Criterion, ...] = Field(min_length=1)
     independence: IndependenceRules = IndependenceRules()
+    # YAML's `1:` is an int; policies are validated in JSON mode, where keys are text.
     risk_tiers: dict[Literal["1", "2", "3"], RiskTier] = Field(
         default_factory=dict, description="per model card risk_tier (1 high, 2, 3 low): roles and extra criteria")
     default_risk_tier: Literal[1, 2, 3] = Field(
         default=1, description="tier of a model whose card names none (strict: the highest risk)")
     objections: ObjectionRules = ObjectionRules()
-
-    @field_validator("risk_tiers", mode="before")
-    @classmethod
-    def _tier_keys(cls, value: object) -> object:
-        # YAML reads `1:` as an int; the tier is a name, kept as text so JSON round-trips.
-        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicyModel:
