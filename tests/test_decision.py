@@ -339,7 +339,7 @@ def test_demo_waived_and_signed_becomes_go_and_a_changed_input_makes_it_pending(
         changed = load_review(copy / "review.yaml")
         assert changed.evidence_digest != demo_review.evidence_digest
         again = decide_review(changed, policy, oracle_evidence(changed, n_boot=10), at=AT, store=store, review_id=rid)
-        assert again.outcome == "PENDING"
+        assert again.outcome == "NO-GO"  # the fairness failures are back: their waivers went stale too
         assert {s.status for s in again.signoffs} == {"stale"}
         # a waiver is stale like a sign-off: accepted risk on other evidence is not accepted risk on this one
         assert not [c.id for c in again.criteria if c.status == "WAIVED"]

@@ -101,7 +101,7 @@ def test_waivers_need_the_role_a_rationale_and_a_future_expiry(store: Store, rev
     with pytest.raises(PermissionDenied, match="waivable-by"):
         store.countersign_waiver(waiver.waiver_id, ops, "operations", allowed_roles=allowed,
                                  evidence_digest="e1", policy_digest="p1")
-    with pytest.raises(StoreError, match="stale: the evidence changed"):
+    with pytest.raises(PermissionDenied, match="stale: the evidence changed"):
         store.countersign_waiver(waiver.waiver_id, legal, "legal", allowed_roles=allowed,
                                  evidence_digest="e2", policy_digest="p1")
     waiver = store.countersign_waiver(waiver.waiver_id, legal, "legal", allowed_roles=allowed,

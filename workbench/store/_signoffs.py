@@ -172,9 +172,8 @@ class SignoffsMixin:
         PermissionDenied
             (audited) ``user`` proposed it (rule ``four-eyes-waiver``), does not hold ``role``, or
             ``role`` is not among ``allowed_roles`` (the criterion's ``waivable_by``).
-        StoreError
-            Revoked or already countersigned, or proposed against other evidence or another
-            policy (stale: propose it again).
+            Also (audited) revoked or already countersigned, or proposed against other evidence
+            or another policy (stale: propose it again).
         """
         user = _need_user(user, "countersign user")
         waiver = self._waiver(waiver_id)
@@ -187,14 +186,18 @@ class SignoffsMixin:
             self.deny(user, "countersign_waiver", waiver.review_id,
                       f"waivable-by: {waiver.criterion_id} may be waived only by {', '.join(allowed_roles) or 'nobody'}, "
                       f"not {role}")
+        # Refusals below are audited too (deny), in the app as in the CLI.
         if waiver.revoked_at is not None:
-            raise StoreError(f"waiver {waiver_id} was revoked at {waiver.revoked_at}")
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waiver {waiver_id} was revoked at {waiver.revoked_at}")
         if waiver.countersigned_by is not None:
-            raise StoreError(f"waiver {waiver_id} was already countersigned by {waiver.countersigned_by}")
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waiver {waiver_id} was already countersigned by {waiver.countersigned_by}")
         if (waiver.evidence_digest, waiver.policy_digest) != (evidence_digest, policy_digest):
             what = "evidence" if waiver.evidence_digest != evidence_digest else "policy"
-            raise StoreError(f"waiver {waiver_id} is stale: the {what} changed since it was proposed; "
-                             "propose it again on the current evidence and policy")
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waiver {waiver_id} is stale: the {what} changed since it was proposed; "
+                      "propose it again on the current evidence and policy")
         with self.transaction():
             self._execute("UPDATE waivers SET countersigned_by = ?, countersigned_role = ?, countersigned_at = ? "
                           "WHERE waiver_id = ? AND countersigned_by IS NULL",
