@@ -65,7 +65,7 @@ def parties_for_review(review: Any, *, store: Any = None, review_id: str | None 
     from workbench.governance import load_model_card, review_documents
 
     m = review.manifest
-    cards = []
+    cards: list[Any] = []
     if m.model_card is not None and m.resolve(m.model_card).is_file():
         cards.append(load_model_card(m.resolve(m.model_card)))
     merged, _ = review_documents(review, store=store, review_id=review_id)

@@ -188,6 +188,7 @@ class UsersMixin:
         with self.transaction():
             self._execute("DELETE FROM login_throttle WHERE name = ?", (key,))
             self.audit(name, "login", f"user:{name}", {})
+        assert row is not None  # reason is None only for an existing, active user
         return _user(row)
 
     def _record_login_failure(self: Store, key: str, reason: str, now: datetime,
