@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
-from workbench_ui import context, registry_panel, review, widgets
+from workbench_ui import approvals, context, registry_panel, review, widgets
 from workbench_ui.feedback import guard
 
 user = context.require_user()
 data, review_id = review.require_review()
-store = context.store()
 st.title("Decision & sign-off")
 
 with guard("show the decision"):
@@ -48,50 +45,13 @@ with guard("show the decision"):
                  height=38 + 35 * max(len(rows), 1),
                  column_config={"reason": st.column_config.TextColumn(width="large")})
 
-    st.subheader("Sign-offs")
+    who = approvals.parties(data, review_id)
+    st.subheader("Sign-offs" + (f" (risk tier {decision.risk_tier})" if decision.risk_tier else ""))
     for s in decision.signoffs:
-        text = {"fresh": f"{s.verdict} by {s.user} on {str(s.signed_at)[:16]}",
-                "stale": f"STALE — {s.verdict} by {s.user}, but {s.stale_because}; sign again",
-                "rejected": f"rejected by {s.user}: {s.comment}", "missing": "no sign-off yet"}.get(s.status, s.status)
-        st.markdown(f"{widgets.status_text(s.status)} **{s.role.replace('_', ' ')}** — {text}")
-    mine = [r for r in pol.required_signoff_roles if r in user.roles]
-    if mine:
-        with st.form("signoff_form"):
-            role = st.selectbox("Sign as", mine, key="signoff_role", format_func=lambda r: r.replace("_", " "))
-            comment = st.text_area("Comment (required for a rejection)", key="signoff_comment")
-            approve, reject = st.columns(2)
-            verdict = "approve" if approve.form_submit_button("Approve", type="primary") else (
-                "reject" if reject.form_submit_button("Reject") else None)
-        if verdict:
-            with guard(f"record your {verdict}"):
-                store.sign_off(review_id, user.user, role, verdict=verdict, comment=comment, evidence_digest=data.evidence_digest,
-                               policy_digest=pol.digest)
-                st.toast(f"{verdict.capitalize()} recorded for {role.replace('_', ' ')}", icon=":material/verified:")
-                st.rerun()
-    else:
-        st.caption(f"Your roles ({', '.join(user.roles)}) are not among the sign-off roles of this policy.")
-
-    st.subheader("Waivers")
-    waivers = store.list_waivers(review_id)
-    if waivers:
-        today = dt.date.today()
-        st.dataframe(pd.DataFrame([{"criterion": w.criterion_id, "by": f"{w.user} ({w.role})", "rationale": w.rationale,
-                                    "expires": w.expires, "active": "yes" if w.is_active(today) else "no (expired or revoked)"}
-                                   for w in waivers]), hide_index=True, width="stretch", key="waiver_table")
-    waivable = {c.id: [r for r in pol.waiver_roles(c.id) if r in user.roles] for c in decision.criteria
-                if c.status in ("FAIL", "MISSING", "WARN") and c.kind != "signoff"}
-    waivable = {k: v for k, v in waivable.items() if v}
-    if waivable:
-        with st.form("waiver_form"):
-            crit = st.selectbox("Criterion", list(waivable), key="waiver_criterion")
-            rationale = st.text_area("Rationale (why the risk is acceptable, and what mitigates it)", key="waiver_rationale")
-            expires = st.date_input("Expires", value=dt.date.today() + dt.timedelta(days=30), key="waiver_expires")
-            if st.form_submit_button("Record waiver"):
-                with guard("record the waiver"):
-                    store.add_waiver(review_id, user.user, waivable[crit][0], criterion_id=crit, rationale=rationale,
-                                     expires=expires.isoformat(), evidence_digest=data.evidence_digest, policy_digest=pol.digest)
-                    st.rerun()
-    else:
-        st.caption("None of your roles may waive the criteria that are not passing.")
+        state = "MISSING" if s.void_because else s.status
+        st.markdown(f"{widgets.status_text(state)} **{s.role.replace('_', ' ')}** — {approvals.signoff_text(s)}")
+    approvals.signoff_form(data, review_id, pol, tuple(s.role for s in decision.signoffs), user, who)
+    approvals.waivers_section(data, review_id, pol, decision, user, who)
+    approvals.objections_section(data, review_id, pol, decision, user, who)
     st.download_button("Download decision JSON", decision.to_json(indent=2), file_name="decision.json",
                        mime="application/json", key="download_decision", icon=":material/download:")

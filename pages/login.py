@@ -51,5 +51,6 @@ else:
                 st.rerun()
     if sso.configured():
         st.button("Sign in with single sign-on", key="sso_login", icon=":material/key:", on_click=st.login)
-    st.caption("Demo install only (`make run`): one user per role, e.g. `alice` (product owner) with password "
-               "`demo-alice-pass`; the full list is printed by `make run` and in the README.")
+    if store.is_demo:  # public passwords are shown only in a store created as a demo store
+        st.caption("Demo store (`make run`): one user per role, e.g. `alice` (product owner) with password "
+                   "`demo-alice-pass`; the full list is printed by `make run` and in the README.")

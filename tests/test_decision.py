@@ -121,9 +121,14 @@ def so(role, verdict="approve", user=None, digest=EVD, policy=None, comment="ok"
             "evidence_digest": digest, "policy_digest": policy or POLICY.digest, "created_at": "2026-11-25T10:00:00+00:00"}
 
 
-def wv(criterion, role, expires="2026-12-10", granted="2026-11-20T09:00:00+00:00", revoked_at=None):
-    return {"waiver_id": 1, "user": f"u-{role}", "role": role, "criterion_id": criterion, "rationale": "accepted",
-            "expires": expires, "created_at": granted, "revoked_at": revoked_at, "evidence_digest": EVD}
+def wv(criterion, role, expires="2026-12-10", granted="2026-11-20T09:00:00+00:00", revoked_at=None,
+       countersigned=True, digest=EVD, policy=None):
+    """A waiver proposed by p-<role> and (by default) countersigned by u-<role> as <role>."""
+    return {"waiver_id": 1, "user": f"p-{role}", "role": role, "criterion_id": criterion, "rationale": "accepted",
+            "expires": expires, "created_at": granted, "revoked_at": revoked_at, "evidence_digest": digest,
+            "policy_digest": policy or POLICY.digest,
+            "countersigned_by": f"u-{role}" if countersigned else None,
+            "countersigned_role": role if countersigned else None}
 
 
 BOTH = [so("product_owner"), so("security")]
@@ -190,10 +195,13 @@ def test_waivers_count_only_for_their_criterion_role_and_time():
     bad = ev(eo=0.3)
     ok = decide(POLICY, bad, at=AT, signoffs=BOTH, waivers=[wv("eo", "legal")])
     assert ok.outcome == "GO" and ok.criterion("eo").status == "WAIVED" and ok.criterion("eo").raw_status == "FAIL"
-    assert "waived by u-legal (legal) until 2026-12-10: accepted" in ok.criterion("eo").reason
+    assert "waived (proposed by p-legal, granted by u-legal as legal) until 2026-12-10: accepted" in ok.criterion("eo").reason
     assert ok.to_dict()["waivers_applied"][0]["criterion_id"] == "eo"
     cases = {
-        "wrong role": (wv("eo", "product_owner"), "granted as product_owner, but the policy lets only legal waive it"),
+        "wrong role": (wv("eo", "product_owner"), "countersigned as product_owner, but the policy lets only legal waive it"),
+        "one pair of eyes": (wv("eo", "legal", countersigned=False), "proposed by p-legal, not yet countersigned (four-eyes-waiver)"),
+        "evidence changed": (wv("eo", "legal", digest="e-old"), "stale: the evidence changed since it was granted; "
+                                                                 "propose and countersign it again"),
         "expired": (wv("eo", "legal", expires="2026-11-25"), "expired on 2026-11-25"),
         "revoked": (wv("eo", "legal", revoked_at="2026-11-24T00:00:00+00:00"), "revoked"),
         "too long": (wv("eo", "legal", expires="2027-06-01"), "runs 193 days, longer than the policy's 30"),
@@ -303,13 +311,18 @@ def test_demo_waived_and_signed_becomes_go_and_a_changed_input_makes_it_pending(
         store.add_waiver(rid, po, "product_owner", criterion_id=failing[0], rationale="business need",
                          expires=dt.date(2026, 12, 31), evidence_digest=demo_review.evidence_digest, policy_digest=policy.digest)
         for cid in failing:
-            store.add_waiver(rid, gov, "data_governance", criterion_id=cid,
-                             rationale="age_band gap accepted for the pilot; relabelling with repayment data in Q1",
-                             expires=dt.date(2027, 1, 31), evidence_digest=demo_review.evidence_digest, policy_digest=policy.digest)
+            w = store.add_waiver(rid, gov, "data_governance", criterion_id=cid,
+                                 rationale="age_band gap accepted for the pilot; relabelling with repayment data in Q1",
+                                 expires=dt.date(2027, 1, 31), evidence_digest=demo_review.evidence_digest,
+                                 policy_digest=policy.digest)
+            # four eyes: legal countersigns what data governance proposed
+            store.countersign_waiver(w.waiver_id, store.require_user("leg"), "legal",
+                                     allowed_roles=policy.waiver_roles(cid), evidence_digest=demo_review.evidence_digest,
+                                     policy_digest=policy.digest)
         _submit_questionnaires(store, rid)
         mid = decide_review(demo_review, policy, demo_evidence, at=AT, store=store, review_id=rid)
         assert mid.outcome == "PENDING" and [c.id for c in mid.failures if c.severity == "blocking" and c.status != "WAIVED"] == ["signoffs"]
-        assert any(w["ignored_because"].startswith("granted as product_owner") for w in mid.to_dict()["waivers_ignored"])
+        assert any("not yet countersigned" in w["ignored_because"] for w in mid.to_dict()["waivers_ignored"])
         for name, role in APPROVERS.items():
             store.sign_off(rid, store.require_user(name), role, verdict="approve", comment="reviewed the packet",
                            evidence_digest=demo_review.evidence_digest, policy_digest=policy.digest)
@@ -326,8 +339,10 @@ def test_demo_waived_and_signed_becomes_go_and_a_changed_input_makes_it_pending(
         changed = load_review(copy / "review.yaml")
         assert changed.evidence_digest != demo_review.evidence_digest
         again = decide_review(changed, policy, oracle_evidence(changed, n_boot=10), at=AT, store=store, review_id=rid)
-        assert again.outcome == "PENDING"
+        assert again.outcome == "NO-GO"  # the fairness failures are back: their waivers went stale too
         assert {s.status for s in again.signoffs} == {"stale"}
-        assert {c.id for c in again.criteria if c.status == "WAIVED"} == set(failing)  # accepted risk outlives a re-run
+        # a waiver is stale like a sign-off: accepted risk on other evidence is not accepted risk on this one
+        assert not [c.id for c in again.criteria if c.status == "WAIVED"]
+        assert any(w["ignored_because"].startswith("stale: the evidence changed") for w in again.to_dict()["waivers_ignored"])
     finally:
         store.close()

@@ -224,7 +224,7 @@ def test_review_manifest_loads_and_trusts_exactly_what_each_model_needs(demo_dir
 def test_model_card_is_complete_and_pins_the_data(demo_dir):
     card = yaml.safe_load((demo_dir / "model_card.yaml").read_text(encoding="utf-8"))
     assert list(card) == [
-        "model", "intended_use", "out_of_scope_uses", "owners", "training_data", "evaluation_data",
+        "model", "intended_use", "out_of_scope_uses", "risk_tier", "developer", "owners", "training_data", "evaluation_data",
         "feature_engineering", "architecture", "threshold", "limitations", "ethical_considerations",
         "training_code", "data_versions",
     ]

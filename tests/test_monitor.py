@@ -108,7 +108,7 @@ def test_rule_directions_and_schedule():
     assert [p["status"] for p in pirs["post_implementation_reviews"]] == ["done", "overdue", "upcoming"]
 
 
-def test_cli_monitor_exit_codes(review, demo_manifest, tmp_path):
+def test_cli_monitor_exit_codes(review, demo_manifest, tmp_path, monkeypatch):
     from workbench.cli import main
 
     batch = _batch(review, 800, seed=5)
@@ -116,10 +116,18 @@ def test_cli_monitor_exit_codes(review, demo_manifest, tmp_path):
     path = tmp_path / "batch.parquet"
     batch.to_parquet(path)
     db = tmp_path / "cli.db"
+    with Store.open(db) as s:  # a pipeline records batches with a token scoped 'monitor'
+        ops = s.add_user("ops", ["operations"], password="ops-secret-1", actor="test")
+        token, _ = s.create_token("ops", "monitor", expires=dt.date.today() + dt.timedelta(days=30), actor=ops)
+    for var in ("WORKBENCH_USER", "WORKBENCH_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("WORKBENCH_TOKEN", token)
     assert main(["monitor", str(demo_manifest), "--batch", str(path), "--db", str(db),
                  "--out", str(tmp_path / "m.json")]) == 1
     assert main(["monitor", str(demo_manifest), "--batch", str(tmp_path / "missing.parquet"),
                  "--db", str(db)]) == 2
+    with Store.open(db) as s:
+        assert {e.actor for e in s.audit_entries(action="monitoring_batch_added")} == {"ops"}
 
 
 def test_prediction_drift_uses_the_manifests_drift_bins_like_the_evidence(demo_manifest, store):

@@ -6,12 +6,14 @@ applies :func:`permission_problem` and audits every refusal.
 Rules
 -----
 - A disabled user may do nothing.
-- Only a user holding role ``R`` may ``sign_off``, ``reject``, ``waive`` or
-  ``revoke_waiver`` as ``R`` (``admin`` may also revoke a waiver).
+- Only a user holding role ``R`` may ``sign_off``, ``reject``, ``waive``,
+  ``countersign_waiver``, ``resolve_objection`` or ``revoke_waiver`` as ``R`` (``admin`` may
+  also revoke a waiver). Segregation of duties (who may *not*, although holding the role) is
+  the policy's business: :mod:`workbench.policy` checks it.
 - Only ``admin`` may ``manage_users``.
 - Any active user may ``save_response`` / ``submit_response`` / ``revise_response`` for
   their *own* responses (``subject`` is the reviewer name).
-- Any other action (``save_evidence``, ``save_decision``, ``export``, ``save_document``,
+- Any other action (``object``, ``manage_tokens`` (owner or admin, checked by the store), ``save_evidence``, ``save_decision``, ``export``, ``save_document``,
   ``monitoring``, ``acknowledge_alert``, ``view``) needs an active user; when ``role`` is
   given the user must hold it.
 
@@ -38,6 +40,7 @@ Role = Literal[
     "security",
     "legal",
     "operations",
+    "validator",
     "admin",
 ]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -50,14 +53,27 @@ APPROVER_ROLES: tuple[str, ...] = (
     "security",
     "legal",
     "operations",
+    "validator",
 )
+
+#: Roles that must be independent of the review's submitter and the model's developer
+#: (the policy's ``independence.independent_roles`` defaults to these).
+INDEPENDENT_ROLES: tuple[str, ...] = ("validator", "data_governance", "security", "legal")
+
+#: What an API token (``WORKBENCH_TOKEN``) may be scoped to: machine operations only. A token
+#: never signs off, waives, objects or answers a questionnaire: those need a person's password.
+TOKEN_SCOPES: tuple[str, ...] = ("monitor", "report", "alerts")
 
 Action = Literal[
     "sign_off",
     "reject",
     "waive",
+    "countersign_waiver",
     "revoke_waiver",
     "manage_users",
+    "manage_tokens",
+    "object",
+    "resolve_objection",
     "save_response",
     "submit_response",
     "revise_response",
@@ -73,7 +89,7 @@ Action = Literal[
 ]
 ACTIONS: tuple[str, ...] = get_args(Action)
 
-_ROLE_ACTIONS = {"sign_off", "reject", "waive"}
+_ROLE_ACTIONS = {"sign_off", "reject", "waive", "countersign_waiver", "resolve_objection"}
 _OWN_ACTIONS = {"save_response", "submit_response", "revise_response"}
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -137,9 +153,30 @@ def hash_password(password: str) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${key.hex()}"
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def dummy_hash() -> str:
+    """A fixed-cost scrypt hash of a random secret, checked when there is no real hash.
+
+    Verifying against it costs the same key derivation as a real check, so a login for an
+    unknown user (or one without a password) takes as long as a wrong password for a known one.
+    """
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(24)))
+    return _DUMMY_HASH[0]
+
+
 def verify_password(password: str, stored: str | None) -> bool:
-    """Constant-time check of ``password`` against a :func:`hash_password` string."""
-    if not stored or not isinstance(password, str):
+    """Constant-time check of ``password`` against a :func:`hash_password` string.
+
+    With no stored hash the password is still run through the same key derivation (against
+    :func:`dummy_hash`) and the answer is False: the time does not tell whether a hash exists.
+    """
+    if not isinstance(password, str):
+        password = ""
+    if not stored:
+        verify_password(password, dummy_hash())
         return False
     try:
         scheme, n, r, p, salt_hex, key_hex = stored.split("$")
@@ -203,6 +240,7 @@ def permission_problem(
 __all__ = [
     "ACTIONS",
     "APPROVER_ROLES",
+    "INDEPENDENT_ROLES",
     "ROLES",
     "Action",
     "Role",

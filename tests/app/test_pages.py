@@ -161,8 +161,15 @@ def test_sign_off_is_recorded_and_shown_for_the_role(env):
 def test_waiver_by_an_allowed_role_turns_the_criterion_waived():
     at = ok(app("carol", page="pages/decision.py"))
     at.selectbox(key="waiver_criterion").set_value("fairness-equalized-odds")
+    at.selectbox(key="waiver_role").set_value("data_governance")
     at.text_area(key="waiver_rationale").set_value("mitigated by manual review of 18-25 applicants until retraining")
-    next(b for b in at.button if b.label == "Record waiver").click().run()
+    next(b for b in at.button if b.label == "Propose waiver").click().run()
+    ok(at)
+    table = at.dataframe[0].value  # one pair of eyes is not enough
+    assert table.loc[table["criterion"] == "fairness-equalized-odds", "status"].item() == "FAIL"
+    assert not [b for b in at.button if b.key and b.key.startswith("countersign_")]  # not by its proposer
+    at = ok(app("erin", page="pages/decision.py"))  # legal countersigns what data governance proposed
+    next(b for b in at.button if b.key and b.key.startswith("countersign_")).click().run()
     ok(at)
     table = at.dataframe[0].value
     assert table.loc[table["criterion"] == "fairness-equalized-odds", "status"].item() == "WAIVED"

@@ -16,14 +16,18 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "QUESTIONNAIRES.md"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # grace signs in as a script would (the import is hers only with her password)
+    monkeypatch.setenv("WORKBENCH_USER", "grace")
+    monkeypatch.setenv("WORKBENCH_PASSWORD", "grace-secret-1")
+    monkeypatch.delenv("WORKBENCH_TOKEN", raising=False)
     path = tmp_path / "w.db"
     manifest = tmp_path / "review.yaml"
     manifest.write_text(yaml.safe_dump({
         "name": "credit 2.3", "task": "binary", "target": "y", "positive_label": 1,
         "candidate": {"predictions": "cand_score"}, "data": {"evaluation": "eval.csv"}}), encoding="utf-8")
     with Store.open(path) as store:
-        store.add_user("grace", ["reviewer"], actor="cli:test")
+        store.add_user("grace", ["reviewer"], password="grace-secret-1", actor="cli:test")
         store.upsert_review("credit 2.3", manifest_path=str(manifest.resolve()), evidence_digest=None,
                             actor="cli:test")
     return path
@@ -73,6 +77,7 @@ def test_exported_yaml_skeleton_round_trips_through_import(tmp_path, db, capsys)
         assert r.status == "submitted" and r.answers["escalation_path"]["comment"] == "team lead, then credit risk"
         assert [e.action for e in store.audit_entries(subject=review_id)][-3:] == [
             "responses_imported", "response_saved", "response_submitted"]
+        assert {e.actor for e in store.audit_entries(subject=review_id)[-3:]} == {"grace"}
 
 
 def test_import_errors_exit_2_with_one_line(tmp_path, db, capsys):

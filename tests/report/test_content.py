@@ -189,3 +189,22 @@ def test_explanations_in_the_explain_module_shape_render_side_by_side() -> None:
     assert ("income", "0.300 [0.280, 0.330]", "0.150 [0.100, 0.200]", "1", "2") in rows
     assert ("Spearman", "-1.000") in rows and ("income", "1", "2", "1") in rows
     assert "Rankmoves" in _text(render_packet_pdf(inp))  # _text drops whitespace
+
+
+def test_objections_and_the_waivers_second_pair_of_eyes_are_in_the_packet(realistic_input) -> None:
+    """Dissent and its resolution as the decision recorded them (issue 15 item 7), and who granted a waiver."""
+    decision = {**realistic_input.decision, "objections": [
+        {"objection_id": 1, "author": "grace", "rationale": "18-25 applicants were not consulted", "status": "accepted",
+         "resolved_by": "carol", "resolved_role": "data_governance", "resolution": "youth panel consulted"},
+        {"objection_id": 2, "author": "dave", "rationale": "pen test pending", "status": "open"}]}
+    waiver = {"criterion_id": "fairness-equalized-odds", "user": "carol", "role": "data_governance",
+              "rationale": "pilot", "expires": "2027-01-31", "countersigned_by": "erin", "countersigned_role": "legal"}
+    proposed = {**waiver, "criterion_id": "latency-p95", "countersigned_by": None, "countersigned_role": None}
+    inp = dataclasses.replace(realistic_input, decision=decision, waivers=(waiver, proposed))
+    text = _text(render_packet_pdf(inp))
+    for phrase in ("Objections", "18-25applicantswerenotconsulted", "carol(data_governance):youthpanelconsulted",
+                   "pentestpending", "OPEN", "grantedbyerin(legal)", "PROPOSED"):
+        assert phrase in text, phrase
+    html = render_packet_html(inp)
+    assert "pen test pending" in html and "youth panel consulted" in html
+    assert "Noreviewerobjected." in _text(render_packet_pdf(realistic_input))  # _text drops spaces

@@ -135,7 +135,7 @@ def test_cli_verify_exit_codes_and_reason(realistic_input, keys, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, capsys) -> None:
+def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     """Demo scenario → evidence (small bootstrap) → decision in a store → `report` → `verify --db --manifest`."""
     from workbench.policy import decide_review
     from workbench.artefacts import load_review
@@ -155,6 +155,9 @@ def test_demo_review_end_to_end_through_the_cli(demo_dir: Path, tmp_path: Path, 
         decision = decide_review(review, policy, evidence, at=dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC),
                                  store=store, review_id=rid)
         store.save_decision(rid, decision.to_dict(), actor="cli:test")
+        ci = store.add_user("ci", ["operations"], password="ci-secret-12", actor="cli:test")
+        token, _ = store.create_token("ci", "report", expires=dt.date.today() + dt.timedelta(days=7), actor=ci)
+    monkeypatch.setenv("WORKBENCH_TOKEN", token)  # the packet's author is authenticated (a pipeline token)
     assert main(["keys", "init", "--keys", str(keys)]) == 0
     out = tmp_path / "packet.pdf"
     t0 = time.perf_counter()

@@ -92,6 +92,23 @@ def test_waivers_need_the_role_a_rationale_and_a_future_expiry(store: Store, rev
         store.add_waiver(review, ops, "data_governance", rationale="ok", expires=date(2026, 6, 1), **kwargs)
     waiver = store.add_waiver(review, gov, "data_governance", rationale="small group, monitored",
                               expires="2026-06-01", **kwargs)  # type: ignore[arg-type]
+    assert not waiver.is_active(date(2026, 5, 1)) and waiver.state == "proposed"  # one pair of eyes is not enough
+    legal = store.add_user("lena", ["legal"], actor="cli:t")
+    allowed = ("data_governance", "legal")
+    with pytest.raises(PermissionDenied, match="four-eyes-waiver"):
+        store.countersign_waiver(waiver.waiver_id, gov, "data_governance", allowed_roles=allowed,
+                                 evidence_digest="e1", policy_digest="p1")
+    with pytest.raises(PermissionDenied, match="waivable-by"):
+        store.countersign_waiver(waiver.waiver_id, ops, "operations", allowed_roles=allowed,
+                                 evidence_digest="e1", policy_digest="p1")
+    with pytest.raises(PermissionDenied, match="stale: the evidence changed"):
+        store.countersign_waiver(waiver.waiver_id, legal, "legal", allowed_roles=allowed,
+                                 evidence_digest="e2", policy_digest="p1")
+    waiver = store.countersign_waiver(waiver.waiver_id, legal, "legal", allowed_roles=allowed,
+                                      evidence_digest="e1", policy_digest="p1")
+    assert waiver.state == "countersigned" and waiver.countersigned_by == "lena"
+    refused = [e.payload["reason"] for e in store.audit_entries(action="permission_denied")]
+    assert any(r.startswith("four-eyes-waiver") for r in refused) and any(r.startswith("waivable-by") for r in refused)
     assert waiver.is_active(date(2026, 6, 1)) and not waiver.is_active(date(2026, 6, 2))
     assert [w.waiver_id for w in store.list_waivers(review, active_only=True)] == [waiver.waiver_id]
     with pytest.raises(PermissionDenied):

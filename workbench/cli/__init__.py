@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "replay",
     "policy",
     "registry",
+    "tokens",
+    "objection",
 ]
 
 EXIT_INVALID_INPUT = 2

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import add_db_option, add_keys_option, db_path, keys_dir
 
 EXIT_INTACT, EXIT_BROKEN = 0, 1
@@ -45,11 +46,11 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_INTACT if ok else EXIT_BROKEN
 
 
+@audited_refusals("audit bind")
 def _bind(args: argparse.Namespace) -> int:
-    from workbench.cli._gate import authenticated_user
 
     with _open(args) as store:
-        user = authenticated_user(store, args)
+        user = authenticate(store, args, command="audit bind")
         entry = store.bind_legacy(user)
     print(f"bound {entry.payload['rows_bound']} rows and MACed {entry.payload['entries_maced']} earlier entries "
           f"(audit seq {entry.seq}, by {user.name}); the head is signed")
@@ -88,8 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Bind the rows and audit entries written before row binding (schema 3) as they are now: "
         "their hashes go into one audited entry, every earlier entry gets its MAC, and the head is signed. "
         "Whatever was tampered with before this moment is bound as found: run `audit verify` on a backup first.")
-    bind.add_argument("--as", dest="user", required=True, metavar="USER", help="an admin user name in the store")
-    bind.add_argument("--password-stdin", action="store_true", help="read your password from one line of stdin")
+    add_credentials(bind, as_help="an admin user name in the store")
     add_db_option(bind)
     add_keys_option(bind)
     bind.set_defaults(func=_bind)

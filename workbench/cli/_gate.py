@@ -1,29 +1,25 @@
-"""`workbench gate` (the CI/CD decision), `workbench signoff` and `workbench waive` (headless approvals).
+"""`workbench gate` (the CI/CD decision), `workbench signoff`, `workbench waive` and
+`workbench countersign` (headless approvals, each authenticated: see ``workbench.cli._auth``).
 
-Exit codes of `gate`: 0 GO, 1 NO-GO, 3 PENDING, 2 invalid input (docs/CI.md).
+Exit codes of `gate`: 0 GO, 1 NO-GO, 3 PENDING, 2 invalid input (docs/CI.md). `gate` needs no
+credentials: what it records (review, evidence run, decision) is attributed to ``workbench``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import (
-    DEFAULT_DB,
-    add_db_option,
-    add_keys_option,
-    keys_dir,
-    progress,
-    stdin_is_interactive,
-)
-from workbench.cli._users import cli_actor
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
+from workbench.cli._common import DEFAULT_DB, add_db_option, add_keys_option, keys_dir, progress
 from workbench.errors import ArtefactError, PolicyError, StoreError
+
+#: The actor of what `gate` records: the workbench itself, not a person.
+GATE_ACTOR = "workbench"
 
 _STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
 
@@ -113,7 +109,7 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
     progress("computing evidence (this takes a while; pass --evidence E.json to reuse a `workbench review` run)")
     ev = build_evidence(review, progress=progress)
     if store is not None and review_id is not None:
-        store.save_evidence(review_id, ev, actor=cli_actor())
+        store.save_evidence(review_id, ev, actor=GATE_ACTOR)
     return ev
 
 
@@ -165,7 +161,7 @@ def _run_gate(args: argparse.Namespace) -> int:
         review_id = None
         if store is not None:
             review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
-                                            evidence_digest=review.evidence_digest, actor=cli_actor())
+                                            evidence_digest=review.evidence_digest, actor=GATE_ACTOR)
         evidence = _evidence(args, review, store, review_id)
         decision = decide_review(review, policy, evidence, at=at, store=store, review_id=review_id)
         if what_if is not None:
@@ -177,7 +173,7 @@ def _run_gate(args: argparse.Namespace) -> int:
         if untrusted is not None:
             decision = limit_decision(decision, untrusted)
         if store is not None and review_id is not None:
-            store.save_decision(review_id, decision.to_dict(), actor=cli_actor())
+            store.save_decision(review_id, decision.to_dict(), actor=GATE_ACTOR)
     finally:
         if store is not None:
             store.close()
@@ -186,20 +182,6 @@ def _run_gate(args: argparse.Namespace) -> int:
         Path(args.out).write_text(decision.to_json(indent=2), encoding="utf-8")
     print(render_table(decision))
     return decision.exit_code
-
-
-def _user(store: Any, args: argparse.Namespace) -> Any:
-    if args.password_stdin:
-        return store.authenticate(args.user, sys.stdin.readline().rstrip("\r\n"))
-    # A decision on behalf of a role is always authenticated: a user created without a
-    # password (--no-password) cannot sign off or waive from the command line either.
-    if not stdin_is_interactive():
-        raise StoreError(f"signing as {args.user!r} needs your password: pass --password-stdin and pipe it")
-    return store.authenticate(args.user, getpass.getpass(f"Password for {args.user}: "))
-
-
-#: Authenticates the actor of a write command (shared with `audit bind` and `policy register`).
-authenticated_user = _user
 
 
 def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
@@ -215,39 +197,70 @@ def _judged_by(args: argparse.Namespace, review: Any, policy: Any, store: Any) -
     return authoritative_policy(review, policy, store, chosen=chosen)[0]
 
 
-def _review_id(store: Any, review: Any) -> str:
+def _review_id(store: Any, review: Any, actor: Any) -> str:
+    # Signing is not submitting: a review first seen here is registered by the workbench, so the
+    # signer does not become its submitter (who may not approve independent roles).
+    del actor
     return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
-                               evidence_digest=review.evidence_digest, actor=cli_actor())
+                               evidence_digest=review.evidence_digest, actor=GATE_ACTOR)
 
 
+@audited_refusals("signoff")
 def _run_signoff(args: argparse.Namespace) -> int:
-    review, policy, ev_digest = _digests(args)
+    from workbench.policy import parties_for_review, record_signoff
+
     with _open_store(args, required=True) as store:
+        # A decision on behalf of a role is always authenticated (a password, never a token),
+        # before any work is done for the caller.
+        user = authenticate(store, args, command="signoff")
+        review, policy, ev_digest = _digests(args)
         policy = _judged_by(args, review, policy, store)
-        user = _user(store, args)
-        s = store.sign_off(_review_id(store, review), user, args.role, verdict=args.verdict, comment=args.comment,
-                           evidence_digest=ev_digest, policy_digest=policy.digest)
+        review_id = _review_id(store, review, user)
+        parties = parties_for_review(review, store=store, review_id=review_id)
+        s = record_signoff(store, policy, parties, review_id, user, args.role, verdict=args.verdict,
+                           comment=args.comment, evidence_digest=ev_digest)
     print(f"{s.verdict} recorded for {s.role} by {s.user} (evidence {ev_digest[:12]}…, policy {policy.digest[:12]}…)")
     return 0
 
 
+@audited_refusals("waive")
 def _run_waive(args: argparse.Namespace) -> int:
-    review, policy, ev_digest = _digests(args)
     try:
         expires = dt.date.fromisoformat(args.expires)
     except ValueError:
         raise PolicyError(f"--expires: {args.expires!r} is not a date (YYYY-MM-DD)") from None
     with _open_store(args, required=True) as store:
+        user = authenticate(store, args, command="waive")
+        review, policy, ev_digest = _digests(args)
         policy = _judged_by(args, review, policy, store)
         allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
-        if args.role not in allowed:
-            raise PolicyError(f"policy {policy.id}: {args.criterion} may be waived only by "
-                              f"{', '.join(allowed) or 'nobody'}, not {args.role}")
-        user = _user(store, args)
-        w = store.add_waiver(_review_id(store, review), user, args.role, criterion_id=args.criterion,
+        if not allowed:
+            raise PolicyError(f"policy {policy.id}: {args.criterion} cannot be waived")
+        w = store.add_waiver(_review_id(store, review, user), user, args.role, criterion_id=args.criterion,
                              rationale=args.rationale, expires=expires, evidence_digest=ev_digest,
                              policy_digest=policy.digest)
-    print(f"waiver {w.waiver_id} on {w.criterion_id} by {w.user} ({w.role}) until {w.expires}")
+    print(f"waiver {w.waiver_id} on {w.criterion_id} proposed by {w.user} ({w.role}) until {w.expires}; it applies "
+          f"once another holder of {' or '.join(allowed)} runs `workbench countersign {args.manifest} "
+          f"--waiver {w.waiver_id} --role ROLE`")
+    return 0
+
+
+@audited_refusals("countersign")
+def _run_countersign(args: argparse.Namespace) -> int:
+    from workbench.policy import parties_for_review, record_countersign
+
+    with _open_store(args, required=True) as store:
+        user = authenticate(store, args, command="countersign")
+        review, policy, ev_digest = _digests(args)
+        policy = _judged_by(args, review, policy, store)
+        review_id = _review_id(store, review, user)
+        waiver = store.get_waiver(args.waiver)
+        if waiver.review_id != review_id:
+            raise StoreError(f"waiver {args.waiver} belongs to another review, not {review.manifest.name!r}")
+        parties = parties_for_review(review, store=store, review_id=review_id)
+        w = record_countersign(store, policy, parties, args.waiver, user, args.role, evidence_digest=ev_digest)
+    print(f"waiver {w.waiver_id} on {w.criterion_id} countersigned by {w.countersigned_by} ({w.countersigned_role}): "
+          f"it applies until {w.expires}")
     return 0
 
 
@@ -258,9 +271,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _identity(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as", dest="user", required=True, metavar="USER", help="your user name in the store")
+    add_credentials(p)
     p.add_argument("--role", required=True, help="the role you act in (you must hold it)")
-    p.add_argument("--password-stdin", action="store_true", help="read your password from one line of stdin")
 
 
 def register(subparsers: Any) -> None:
@@ -285,10 +297,19 @@ def register(subparsers: Any) -> None:
     s.add_argument("--comment", required=True, help="why (a rejection needs a reason)")
     s.set_defaults(func=_run_signoff)
 
-    w = subparsers.add_parser("waive", help="accept the risk of one failing criterion until a date")
+    w = subparsers.add_parser("waive", help="propose accepting the risk of one failing criterion until a date "
+                                            "(applies once another person countersigns)")
     _common(w)
     _identity(w)
     w.add_argument("--criterion", required=True, help="criterion id from the policy")
     w.add_argument("--rationale", required=True)
     w.add_argument("--expires", required=True, help="last day the waiver counts (YYYY-MM-DD)")
     w.set_defaults(func=_run_waive)
+
+    c = subparsers.add_parser("countersign", help="countersign another person's proposed waiver (four eyes)",
+                              description="Grant a proposed waiver: you must be a different person from its "
+                                          "proposer and act in a role the criterion's waivable_by names.")
+    _common(c)
+    _identity(c)
+    c.add_argument("--waiver", type=int, required=True, help="waiver id (printed by `workbench waive`)")
+    c.set_defaults(func=_run_countersign)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import add_db_option, add_keys_option, db_path, keys_dir
 
 
@@ -25,13 +26,13 @@ def _open(args: argparse.Namespace):  # noqa: ANN202 - a Store
     return store
 
 
+@audited_refusals("policy register")
 def _register(args: argparse.Namespace) -> int:
-    from workbench.cli._gate import authenticated_user
     from workbench.policy import load_policy
 
     policy = load_policy(args.policy)
     with _open(args) as store:
-        user = authenticated_user(store, args)
+        user = authenticate(store, args, command="policy register")
         reg = store.register_policy(args.model, policy_id=policy.id, policy_version=policy.version,
                                     policy_digest=policy.digest, content=policy.model_dump(mode="json"),
                                     user=user, tier=args.tier)
@@ -63,8 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reg.add_argument("policy", type=Path, metavar="POLICY.yaml", help="the policy file")
     reg.add_argument("--model", required=True, help="the model it governs: the manifest's candidate.name")
     reg.add_argument("--tier", default=None, help="risk tier it applies to (default: any)")
-    reg.add_argument("--as", dest="user", required=True, metavar="USER", help="a data_governance user in the store")
-    reg.add_argument("--password-stdin", action="store_true", help="read your password from one line of stdin")
+    add_credentials(reg, as_help="a data_governance user in the store")
     add_db_option(reg)
     add_keys_option(reg)
     reg.set_defaults(func=_register)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import add_db_option, db_path
 from workbench.errors import QuestionnaireError, StoreError
 
@@ -63,8 +64,8 @@ def resolve_review(store, ref: str) -> str:
     return review_id
 
 
+@audited_refusals("questionnaire import")
 def _import(args: argparse.Namespace) -> int:
-    from workbench.cli._users import cli_actor
     from workbench.questionnaires import import_responses
     from workbench.store import Store
 
@@ -74,11 +75,13 @@ def _import(args: argparse.Namespace) -> int:
         raise StoreError(f"{path}: no review store here; check --db / WORKBENCH_DB")
     with Store.open(path, create=False) as store:
         review_id = resolve_review(store, args.review)
-        if store.get_user(args.as_user) is None:
+        if args.as_user and store.get_user(args.as_user) is None:
             raise QuestionnaireError(f"--as {args.as_user}: not a registered user; "
                                      f"add them with `workbench users add {args.as_user} --role ROLE`")
-        saved = import_responses(store, args.responses, review_id=review_id, reviewer=args.as_user,
-                                 templates=templates, submit_after=args.submit, actor=cli_actor())
+        # The answers are the authenticated reviewer's own: --as only names whose password is given.
+        user = authenticate(store, args, command="questionnaire import")
+        saved = import_responses(store, args.responses, review_id=review_id, reviewer=user.name,
+                                 templates=templates, submit_after=args.submit, actor=user.name)
     for r in saved:
         print(f"{r.questionnaire_id}: {r.reviewer} revision {r.revision} version {r.version} {r.status} "
               f"({len(r.answers)} answers) in review {review_id}")
@@ -107,8 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("responses", type=Path, metavar="RESPONSES.yaml")
     p.add_argument("--review", required=True, metavar="REVIEW_ID_OR_MANIFEST",
                    help="review id, or the review.yaml whose review is in the store")
-    p.add_argument("--as", dest="as_user", required=True, metavar="USER",
-                   help="the registered reviewer who gave these answers")
+    add_credentials(p, as_help="the registered reviewer who gave these answers (authenticated)")
     p.add_argument("--submit", action="store_true",
                    help="submit after saving (every required question must be answered)")
     add_db_option(p)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.cli._common import add_db_option, add_keys_option, db_path, keys_dir, progress
-from workbench.cli._gate import _parse_at, _user
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
+from workbench.cli._gate import _parse_at
 from workbench.errors import StoreError
 
 
@@ -26,11 +27,12 @@ def _store(args: argparse.Namespace) -> Any:
     return Store.open(path, create=False)
 
 
+@audited_refusals("promote")
 def _run_promote(args: argparse.Namespace) -> int:
     from workbench.promotion import promote_review
 
     with _store(args) as store:
-        user = _user(store, args)
+        user = authenticate(store, args, command="promote")
         outcome = promote_review(Path(args.manifest), alias=args.alias, user=user, store=store, keys=keys_dir(args),
                                  policy_path=args.policy, at=_parse_at(args.at) if args.at else None,
                                  progress=progress)
@@ -56,12 +58,13 @@ def _registry(args: argparse.Namespace) -> Any:
     return Registry(registry_uri(args.registry_uri))
 
 
+@audited_refusals("rollback")
 def _run_rollback(args: argparse.Namespace) -> int:
     from workbench.promotion import rollback_drill_model, rollback_model
 
     registry = _registry(args)
     with _store(args) as store:
-        user = _user(store, args)
+        user = authenticate(store, args, command="rollback")
         if args.drill:
             report = rollback_drill_model(registry, args.model, alias=args.alias, user=user, store=store)
             print(f"rollback drill of models:/{args.model}@{args.alias} on @{report.drill_alias}: "
@@ -109,8 +112,7 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _identity(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as", dest="user", required=True, metavar="USER", help="your user name in the store")
-    p.add_argument("--password-stdin", action="store_true", help="read your password from one line of stdin")
+    add_credentials(p)
 
 
 def _registry_option(p: argparse.ArgumentParser) -> None:

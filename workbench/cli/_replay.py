@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.cli._common import add_db_option, db_path, progress
-from workbench.cli._users import cli_actor
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.errors import DataError, ManifestError
 
 
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--batch", type=Path, required=True, help="production batch (Parquet or CSV)")
     m.add_argument("--out", type=Path, default=None, help="write the JSON result here (default stdout)")
     add_db_option(m)
+    add_credentials(m, as_help="who records the batch (or a WORKBENCH_TOKEN scoped 'monitor')")
     m.set_defaults(func=_run_monitor)
 
 
@@ -130,6 +131,7 @@ def _run_canary(args: argparse.Namespace) -> int:
     return 1 if canary["status"] == "halted" else 0
 
 
+@audited_refusals("monitor")
 def _run_monitor(args: argparse.Namespace) -> int:
     from workbench.artefacts import load_review
     from workbench.artefacts import load_manifest
@@ -140,10 +142,11 @@ def _run_monitor(args: argparse.Namespace) -> int:
     if not args.batch.is_file():
         raise DataError(f"--batch: file not found: {args.batch}")
     light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
-    review = load_review(light, progress=progress)
     payload = args.batch.read_bytes()  # read once: the rows scored are the bytes digested
-    with Store.open(db_path(args)) as store:
-        result = record_batch(review, args.batch.name, payload, store=store, actor=cli_actor(),
+    with Store.open(db_path(args), create=False) as store:
+        user = authenticate(store, args, command="monitor", token_scope="monitor")
+        review = load_review(light, progress=progress)
+        result = record_batch(review, args.batch.name, payload, store=store, actor=user,
                               label=f"--batch {args.batch}")
     _write(result, args.out)
     schedule = result["review_schedule"]

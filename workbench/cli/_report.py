@@ -6,10 +6,10 @@ Exit codes of `verify`: 0 valid, 1 invalid or tampered (the reason is printed), 
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 from typing import Any
 
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import (
     add_db_option,
     add_keys_option,
@@ -21,15 +21,12 @@ from workbench.errors import StoreError, VerificationError
 
 
 def _actor(args: argparse.Namespace, store: Any) -> str:
-    if getattr(args, "as_user", None):
-        user = store.require_user(args.as_user)
-        return f"{user.name} ({', '.join(user.roles)})" if getattr(user, "roles", None) else user.name
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - getuser raises several types when no name is known
-        return "cli:unknown"
+    # The packet names its author: an authenticated user (password or a token scoped 'report').
+    user = authenticate(store, args, command="report", token_scope="report")
+    return f"{user.name} ({', '.join(user.roles)})" if user.roles else user.name
 
 
+@audited_refusals("report")
 def _run_report(args: argparse.Namespace) -> int:
     from workbench.artefacts import load_review
     from workbench.report import packet_input_for_review, write_packet
@@ -37,12 +34,13 @@ def _run_report(args: argparse.Namespace) -> int:
     from workbench.store import Store
 
     keys = require_keys(keys_dir(args))  # fail before any heavy work
-    review = load_review(Path(args.manifest), progress=progress)
     path = db_path(args)
     if not path.is_file():
         raise StoreError(f"review store {path} does not exist: run `workbench gate {args.manifest} --db {path}` first")
     with Store.open(path, create=False) as store:
-        inp = packet_input_for_review(store, review, generated_by=_actor(args, store))
+        author = _actor(args, store)  # before loading the models: no work for an unauthenticated caller
+        review = load_review(Path(args.manifest), progress=progress)
+        inp = packet_input_for_review(store, review, generated_by=author)
         result = write_packet(inp, args.out, keys=keys.folder, html=args.html, json_path=args.json, store=store,
                               actor=inp.generated_by)
     print(f"{result['pdf']}  {result['bytes']:,} bytes  sha256 {result['sha256']}  decision "
@@ -99,7 +97,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="signed PDF to write")
     p.add_argument("--html", type=Path, default=None, help="also write a self-contained HTML version")
     p.add_argument("--json", type=Path, default=None, help="also write the packet content as JSON")
-    p.add_argument("--as", dest="as_user", default=None, metavar="USER", help="registered user generating the packet")
+    add_credentials(p, as_help="registered user generating the packet (or a WORKBENCH_TOKEN scoped 'report')")
     add_db_option(p)
     add_keys_option(p)
     p.set_defaults(func=_run_report)

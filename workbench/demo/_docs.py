@@ -37,6 +37,10 @@ def model_card(*, sizes: Mapping[str, int], data_versions: Mapping[str, str], so
             "Collections, fraud screening or any decision about existing customers.",
             "Marketing or pre-approval campaigns that target people by predicted score.",
         ],
+        # Who may act (docs/POLICY.md): tier 2 needs the policy's six approvers; the developer
+        # (a user name in the store) may not approve an independent role or grant a waiver.
+        "risk_tier": 2,
+        "developer": "bob",
         "owners": [
             {"name": "Dana Okafor", "role": "product_owner", "contact": "dana.okafor@lending.example"},
             {"name": "Ravi Menon", "role": "data_scientist", "contact": "ravi.menon@lending.example"},

@@ -51,6 +51,13 @@ from workbench.policy._values import (
 )
 
 from workbench.policy._inputs import authoritative_policy, decide_review, model_name, qualitative_for_review
+from workbench.policy._duties import (
+    ReviewParties,
+    parties_for_review,
+    record_countersign,
+    record_signoff,
+    resolve_objection,
+)
 
 __all__ = [
     "AbsoluteCriterion",
@@ -70,6 +77,7 @@ __all__ = [
     "Policy",
     "QualitativeCriterion",
     "RelativeCriterion",
+    "ReviewParties",
     "RobustnessCriterion",
     "Role",
     "RoleSignoff",
@@ -93,7 +101,11 @@ __all__ = [
     "lookup",
     "parse_policy",
     "policy_json_schema",
+    "parties_for_review",
     "qualitative_for_review",
     "read_value",
+    "record_countersign",
+    "record_signoff",
+    "resolve_objection",
     "role_signoffs",
 ]

@@ -65,6 +65,8 @@ def eval_signoff(c: SignoffCriterion, roles: Mapping[str, RoleSignoff]) -> Crite
             items.append(ItemResult(role, "PASS", f"{role}: approved by {r.user}"))
         elif r.status == "rejected":
             items.append(ItemResult(role, "FAIL", f"{role}: rejected by {r.user}: {r.comment or 'no reason given'}"))
+        elif r.void_because:
+            items.append(ItemResult(role, "MISSING", f"{role}: approval by {r.user} does not count ({r.void_because})"))
         elif r.status == "stale":
             items.append(ItemResult(role, "MISSING", f"{role}: sign-off by {r.user} is stale ({r.stale_because}); sign again"))
         else:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workbench.policy._criteria import eval_governance, eval_qualitative, eval_signoff
+from workbench.policy._duties import ReviewParties, counted_signoffs, waiver_duty_problem
 from workbench.policy._signoffs import RoleSignoff, field, role_signoffs, waiver_problem, waiver_to_dict
 from workbench.policy._eval import evaluate_criterion
 from workbench.policy._values import STATUS_RANK, CriterionResult
@@ -66,6 +67,8 @@ class Decision:
     signoffs: tuple[RoleSignoff, ...]
     waivers_applied: tuple[dict[str, Any], ...]
     waivers_ignored: tuple[dict[str, Any], ...]
+    risk_tier: str | None = None
+    objections: tuple[dict[str, Any], ...] = ()
     #: Why this decision can be at best PENDING (unregistered policy, untrusted evidence, no store).
     limits: tuple[str, ...] = ()
     #: True when judged by a policy that is not the one registered for the model: never GO.
@@ -111,6 +114,8 @@ class Decision:
             "signoffs": [s.to_dict() for s in self.signoffs],
             "waivers_applied": list(self.waivers_applied),
             "waivers_ignored": list(self.waivers_ignored),
+            "risk_tier": self.risk_tier,
+            "objections": list(self.objections),
         }
         # Only present when set, so the JSON of an unlimited decision is unchanged.
         if self.what_if:
@@ -130,7 +135,7 @@ class Decision:
 
 
 def _apply(c: Any, raw: CriterionResult, policy: Policy, waivers: Sequence[Any], on: dt.date,
-           applied: list, ignored: list) -> CriterionResult:
+           applied: list, ignored: list, parties: ReviewParties, evidence_digest: str | None) -> CriterionResult:
     status = raw.status
     if status == "MISSING" and c.on_missing != "missing":
         status = "FAIL" if c.on_missing == "fail" else "WARN"
@@ -140,14 +145,16 @@ def _apply(c: Any, raw: CriterionResult, policy: Policy, waivers: Sequence[Any],
         for w in waivers:
             if field(w, "criterion_id", "criterion") != c.id:
                 continue
-            problem = waiver_problem(w, allowed_roles=allowed, max_days=policy.waivers.max_days, on=on)
+            problem = waiver_problem(w, allowed_roles=allowed, max_days=policy.waivers.max_days, on=on) or \
+                waiver_duty_problem(w, policy, parties, allowed=allowed, evidence_digest=evidence_digest)
             if problem is None and waiver is None:
                 waiver = waiver_to_dict(w)
             elif problem is not None:
                 ignored.append({**waiver_to_dict(w), "ignored_because": problem})
     if waiver is not None:
         applied.append(waiver)
-        reason = f"{raw.reason} — waived by {waiver['user']} ({waiver['role']}) until {waiver['expires']}: {waiver['rationale']}"
+        reason = (f"{raw.reason} — waived (proposed by {waiver['user']}, granted by {waiver['countersigned_by']} "
+                  f"as {waiver['countersigned_role']}) until {waiver['expires']}: {waiver['rationale']}")
         return dataclasses.replace(raw, status="WAIVED", reason=reason, waiver=waiver)
     if status == "FAIL" and c.severity == "advisory":
         status = "WARN"
@@ -207,6 +214,7 @@ def decide(
     qualitative: Mapping[str, Any] | None = None,
     signoffs: Sequence[Any] = (),
     waivers: Sequence[Any] = (),
+    parties: ReviewParties | None = None,
 ) -> Decision:
     """Evaluate every criterion of ``policy`` and reach GO, NO-GO or PENDING.
 
@@ -225,6 +233,12 @@ def decide(
         Questionnaire verdicts keyed by qualitative criterion id; None: those are MISSING.
     signoffs, waivers
         Store records (``Store.list_signoffs`` / ``Store.list_waivers``), oldest first.
+        Approvals that break a segregation-of-duties rule do not count (the role shows why);
+        a waiver counts only when countersigned by another person (four eyes) on the current
+        evidence and policy.
+    parties
+        Submitter, developers, model-card risk tier and objections of the review
+        (``parties_for_review``); None: nobody known, no objections, the default tier.
 
     Returns
     -------
@@ -232,13 +246,23 @@ def decide(
     """
     ev = dict(evidence)
     ev_digest = ev.get("evidence_digest")
-    roles = role_signoffs(policy.required_signoff_roles, signoffs, evidence_digest=ev_digest, policy_digest=policy.digest)
+    parties = parties or ReviewParties()
+    tier = policy.tier_of(parties.card_tier)
+    kept, void = counted_signoffs(policy, parties, signoffs, tier=tier, evidence_digest=ev_digest)
+    roles = role_signoffs(policy.signoff_roles_for(tier), kept, evidence_digest=ev_digest,
+                          policy_digest=policy.digest)
     by_role = {r.role: r for r in roles}
+    for record, rule in void:  # say why a role that someone approved still lacks a valid approval
+        role = field(record, "role")
+        if role in by_role and by_role[role].status in ("missing", "stale"):
+            by_role[role] = RoleSignoff(role, "missing", user=field(record, "user"), verdict="approve",
+                                        signed_at=str(field(record, "created_at")), void_because=rule)
+    roles = tuple(by_role[r.role] for r in roles)
     on = at.date()
     applied: list[dict[str, Any]] = []
     ignored: list[dict[str, Any]] = []
     results: list[CriterionResult] = []
-    for c in policy.criteria:
+    for c in policy.criteria_for(tier):
         if c.kind == "qualitative":
             raw = eval_qualitative(c, qualitative)
         elif c.kind == "governance":
@@ -247,7 +271,11 @@ def decide(
             raw = eval_signoff(c, by_role)
         else:
             raw = evaluate_criterion(c, ev)
-        results.append(_apply(c, raw, policy, waivers, on, applied, ignored))
+        results.append(_apply(c, raw, policy, waivers, on, applied, ignored, parties, ev_digest))
+    objections = tuple(_objection_dict(o) for o in parties.objections)
+    open_ones = [o for o in objections if o["status"] == "open"]
+    if open_ones:
+        results.append(_objection_result(open_ones))
     blockers = [c for c in results if _blocks(c)]
     if any(c.status == "FAIL" for c in blockers):
         outcome: Outcome = "NO-GO"
@@ -268,7 +296,24 @@ def decide(
         signoffs=roles,
         waivers_applied=tuple(applied),
         waivers_ignored=tuple(ignored),
+        risk_tier=tier,
+        objections=objections,
     )
+
+
+def _objection_dict(o: Any) -> dict[str, Any]:
+    keys = ("objection_id", "author", "rationale", "created_at", "status", "resolved_by", "resolved_role",
+            "resolution", "resolved_at")
+    return {k: field(o, k) for k in keys}
+
+
+def _objection_result(open_ones: list[dict[str, Any]]) -> CriterionResult:
+    # Dissent is not a policy criterion: it is a person saying "not yet". It blocks as MISSING
+    # (PENDING), never as FAIL, and cannot be waived: only resolving it clears it.
+    reason = "; ".join(f"objection {o['objection_id']} by {o['author']}: {o['rationale']}" for o in open_ones)
+    return CriterionResult(id="open-objections", kind="objection", severity="blocking",
+                           description="No reviewer's objection is left unresolved.", status="MISSING",
+                           raw_status="MISSING", reason=f"{len(open_ones)} open: {reason}")
 
 
 __all__ = ["DECISION_SCHEMA_VERSION", "EXIT_CODES", "Decision", "limit_decision", "Outcome", "RoleSignoff", "decide", "role_signoffs"]

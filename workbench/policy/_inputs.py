@@ -8,6 +8,7 @@ from typing import Any
 
 from workbench.governance import governance_for_review
 from workbench.policy._decision import decide
+from workbench.policy._duties import parties_for_review
 from workbench.policy._schema import QualitativeCriterion
 from workbench.questionnaires import load_templates, qualitative_verdict
 
@@ -105,8 +106,9 @@ def decide_review(
     qualitative = qualitative_for_review(policy, store=store, review_id=review_id)
     signoffs = store.list_signoffs(review_id) if store is not None and review_id else ()
     waivers = store.list_waivers(review_id) if store is not None and review_id else ()
+    parties = parties_for_review(review, store=store, review_id=review_id)
     return decide(policy, evidence, at=at, governance=governance, qualitative=qualitative,
-                  signoffs=signoffs, waivers=waivers)
+                  signoffs=signoffs, waivers=waivers, parties=parties)
 
 
 __all__ = ["authoritative_policy", "decide_review", "model_name", "qualitative_for_review"]

@@ -93,11 +93,12 @@ class Policy(PolicyModel):
         return tuple(self.promotion_roles or ("operations",))
 
     def criterion(self, criterion_id: str) -> Criterion:
-        """The criterion with this id (raises PolicyError naming the known ids)."""
-        for c in self.criteria:
+        """The criterion with this id, base or of a risk tier (raises PolicyError naming the known ids)."""
+        every = [*self.criteria, *(c for t in self.risk_tiers.values() for c in t.criteria)]
+        for c in every:
             if c.id == criterion_id:
                 return c
-        known = ", ".join(c.id for c in self.criteria)
+        known = ", ".join(c.id for c in every)
         raise PolicyError(f"policy {self.id}: no criterion {criterion_id!r} (known: {known})")
 
     def waiver_roles(self, criterion_id: str) -> tuple[str, ...]:
@@ -115,6 +116,44 @@ class Policy(PolicyModel):
             if isinstance(c, SignoffCriterion):
                 roles.extend(r for r in c.roles if r not in roles)
         return tuple(roles)
+
+    def tier_of(self, card_tier: object) -> str | None:
+        """The risk tier that applies to a model card's ``risk_tier`` (None: the policy has no tiers).
+
+        A card without a tier gets ``default_risk_tier``; a tier the policy does not define is a
+        PolicyError (a typo must not silently lower the bar).
+        """
+        if not self.risk_tiers:
+            return None
+        tier = str(card_tier if card_tier not in (None, "") else self.default_risk_tier)
+        if tier not in self.risk_tiers:
+            raise PolicyError(f"model card risk_tier {card_tier!r}: policy {self.id} defines tiers "
+                              f"{', '.join(sorted(self.risk_tiers))}")
+        return tier
+
+    def criteria_for(self, tier: str | None) -> tuple[Criterion, ...]:
+        """The criteria a model of ``tier`` is judged by: the base ones (sign-off roles replaced
+        when the tier names its own) plus the tier's extra criteria."""
+        spec = self.risk_tiers.get(tier) if tier is not None else None
+        if spec is None:
+            return tuple(self.criteria)
+        base = tuple(c.model_copy(update={"roles": spec.signoff_roles})
+                     if isinstance(c, SignoffCriterion) and spec.signoff_roles else c for c in self.criteria)
+        return (*base, *spec.criteria)
+
+    def signoff_roles_for(self, tier: str | None) -> tuple[str, ...]:
+        """Every role a sign-off criterion of ``tier`` names, in order, without repeats."""
+        roles: list[str] = []
+        for c in self.criteria_for(tier):
+            if isinstance(c, SignoffCriterion):
+                roles.extend(r for r in c.roles if r not in roles)
+        return tuple(roles)
+
+    def objection_roles(self, tier: str | None) -> tuple[str, ...]:
+        """Roles that may accept (resolve) an objection."""
+        if self.objections.resolvable_by is not None:
+            return tuple(self.objections.resolvable_by)
+        return self.signoff_roles_for(tier)
 
     def to_json(self) -> str:
         """Canonical JSON of the policy (what the digest hashes)."""

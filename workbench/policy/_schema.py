@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workbench.auth import Role
+from workbench.auth import INDEPENDENT_ROLES, Role
 
 Severity = Literal["blocking", "advisory"]
 CIEnd = Literal["point", "lower", "upper"]
@@ -235,6 +235,36 @@ class WaiverRules(_Strict):
     max_days: int | None = Field(default=None, ge=1, description="longest allowed waiver (expiry - grant)")
 
 
+class IndependenceRules(_Strict):
+    """Segregation of duties, strict by default; each rule's name is quoted when it refuses."""
+
+    distinct_signers: bool = Field(
+        default=True, description="rule distinct-signers: each required role is approved by a different person")
+    independent_roles: tuple[Role, ...] = Field(
+        default=INDEPENDENT_ROLES,
+        description="roles the review's submitter and the model card's developer may not approve")
+    submitter_not_independent: bool = Field(
+        default=True, description="rule submitter-not-independent: enforce independent_roles")
+    waiver_grantor_not_beneficiary: bool = Field(
+        default=True, description="rule waiver-grantor-not-beneficiary: the submitter or developer, whose "
+                                  "sign-off request a waiver unblocks, cannot countersign (grant) it")
+
+
+class RiskTier(_Strict):
+    """What one risk tier (model card ``risk_tier``: 1 high, 2, 3 low) requires."""
+
+    signoff_roles: tuple[Role, ...] | None = Field(
+        default=None, min_length=1,
+        description="replaces the roles of every sign-off criterion for this tier; null: keep them")
+    criteria: tuple[Criterion, ...] = Field(default=(), description="extra criteria for this tier")
+
+
+class ObjectionRules(_Strict):
+    resolvable_by: tuple[Role, ...] | None = Field(
+        default=None, description="roles that may accept (resolve) another person's objection; "
+                                  "null: the required sign-off roles")
+
+
 class PolicyModel(_Strict):
     """The policy document (the ``Policy`` class adds the digest and helpers)."""
 
@@ -252,6 +282,13 @@ class PolicyModel(_Strict):
         default=None, min_length=1,
         description="roles allowed to move the registry alias on GO (`workbench promote`); default operations",
     )
+    independence: IndependenceRules = IndependenceRules()
+    # YAML's `1:` is an int; policies are validated in JSON mode, where keys are text.
+    risk_tiers: dict[Literal["1", "2", "3"], RiskTier] = Field(
+        default_factory=dict, description="per model card risk_tier (1 high, 2, 3 low): roles and extra criteria")
+    default_risk_tier: Literal[1, 2, 3] = Field(
+        default=1, description="tier of a model whose card names none (strict: the highest risk)")
+    objections: ObjectionRules = ObjectionRules()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicyModel:
@@ -260,6 +297,10 @@ class PolicyModel(_Strict):
             if c.id in seen:
                 raise ValueError(f"criteria.{i}.id: duplicate criterion id {c.id!r}")
             seen.add(c.id)
+        for tier, spec in self.risk_tiers.items():
+            for i, c in enumerate(spec.criteria):
+                if c.id in seen:
+                    raise ValueError(f"risk_tiers.{tier}.criteria.{i}.id: duplicate criterion id {c.id!r}")
         return self
 
 
@@ -270,11 +311,14 @@ __all__ = [
     "DriftCriterion",
     "FairnessCriterion",
     "GovernanceCriterion",
+    "IndependenceRules",
+    "ObjectionRules",
     "OperationalCriterion",
     "PolicyModel",
     "QualitativeCriterion",
     "RelativeCriterion",
     "ReplayCriterion",
+    "RiskTier",
     "RobustnessCriterion",
     "Role",
     "Severity",

@@ -55,9 +55,11 @@ class RoleSignoff:
     comment: str | None = None
     signed_at: str | None = None
     stale_because: str | None = None
+    void_because: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "void_because": self.void_because,
             "role": self.role,
             "status": self.status,
             "user": self.user,
@@ -131,17 +133,21 @@ def waiver_to_dict(w: Any) -> dict[str, Any]:
         "expires": _iso(field(w, "expires", "expires_on")),
         "granted_at": _iso(field(w, "created_at", "granted_at", "ts")),
         "evidence_digest": field(w, "evidence_digest"),
+        "countersigned_by": field(w, "countersigned_by"),
+        "countersigned_role": field(w, "countersigned_role"),
     }
 
 
 def waiver_problem(w: Any, *, allowed_roles: tuple[str, ...], max_days: int | None, on: dt.date) -> str | None:
-    """Why a waiver does not count (None when it does)."""
+    """Why a waiver does not count by its dates (None when it does).
+
+    Who granted it (four eyes, the countersigner's role, independence) and whether it is stale
+    is ``waiver_duty_problem``'s job; ``allowed_roles`` is kept for callers of this signature.
+    """
     if field(w, "revoked", default=False) or field(w, "revoked_at") is not None:
         return "revoked"
-    role = field(w, "role")
-    if role not in allowed_roles:
-        allowed = ", ".join(allowed_roles) or "nobody (not waivable)"
-        return f"granted as {role}, but the policy lets only {allowed} waive it"
+    if not allowed_roles:
+        return "the criterion is not waivable"
     expires = _as_date(field(w, "expires", "expires_on"))
     if expires is None:
         return "has no valid expiry date"

@@ -170,14 +170,35 @@ def _clip(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _waiver_state(w: Mapping[str, Any]) -> str:
+    if w.get("status"):
+        return str(w["status"]).upper()
+    if w.get("revoked_at"):
+        return "REVOKED"
+    # four eyes: a waiver counts only once a second person countersigned it
+    return "ACCEPTED" if w.get("countersigned_by") or "countersigned_by" not in w else "PROPOSED"
+
+
 def _waiver_table(inp: PacketInput) -> Any:
     rows = [(str(w.get("criterion") or w.get("criterion_id") or "—"), str(w.get("rationale") or "—"),
-             f"{w.get('approver') or w.get('user') or '—'} ({w.get('role') or '—'})",
-             str(w.get("expires") or w.get("expiry") or w.get("expires_at") or "—"),
-             str(w.get("status") or ("REVOKED" if w.get("revoked_at") else "ACCEPTED")).upper())
+             f"{w.get('approver') or w.get('user') or '—'} ({w.get('role') or '—'})"
+             + (f"; granted by {w['countersigned_by']} ({w.get('countersigned_role') or '—'})"
+                if w.get("countersigned_by") else ""),
+             str(w.get("expires") or w.get("expiry") or w.get("expires_at") or "—"), _waiver_state(w))
             for w in inp.waivers]
-    return table(("Waived criterion", "Rationale", "Approver (role)", "Expires", "Status"), rows,
-                 widths=(2.2, 4.6, 2.3, 1.5, 1.2), status_col=4)
+    return table(("Waived criterion", "Rationale", "Proposed by; granted by (role)", "Expires", "Status"), rows,
+                 widths=(2.2, 4.2, 2.7, 1.5, 1.2), status_col=4)
+
+
+def _objection_table(objections: Sequence[Mapping[str, Any]]) -> Any:
+    rows = [(str(o.get("objection_id")), str(o.get("author") or "—"), str(o.get("rationale") or "—"),
+             str(o.get("status") or "open").upper(),
+             "—" if o.get("status") in (None, "open") else
+             f"{o.get('resolved_by')}" + (f" ({o['resolved_role']})" if o.get("resolved_role") else "")
+             + f": {o.get('resolution') or ''}")
+            for o in objections]
+    return table(("#", "Raised by", "Objection", "Status", "Resolution"), rows,
+                 widths=(0.5, 1.6, 4.4, 1.3, 3.8), status_col=3)
 
 
 def _comment(c: Any, question: Any) -> tuple[str, str, str]:
@@ -335,6 +356,10 @@ def _signoffs(inp: PacketInput) -> Section:
         blocks.append(missing("Sign-offs"))
     blocks.append(Heading("Waivers"))
     blocks.append(_waiver_table(inp) if inp.waivers else missing("Waivers"))
+    # Dissent as the decision recorded it: an open objection is why a decision stayed PENDING.
+    objections = inp.decision.get("objections") or ()
+    blocks.append(Heading("Objections"))
+    blocks.append(_objection_table(objections) if objections else Para("No reviewer objected.", "note"))
     return Section("signoffs", "Sign-offs and waivers", tuple(blocks))
 
 

@@ -6,6 +6,8 @@ The public face of ``workbench.store``: import from here; the ``_`` modules are 
 
 from workbench.store._store import (
     Alert,
+    ApiToken,
+    Objection,
     AuditEntry,
     AuditVerification,
     DecisionRecord,
@@ -32,6 +34,8 @@ from workbench.store._reviews import (
 
 __all__ = [
     "Alert",
+    "ApiToken",
+    "Objection",
     "AuditEntry",
     "AuditVerification",
     "DOCUMENT_KINDS",

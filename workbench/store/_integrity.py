@@ -40,6 +40,9 @@ BOUND_TABLES: dict[str, tuple[str, ...]] = {
     "decisions": ("decision_id",),
     "documents": ("review_id", "kind"),
     "policy_registrations": ("registration_id",),
+    "objections": ("objection_id",),
+    # roles decide who may sign: an `UPDATE users SET roles` outside the workbench is an edit
+    "users": ("name",),
 }
 CHECKPOINT_EVERY_S = 24 * 3600
 

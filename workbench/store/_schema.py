@@ -164,6 +164,49 @@ CREATE TABLE alerts (
 CREATE INDEX responses_key ON responses(review_id, questionnaire_id, reviewer);
 """
 
+# Who may act (issue 15, items 4-7): demo marking, login throttling, API tokens, four-eyes
+# waivers (countersignature columns) and objections.
+_V4 = """
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    set_at TEXT NOT NULL
+);
+CREATE TABLE login_throttle (
+    name TEXT PRIMARY KEY,             -- the name tried, known user or not
+    failures INTEGER NOT NULL,         -- consecutive failures since the last success
+    last_failure TEXT NOT NULL,
+    locked_until TEXT
+);
+CREATE TABLE api_tokens (
+    token_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    scopes TEXT NOT NULL,              -- JSON array, sorted
+    token_hash TEXT NOT NULL,          -- sha256 hex of the secret part; the token is never stored
+    expires TEXT NOT NULL,             -- last valid day (ISO date)
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT
+);
+ALTER TABLE waivers ADD COLUMN countersigned_by TEXT;
+ALTER TABLE waivers ADD COLUMN countersigned_role TEXT;
+ALTER TABLE waivers ADD COLUMN countersigned_at TEXT;
+CREATE TABLE objections (
+    objection_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    author TEXT NOT NULL REFERENCES users(name),
+    rationale TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'accepted', 'withdrawn')),
+    resolved_by TEXT,
+    resolved_role TEXT,
+    resolution TEXT,
+    resolved_at TEXT
+);
+CREATE INDEX objections_review ON objections(review_id);
+"""
+
 
 _V3 = """
 CREATE TABLE audit_macs (
@@ -239,7 +282,7 @@ def _statements(sql: str) -> list[str]:
 
 
 #: Ordered migrations; migration ``i`` (1-based) brings the schema to version ``i``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2), _v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2), _v3, _script(_V4))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

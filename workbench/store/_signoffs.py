@@ -53,10 +53,21 @@ class Waiver:
     revoked_at: str | None
     revoked_by: str | None
     revoke_reason: str | None
+    countersigned_by: str | None = None
+    countersigned_role: str | None = None
+    countersigned_at: str | None = None
 
     def is_active(self, on: date) -> bool:
-        """Not revoked and not expired on ``on`` (the expiry day itself still counts)."""
-        return self.revoked_at is None and date.fromisoformat(self.expires) >= on
+        """Countersigned, not revoked and not expired on ``on`` (the expiry day itself still counts)."""
+        return (self.countersigned_by is not None and self.revoked_at is None
+                and date.fromisoformat(self.expires) >= on)
+
+    @property
+    def state(self) -> str:
+        """``proposed`` (awaiting a countersignature), ``countersigned`` or ``revoked``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "countersigned" if self.countersigned_by is not None else "proposed"
 
 
 def _need_user(user: Any, what: str) -> User:
@@ -81,7 +92,8 @@ class SignoffsMixin:
         Raises
         ------
         PermissionDenied
-            ``user`` does not hold ``role`` or is disabled (the attempt is audited).
+            ``user`` does not hold ``role`` or is disabled (the attempt is audited). Segregation
+            of duties is checked before, by ``workbench.policy.record_signoff``.
         StoreError
             Unknown review, bad verdict, missing digests.
         """
@@ -116,7 +128,11 @@ class SignoffsMixin:
 
     def add_waiver(self: Store, review_id: str, user: User, role: str, *, criterion_id: str, rationale: str,
                    expires: date, evidence_digest: str, policy_digest: str) -> Waiver:
-        """Waive ``criterion_id`` as ``role`` until ``expires`` (a date after today)."""
+        """Propose waiving ``criterion_id`` as ``role`` until ``expires`` (a date after today).
+
+        The waiver applies only once a different person countersigns it
+        (:meth:`countersign_waiver`); audited as ``waiver_added`` (the proposal).
+        """
         user = _need_user(user, "waiver user")
         self.authorize(user, "waive", role=role, subject=review_id)
         criterion_id = _need_text(criterion_id, "criterion_id", "name the policy criterion being waived")
@@ -147,6 +163,54 @@ class SignoffsMixin:
                         "rationale": rationale, "expires": expires.isoformat(),
                         "evidence_digest": evidence_digest, "policy_digest": policy_digest},
                        bound=(("waivers", (waiver_id,)),))
+        return self._waiver(waiver_id)
+
+    def countersign_waiver(self: Store, waiver_id: int, user: User, role: str, *, allowed_roles: tuple[str, ...],
+                           evidence_digest: str, policy_digest: str) -> Waiver:
+        """Countersign a proposed waiver as ``role`` (four eyes): it applies from now on.
+
+        Raises
+        ------
+        PermissionDenied
+            (audited) ``user`` proposed it (rule ``four-eyes-waiver``), does not hold ``role``, or
+            ``role`` is not among ``allowed_roles`` (the criterion's ``waivable_by``).
+            Also (audited) revoked or already countersigned, or proposed against other evidence
+            or another policy (stale: propose it again).
+        """
+        user = _need_user(user, "countersign user")
+        waiver = self._waiver(waiver_id)
+        self.authorize(user, "countersign_waiver", role=role, subject=waiver.review_id)
+        if user.name == waiver.user:
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"four-eyes-waiver: {user.name!r} proposed waiver {waiver_id} and cannot also countersign it; "
+                      "another holder of a waiving role must")
+        if role not in allowed_roles:
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waivable-by: {waiver.criterion_id} may be waived only by {', '.join(allowed_roles) or 'nobody'}, "
+                      f"not {role}")
+        # Refusals below are audited too (deny), in the app as in the CLI.
+        if waiver.revoked_at is not None:
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waiver {waiver_id} was revoked at {waiver.revoked_at}")
+        if waiver.countersigned_by is not None:
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waiver {waiver_id} was already countersigned by {waiver.countersigned_by}")
+        if (waiver.evidence_digest, waiver.policy_digest) != (evidence_digest, policy_digest):
+            what = "evidence" if waiver.evidence_digest != evidence_digest else "policy"
+            self.deny(user, "countersign_waiver", waiver.review_id,
+                      f"waiver {waiver_id} is stale: the {what} changed since it was proposed; "
+                      "propose it again on the current evidence and policy")
+        with self.transaction():
+            self._execute("UPDATE waivers SET countersigned_by = ?, countersigned_role = ?, countersigned_at = ? "
+                          "WHERE waiver_id = ? AND countersigned_by IS NULL",
+                          (user.name, role, self.now(), waiver.waiver_id))
+            self.audit(user, "waiver_countersigned", waiver.review_id,
+                       {"waiver_id": waiver.waiver_id, "role": role, "criterion_id": waiver.criterion_id},
+                       bound=(("waivers", (waiver.waiver_id,)),))
+        return self._waiver(waiver_id)
+
+    def get_waiver(self: Store, waiver_id: int) -> Waiver:
+        """The waiver with this id (StoreError when there is none)."""
         return self._waiver(waiver_id)
 
     def _waiver(self: Store, waiver_id: int) -> Waiver:

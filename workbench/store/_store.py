@@ -67,7 +67,17 @@ Sign-offs and waivers (``workbench/_store_signoffs.py``)
     -> SignOff``; ``list_signoffs(review_id) -> list[SignOff]``;
     ``add_waiver(review_id, user, role, *, criterion_id, rationale, expires, evidence_digest,
     policy_digest) -> Waiver``; ``list_waivers(review_id, *, active_only=False, on=None)``;
+    ``countersign_waiver(waiver_id, user, role, *, allowed_roles, evidence_digest, policy_digest)
+    -> Waiver`` (four eyes: a waiver applies only once countersigned by someone else);
     ``revoke_waiver(waiver_id, user, *, reason) -> Waiver``.
+Who may act (``_users``, ``_tokens``, ``_objections``)
+    ``authenticate`` is throttled per name (back-off, lock-out; ``unlock_user``);
+    ``deny(user, action, subject, reason)`` audits and raises a refusal;
+    ``is_demo`` / ``mark_demo(actor=)``; ``create_token(owner, scopes, *, expires, actor)``,
+    ``authenticate_token(text, *, scope)``, ``get_token``, ``list_tokens``, ``revoke_token``;
+    ``get_waiver(waiver_id)``;
+    ``add_objection(review_id, user, *, rationale)``, ``list_objections``, ``get_objection``,
+    ``resolve_objection(objection_id, user, *, outcome, rationale, role, allowed_roles)``.
 Monitoring (``workbench/_store_monitoring.py``)
     ``add_monitoring_batch(review_id, *, batch_digest, rows, window_start, window_end,
     metrics, actor) -> MonitoringBatch``; ``find_monitoring_batch(review_id, batch_digest)``;
@@ -101,6 +111,8 @@ from workbench.store._integrity import IntegrityReport
 from workbench.store._audit import AuditEntry, AuditVerification
 from workbench.store._policies import PoliciesMixin, PolicyRegistration
 from workbench.store._monitoring import Alert, MonitoringBatch, MonitoringMixin
+from workbench.store._objections import Objection, ObjectionsMixin
+from workbench.store._tokens import ApiToken, TokensMixin
 from workbench.store._responses import Response, ResponsesMixin
 from workbench.store._reviews import (
     DecisionRecord,
@@ -124,7 +136,8 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin, PoliciesMixin):
+class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin, PoliciesMixin,
+            TokensMixin, ObjectionsMixin):
     """An open review store. Create with :meth:`Store.open`, not the constructor."""
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime],
@@ -444,6 +457,8 @@ __all__ = [
     "ROLES",
     "SCHEMA_VERSION",
     "Alert",
+    "ApiToken",
+    "Objection",
     "AuditEntry",
     "AuditVerification",
     "DecisionRecord",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench.auth import ROLES, User, hash_password, permission_problem, validate_roles, verify_password
 from workbench.errors import PermissionDenied, StoreError
@@ -14,6 +15,26 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _UNKNOWN_USER = "authentication failed for {name!r}: unknown user or wrong password"
+
+#: Consecutive failed sign-ins allowed without delay; then each attempt waits 2**k seconds.
+FREE_FAILURES = 3
+#: Consecutive failed sign-ins after which the name is locked for LOCKOUT_SECONDS.
+LOCKOUT_FAILURES = 10
+LOCKOUT_SECONDS = 15 * 60
+
+
+def _throttle_wait(state: dict[str, Any] | None, now: datetime) -> float | None:
+    """Seconds the next attempt must still wait (None: it may go ahead)."""
+    if not state:
+        return None
+    if state["locked_until"]:
+        left = (datetime.fromisoformat(state["locked_until"]) - now).total_seconds()
+        return left if left > 0 else None
+    if state["failures"] < FREE_FAILURES:
+        return None
+    delay = 2.0 ** (state["failures"] - FREE_FAILURES)
+    left = (datetime.fromisoformat(state["last_failure"]) + timedelta(seconds=delay) - now).total_seconds()
+    return left if left > 0 else None
 
 
 def _user(row: dict[str, Any]) -> User:
@@ -87,7 +108,8 @@ class UsersMixin:
                 (name, display_name or name, json.dumps(list(role_tuple)), hashed, now, now),
             )
             self.audit(actor, "user_added", f"user:{name}",
-                       {"roles": list(role_tuple), "has_password": hashed is not None})
+                       {"roles": list(role_tuple), "has_password": hashed is not None},
+                       bound=(("users", (name,)),))
         return self.require_user(name)
 
     def _update_user(self: Store, name: str, actor: str | User, action: str,
@@ -98,7 +120,7 @@ class UsersMixin:
         with self.transaction():
             self._execute(f"UPDATE users SET {columns}, updated_at = ? WHERE name = ?",
                           (*sets.values(), self.now(), name))
-            self.audit(actor, action, f"user:{name}", payload)
+            self.audit(actor, action, f"user:{name}", payload, bound=(("users", (name,)),))
         return self.require_user(name)
 
     def disable_user(self: Store, name: str, *, actor: str | User) -> User:
@@ -125,22 +147,99 @@ class UsersMixin:
 
         A failure raises :class:`PermissionDenied` with the same message whether the name
         or the password was wrong, and is audited as ``login_failed`` (without the password).
+        Unknown names and users without a password run the same scrypt derivation as a real
+        check (:func:`workbench.auth.dummy_hash`), so the time does not reveal who exists.
+
+        Throttling is per name tried (known or not): after :data:`FREE_FAILURES` consecutive
+        failures each further attempt must wait ``2**k`` seconds (``login_throttled``), and
+        after :data:`LOCKOUT_FAILURES` the name is locked for :data:`LOCKOUT_SECONDS`
+        (``login_locked``), unless an admin runs ``workbench users unlock``. A success
+        clears the count.
         """
+        key = str(name)[:128]
+        now = self._clock().astimezone(UTC)
+        state = self._fetchone("SELECT * FROM login_throttle WHERE name = ?", (key,))
+        wait = _throttle_wait(state, now)
+        if wait is not None:
+            locked = bool(state and state["locked_until"])
+            self.audit(key or "?", "login_locked_out" if locked else "login_throttled", f"user:{key}",
+                       {"failures": state["failures"] if state else 0, "retry_after_s": round(wait, 1)})
+            if locked:
+                raise PermissionDenied(
+                    f"sign-in for {key!r} is locked after {state['failures']} failed attempts; try again in "  # type: ignore[index]
+                    f"{wait / 60:.0f} min or ask an admin to run `workbench users unlock {key}`")
+            raise PermissionDenied(f"too many failed sign-ins for {key!r}: wait {wait:.0f} s before trying again")
         row = self._fetchone("SELECT * FROM users WHERE name = ?", (name,))
+        ok = verify_password(password, row["password_hash"] if row else None)  # same KDF either way
         reason = None
         if row is None:
             reason = "unknown user"
-        elif not verify_password(password, row["password_hash"]):
+        elif not ok:
             reason = "wrong password" if row["password_hash"] else "no password set"
         elif not row["active"]:
             reason = "user disabled"
         if reason is not None:
-            self.audit(str(name) or "?", "login_failed", f"user:{name}", {"reason": reason})
+            failures = self._record_login_failure(key, reason, now, state)
             if reason == "user disabled":
                 raise PermissionDenied(f"user {name!r} is disabled; ask an admin to enable it")
+            if failures >= LOCKOUT_FAILURES:
+                raise PermissionDenied(f"{_UNKNOWN_USER.format(name=name)}; sign-in is now locked for "
+                                       f"{LOCKOUT_SECONDS // 60} min after {failures} failed attempts")
             raise PermissionDenied(_UNKNOWN_USER.format(name=name))
-        self.audit(name, "login", f"user:{name}", {})
+        with self.transaction():
+            self._execute("DELETE FROM login_throttle WHERE name = ?", (key,))
+            self.audit(name, "login", f"user:{name}", {})
+        assert row is not None  # reason is None only for an existing, active user
         return _user(row)
+
+    def _record_login_failure(self: Store, key: str, reason: str, now: datetime,
+                              state: dict[str, Any] | None) -> int:
+        failures = (state["failures"] if state else 0) + 1
+        locked_until = (now + timedelta(seconds=LOCKOUT_SECONDS)).isoformat() if failures >= LOCKOUT_FAILURES else None
+        with self.transaction():
+            self._execute(
+                "INSERT INTO login_throttle (name, failures, last_failure, locked_until) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET failures = excluded.failures, "
+                "last_failure = excluded.last_failure, locked_until = excluded.locked_until",
+                (key, failures, now.isoformat(), locked_until))
+            self.audit(key or "?", "login_failed", f"user:{key}", {"reason": reason, "failures": failures})
+            if locked_until:
+                self.audit(key or "?", "login_locked", f"user:{key}",
+                           {"failures": failures, "locked_until": locked_until})
+        return failures
+
+    def unlock_user(self: Store, name: str, *, actor: str | User) -> None:
+        """Clear the failed sign-in count and lock of ``name`` (an admin's job; audited)."""
+        self._authorize_actor(actor, "manage_users", subject=f"user:{name}")
+        with self.transaction():
+            self._execute("DELETE FROM login_throttle WHERE name = ?", (str(name)[:128],))
+            self.audit(actor, "user_unlocked", f"user:{name}", {})
+
+    # ------------------------------------------------------------------ demo store
+    @property
+    def is_demo(self: Store) -> bool:
+        """True for a store created as a demo store (``workbench users demo`` on a new store)."""
+        row = self._fetchone("SELECT value FROM store_meta WHERE key = 'demo'")
+        return bool(row and row["value"] == "true")
+
+    def mark_demo(self: Store, *, actor: str) -> None:
+        """Mark a *new* store as a demo store (public demo passwords are allowed only there).
+
+        Raises
+        ------
+        StoreError
+            The store already has users: a store in use never becomes a demo.
+        """
+        if self.is_demo:
+            return
+        with self.transaction():
+            used = self._fetchone("SELECT count(*) AS n FROM users")
+            if used and used["n"]:
+                raise StoreError(
+                    f"{self.path}: not a demo store: it already holds users, so it will never "
+                    "get the public demo users; use a new --db for the demo (`make run` uses data/workbench.db)")
+            self._execute("INSERT INTO store_meta (key, value, set_at) VALUES ('demo', 'true', ?)", (self.now(),))
+            self.audit(actor, "store_marked_demo", "store", {})
 
     def authorize(self: Store, user: User, action: str, *, role: str | None = None,
                   subject: str | None = None) -> None:
@@ -164,6 +263,20 @@ class UsersMixin:
         if not self._depth:
             self._flush_denials()
         raise PermissionDenied(problem)
+
+    def deny(self: Store, user: User | str, action: str, subject: str, reason: str) -> NoReturn:
+        """Audit a refusal decided outside :func:`workbench.auth.permission_problem` and raise it.
+
+        Used for segregation-of-duties rules (the reason starts with the rule's name) and for
+        refused credentials; the ``permission_denied`` entry commits even when the caller's
+        transaction rolls back.
+        """
+        name = getattr(user, "name", user)
+        self._pending_denials.append((str(name) or "?", "permission_denied", subject,
+                                      {"attempted": action, "reason": reason}))
+        if not self._depth:
+            self._flush_denials()
+        raise PermissionDenied(reason)
 
     def _authorize_actor(self: Store, actor: str | User, action: str, *, role: str | None = None,
                          subject: str | None = None) -> None:
