@@ -151,18 +151,24 @@ def test_a_wrong_password_cannot_promote(go, monkeypatch, capsys):
     assert go.registry.snapshot(MODEL) == before
 
 
-def test_a_file_candidate_cannot_be_promoted(go, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(("candidate", "what"), [
+    ({"path": "models/candidate.skops", "trusted_types": ["sklearn.tree._tree.Tree"]}, "a file"),
+    ({"predictions": "score"}, "precomputed predictions"),
+])
+def test_a_candidate_without_a_registry_version_cannot_be_promoted(go, monkeypatch, capsys, candidate, what):
+    before = go.registry.snapshot(MODEL)
     raw = yaml.safe_load(go.manifest.read_text())
-    raw["candidate"] = {"path": str(go.root / "models" / "candidate.skops"), "trusted_types": ["sklearn.tree._tree.Tree"]}
-    other = go.root / "file-review.yaml"
+    raw["candidate"] = candidate
+    other = go.root / "other-review.yaml"
     other.write_text(yaml.safe_dump(raw))
     try:
         assert run(monkeypatch, go.cli("promote", str(other), "--keys", str(go.keys))) == 2
         err = capsys.readouterr().err
-        assert err.startswith("workbench: error: file-review.yaml: candidate: is a file, not a registry version")
+        assert err.startswith(f"workbench: error: other-review.yaml: candidate: is {what}, not a registry version")
         assert err.count("\n") == 1
     finally:
         other.unlink()
+    assert go.registry.snapshot(MODEL) == before
 
 
 def test_an_interrupted_promotion_is_undone_and_the_next_call_completes_it(go):

@@ -150,10 +150,13 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: Any, store: A
         return _refuse(store, user, review_id, name, alias, reasons, recovered)
     run = store.evidence_by_digest(review_id, review.evidence_digest)
     if run is None or run.evidence is None:
-        reasons.append("no evidence was computed for the artefacts as they are now: the registry or a file changed "
-                       "since the review")
         latest = store.latest_evidence(review_id)
-        if latest is not None and latest.evidence is not None:
+        if latest is None or latest.evidence is None:
+            reasons.append(f"the store holds no evidence for this review: run `workbench gate {manifest.display_file}` "
+                           "(it computes and stores the evidence), sign off, then `workbench report`")
+        else:
+            reasons.append("no evidence was computed for the artefacts as they are now: the registry or a file "
+                           "changed since the review")
             reasons += lineage_changes(latest.evidence.get("artefacts", ()), [a.to_dict() for a in review.artefacts])
         return _refuse(store, user, review_id, name, alias, reasons, recovered)
     decision = decide_review(review, policy, run.evidence, at=at, store=store, review_id=review_id)

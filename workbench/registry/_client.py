@@ -38,8 +38,8 @@ def _mlflow_call(what: str, uri: str) -> Iterator[None]:
     """Quiet MLflow (its deprecation warnings and INFO logs are not ours) and turn its
     exceptions into one RegistryError line naming ``what`` and the registry."""
     saved = {k: os.environ.get(k) for k in _HTTP_DEFAULTS}
-    for key, value in _HTTP_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    for key, default in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, default)
     logger = logging.getLogger("mlflow")
     level = logger.level
     logger.setLevel(logging.WARNING)
@@ -53,11 +53,11 @@ def _mlflow_call(what: str, uri: str) -> Iterator[None]:
         raise RegistryError(_message(exc, what, uri)) from None
     finally:
         logger.setLevel(level)
-        for key, value in saved.items():
-            if value is None:
+        for key, before in saved.items():
+            if before is None:
                 os.environ.pop(key, None)
             else:
-                os.environ[key] = value
+                os.environ[key] = before
 
 
 def _message(exc: Exception, what: str, uri: str) -> str:
