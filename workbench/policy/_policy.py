@@ -25,7 +25,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import PrivateAttr, ValidationError
 
 from workbench.policy._eval import CriterionResult, ItemResult, evaluate_criterion, greater_is_better
@@ -44,7 +43,7 @@ from workbench.policy._schema import (
     SignoffCriterion,
     WaiverRules,
 )
-from workbench.yamlio import read_yaml
+from workbench.yamlio import parse_yaml, read_yaml
 from workbench.canonical import canonical_json, digest
 from workbench.errors import PolicyError
 
@@ -192,7 +191,8 @@ def default_policy_text() -> str:
 
 def default_policy() -> Policy:
     """The shipped default policy, validated."""
-    return parse_policy(yaml.safe_load(default_policy_text()), source="default_policy.yaml")
+    raw = parse_yaml(default_policy_text(), label="default_policy.yaml", error=PolicyError)
+    return parse_policy(raw, source="default_policy.yaml")
 
 
 def policy_json_schema() -> dict[str, Any]:
