@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,11 @@ _SUFFIX_FORMATS: dict[str, ModelFormat] = {
     ".pickle": "pickle",
     ".joblib": "joblib",
 }
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Strict(BaseModel):
@@ -194,6 +200,16 @@ class Manifest(_Strict):
             if entry is not None and entry.predictions_file is not None and not self.id_column:
                 raise ValueError(f"{role}.predictions_file is joined on id_column: set id_column")
         return self
+
+    @field_validator("positive_label")
+    @classmethod
+    def _scalar_label(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ValueError(f"must be a single class label (a string or a number), got {type(value).__name__} "
+                             f"{_short(value)}; e.g. positive_label: 1")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"must be a finite class label, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _binary_needs_positive_label(self) -> Manifest:
