@@ -15,7 +15,18 @@ from workbench.metrics._paired import (
     paired_delta,
     reading,
 )
-from workbench.metrics._registry import MetricSpec, MetricValue, get_metric, greater_is_better, metrics_for
+from workbench.metrics._registry import (
+    CALIBRATION_DIRECTIONS,
+    METRIC_LABELS,
+    MetricSpec,
+    MetricValue,
+    get_metric,
+    greater_is_better,
+    known_metric_names,
+    metric_direction,
+    metric_label,
+    metrics_for,
+)
 from workbench.metrics._regression import REGRESSION_METRICS, RegressionPrepared, regression_metrics
 from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks, percentile_ci, poisson_weights
 
@@ -28,6 +39,8 @@ from workbench.metrics._engine import default_workers
 
 __all__ = [
     "BINARY_METRICS",
+    "CALIBRATION_DIRECTIONS",
+    "METRIC_LABELS",
     "BinaryPrepared",
     "CellStats",
     "GridBinner",
@@ -49,9 +62,12 @@ __all__ = [
     "get_metric",
     "greater_is_better",
     "iter_weight_chunks",
+    "known_metric_names",
     "lazy_kernel",
     "mcnemar_test",
+    "metric_direction",
     "metric_entry",
+    "metric_label",
     "metrics_for",
     "min_detectable_difference",
     "multiclass_metrics",
