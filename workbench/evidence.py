@@ -24,7 +24,7 @@ from workbench.canonical import digest, to_jsonable
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
 SECTIONS = ("metrics", "calibration", "drift", "fairness", "operational", "robustness", "slices", "explanations",
-            "replay")
+            "replay", "cross_check")
 #: Slices are exploratory and numerous: their CIs use the first replicates of the shared set.
 SLICE_BOOTSTRAP_CAP = 200
 #: Metric each task's robustness tests measure the degradation of.
@@ -41,7 +41,7 @@ def content_digest(evidence: dict[str, Any]) -> str:
 
 def _settings(review: Any, include: tuple[str, ...]) -> dict[str, Any]:
     s = review.manifest.settings
-    out = to_jsonable(s.model_dump(mode="json"))
+    out = to_jsonable(s.model_dump(mode="json", exclude_none=True))
     out.update(n_bootstrap=s.n_bootstrap, include=list(include), ci_method="poisson_bootstrap_percentile",
                threshold_rule="score >= threshold is positive",
                robustness_metric=ROBUSTNESS_METRIC[review.task])
@@ -347,6 +347,19 @@ def _fairness(ctx: _Context) -> dict[str, dict[str, Any]]:
     return {"fairness": {"status": status, **({"reason": fair["reason"]} if "reason" in fair else {})}}
 
 
+def _cross_check(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.crosscheck import DEFAULT_ROWS, cross_check
+
+    review, s = ctx.review, ctx.settings
+    sensitive = ({f: review.evaluation[f].to_numpy(dtype=object) for f in review.sensitive_features}
+                 if review.task == "binary" else {})
+    ctx.say("cross-checking against scikit-learn and fairlearn")
+    ctx.evidence["cross_check"] = cross_check(
+        review.task, review.y_true, ctx.scores, threshold=float(review.threshold), sensitive=sensitive,
+        n_classes=len(review.classes), max_rows=s.cross_check_rows or DEFAULT_ROWS, seed=s.seed)
+    return {"cross_check": {"status": "ok"}}
+
+
 _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
     "drift": _drift,
     "fairness": _fairness,
@@ -355,4 +368,5 @@ _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
     "slices": _slices,
     "explanations": _explanations,
     "replay": _replay,
+    "cross_check": _cross_check,
 }

@@ -119,6 +119,9 @@ class EvidenceSettings(_Strict):
     calibration_bins: int = Field(default=10, ge=2, le=100)
     drift_bins: int = Field(default=10, ge=2, le=100)
     drift_bands: tuple[float, float] = (0.1, 0.25)
+    cross_check_rows: int | None = Field(
+        default=None, ge=100, description="rows the cross-check against scikit-learn/fairlearn runs on: all rows "
+        "up to this, a seeded sample above it (default 100,000)")
 
 
 class ReplaySettings(_Strict):
@@ -243,6 +246,8 @@ class Manifest(_Strict):
             if data.get(role):
                 data[role].pop("path", None)
                 data[role].pop("predictions_file", None)
+        if data.get("settings", {}).get("cross_check_rows") is None:
+            data["settings"].pop("cross_check_rows", None)  # unset: digests of older manifests stay the same
         data.pop("data", None)
         data.pop("policy", None)
         data.pop("model_card", None)

@@ -12,6 +12,7 @@ from typing import Any
 from workbench.metrics import TASKS, metric_direction
 from workbench.policy._schema import (
     AbsoluteCriterion,
+    CrossCheckCriterion,
     DriftCriterion,
     FairnessCriterion,
     OperationalCriterion,
@@ -292,6 +293,26 @@ def eval_replay(c: ReplayCriterion, evidence: dict[str, Any]) -> CriterionResult
     return _result(c, items)
 
 
+def eval_cross_check(c: CrossCheckCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    node = lookup(evidence, "cross_check")
+    if not isinstance(node, dict) or node.get("status", "ok") != "ok" or "max_abs_diff" not in node:
+        section = lookup(evidence, "sections.cross_check")
+        why = section.get("reason", section.get("status")) if isinstance(section, dict) else "not in the evidence"
+        return _missing(c, f"no cross-check against scikit-learn/fairlearn in the evidence ({why})")
+    rows = f"{node.get('rows'):,} of {node.get('of_rows'):,} rows" if node.get("rows") is not None else "its rows"
+    diff = node.get("max_abs_diff")
+    items = [check_bounds(f"largest difference from scikit-learn/fairlearn on {rows} (worst: {node.get('worst')})",
+                          Value(diff) if diff is not None else None, lo=None, hi=c.tolerance,
+                          name="agreement", missing="nothing was comparable")]
+    one_sided = node.get("undefined_on_one_side") or []
+    if one_sided and not c.allow_undefined_mismatch:
+        items.append(ItemResult("undefined values", "FAIL",
+                                f"defined on one side only: {', '.join(one_sided[:5])}"
+                                + (f" and {len(one_sided) - 5} more" if len(one_sided) > 5 else "")))
+    return _result(c, items, details={"rows": node.get("rows"), "sampled": node.get("sampled"),
+                                      "max_abs_diff": diff, "worst": node.get("worst")})
+
+
 _EVALUATORS = {
     "absolute": eval_absolute,
     "relative": eval_relative,
@@ -300,6 +321,7 @@ _EVALUATORS = {
     "operational": eval_operational,
     "robustness": eval_robustness,
     "replay": eval_replay,
+    "cross_check": eval_cross_check,
 }
 
 

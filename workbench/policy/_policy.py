@@ -55,6 +55,8 @@ _KINDS = {
     "drift",
     "operational",
     "robustness",
+    "replay",
+    "cross_check",
     "qualitative",
     "governance",
     "signoff",
