@@ -128,6 +128,7 @@ class Cover:
     content_digest: str
     policy_digest: str
     models: tuple[tuple[str, str, str, str], ...]  # role, name, version, sha256
+    threshold: str = "—"  # the manifest's decision threshold, as the evidence records it
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,25 @@ def get_path(data: Any, path: str, default: Any = None) -> Any:
             return default
         cur = cur[part]
     return cur
+
+
+def threshold_text(evidence: Mapping[str, Any]) -> str:
+    """``score >= 0.500 is positive (positive label 1)`` from the evidence's review block.
+
+    Examples
+    --------
+    >>> threshold_text({"review": {"task": "binary", "threshold": 0.35, "positive_label": "approved"}})
+    "score >= 0.350 is positive (positive label 'approved')"
+    >>> threshold_text({"review": {"task": "regression", "threshold": 0.5}})
+    'not used (regression)'
+    """
+    review = evidence.get("review") or {}
+    t = review.get("threshold")
+    if t is None:
+        return "—"
+    if review.get("task") != "binary":
+        return f"not used ({review.get('task')})"
+    return f"score >= {fmt(t)} is positive (positive label {review.get('positive_label')!r})"
 
 
 def label(name: str) -> str:
