@@ -8,6 +8,8 @@ from workbench.metrics._binary import BINARY_METRICS, BinaryPrepared, binary_met
 from workbench.metrics._engine import run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared, multiclass_metrics
 from workbench.metrics._paired import (
+    delong_placements,
+    delong_placements_sorted,
     bootstrap_p_value,
     delong_test,
     mcnemar_test,
@@ -56,6 +58,8 @@ __all__ = [
     "bootstrap_p_value",
     "calibration_entry",
     "default_workers",
+    "delong_placements",
+    "delong_placements_sorted",
     "delong_test",
     "fill_poisson_counts",
     "finalise_counts",
