@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,8 @@ SLICE_BOOTSTRAP_CAP = 200
 ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
 NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
 
-__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest"]
+__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest", "get_path",
+           "review_block"]
 
 
 def content_digest(evidence: dict[str, Any]) -> str:
@@ -48,18 +49,50 @@ def _settings(review: Any, include: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def get_path(data: Any, path: str | Sequence[str], default: Any = None) -> Any:
+    """Follow a dotted path (or a list of keys) into evidence or decision JSON; ``default`` when absent.
+
+    The one lookup the policy, the report and the app use: list items by index, no KeyError.
+
+    Examples
+    --------
+    >>> ev = {"models": {"candidate": {"metrics": {"roc_auc": {"value": 0.8}}}}, "tests": [{"p": 0.1}]}
+    >>> get_path(ev, "models.candidate.metrics.roc_auc.value"), get_path(ev, "tests.0.p"), get_path(ev, "x.y")
+    (0.8, 0.1, None)
+    >>> get_path(ev, ["models", "candidate"], default="?") is ev["models"]["candidate"]
+    True
+    """
+    node = data
+    for key in path.split(".") if isinstance(path, str) else path:
+        if isinstance(node, Mapping) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, str) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return default
+    return node
+
+
+def review_block(manifest: Any, **measured: Any) -> dict[str, Any]:
+    """The evidence's ``review`` block: what the manifest says about the review, then what was measured.
+
+    Built here once for every engine (``build_evidence`` in memory, ``workbench.engine`` at scale).
+    """
+    return {"name": manifest.name, "task": manifest.task, "target": manifest.target,
+            "positive_label": to_jsonable(manifest.positive_label), "threshold": float(manifest.threshold),
+            **measured}
+
+
 def _review_block(review: Any) -> dict[str, Any]:
-    m = review.manifest
-    return {
-        "name": m.name, "task": m.task, "target": m.target,
-        "positive_label": to_jsonable(m.positive_label), "threshold": float(m.threshold),
-        "classes": [to_jsonable(c) for c in review.classes],
-        "n_evaluation": len(review.evaluation),
-        "n_reference": None if review.reference is None else len(review.reference),
-        "n_replay": None if review.replay is None else len(review.replay),
-        "features": list(review.features), "sensitive_features": list(review.sensitive_features),
-        "id_column": review.id_column,
-    }
+    return review_block(
+        review.manifest,
+        classes=[to_jsonable(c) for c in review.classes],
+        n_evaluation=len(review.evaluation),
+        n_reference=None if review.reference is None else len(review.reference),
+        n_replay=None if review.replay is None else len(review.replay),
+        features=list(review.features), sensitive_features=list(review.sensitive_features),
+        id_column=review.id_column,
+    )
 
 
 def build_evidence(

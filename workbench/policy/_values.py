@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench.evidence import get_path
+
 Status = Literal["PASS", "FAIL", "WARN", "WAIVED", "MISSING"]
 _ABSENT = object()
 # worst first: the order a criterion's items combine in, and the decision's sort order
@@ -107,16 +109,11 @@ class Value:
 
 
 def lookup(evidence: Any, path: str | list[str]) -> Any:
-    """Follow a dotted path (or a list of keys) into the evidence; ``_ABSENT`` when missing."""
-    node = evidence
-    for key in path.split(".") if isinstance(path, str) else path:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return _ABSENT
-    return node
+    """Follow a dotted path (or a list of keys) into the evidence; ``_ABSENT`` when missing.
+
+    ``workbench.evidence.get_path`` with a sentinel, so a present ``null`` and an absent key differ.
+    """
+    return get_path(evidence, path, _ABSENT)
 
 
 def _num(x: Any) -> float | None:

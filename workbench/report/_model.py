@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench.evidence import get_path
 from workbench.formatting import fmt, fmt_metric, label, metric_value
 
 Role = Literal["candidate", "baseline", "other"]
@@ -190,16 +191,6 @@ def fmt_bound(b: Any) -> str:
 def short_hash(h: Any, n: int = 12) -> str:
     """First ``n`` hex digits of a digest, for tables (the full value is in the appendix)."""
     return str(h)[:n] if h else "—"
-
-
-def get_path(data: Any, path: str, default: Any = None) -> Any:
-    """``get_path(evidence, "models.candidate.metrics")`` without KeyErrors."""
-    cur = data
-    for part in path.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return default
-        cur = cur[part]
-    return cur
 
 
 def threshold_text(evidence: Mapping[str, Any]) -> str:
