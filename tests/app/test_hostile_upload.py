@@ -30,6 +30,6 @@ def test_an_uploaded_policy_bomb_next_to_a_good_manifest_gets_an_error(env) -> N
     at.file_uploader(key="upload_manifest").set_value(("review.yaml", manifest, "text/yaml"))
     at.file_uploader(key="upload_artefacts").set_value(files)
     at.run()
-    at.button(key="open_upload").click().run(timeout=120)
+    at.button(key="open_upload").click().run(timeout=240)  # the models load before the policy is read
     assert not at.exception
     assert at.error and "alias bomb" in at.error[0].value and "policy.yaml" in at.error[0].value

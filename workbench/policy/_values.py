@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench import formatting
 from workbench.evidence import get_path
 
 Status = Literal["PASS", "FAIL", "WARN", "WAIVED", "MISSING"]
@@ -14,10 +15,12 @@ STATUS_RANK: dict[str, int] = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, 
 
 
 def fmt(x: float | None) -> str:
-    """A number for a reason sentence: 3 decimals below 1000, none above."""
-    if x is None:
-        return "n/a"
-    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3f}"
+    """A number for a reason sentence: the product's one formatter (``workbench.formatting.fmt``).
+
+    >>> fmt(0.8123), fmt(1e-4), fmt(None)
+    ('0.812', '1.0e-04', 'n/a')
+    """
+    return "n/a" if x is None else formatting.fmt(float(x))
 
 
 def fmt_bound(x: float) -> str:
