@@ -1,11 +1,11 @@
 """Cost of the cross-check section (workbench vs scikit-learn and fairlearn) as the data grows.
 
-Run: ``.venv/bin/python benchmarks/bench_crosscheck.py [--rows 100000 1000000]``
+Run: ``.venv/bin/python benchmarks/bench_crosscheck.py [--rows 10000 100000 1000000]``
 
 A binary review with two models and two sensitive features (2 and 4 groups). The cross-check
 runs on every row up to 100,000 and on a seeded 100,000-row sample above it, so its cost should
-stop growing at 100,000 rows. Printed: rows, seconds (median of 3, imports and JIT warmed up),
-max |difference|, and the machine's load average (the machine is shared).
+stop growing at 100,000 rows. Printed: rows, rows checked, seconds (median of 3, imports and
+JIT warmed up), max |difference|, and the machine's load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     warm = rng.integers(0, 2, 1000)
-    cross_check("binary", warm, {"candidate": rng.random(1000)}, threshold=0.5, sensitive={"g": rng.choice(list("ab"), 1000)})
+    cross_check("binary", warm, {"candidate": rng.random(1000)}, threshold=0.5,
+                sensitive={"g": rng.choice(list("ab"), 1000)})
     print(f"{'rows':>10} {'checked':>9} {'seconds':>8} {'max |diff|':>11}  load average")
     for n in args.rows:
         y = rng.integers(0, 2, n)

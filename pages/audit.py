@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from workbench.text import printable
 from workbench_ui import context
 from workbench_ui.feedback import guard
 
@@ -31,8 +32,8 @@ with guard("read the audit trail"):
     only_review = c.toggle("Only this review", value=False, key="audit_this_review",
                            disabled=context.review_id() is None)
     rid = context.review_id()
-    rows = [{"seq": e.seq, "time (UTC)": e.ts[:19].replace("T", " "), "actor": e.actor, "action": e.action,
-             "subject": e.subject, "details": str(e.payload)[:200]}
+    rows = [{"seq": e.seq, "time (UTC)": e.ts[:19].replace("T", " "), "actor": printable(e.actor),
+             "action": printable(e.action), "subject": printable(e.subject), "details": printable(str(e.payload)[:200])}
             for e in entries if (not who or e.actor in who) and (not what or e.action in what)
             and (not only_review or (rid and (rid in e.subject or rid in str(e.payload))))]
     st.caption(f"{len(rows):,} of {len(entries):,} most recent entries shown.")

@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from workbench.errors import ManifestError
 from workbench.governance import review_documents
+from workbench.yamlio import parse_yaml
 from workbench_ui import context, review, widgets
 from workbench_ui.feedback import guard
 
@@ -25,9 +27,9 @@ def _save(kind: str, content: dict, version: int | None) -> None:
 
 def _yaml(text: str, what: str) -> object:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        st.error(f"{what}: not valid YAML ({exc}); fix the text and save again.")
+        return parse_yaml(text, label=what, error=ManifestError)
+    except ManifestError as exc:
+        st.error(f"{exc}; fix the text and save again.")
         return None
 
 

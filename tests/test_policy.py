@@ -144,7 +144,10 @@ def test_waiver_roles_default_and_explicit():
 
 def test_direction_of_metrics():
     assert greater_is_better("roc_auc") and greater_is_better("recall")
-    assert not greater_is_better("log_loss") and not greater_is_better("brier_score") and not greater_is_better("ece")
+    assert not greater_is_better("log_loss") and not greater_is_better("brier_score")
+    assert not greater_is_better("calibration.ece") and greater_is_better("calibration.resolution")
+    with pytest.raises(KeyError, match="unknown metric 'ece'"):  # a bare calibration name is not a metric
+        greater_is_better("ece")
 
 
 # ---- absolute, with CI-aware bounds ---------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from workbench.canonical import digest, to_jsonable
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
 SECTIONS = ("metrics", "calibration", "drift", "fairness", "operational", "robustness", "slices", "explanations",
-            "replay")
+            "replay", "cross_check")
 #: Slices are exploratory and numerous: their CIs use the first replicates of the shared set.
 SLICE_BOOTSTRAP_CAP = 200
 #: Metric each task's robustness tests measure the degradation of.
@@ -32,7 +32,7 @@ ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression"
 NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
 
 __all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest",
-           "evidence_trust_problem", "sign_evidence"]
+           "evidence_trust_problem", "get_path", "review_block", "sign_evidence"]
 
 
 def content_digest(evidence: dict[str, Any]) -> str:
@@ -77,25 +77,57 @@ def evidence_trust_problem(evidence: dict[str, Any], key: Any | None) -> str | N
 
 def _settings(review: Any, include: tuple[str, ...]) -> dict[str, Any]:
     s = review.manifest.settings
-    out = to_jsonable(s.model_dump(mode="json"))
+    out = to_jsonable(s.model_dump(mode="json", exclude_none=True))
     out.update(n_bootstrap=s.n_bootstrap, include=list(include), ci_method="poisson_bootstrap_percentile",
                threshold_rule="score >= threshold is positive",
                robustness_metric=ROBUSTNESS_METRIC[review.task])
     return out
 
 
+def get_path(data: Any, path: str | Sequence[str], default: Any = None) -> Any:
+    """Follow a dotted path (or a list of keys) into evidence or decision JSON; ``default`` when absent.
+
+    The one lookup the policy, the report and the app use: list items by index, no KeyError.
+
+    Examples
+    --------
+    >>> ev = {"models": {"candidate": {"metrics": {"roc_auc": {"value": 0.8}}}}, "tests": [{"p": 0.1}]}
+    >>> get_path(ev, "models.candidate.metrics.roc_auc.value"), get_path(ev, "tests.0.p"), get_path(ev, "x.y")
+    (0.8, 0.1, None)
+    >>> get_path(ev, ["models", "candidate"], default="?") is ev["models"]["candidate"]
+    True
+    """
+    node = data
+    for key in path.split(".") if isinstance(path, str) else path:
+        if isinstance(node, Mapping) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, str) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return default
+    return node
+
+
+def review_block(manifest: Any, **measured: Any) -> dict[str, Any]:
+    """The evidence's ``review`` block: what the manifest says about the review, then what was measured.
+
+    Built here once for every engine (``build_evidence`` in memory, ``workbench.engine`` at scale).
+    """
+    return {"name": manifest.name, "task": manifest.task, "target": manifest.target,
+            "positive_label": to_jsonable(manifest.positive_label), "threshold": float(manifest.threshold),
+            **measured}
+
+
 def _review_block(review: Any) -> dict[str, Any]:
-    m = review.manifest
-    return {
-        "name": m.name, "task": m.task, "target": m.target,
-        "positive_label": to_jsonable(m.positive_label), "threshold": float(m.threshold),
-        "classes": [to_jsonable(c) for c in review.classes],
-        "n_evaluation": len(review.evaluation),
-        "n_reference": None if review.reference is None else len(review.reference),
-        "n_replay": None if review.replay is None else len(review.replay),
-        "features": list(review.features), "sensitive_features": list(review.sensitive_features),
-        "id_column": review.id_column,
-    }
+    return review_block(
+        review.manifest,
+        classes=[to_jsonable(c) for c in review.classes],
+        n_evaluation=len(review.evaluation),
+        n_reference=None if review.reference is None else len(review.reference),
+        n_replay=None if review.replay is None else len(review.replay),
+        features=list(review.features), sensitive_features=list(review.sensitive_features),
+        id_column=review.id_column,
+    )
 
 
 def build_evidence(
@@ -386,6 +418,19 @@ def _fairness(ctx: _Context) -> dict[str, dict[str, Any]]:
     return {"fairness": {"status": status, **({"reason": fair["reason"]} if "reason" in fair else {})}}
 
 
+def _cross_check(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from workbench.crosscheck import DEFAULT_ROWS, cross_check
+
+    review, s = ctx.review, ctx.settings
+    sensitive = ({f: review.evaluation[f].to_numpy(dtype=object) for f in review.sensitive_features}
+                 if review.task == "binary" else {})
+    ctx.say("cross-checking against scikit-learn and fairlearn")
+    ctx.evidence["cross_check"] = cross_check(
+        review.task, review.y_true, ctx.scores, threshold=float(review.threshold), sensitive=sensitive,
+        n_classes=len(review.classes), max_rows=s.cross_check_rows or DEFAULT_ROWS, seed=s.seed)
+    return {"cross_check": {"status": "ok"}}
+
+
 _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
     "drift": _drift,
     "fairness": _fairness,
@@ -394,4 +439,5 @@ _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
     "slices": _slices,
     "explanations": _explanations,
     "replay": _replay,
+    "cross_check": _cross_check,
 }

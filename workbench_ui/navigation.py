@@ -52,7 +52,7 @@ EVIDENCE_PAGES: dict[str, str] = {
     "curves": "pages/performance.py", "calibration": "pages/calibration.py", "explanations": "pages/explanations.py",
     "fairness": "pages/fairness.py", "fairness_deltas": "pages/fairness.py", "drift": "pages/robustness.py",
     "operational": "pages/robustness.py", "robustness": "pages/robustness.py", "replay": "pages/replay.py",
-    "governance": "pages/governance.py", "model_card": "pages/governance.py", "lineage": "pages/governance.py",
+    "cross_check": "pages/performance.py", "governance": "pages/governance.py", "model_card": "pages/governance.py", "lineage": "pages/governance.py",
     "privacy": "pages/governance.py", "readiness": "pages/governance.py", "decision": "pages/decision.py",
 }
 

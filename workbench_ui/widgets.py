@@ -7,12 +7,13 @@ statuses and readings always come with their word.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+
+from workbench import formatting, metrics
 
 CANDIDATE = "#0072B2"  # Okabe–Ito blue
 BASELINE = "#E69F00"  # Okabe–Ito orange
@@ -38,53 +39,12 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "rejected": ("red", ":material/cancel:"),
 }
 
-METRIC_LABELS = {
-    "roc_auc": "ROC AUC", "average_precision": "Average precision (PR AUC)", "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy", "precision": "Precision", "recall": "Recall (TPR)",
-    "specificity": "Specificity (TNR)", "f1": "F1", "mcc": "Matthews correlation", "log_loss": "Log loss",
-    "brier_score": "Brier score", "ece": "Expected calibration error (ECE)", "mce": "Maximum calibration error (MCE)",
-    "selection_rate": "Selection rate", "tpr": "True-positive rate", "fpr": "False-positive rate",
-    "base_rate": "Base rate", "fnr": "False-negative rate",
-}
-
-
-def label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
-
-
-def fmt(x: Any, digits: int = 3) -> str:
-    """A number for people: fixed decimals, thousands separators, '—' when undefined."""
-    if x is None:
-        return "—"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return f"{x:,}"
-    if isinstance(x, float):
-        if math.isnan(x):  # NaN never reaches here from the evidence; be safe anyway
-            return "—"
-        if abs(x) >= 1000:
-            return f"{x:,.0f}"
-        return f"{x:.{digits}f}"
-    return str(x)
-
-
-def fmt_p(p: Any) -> str:
-    if p is None:
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def fmt_ci(entry: Mapping[str, Any] | None, digits: int = 3) -> str:
-    """'0.783 [0.776, 0.789]' from an evidence metric object, or its reason when undefined."""
-    if not entry:
-        return "—"
-    if entry.get("defined") is False:
-        return f"undefined ({entry.get('reason', 'no reason given')})"
-    value = fmt(entry.get("value"), digits)
-    if entry.get("ci_low") is None or entry.get("ci_high") is None:
-        return value
-    return f"{value} [{fmt(entry['ci_low'], digits)}, {fmt(entry['ci_high'], digits)}]"
+# One formatter and one label table for app, PDF and HTML (workbench.formatting, workbench.metrics).
+fmt = formatting.fmt
+fmt_p = formatting.fmt_p
+fmt_ci = formatting.fmt_metric
+label = formatting.label
+METRIC_LABELS = metrics.METRIC_LABELS
 
 
 def badge(status: str, text: str | None = None) -> None:

@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,11 @@ _SUFFIX_FORMATS: dict[str, ModelFormat] = {
     ".pickle": "pickle",
     ".joblib": "joblib",
 }
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Strict(BaseModel):
@@ -124,6 +130,9 @@ class EvidenceSettings(_Strict):
     calibration_bins: int = Field(default=10, ge=2, le=100)
     drift_bins: int = Field(default=10, ge=2, le=100)
     drift_bands: tuple[float, float] = (0.1, 0.25)
+    cross_check_rows: int | None = Field(
+        default=None, ge=100, description="rows the cross-check against scikit-learn/fairlearn runs on: all rows "
+        "up to this, a seeded sample above it (default 100,000)")
 
 
 class ReplaySettings(_Strict):
@@ -209,6 +218,16 @@ class Manifest(_Strict):
                 raise ValueError(f"{role}.predictions_file is joined on id_column: set id_column")
         return self
 
+    @field_validator("positive_label")
+    @classmethod
+    def _scalar_label(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ValueError(f"must be a single class label (a string or a number), got {type(value).__name__} "
+                             f"{_short(value)}; e.g. positive_label: 1")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"must be a finite class label, got {value}")
+        return value
+
     @model_validator(mode="after")
     def _binary_needs_positive_label(self) -> Manifest:
         if self.task == "binary" and self.positive_label is None:
@@ -243,6 +262,8 @@ class Manifest(_Strict):
                 data[role].pop("predictions_file", None)
                 if data[role].get("uri") is None:  # digests of file-only manifests stay as they were
                     data[role].pop("uri", None)
+        if data.get("settings", {}).get("cross_check_rows") is None:
+            data["settings"].pop("cross_check_rows", None)  # unset: digests of older manifests stay the same
         data.pop("data", None)
         data.pop("registry_uri", None)  # where the registry lives; the versions are in the lineage
         data.pop("policy", None)

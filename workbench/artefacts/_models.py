@@ -159,10 +159,16 @@ class _OnnxRunner:
     """Feeds a data frame to an onnxruntime session and returns probabilities or predictions."""
 
     def __init__(self, path: Path, task: str) -> None:
-        import onnxruntime as ort  # lazy: heavy import
-
-        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        self.inputs = self.session.get_inputs()
+        try:
+            import onnxruntime as ort  # lazy: heavy import
+        except ImportError:
+            raise ArtefactError(f"{path.name}: ONNX models need onnxruntime: pip install onnxruntime") from None
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.inputs = self.session.get_inputs()
+        except Exception as exc:  # a corrupt, truncated or non-ONNX file: onnxruntime raises its own types
+            raise ArtefactError(f"{path.name}: not a loadable ONNX model ({type(exc).__name__}: "
+                                f"{_first_line(exc)})") from None
         self.task = task
 
     def run(self, X: pd.DataFrame) -> np.ndarray:
@@ -201,6 +207,12 @@ class _OnnxRunner:
         return tuple(raw.split(",")) if raw else ()
 
 
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, cut at ``limit`` characters (loader errors can be pages long)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _record(role: str, path: Path, display: str, fmt: str) -> ArtefactRecord:
     return ArtefactRecord(role=role, path=display, sha256=sha256_file(path), bytes=path.stat().st_size, format=fmt)
 
@@ -212,7 +224,7 @@ def load_skops(path: Path, *, trusted: Sequence[str], label: str) -> Any:
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a corrupt or non-skops file
-        raise ArtefactError(f"{label}: not a readable skops file ({type(exc).__name__}: {exc})") from None
+        raise ArtefactError(f"{label}: not a readable skops file ({type(exc).__name__}: {_first_line(exc)})") from None
     refused = sorted(set(untrusted) - set(trusted))
     if refused:
         raise ArtefactError(
@@ -222,7 +234,7 @@ def load_skops(path: Path, *, trusted: Sequence[str], label: str) -> Any:
     try:
         return sio.load(path, trusted=list(trusted) or None)
     except Exception as exc:
-        raise ArtefactError(f"{label}: skops could not load the model ({type(exc).__name__}: {exc})") from None
+        raise ArtefactError(f"{label}: skops could not load the model ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 def load_pinned_pickle(path: Path, entry: ModelEntry, *, label: str) -> Any:
@@ -293,7 +305,10 @@ def load_model(
 def _load_file(path: Path, fmt: str, entry: ModelEntry, *, record: ArtefactRecord, label: str, task: str,
                positive_label: Any, classes: Sequence[Any], common: dict[str, Any]) -> LoadedModel:
     if fmt == "onnx":
-        runner = _OnnxRunner(path, task)
+        try:
+            runner = _OnnxRunner(path, task)
+        except ArtefactError as exc:
+            raise ArtefactError(f"{manifest_label}: {role}.path: {exc}") from None
         model_classes = runner.classes or tuple(classes)
         return LoadedModel(kind="onnx", record=record, classes=tuple(model_classes),
                            positive_index=_positive_index(model_classes, positive_label, task, label),

@@ -120,7 +120,10 @@ class ReviewData:
         model = self.models[role]
         if frame is None:
             if role not in self._scores:
-                self._scores[role] = model.predict_scores(self.evaluation)
+                scores = model.predict_scores(self.evaluation)
+                check_scores(scores, task=self.task, role=role, frame=self.evaluation, id_column=self.id_column,
+                             label=self.manifest.data.evaluation.as_posix())
+                self._scores[role] = scores
             return self._scores[role]
         return model.predict_scores(frame)
 
@@ -249,7 +252,7 @@ def dtype_problems(frame: pd.DataFrame, reference: pd.DataFrame | None, features
     return problems
 
 
-def _check_model_accepts(model: LoadedModel, frame: pd.DataFrame, label: str) -> None:
+def _check_model_accepts(model: LoadedModel, frame: pd.DataFrame, label: str, *, id_column: str | None = None) -> None:
     sample = frame.iloc[:_CHECK_ROWS]
     try:
         scores = model.predict_scores(sample)
@@ -260,8 +263,66 @@ def _check_model_accepts(model: LoadedModel, frame: pd.DataFrame, label: str) ->
             f"{label}: the {model.role} model ({model.name} {model.version}) failed on the evaluation "
             f"features: {type(exc).__name__}: {exc}"
         ) from None
-    if model.task != "regression" and not np.all(np.isfinite(scores)):
-        raise ArtefactError(f"{label}: the {model.role} model returned non-finite probabilities")
+    check_scores(scores, task=model.task, role=model.role, frame=sample, id_column=id_column, label=label)
+
+
+#: How far past [0, 1] a probability may stray through float32 rounding (ONNX) before it is an error.
+_PROBABILITY_SLACK = 1e-6
+
+
+def check_scores(scores: np.ndarray, *, task: str, role: str, frame: pd.DataFrame, id_column: str | None,
+                 label: str) -> None:
+    """Refuse scores that are NaN/inf, or outside [0, 1] for a probability model, naming the first bad row.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": ["a", "b", "c"]})
+    >>> check_scores(np.array([0.1, 1.7, 0.3]), task="binary", role="candidate", frame=f, id_column="id",
+    ...              label="review.yaml")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.DataError: review.yaml: the candidate model's scores: 1 outside [0, 1] for a probability model, first at row 2 (id 'b'): 1.7
+    """
+    values = np.asarray(scores, dtype=float)
+    flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
+    bad_value = ~np.isfinite(flat).all(axis=1)
+    what = "NaN or infinite"
+    if not bad_value.any() and task != "regression":
+        bad_value = ((flat < -_PROBABILITY_SLACK) | (flat > 1 + _PROBABILITY_SLACK)).any(axis=1)
+        what = "outside [0, 1] for a probability model"
+    if not bad_value.any():
+        return
+    first = int(np.flatnonzero(bad_value)[0])
+    where = f"row {first + 1}"
+    if id_column and id_column in frame.columns:
+        where += f" (id {frame[id_column].iloc[first]!r})"
+    shown = flat[first, 0] if flat.shape[1] == 1 else flat[first].tolist()
+    raise DataError(f"{label}: the {role} model's scores: {int(bad_value.sum())} {what}, first at {where}: {shown}")
+
+
+def check_ids(frame: pd.DataFrame, id_column: str, label: str) -> None:
+    """Every row has an id and no id repeats; the message names the rows.
+
+    Examples
+    --------
+    >>> check_ids(pd.DataFrame({"id": ["a", "b", "a"]}), "id", "eval.csv")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.DataError: eval.csv: id_column 'id': 1 duplicate id(s), first 'a' at rows 1 and 3; every row needs its own id
+    """
+    ids = frame[id_column]
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise DataError(f"{label}: id_column {id_column!r}: {len(rows)} row(s) without an id, first at row {rows[0] + 1}")
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = ids.iloc[rows[0]]
+        again = int(rows[1:][(ids.iloc[rows[1:]] == first).to_numpy()][0])
+        n = int(ids.duplicated().sum())
+        raise DataError(f"{label}: id_column {id_column!r}: {n} duplicate id(s), first {first!r} at rows "
+                        f"{rows[0] + 1} and {again + 1}; every row needs its own id")
 
 
 def _join_predictions(m: Manifest, role: str, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, ArtefactRecord]:
@@ -344,6 +405,8 @@ def load_review(
     evaluation = frames["evaluation"]
     assert evaluation is not None
     eval_label = f"{m.data.evaluation.as_posix()}"
+    if m.id_column and m.id_column in evaluation.columns:
+        check_ids(evaluation, m.id_column, eval_label)
     for role in ("candidate", "baseline"):
         entry = getattr(m, role)
         if entry is not None and entry.predictions_file is not None:
@@ -368,7 +431,7 @@ def load_review(
         model = load_model(entry, role=role, base_dir=m.base_dir, task=m.task, features=features,
                            positive_label=m.positive_label, classes=classes, manifest_label=label_file,
                            untrusted=untrusted, registry_uri=m.registry_uri)
-        _check_model_accepts(model, evaluation, label_file)
+        _check_model_accepts(model, evaluation, label_file, id_column=m.id_column)
         models[role] = model
         if model.record is not None:
             records.append(model.record)
@@ -396,6 +459,8 @@ __all__ = [
     "ArtefactRecord",
     "LoadedModel",
     "ReviewData",
+    "check_ids",
+    "check_scores",
     "data_record",
     "dtype_problems",
     "lineage_digest",

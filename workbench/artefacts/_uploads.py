@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from workbench.errors import ManifestError
+from workbench.yamlio import parse_yaml
 from workbench.artefacts._manifest import FILE_FIELDS
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -68,10 +69,7 @@ def stage_upload(manifest_name: str, manifest_bytes: bytes, files: Mapping[str, 
     Returns the path of the rewritten ``review.yaml``. Files the manifest names but that were
     not uploaded are reported in one error listing all of them.
     """
-    try:
-        raw = yaml.safe_load(manifest_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ManifestError(f"{manifest_name}: not a readable YAML manifest ({exc})") from None
+    raw = parse_yaml(manifest_bytes, label=manifest_name, error=ManifestError)
     if not isinstance(raw, dict):
         raise ManifestError(f"{manifest_name}: expected a mapping of keys (name, task, candidate, ...)")
     uploaded = {safe_name(n): data for n, data in files.items()}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
+from workbench.text import printable
 
 # Order is the order of `workbench --help`.
 COMMAND_MODULES = [
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
-        print(f"workbench: error: {exc}", file=sys.stderr)
+        print(f"workbench: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)
         return EXIT_INVALID_INPUT
     except OSError as exc:  # unwritable --out, a folder where a file was expected, a full disk ...
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
@@ -79,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a library failing on hostile input, or a bug: never exit 1, which means NO-GO
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        message = " ".join(str(exc).split())[:300]
+        print(f"workbench: error: unexpected {type(exc).__name__}: {printable(message)} "
+              "(set WORKBENCH_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INVALID_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,12 +35,14 @@ def _verify(args: argparse.Namespace) -> int:
     elif ok:
         print(f"{integrity.message}; head {result.head_hash}")
     else:
+        from workbench.text import printable
+
         if not result.ok:
-            print(f"audit chain BROKEN at seq {result.first_bad_seq} ({result.problem}): {result.message}",
+            print(printable(f"audit chain BROKEN at seq {result.first_bad_seq} ({result.problem}): {result.message}"),
                   file=sys.stderr)
         for problem in integrity.problems:
             if problem.kind != "chain":
-                print(f"integrity: {problem.message}", file=sys.stderr)
+                print(printable(f"integrity: {problem.message}"), file=sys.stderr)
     if not result.triggers_present and not args.json:
         print("warning: the append-only triggers on audit_log are missing", file=sys.stderr)
     return EXIT_INTACT if ok else EXIT_BROKEN
@@ -59,16 +61,19 @@ def _bind(args: argparse.Namespace) -> int:
 
 def _log(args: argparse.Namespace) -> int:
     from workbench.canonical import canonical_json
+    from workbench.text import printable
 
     with _open(args) as store:
         entries = store.audit_entries(subject=args.subject, actor=args.actor, action=args.action,
                                       limit=args.limit, newest_first=True)
     for entry in reversed(entries):
         if args.json:
-            print(canonical_json(entry.__dict__))
+            print(json.dumps(entry.__dict__, sort_keys=True, separators=(",", ":")))  # ASCII: \u-escaped
         else:
-            print(f"{entry.seq:>6}  {entry.ts}  {entry.actor:<14} {entry.action:<20} {entry.subject}  "
-                  f"{canonical_json(entry.payload)}")
+            # Names, subjects and payloads hold user text: escape control characters so an entry
+            # cannot rewrite the terminal or forge a second line.
+            print(printable(f"{entry.seq:>6}  {entry.ts}  {entry.actor:<14} {entry.action:<20} {entry.subject}  "
+                            f"{canonical_json(entry.payload)}"))
     return 0
 
 

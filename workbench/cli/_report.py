@@ -56,8 +56,11 @@ def _run_verify(args: argparse.Namespace) -> int:
     cert = Path(args.cert) if args.cert else paths.signing_cert
     if not cert.is_file():
         raise VerificationError(f"certificate {cert} not found: pass --cert CERT (the signer's certificate, PEM or DER)")
-    manifest_key = Path(args.manifest_key) if args.manifest_key else (
-        paths.manifest_pub if paths.manifest_pub.is_file() and not args.cert else None)
+    # The manifest key is pinned to the certificate: --manifest-key, else the Ed25519 public key
+    # kept beside the certificate (a keys folder holds both), else only the embedded key, which
+    # the certificate's PAdES signature vouches for.
+    beside = cert.parent / paths.manifest_pub.name
+    manifest_key = Path(args.manifest_key) if args.manifest_key else (beside if beside.is_file() else None)
     store = None
     if args.db:
         from workbench.store import Store
@@ -119,7 +122,8 @@ def register(subparsers: Any) -> None:
     ki = ksub.add_parser("init", help="create a self-signed development certificate, RSA key and Ed25519 key",
                          description="Create signing keys in the keys folder (--keys, env WORKBENCH_KEYS, default "
                                      "~/.workbench/keys), files mode 0600. Never put keys in the repository.")
-    ki.add_argument("--force", action="store_true", help="replace existing keys")
+    ki.add_argument("--force", action="store_true",
+                    help="replace existing keys, or create them inside a git work tree (refused otherwise)")
     ki.add_argument("--org", default=None, help="organisation name in the certificate")
     add_keys_option(ki)
     ki.set_defaults(func=_run_keys_init)

@@ -215,7 +215,7 @@ def finish_review_evidence(
     --evidence`` runs. ``ev`` is not modified.
     """
     from workbench.canonical import sha256_file, to_jsonable
-    from workbench.evidence import SCHEMA_VERSION, content_digest
+    from workbench.evidence import SCHEMA_VERSION, content_digest, review_block
 
     models = models or {}
     artefacts = [{"role": "evaluation", "path": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size}
@@ -225,8 +225,7 @@ def finish_review_evidence(
     artefacts += [m.record() for m in models.values()]
     out = {k: v for k, v in ev.items() if k != "digest"}  # the engine's digest leaves the timings out
     out["schema_version"] = SCHEMA_VERSION
-    out["review"] = {**ev["review"], "name": manifest.name, "task": manifest.task,
-                     "positive_label": to_jsonable(manifest.positive_label)}
+    out["review"] = review_block(manifest, **ev["review"])
     out["models"] = dict(ev["models"])
     for role in spec.scores:
         entry = getattr(manifest, role)

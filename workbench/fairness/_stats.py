@@ -8,30 +8,17 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from workbench.metrics import delong_placements_sorted
+
 ALPHA = 0.05
 POWER = 0.8
 SLICE_TEST_METRICS = ("selection_rate", "accuracy", "tpr")
 
 
 def _placements(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DeLong placements from one sort: for each positive the share of negatives below it
-    (ties count half), for each negative the share of positives above it."""
+    """DeLong placements from one sort (``workbench.metrics.delong_placements_sorted``, the one DeLong)."""
     order = np.argsort(y_score, kind="stable")
-    return placements_sorted(y_score[order], y_true[order].astype(bool))
-
-
-def placements_sorted(s: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_placements` from scores already sorted ascending and the boolean labels in that order."""
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    block = np.cumsum(np.r_[False, s[1:] != s[:-1]])  # tie block of every sorted row
-    n_pos_blk = np.add.reduceat(pos.astype(np.int64), starts)
-    n_neg_blk = np.add.reduceat((~pos).astype(np.int64), starts)
-    neg_below = np.cumsum(n_neg_blk) - n_neg_blk
-    pos_above = n_pos_blk[::-1].cumsum()[::-1] - n_pos_blk
-    m, n = int(pos.sum()), int((~pos).sum())
-    v10 = (neg_below + 0.5 * n_neg_blk)[block[pos]] / n
-    v01 = (pos_above + 0.5 * n_pos_blk)[block[~pos]] / m
-    return v10, v01
+    return delong_placements_sorted(y_score[order], y_true[order].astype(bool))
 
 
 def auc_delong_sorted(s: np.ndarray, pos: np.ndarray, *, confidence: float) -> tuple[float, tuple[float, float]]:
@@ -43,7 +30,7 @@ def auc_delong_sorted(s: np.ndarray, pos: np.ndarray, *, confidence: float) -> t
     n = pos.shape[0] - m
     if m == 0 or n == 0:
         return float("nan"), (float("nan"), float("nan"))
-    v10, v01 = placements_sorted(s, pos)
+    v10, v01 = delong_placements_sorted(s, pos)
     auc = v10.mean()
     if m < 2 or n < 2:
         return float(auc), (float("nan"), float("nan"))

@@ -8,6 +8,8 @@ from workbench.metrics._binary import BINARY_METRICS, BinaryPrepared, binary_met
 from workbench.metrics._engine import run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared, multiclass_metrics
 from workbench.metrics._paired import (
+    delong_placements,
+    delong_placements_sorted,
     bootstrap_p_value,
     delong_test,
     mcnemar_test,
@@ -15,7 +17,18 @@ from workbench.metrics._paired import (
     paired_delta,
     reading,
 )
-from workbench.metrics._registry import MetricSpec, MetricValue, get_metric, greater_is_better, metrics_for
+from workbench.metrics._registry import (
+    CALIBRATION_DIRECTIONS,
+    METRIC_LABELS,
+    MetricSpec,
+    MetricValue,
+    get_metric,
+    greater_is_better,
+    known_metric_names,
+    metric_direction,
+    metric_label,
+    metrics_for,
+)
 from workbench.metrics._regression import REGRESSION_METRICS, RegressionPrepared, regression_metrics
 from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks, percentile_ci, poisson_weights
 
@@ -28,6 +41,8 @@ from workbench.metrics._engine import default_workers
 
 __all__ = [
     "BINARY_METRICS",
+    "CALIBRATION_DIRECTIONS",
+    "METRIC_LABELS",
     "BinaryPrepared",
     "CellStats",
     "GridBinner",
@@ -43,15 +58,20 @@ __all__ = [
     "bootstrap_p_value",
     "calibration_entry",
     "default_workers",
+    "delong_placements",
+    "delong_placements_sorted",
     "delong_test",
     "fill_poisson_counts",
     "finalise_counts",
     "get_metric",
     "greater_is_better",
     "iter_weight_chunks",
+    "known_metric_names",
     "lazy_kernel",
     "mcnemar_test",
+    "metric_direction",
     "metric_entry",
+    "metric_label",
     "metrics_for",
     "min_detectable_difference",
     "multiclass_metrics",

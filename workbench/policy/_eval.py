@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.metrics import TASKS, get_metric
+from workbench.metrics import TASKS, metric_direction
 from workbench.policy._schema import (
     AbsoluteCriterion,
+    CrossCheckCriterion,
     DriftCriterion,
     FairnessCriterion,
     OperationalCriterion,
@@ -31,22 +32,20 @@ from workbench.policy._values import (
     read_value,
 )
 
-_LOWER_IS_BETTER = ("_loss", "_error", "brier_score", "ece", "mce", "mae", "rmse", "mape")
+def greater_is_better(metric: str, *, task: str | None = None) -> bool:
+    """Direction of a metric, from the metric registry only (``workbench.metrics.metric_direction``).
 
+    A name the registry does not know, or a value with no direction (``calibration.slope``),
+    is a ``KeyError``: the policy checks every name at load, so evaluation never guesses.
 
-def greater_is_better(metric: str) -> bool:
-    """Direction of a metric: the metric registry if it knows the name, else its naming convention.
-
-    >>> greater_is_better("roc_auc"), greater_is_better("log_loss")
-    (True, False)
+    >>> greater_is_better("roc_auc"), greater_is_better("log_loss"), greater_is_better("abs_error_p95")
+    (True, False, False)
     """
-    name = metric.rsplit(".", 1)[-1]
-    for task in TASKS:  # the registry is the authority (STYLE.md: the policy never asks a name)
-        try:
-            return get_metric(name, task=task).greater_is_better
-        except KeyError:
-            continue
-    return not any(name == s or name.endswith(s) for s in _LOWER_IS_BETTER)
+    name = metric.split(".", 2)[-1] if metric.startswith("models.") else metric
+    direction = metric_direction(name, task=task if task in TASKS else None)  # type: ignore[arg-type]
+    if direction is None:
+        raise KeyError(f"{metric!r} has no direction (better means closer to a target); set greater_is_better")
+    return direction
 
 
 def _result(c: Any, items: list[ItemResult], *, details: dict[str, Any] | None = None) -> CriterionResult:
@@ -89,7 +88,9 @@ def _metric_path(role: str, metric: str) -> str:
 
 
 def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionResult:
-    gib = c.greater_is_better if c.greater_is_better is not None else greater_is_better(c.metric)
+    task = lookup(evidence, "review.task")
+    gib = c.greater_is_better if c.greater_is_better is not None else greater_is_better(
+        c.metric, task=task if isinstance(task, str) else None)
     cand = read_value(lookup(evidence, _metric_path("candidate", c.metric)))
     base = read_value(lookup(evidence, _metric_path("baseline", c.metric)))
     if lookup(evidence, "models.baseline") in (_ABSENT, None, {}):
@@ -292,6 +293,26 @@ def eval_replay(c: ReplayCriterion, evidence: dict[str, Any]) -> CriterionResult
     return _result(c, items)
 
 
+def eval_cross_check(c: CrossCheckCriterion, evidence: dict[str, Any]) -> CriterionResult:
+    node = lookup(evidence, "cross_check")
+    if not isinstance(node, dict) or node.get("status", "ok") != "ok" or "max_abs_diff" not in node:
+        section = lookup(evidence, "sections.cross_check")
+        why = section.get("reason", section.get("status")) if isinstance(section, dict) else "not in the evidence"
+        return _missing(c, f"no cross-check against scikit-learn/fairlearn in the evidence ({why})")
+    rows = f"{node.get('rows'):,} of {node.get('of_rows'):,} rows" if node.get("rows") is not None else "its rows"
+    diff = node.get("max_abs_diff")
+    items = [check_bounds(f"largest difference from scikit-learn/fairlearn on {rows} (worst: {node.get('worst')})",
+                          Value(diff) if diff is not None else None, lo=None, hi=c.tolerance,
+                          name="agreement", missing="nothing was comparable")]
+    one_sided = node.get("undefined_on_one_side") or []
+    if one_sided and not c.allow_undefined_mismatch:
+        items.append(ItemResult("undefined values", "FAIL",
+                                f"defined on one side only: {', '.join(one_sided[:5])}"
+                                + (f" and {len(one_sided) - 5} more" if len(one_sided) > 5 else "")))
+    return _result(c, items, details={"rows": node.get("rows"), "sampled": node.get("sampled"),
+                                      "max_abs_diff": diff, "worst": node.get("worst")})
+
+
 _EVALUATORS = {
     "absolute": eval_absolute,
     "relative": eval_relative,
@@ -300,6 +321,7 @@ _EVALUATORS = {
     "operational": eval_operational,
     "robustness": eval_robustness,
     "replay": eval_replay,
+    "cross_check": eval_cross_check,
 }
 
 

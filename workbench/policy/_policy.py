@@ -25,7 +25,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import PrivateAttr, ValidationError
 
 from workbench.policy._eval import CriterionResult, ItemResult, evaluate_criterion, greater_is_better
@@ -44,9 +43,10 @@ from workbench.policy._schema import (
     SignoffCriterion,
     WaiverRules,
 )
-from workbench.yamlio import read_yaml
+from workbench.yamlio import parse_yaml, read_yaml
 from workbench.canonical import canonical_json, digest
 from workbench.errors import PolicyError
+from workbench.metrics import metric_direction
 
 _KINDS = {
     "absolute",
@@ -55,6 +55,8 @@ _KINDS = {
     "drift",
     "operational",
     "robustness",
+    "replay",
+    "cross_check",
     "qualitative",
     "governance",
     "signoff",
@@ -208,11 +210,50 @@ def parse_policy(data: Any, *, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: expected a mapping with id, version and criteria, got {type(data).__name__}")
     try:
         # JSON mode: strict types, but YAML lists are accepted where tuples are declared
-        return Policy.model_validate_json(canonical_json(data))
+        policy = Policy.model_validate_json(canonical_json(data))
     except ValidationError as exc:
         raise PolicyError(_format_errors(exc, source=source)) from None
     except ValueError as exc:  # NaN or an unserialisable value in the YAML
         raise PolicyError(f"{source}: cannot read the policy values: {exc}") from None
+    problems = metric_name_problems(policy)
+    if problems:
+        raise PolicyError("\n".join(f"{source}: {p}" for p in problems))
+    return policy
+
+
+def metric_name_problems(policy: Policy) -> list[str]:
+    """Every criterion naming a metric the registry does not know (or whose direction it cannot give).
+
+    A policy is task-agnostic, so a name is accepted when at least one task registers it; a
+    review of another task then finds it MISSING in its evidence, which the decision reports.
+    Absolute criteria name evidence paths: only their ``models.<role>.metrics.<name>`` and
+    ``deltas.<name>`` forms name a metric.
+    """
+    problems = []
+    for i, c in enumerate(policy.criteria):
+        where = f"criteria.{i}.metric ({c.id})"
+        if isinstance(c, RelativeCriterion):
+            try:
+                direction = metric_direction(c.metric)
+            except KeyError as exc:
+                problems.append(f"{where}: {exc.args[0]}")
+                continue
+            if direction is None and c.greater_is_better is None:
+                problems.append(f"{where}: {c.metric!r} has no direction (better means closer to a target); "
+                                "set greater_is_better or use an absolute criterion")
+        elif isinstance(c, AbsoluteCriterion):
+            parts = c.metric.split(".")
+            name = None
+            if len(parts) == 4 and parts[0] == "models" and parts[2] == "metrics":
+                name = parts[3]
+            elif len(parts) >= 2 and parts[0] == "deltas":
+                name = ".".join(parts[1:]).removesuffix(".value")
+            if name is not None:
+                try:
+                    metric_direction(name)
+                except KeyError as exc:
+                    problems.append(f"{where}: {exc.args[0]}")
+    return problems
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -242,7 +283,8 @@ def default_policy_text() -> str:
 
 def default_policy() -> Policy:
     """The shipped default policy, validated."""
-    return parse_policy(yaml.safe_load(default_policy_text()), source="default_policy.yaml")
+    raw = parse_yaml(default_policy_text(), label="default_policy.yaml", error=PolicyError)
+    return parse_policy(raw, source="default_policy.yaml")
 
 
 def policy_json_schema() -> dict[str, Any]:

@@ -165,6 +165,15 @@ class ReplayCriterion(_Criterion):
     allow_canary_breach: bool = Field(default=False, description="false: a halted canary fails the criterion")
 
 
+class CrossCheckCriterion(_Criterion):
+    """The workbench's numbers agree with scikit-learn and fairlearn on the same rows (``cross_check``)."""
+
+    kind: Literal["cross_check"]
+    tolerance: float = Field(default=1e-9, ge=0, description="largest allowed absolute difference")
+    allow_undefined_mismatch: bool = Field(
+        default=False, description="false: a value defined on one side and undefined on the other fails")
+
+
 class QualitativeCriterion(_Criterion):
     """Submitted questionnaires: reviewers per role, minimum score, no blocking answers."""
 
@@ -220,6 +229,7 @@ Criterion = Annotated[
         OperationalCriterion,
         RobustnessCriterion,
         ReplayCriterion,
+        CrossCheckCriterion,
         QualitativeCriterion,
         GovernanceCriterion,
         SignoffCriterion,
@@ -319,6 +329,7 @@ __all__ = [
     "RelativeCriterion",
     "ReplayCriterion",
     "RiskTier",
+    "CrossCheckCriterion",
     "RobustnessCriterion",
     "Role",
     "Severity",

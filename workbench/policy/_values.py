@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench import formatting
+from workbench.evidence import get_path
+
 Status = Literal["PASS", "FAIL", "WARN", "WAIVED", "MISSING"]
 _ABSENT = object()
 # worst first: the order a criterion's items combine in, and the decision's sort order
@@ -12,10 +15,12 @@ STATUS_RANK: dict[str, int] = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, 
 
 
 def fmt(x: float | None) -> str:
-    """A number for a reason sentence: 3 decimals below 1000, none above."""
-    if x is None:
-        return "n/a"
-    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3f}"
+    """A number for a reason sentence: the product's one formatter (``workbench.formatting.fmt``).
+
+    >>> fmt(0.8123), fmt(1e-4), fmt(None)
+    ('0.812', '1.0e-04', 'n/a')
+    """
+    return "n/a" if x is None else formatting.fmt(float(x))
 
 
 def fmt_bound(x: float) -> str:
@@ -107,16 +112,11 @@ class Value:
 
 
 def lookup(evidence: Any, path: str | list[str]) -> Any:
-    """Follow a dotted path (or a list of keys) into the evidence; ``_ABSENT`` when missing."""
-    node = evidence
-    for key in path.split(".") if isinstance(path, str) else path:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return _ABSENT
-    return node
+    """Follow a dotted path (or a list of keys) into the evidence; ``_ABSENT`` when missing.
+
+    ``workbench.evidence.get_path`` with a sentinel, so a present ``null`` and an absent key differ.
+    """
+    return get_path(evidence, path, _ABSENT)
 
 
 def _num(x: Any) -> float | None:

@@ -24,6 +24,7 @@ from workbench.report._model import (
     missing,
     short_hash,
     table,
+    threshold_text,
 )
 
 SECTION_TITLES = (
@@ -122,7 +123,9 @@ def _cover(inp: PacketInput) -> Cover:
         content_digest=str(inp.evidence.get("digest") or "—"),
         policy_digest=inp.policy_digest or str(get_path(inp.decision, "policy.digest") or "—"),
         models=tuple(models),
+        threshold=threshold_text(inp.evidence),
     )
+
 
 
 def _summary(inp: PacketInput, cover: Cover) -> Section:

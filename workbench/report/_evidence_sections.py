@@ -25,6 +25,7 @@ from workbench.report._model import (
     metric_value,
     missing,
     table,
+    threshold_text,
 )
 
 ROLES = ("candidate", "baseline")
@@ -195,7 +196,8 @@ def quantitative(evidence: Mapping[str, Any]) -> Section:
     boot = get_path(evidence, "settings.n_bootstrap")
     blocks: list[Any] = [Para(
         f"Measured on {fmt(n)} evaluation rows; confidence intervals from {fmt(boot)} paired bootstrap "
-        "replicates (candidate and baseline scored on the same replicates).", "note")]
+        "replicates (candidate and baseline scored on the same replicates). Decision threshold: "
+        f"{threshold_text(evidence)}.", "note")]
     blocks += [Heading("Metrics and paired deltas"), _metric_table(evidence)]
     charts = tuple(c for c in (_curve_chart(evidence, "roc"), _curve_chart(evidence, "pr")) if c)
     blocks.append(Heading("ROC and precision–recall curves"))
@@ -212,7 +214,35 @@ def quantitative(evidence: Mapping[str, Any]) -> Section:
     blocks += [Heading("Latency, throughput and memory"), _operational(evidence)]
     blocks += [Heading("Robustness under perturbation"), _robustness(evidence)]
     blocks += [Heading("Worst slices (candidate)"), _slices(evidence)]
+    blocks += [Heading("Cross-check against scikit-learn and fairlearn"), *_cross_check(evidence)]
     return Section("quantitative", "Quantitative evidence", tuple(blocks))
+
+
+def _cross_check(evidence: Mapping[str, Any]) -> list[Any]:
+    """Largest difference per model and section between the workbench's numbers and the references."""
+    cc = evidence.get("cross_check")
+    if not isinstance(cc, Mapping) or "models" not in cc:
+        return [missing("Cross-check")]
+    rows_used = (f"{fmt(cc.get('rows'))} of {fmt(cc.get('of_rows'))} rows"
+                 + (f" (a sample, seed {cc.get('seed')})" if cc.get("sampled") else " (every row)"))
+    blocks: list[Any] = [Para(
+        f"The workbench's point estimates recomputed on {rows_used} against scikit-learn's metrics and "
+        f"fairlearn's MetricFrame disparities on the same rows. Largest absolute difference: "
+        f"{fmt(cc.get('max_abs_diff'))} ({cc.get('worst') or '—'}).", "note")]
+    rows = []
+    for role, entry in (cc.get("models") or {}).items():
+        groups = [("metrics", "scikit-learn", entry.get("metrics") or {})]
+        groups += [(f"fairness: {feat}", "fairlearn", pairs) for feat, pairs in (entry.get("fairness") or {}).items()]
+        for what, ref, pairs in groups:
+            diffs = [p.get("abs_diff") for p in pairs.values() if p.get("abs_diff") is not None]
+            undefined = sum(1 for p in pairs.values() if p.get("abs_diff") is None)
+            rows.append((role, what, ref, fmt(len(pairs)), fmt(max(diffs) if diffs else None),
+                         fmt(undefined) if undefined else "0"))
+    blocks.append(table(("Model", "Compared", "Reference", "Values", "Largest |difference|", "Undefined"), rows,
+                        widths=(1.6, 2.6, 1.8, 1.1, 2.0, 1.2)))
+    if cc.get("undefined_on_one_side"):
+        blocks.append(Para("Defined on one side only: " + ", ".join(cc["undefined_on_one_side"]), "note"))
+    return blocks
 
 
 # ---------------------------------------------------------------- explanations
@@ -263,11 +293,26 @@ def _records_table(records: Sequence[Any], *, limit: int = 15) -> Any:
     return table([label(c) for c in cols], rows)
 
 
+def _reliance_table(reliance: Mapping[str, Any]) -> Any:
+    """Share of mean |SHAP| on sensitive features and on each of their proxies, per model."""
+    rows = []
+    for role, r in reliance.items():
+        proxies = r.get("proxies") or {}
+        rows.append((role, fmt(r.get("sensitive_share")), fmt(r.get("proxy_share")),
+                     ", ".join(r.get("sensitive_features_used") or []) or "none",
+                     ", ".join(f"{f} {fmt(v)}" for f, v in sorted(proxies.items(), key=lambda x: -float(x[1] or 0)))
+                     or "—"))
+    return table(("Model", "Share on sensitive", "Share on proxies", "Sensitive inputs", "Proxies (share)"), rows,
+                 widths=(1.4, 1.5, 1.5, 1.8, 5.0))
+
+
 def _diff_blocks(diff: Mapping[str, Any]) -> list[Any]:
     """Scalars and flat lists as one table; lists of records (rank moves, flips) as their own tables."""
     rows, extra = [], []
     for k, v in diff.items():
-        if isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v):
+        if k == "reliance" and isinstance(v, Mapping) and v:
+            extra += [Heading("Reliance on sensitive features and their proxies", 3), _reliance_table(v)]
+        elif isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v):
             extra += [Heading(label(str(k)), 3), _records_table(v)]
         elif isinstance(v, Mapping):
             rows.append((label(str(k)), "; ".join(f"{a}: {fmt(b) if not isinstance(b, Mapping) else ', '.join(f'{c} {fmt(d)}' for c, d in b.items())}"
@@ -379,4 +424,20 @@ def fairness(evidence: Mapping[str, Any], criteria: Sequence[Mapping[str, Any]] 
     blocks.append(Heading("Selection rate by group"))
     for i in range(0, len(charts), 2):
         blocks.append(ChartRow(tuple(charts[i:i + 2])))
+    blocks += _proxies(evidence)
     return Section("fairness", "Fairness", tuple(blocks))
+
+
+def _proxies(evidence: Mapping[str, Any], *, top: int = 5) -> list[Any]:
+    """The strongest associations of each sensitive feature with the model inputs (``fairness_proxies``)."""
+    proxies = evidence.get("fairness_proxies") or {}
+    rows = []
+    for sensitive, entry in proxies.items():
+        for a in (entry.get("associations") or [])[:top]:
+            rows.append((str(sensitive), str(a.get("feature")), fmt(a.get("cramers_v")),
+                         fmt(a.get("mutual_information")), str(a.get("strength") or "—")))
+    if not rows:
+        return []
+    return [Heading("Proxies of the sensitive features (strongest associations with model inputs)"),
+            table(("Sensitive feature", "Input", "Cramér's V", "Mutual information", "Strength"), rows,
+                  widths=(2.2, 2.6, 1.6, 2.0, 1.6))]

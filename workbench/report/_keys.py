@@ -63,6 +63,22 @@ def _write_private(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
+def git_work_tree(folder: str | Path) -> Path | None:
+    """The git work tree ``folder`` lies in (a parent holding ``.git``), or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> git_work_tree(tempfile.mkdtemp()) is None
+    True
+    """
+    here = Path(folder).expanduser().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
 def init_keys(
     folder: str | Path,
     *,
@@ -104,6 +120,13 @@ def init_keys(
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     paths = key_paths(folder)
+    repo = git_work_tree(paths.folder)
+    if repo is not None and not force:
+        raise SigningError(
+            f"{paths.folder} is inside the git work tree {repo}: a private key there is one `git add .` away "
+            "from being published. Keep keys outside (default ~/.workbench/keys, or --keys / WORKBENCH_KEYS), "
+            "or pass --force if this folder is ignored on purpose"
+        )
     existing = [p.name for p in (paths.signing_key, paths.signing_cert, paths.manifest_key) if p.exists()]
     if existing and not force:
         raise SigningError(

@@ -6,10 +6,12 @@ reportlab, matplotlib or HTML. Formatting helpers shared by every section live h
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from workbench.evidence import get_path
+from workbench.formatting import fmt, fmt_metric, label, metric_value
 
 Role = Literal["candidate", "baseline", "other"]
 Decision = Literal["GO", "NO-GO", "PENDING", "UNKNOWN"]
@@ -128,6 +130,7 @@ class Cover:
     content_digest: str
     policy_digest: str
     models: tuple[tuple[str, str, str, str], ...]  # role, name, version, sha256
+    threshold: str = "—"  # the manifest's decision threshold, as the evidence records it
 
 
 @dataclass(frozen=True)
@@ -174,69 +177,6 @@ class PacketInput:
 # ---------------------------------------------------------------- formatting helpers
 
 
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number for a table: ``—`` for missing, thousands separators for big values.
-
-    Examples
-    --------
-    >>> fmt(0.81234), fmt(None), fmt(123456.7), fmt(True)
-    ('0.812', '—', '123,457', 'yes')
-    """
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        v = float(value)
-        if math.isnan(v):
-            return "—"
-        if isinstance(value, int) or (abs(v) >= 1000 and v.is_integer()):
-            return f"{int(v):,}"
-        if abs(v) >= 1000:
-            return f"{v:,.0f}"
-        if v != 0 and abs(v) < 10 ** (-digits):
-            return f"{v:.1e}"
-        return f"{v:.{digits}f}"
-    if isinstance(value, Mapping):
-        return fmt_metric(value, digits)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v, digits) for v in value)
-    return str(value)
-
-
-def metric_value(obj: Any) -> float | None:
-    """The point value of a metric object ``{"value", ...}`` or of a bare number."""
-    if isinstance(obj, Mapping):
-        if obj.get("defined") is False:
-            return None
-        obj = obj.get("value")
-    if isinstance(obj, bool) or not isinstance(obj, (int, float)):
-        return None
-    return float(obj)
-
-
-def fmt_metric(obj: Any, digits: int = 3) -> str:
-    """``0.812 [0.804, 0.820]`` for a metric object, its reason when undefined.
-
-    Examples
-    --------
-    >>> fmt_metric({"value": 0.8123, "ci_low": 0.8, "ci_high": 0.83})
-    '0.812 [0.800, 0.830]'
-    >>> fmt_metric({"value": None, "defined": False, "reason": "one class"})
-    'undefined (one class)'
-    """
-    if not isinstance(obj, Mapping):
-        return fmt(obj, digits)
-    if obj.get("defined") is False or obj.get("value") is None:
-        reason = obj.get("reason")
-        return f"undefined ({reason})" if reason else "—"
-    text = fmt(obj.get("value"), digits)
-    lo, hi = obj.get("ci_low"), obj.get("ci_high")
-    if lo is not None and hi is not None:
-        text += f" [{fmt(lo, digits)}, {fmt(hi, digits)}]"
-    return text
-
-
 def fmt_bound(b: Any) -> str:
     """A criterion bound: the engine's text, or ``min 0.800`` for a mapping.
 
@@ -255,26 +195,23 @@ def short_hash(h: Any, n: int = 12) -> str:
     return str(h)[:n] if h else "—"
 
 
-def get_path(data: Any, path: str, default: Any = None) -> Any:
-    """``get_path(evidence, "models.candidate.metrics")`` without KeyErrors."""
-    cur = data
-    for part in path.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return default
-        cur = cur[part]
-    return cur
+def threshold_text(evidence: Mapping[str, Any]) -> str:
+    """``score >= 0.500 is positive (positive label 1)`` from the evidence's review block.
 
-
-def label(name: str) -> str:
-    """``roc_auc`` → ``ROC AUC``: readable metric and feature names for approvers."""
-    special = {
-        "roc_auc": "ROC AUC", "average_precision": "Average precision", "log_loss": "Log loss",
-        "brier_score": "Brier score", "f1": "F1", "ece": "ECE", "mce": "MCE", "psi": "PSI",
-        "tpr": "TPR", "fpr": "FPR", "ks_statistic": "KS statistic", "mcc": "MCC",
-    }
-    if name in special:
-        return special[name]
-    return name.replace("_", " ").capitalize()
+    Examples
+    --------
+    >>> threshold_text({"review": {"task": "binary", "threshold": 0.35, "positive_label": "approved"}})
+    "score >= 0.350 is positive (positive label 'approved')"
+    >>> threshold_text({"review": {"task": "regression", "threshold": 0.5}})
+    'not used (regression)'
+    """
+    review = evidence.get("review") or {}
+    t = review.get("threshold")
+    if t is None:
+        return "—"
+    if review.get("task") != "binary":
+        return f"not used ({review.get('task')})"
+    return f"score >= {fmt(t)} is positive (positive label {review.get('positive_label')!r})"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], **kw: Any) -> Table:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ def _manifest_checks(pdf: bytes, envelope: Mapping[str, Any] | None, manifest_ke
     except (InvalidSignature, ValueError, TypeError):
         checks.append(Check("manifest-signature", False, REASON_MANIFEST_SIG))
         embedded = None
-    if manifest_key is not None and manifest_key.is_file() and embedded is not None:
+    if manifest_key is not None and not manifest_key.is_file():
+        checks.append(Check("manifest-key", False, f"manifest key {manifest_key} not found: cannot pin the manifest key"))
+    elif manifest_key is not None and embedded is not None:
         raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
         same = load_ed25519_public(manifest_key).public_bytes(*raw) == embedded.public_bytes(*raw)
         checks.append(Check("manifest-key", same, f"manifest key matches {manifest_key}" if same
@@ -153,14 +156,55 @@ def _manifest_matches_pdf(pdf: bytes, manifest: Mapping[str, Any]) -> Check:
                      REASON_MANIFEST_PDF.format(what="the unsigned document's SHA-256 differs (manifest from another packet?)"))
     from pypdf import PdfReader
 
-    text = "".join((PdfReader(io.BytesIO(pdf[:n])).pages[0].extract_text() or "").split())
+    reader = PdfReader(io.BytesIO(pdf[:n]))
+    text = "".join((reader.pages[0].extract_text() or "").split())
     stated = {"decision": (manifest.get("decision") or {}).get("decision"), "evidence digest": manifest.get("evidence_digest"),
               "policy digest": manifest.get("policy_digest")}
-    wrong = [k for k, v in stated.items() if v and str(v) not in text]
+    # Compared exactly, field by field: "GO" is a substring of "NO-GO", a digest prefix of a longer one.
+    shown = _document_fields(reader, text)
+    wrong = [k for k, v in stated.items() if not v or shown.get(k) != str(v)]
     if wrong:
         return Check("manifest-matches-pdf", False,
                      REASON_MANIFEST_PDF.format(what=f"the cover page does not state the manifest's {', '.join(wrong)}"))
     return Check("manifest-matches-pdf", True, "manifest matches the unsigned document and its cover page")
+
+
+# The cover table's row "Decision | NO-GO" followed by "Date (from the decision)", whitespace removed.
+_COVER_DECISION = re.compile(r"Decision([A-Z][A-Z-]*?)Date\(fromthedecision\)")
+
+
+def _document_fields(reader: Any, cover_text: str) -> dict[str, str | None]:
+    """Decision and digests as the unsigned document states them: its metadata, confirmed by the cover page."""
+    subject = str((reader.metadata or {}).get("/Subject") or "")
+    fields = dict(part.strip().split("=", 1) for part in subject.split(";") if "=" in part)
+    found = _COVER_DECISION.findall(cover_text)
+    decision = fields.get("decision")
+    if len(set(found)) != 1 or found[0] != decision:
+        decision = None  # the cover page and the metadata disagree, or the cover states no single decision
+    out: dict[str, str | None] = {"decision": decision}
+    for key, name in (("evidence digest", "evidence_digest"), ("policy digest", "policy_digest")):
+        value = fields.get(name)
+        out[key] = value if value and value in cover_text else None
+    return out
+
+
+def signed_revision(pdf: bytes) -> bytes:
+    """The bytes the (last) signature covers; the whole file when it carries no readable signature.
+
+    Anything appended after signing (a second manifest attachment, say) is not part of it, so what
+    verification reports is what was signed.
+    """
+    try:
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        sigs = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+        if not sigs:
+            return pdf
+        start, length = sigs[-1].byte_range[2], sigs[-1].byte_range[3]
+        end = int(start) + int(length)
+        return pdf[:end] if 0 < end <= len(pdf) else pdf
+    except Exception:  # noqa: BLE001 - a damaged file: the signature checks report it
+        return pdf
 
 
 def _reproducibility_checks(manifest: Mapping[str, Any], *, store: Any, review_manifest: Path | None) -> list[Check]:
@@ -224,7 +268,7 @@ def verify_packet(pdf: bytes | str | Path, *, cert: str | Path, manifest_key: st
         checks = [Check("pdf-structure", False, f"the PDF structure is damaged, so the signature cannot be checked ({exc})")]
     envelope = None
     try:
-        envelope = read_manifest_envelope(pdf)
+        envelope = read_manifest_envelope(signed_revision(pdf))
         checks += _manifest_checks(pdf, envelope, Path(manifest_key) if manifest_key else None)
     except Exception as exc:  # noqa: BLE001 - same: any parser error means "cannot be read"
         checks.append(Check("manifest-readable", False, f"the embedded manifest cannot be read ({exc})"))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import canonical_json
 from workbench.errors import StoreError
+from workbench.text import check_text
 
 if TYPE_CHECKING:
     from workbench.auth import User
@@ -139,6 +140,7 @@ class MonitoringMixin:
         """Acknowledge an open alert."""
         alert = self._alert(alert_id)
         self._authorize_actor(actor, "acknowledge_alert", subject=alert.review_id)
+        comment = check_text(comment or "", what="comment")
         if alert.acknowledged_at is not None:
             raise StoreError(f"alert {alert_id} was already acknowledged by {alert.acknowledged_by}")
         with self.transaction():

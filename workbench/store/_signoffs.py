@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.auth import User
 from workbench.errors import StoreError
+from workbench.text import check_text
 
 if TYPE_CHECKING:
     from workbench.store._store import Store
@@ -79,7 +80,7 @@ def _need_user(user: Any, what: str) -> User:
 def _need_text(value: Any, field: str, hint: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise StoreError(f"{field}: {hint}")
-    return value.strip()
+    return check_text(value.strip(), what=field)
 
 
 class SignoffsMixin:
@@ -101,7 +102,7 @@ class SignoffsMixin:
         if verdict not in ("approve", "reject"):
             raise StoreError(f"verdict {verdict!r}: use 'approve' or 'reject'")
         self.authorize(user, "sign_off" if verdict == "approve" else "reject", role=role, subject=review_id)
-        comment = comment.strip() if isinstance(comment, str) else ""
+        comment = check_text(comment.strip(), what="comment") if isinstance(comment, str) else ""
         if verdict == "reject" and not comment:
             raise StoreError("comment: a rejection needs a comment saying what must change")
         _need_text(evidence_digest, "evidence_digest", "sign off against the evidence digest shown")

@@ -97,6 +97,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -196,6 +197,14 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             if not create:
                 raise StoreError(f"{path}: no review store here; check --db / WORKBENCH_DB")
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only from the first byte: the store holds password hashes and the audit trail.
+            # SQLite gives its -wal and -shm files the database file's mode.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # another process created it a moment ago
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create the review store ({exc.strerror or exc})") from None
         try:
             conn = sqlite3.connect(
                 str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,

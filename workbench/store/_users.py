@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench.auth import ROLES, User, hash_password, permission_problem, validate_roles, verify_password
 from workbench.errors import PermissionDenied, StoreError
+from workbench.text import MAX_LABEL, check_text
 
 if TYPE_CHECKING:
     from workbench.store._store import Store
@@ -95,6 +96,8 @@ class UsersMixin:
                 f"user name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', starting "
                 "with a letter or digit"
             )
+        if display_name is not None:
+            display_name = check_text(display_name, what="display_name", limit=MAX_LABEL, multiline=False)
         role_tuple = validate_roles(roles)
         hashed = hash_password(password) if password is not None else None
         self._authorize_actor(actor, "manage_users", subject=f"user:{name}")
