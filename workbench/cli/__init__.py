@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "audit",
     "questionnaire",
     "replay",
+    "ops",
 ]
 
 EXIT_INVALID_INPUT = 2

@@ -4,6 +4,18 @@ The public face of ``workbench.replay``: import from here; the ``_`` modules are
 """
 
 
+from workbench.replay._alerts import (
+    DELIVERY_ACTOR,
+    SIGNATURE_HEADER,
+    DeliveryOutcome,
+    alert_body,
+    channels_of,
+    deliver_alert,
+    dispatch_alert,
+    send_test_alert,
+    sign_body,
+    verify_signature,
+)
 from workbench.replay._replay import (
     CanaryGuardrails,
     flips_by_group,
@@ -22,6 +34,16 @@ from workbench.replay._monitor import (
 )
 
 __all__ = [
+    "DELIVERY_ACTOR",
+    "DeliveryOutcome",
+    "SIGNATURE_HEADER",
+    "alert_body",
+    "channels_of",
+    "deliver_alert",
+    "dispatch_alert",
+    "send_test_alert",
+    "sign_body",
+    "verify_signature",
     "CanaryGuardrails",
     "UPPER_BOUND_METRICS",
     "batch_metrics",

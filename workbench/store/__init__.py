@@ -22,6 +22,7 @@ from workbench.store._store import (
     User,
     Waiver,
 )
+from workbench.store._operations import Delivery, Feedback, ScheduledReview
 from workbench.store._reviews import (
     DOCUMENT_KINDS,
     ReviewsMixin,
@@ -34,15 +35,18 @@ __all__ = [
     "AuditVerification",
     "DOCUMENT_KINDS",
     "DecisionRecord",
+    "Delivery",
     "Document",
     "EvidenceRun",
     "ExportRecord",
+    "Feedback",
     "MonitoringBatch",
     "ROLES",
     "Response",
     "Review",
     "ReviewsMixin",
     "SCHEMA_VERSION",
+    "ScheduledReview",
     "SignOff",
     "Store",
     "User",

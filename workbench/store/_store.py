@@ -68,6 +68,14 @@ Monitoring (``workbench/_store_monitoring.py``)
     ``add_alert(review_id, *, rule, severity, message, details, actor) -> Alert``;
     ``list_alerts(review_id, *, open_only=False)``;
     ``acknowledge_alert(alert_id, *, actor, comment="") -> Alert``.
+Operations (``workbench/store/_operations.py``)
+    ``record_delivery(...) -> Delivery``; ``list_deliveries(review_id, *, alert_id=None)``;
+    ``checkpoints(review_id, source)``; ``record_live_window(...) -> MonitoringBatch`` (window and
+    checkpoint in one transaction); ``advance_checkpoint(...)``; ``batch_scores(batch_id)``;
+    ``update_batch_metrics(batch_id, metrics, *, reason, actor)``;
+    ``add_feedback(review_id, *, record_id, kind, text, outcome, links, actor) -> (Feedback, bool)``;
+    ``list_feedback(review_id)``; ``open_scheduled_review(review_id, *, reasons, actor)``;
+    ``list_scheduled_reviews(review_id)``.
 
 Examples
 --------
@@ -91,6 +99,7 @@ from typing import Any
 from workbench.store import _audit as _store_audit
 from workbench.store._audit import AuditEntry, AuditVerification
 from workbench.store._monitoring import Alert, MonitoringBatch, MonitoringMixin
+from workbench.store._operations import OperationsMixin
 from workbench.store._responses import Response, ResponsesMixin
 from workbench.store._reviews import (
     DecisionRecord,
@@ -113,7 +122,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin):
+class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin, OperationsMixin):
     """An open review store. Create with :meth:`Store.open`, not the constructor."""
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime]):
