@@ -195,3 +195,14 @@ def test_socket_closed_mid_response_counts_as_failure(store):
                           review_id="r1", env={}, retries=1)
     server.close()
     assert not out.delivered
+
+
+def test_a_long_alert_email_is_sent_with_crlf_line_ends(smtp_server, store):
+    # smtplib sends bytes as they are; bare LF made one 1000+ byte "line" that the server refused
+    channel = EmailChannel(kind="email", to=("oncall@example.org",),
+                           smtp={"host": smtp_server.host, "port": smtp_server.port, "ca_file": smtp_server.ca_file})
+    body = _body(link="https://workbench.example.org/monitoring?review=r")
+    body["window"] = {f"k{i}": "2025-03-03T00:00:00+00:00" for i in range(60)}
+    [out] = deliver_alert([channel], body, store=store, review_id="r1", env={}, retries=1)
+    assert out.delivered, out.error
+    assert "k59" in smtp_server.messages[0]["data"]

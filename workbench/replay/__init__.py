@@ -16,6 +16,13 @@ from workbench.replay._alerts import (
     sign_body,
     verify_signature,
 )
+from workbench.replay._live import (
+    LiveContext,
+    monitor_source,
+    parse_every,
+    persistent_breaches,
+    run_every,
+)
 from workbench.replay._replay import (
     CanaryGuardrails,
     flips_by_group,
@@ -36,6 +43,7 @@ from workbench.replay._monitor import (
 __all__ = [
     "DELIVERY_ACTOR",
     "DeliveryOutcome",
+    "LiveContext",
     "SIGNATURE_HEADER",
     "alert_body",
     "channels_of",
@@ -50,10 +58,14 @@ __all__ = [
     "evaluate_rules",
     "flips_by_group",
     "monitor_batch",
+    "monitor_source",
+    "parse_every",
+    "persistent_breaches",
     "monitoring_history",
     "record_batch",
     "review_schedule",
     "review_schedule_for",
+    "run_every",
     "run_replay",
     "stage_index",
 ]

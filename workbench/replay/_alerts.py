@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+import email.policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -157,7 +158,8 @@ def _email(channel: Any, body: Mapping[str, Any], *, timeout: float, env: Mappin
             if refused:
                 client.rset()
                 raise RuntimeError(f"recipients refused: {refused}")
-            code, reply = client.data(msg.as_bytes())
+            # smtplib sends bytes as they are: the message must carry CRLF line ends itself (RFC 5321)
+            code, reply = client.data(msg.as_bytes(policy=email.policy.SMTP))
             if code != 250:
                 raise RuntimeError(f"DATA refused: {code} {reply.decode(errors='replace')}")
     except (smtplib.SMTPException, OSError) as exc:

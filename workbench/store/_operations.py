@@ -174,8 +174,8 @@ class OperationsMixin:
                                                                  "after": after})
 
     def update_batch_metrics(self: Store, batch_id: int, metrics: dict[str, Any], *, reason: str,
-                             actor: str | User) -> MonitoringBatch:
-        """Replace a window's metrics (late labels arrived); audited with the reason."""
+                             actor: str | User, scores: bytes | None = None) -> MonitoringBatch:
+        """Replace a window's metrics (and its kept scores: late labels arrived); audited with the reason."""
         self._authorize_actor(actor, "monitoring")
         with self.transaction():
             row = self._fetchone("SELECT review_id FROM monitoring_batches WHERE batch_id = ?", (int(batch_id),))
@@ -183,6 +183,8 @@ class OperationsMixin:
                 raise StoreError(f"monitoring batch {batch_id} does not exist")
             self._execute("UPDATE monitoring_batches SET metrics = ? WHERE batch_id = ?",
                           (canonical_json(metrics), int(batch_id)))
+            if scores is not None:
+                self._execute("UPDATE monitor_scores SET payload = ? WHERE batch_id = ?", (scores, int(batch_id)))
             self.audit(actor, "monitoring_window_updated", row["review_id"],
                        {"batch_id": int(batch_id), "reason": reason,
                         "metrics_sha256": hashlib.sha256(canonical_json(metrics).encode()).hexdigest()})
