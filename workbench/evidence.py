@@ -299,6 +299,7 @@ def _replay(ctx: _Context) -> dict[str, dict[str, Any]]:
         "settings": result["settings"],
         "summary": result["summary"],
         "canary": result["canary"],
+        "fallback": result.get("fallback"),
         "windows": [{"index": w["index"], "start": w["start"], "end": w["end"], "rows": w["rows"],
                      "agreement_rate": w.get("agreement_rate"), "max_psi": w["drift"].get("max_psi")}
                     for w in result["windows"]],

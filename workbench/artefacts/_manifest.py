@@ -115,10 +115,28 @@ class EvidenceSettings(_Strict):
     drift_bands: tuple[float, float] = (0.1, 0.25)
 
 
+class FallbackPlan(_Strict):
+    """Fallback simulation of the replay: failure/timeout injection into the candidate's calls, the
+    kill switch, and the guardrails on the decisions served (``workbench.replay`` explains each)."""
+
+    failure_rate: float = Field(default=0.0, ge=0, le=1, description="share of routed calls made to fail")
+    timeout_rate: float = Field(default=0.0, ge=0, le=1, description="share of routed calls made to time out")
+    latency_budget_ms: float = Field(default=100.0, gt=0, description="a candidate call slower than this falls back")
+    kill_switch_at_stage: float | None = Field(default=None, gt=0, le=100,
+                                               description="canary stage (percent) at which all traffic returns "
+                                               "to the baseline")
+    max_fallback_rate: float | None = Field(default=0.05, ge=0, le=1)
+    max_added_latency_ms: float | None = Field(default=None, gt=0, description="guardrail on the p95 added latency")
+    max_performance_drop: float | None = Field(default=0.02, ge=0, description="served vs baseline-only, roc_auc")
+    min_labelled: int = Field(default=200, ge=1)
+    seed: int = 0
+
+
 class ReplaySettings(_Strict):
     timestamp_column: str = "timestamp"
     window: str = "7D"
     canary_stages: tuple[float, ...] = (5, 25, 50, 100)
+    fallback: FallbackPlan | None = None
 
 
 class WebhookChannel(_Strict):

@@ -1,6 +1,7 @@
 """`workbench replay`, `workbench canary` and `workbench monitor`.
 
-Exit codes: replay 0; canary 0 when every stage held, 1 when a guardrail halted it; monitor 0
+Exit codes: replay 0; canary 0 when every stage held, 1 when a guardrail halted it or the fallback breached
+its guardrails; monitor 0
 when no alert fired for the batch, 1 when at least one did; 2 for invalid input.
 """
 
@@ -74,6 +75,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", default=None, help="window length, e.g. 7D or 1D (default: manifest replay.window)")
     p.add_argument("--latency-sample", type=int, default=20, help="single-row calls timed per window and model")
     p.add_argument("--seed", type=int, default=0, help="seed for latency sampling and canary routing")
+    p.add_argument("--inject-failures", type=float, default=None, metavar="RATE",
+                   help="fallback drill: share of the candidate's routed calls made to fail (overrides replay.fallback)")
+    p.add_argument("--inject-timeouts", type=float, default=None, metavar="RATE",
+                   help="fallback drill: share of routed calls that run past the latency budget")
+    p.add_argument("--latency-budget-ms", type=float, default=None, help="a candidate call slower than this falls back")
+    p.add_argument("--kill-switch-at", type=float, default=None, metavar="STAGE",
+                   help="canary stage (percent) at which the kill switch returns all traffic to the baseline")
 
 
 def _load(path: Path) -> Any:
@@ -106,7 +114,7 @@ def _run_replay(args: argparse.Namespace) -> int:
 
     review, source = _load(args.manifest)
     result = run_replay(review, source=source, window=args.window, latency_sample=args.latency_sample,
-                        seed=args.seed, progress=progress)
+                        seed=args.seed, fallback=_fallback(args, review.manifest), progress=progress)
     _write(result, args.out)
     return 0
 
@@ -137,11 +145,34 @@ def _run_canary(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise ManifestError(f"canary guardrails: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
     result = run_replay(review, source=source, window=args.window, guardrails=guardrails,
-                        latency_sample=args.latency_sample, seed=args.seed, progress=progress)
+                        latency_sample=args.latency_sample, seed=args.seed, fallback=_fallback(args, review.manifest),
+                        progress=progress)
     _write(result, args.out)
     canary = result["canary"]
     progress(f"canary {canary['status']}: {canary['recommendation']}")
-    return 1 if canary["status"] == "halted" else 0
+    fb = result.get("fallback")
+    if fb is not None:
+        progress(f"fallback {fb['status']}: rate {fb['fallback_rate']}, windows breached {fb['windows_breached']}")
+    return 1 if canary["status"] == "halted" or (fb is not None and not fb["within_guardrails"]) else 0
+
+
+def _fallback(args: argparse.Namespace, manifest: Any) -> Any:
+    """The manifest's replay.fallback with the command-line drill options on top (None: no simulation)."""
+    from pydantic import ValidationError
+
+    from workbench.artefacts import FallbackPlan
+
+    overrides = {k: v for k, v in (("failure_rate", args.inject_failures), ("timeout_rate", args.inject_timeouts),
+                                   ("latency_budget_ms", args.latency_budget_ms),
+                                   ("kill_switch_at_stage", args.kill_switch_at)) if v is not None}
+    base = manifest.replay.fallback
+    if base is None and not overrides:
+        return None
+    try:
+        return FallbackPlan(**{**(base.model_dump() if base is not None else {}), **overrides})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ManifestError(f"fallback drill: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
 
 def _run_monitor(args: argparse.Namespace) -> int:

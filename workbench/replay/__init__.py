@@ -16,6 +16,7 @@ from workbench.replay._alerts import (
     sign_body,
     verify_signature,
 )
+from workbench.replay._fallback import FallbackSettings, fallback_summary, fallback_window
 from workbench.replay._live import (
     LiveContext,
     monitor_source,
@@ -43,6 +44,7 @@ from workbench.replay._monitor import (
 __all__ = [
     "DELIVERY_ACTOR",
     "DeliveryOutcome",
+    "FallbackSettings",
     "LiveContext",
     "SIGNATURE_HEADER",
     "alert_body",
@@ -56,6 +58,8 @@ __all__ = [
     "UPPER_BOUND_METRICS",
     "batch_metrics",
     "evaluate_rules",
+    "fallback_summary",
+    "fallback_window",
     "flips_by_group",
     "monitor_batch",
     "monitor_source",

@@ -282,6 +282,18 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
     if store.get_review(review_id) is None:
         store.upsert_review(m.name, manifest_path=str(m.source), evidence_digest=review.evidence_digest, actor=actor)
     src = _Source(source)
+    alerts: list[Any] = []
+    deliveries: list[dict[str, Any]] = []
+
+    def _deliver(new_alerts: list[Any]) -> None:
+        alerts.extend(new_alerts)
+        if not (deliver and channels_of(m)):
+            return
+        for alert in new_alerts:
+            deliveries.extend({"alert_id": alert.alert_id, "channel": o.channel, "delivered": o.delivered,
+                               "attempts": o.attempts, "error": o.error}
+                              for o in dispatch_alert(m, alert, store=store, review_id=review_id, env=env))
+
     ctx = LiveContext.build(review, n_boot=n_boot)
     window = pd.Timedelta(ctx.window)
     now = pd.Timestamp(store.now())
@@ -302,6 +314,8 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
             rows=len(frame), window_start=start.isoformat(), window_end=(start + window).isoformat(),
             metrics=metrics, scores=_to_parquet(keep) if "id" in keep.columns else None, actor=actor)
         recorded.append(batch)
+        # alert as soon as the window is stored: delivery does not wait for the rest of the backlog
+        _deliver(_raise_window_alerts(ctx, store, review_id, [batch], [], actor))
         if progress is not None:
             progress(f"window {batch.window_start}: {batch.rows} rows recorded (batch {batch.batch_id})")
         pending.pieces, pending.advance, pending.rows = [], {}, 0
@@ -330,16 +344,10 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
     elif pending.key is not None:
         rows_read -= pending.rows  # still open: read again next time
     updated = apply_outcomes(ctx, outcomes, store=store, review_id=review_id, source_key=src.key, actor=actor)
-    alerts = _raise_window_alerts(ctx, store, review_id, recorded, updated, actor)
+    _deliver(_raise_window_alerts(ctx, store, review_id, [], updated, actor))
     rereview = _rereview(ctx, store, review_id, actor)
     if rereview is not None and rereview["alert"] is not None:
-        alerts.append(rereview["alert"])
-    deliveries = []
-    if deliver and channels_of(m):
-        for alert in alerts:
-            deliveries.extend({"alert_id": alert.alert_id, "channel": o.channel, "delivered": o.delivered,
-                               "attempts": o.attempts, "error": o.error}
-                              for o in dispatch_alert(m, alert, store=store, review_id=review_id, env=env))
+        _deliver([rereview["alert"]])
     if rereview is not None:
         rereview = {k: v for k, v in rereview.items() if k != "alert"}
     return {"review_id": review_id, "source": src.key, "rows_read": rows_read,
