@@ -67,6 +67,7 @@ def build_evidence(
     *,
     include: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    operations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compute the evidence JSON of a loaded review (``workbench.artefacts.ReviewData``).
 
@@ -79,6 +80,10 @@ def build_evidence(
         with status ``skipped``.
     progress : callable, optional
         Receives one-line progress messages.
+    operations : dict, optional
+        What happened after an earlier promotion (``workbench.replay.operations_evidence``:
+        monitoring windows, alerts, feedback and contest rates, re-reviews), read from the store by
+        the caller; recorded as ``operations``.
 
     Returns
     -------
@@ -132,6 +137,8 @@ def build_evidence(
             ctx.run((name,), runner)
     for name in SECTIONS:
         evidence["sections"].setdefault(name, {"status": "skipped"})
+    if operations is not None:
+        evidence["operations"] = operations
     evidence["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     evidence["environment"] = {"python": platform.python_version(), "numpy": np.__version__}
     evidence = to_jsonable(evidence)

@@ -17,6 +17,7 @@ from workbench.replay._alerts import (
     verify_signature,
 )
 from workbench.replay._fallback import FallbackSettings, fallback_summary, fallback_window
+from workbench.replay._feedback import add_feedback, feedback_signals, import_feedback, operations_evidence
 from workbench.replay._live import (
     LiveContext,
     monitor_source,
@@ -56,16 +57,20 @@ __all__ = [
     "verify_signature",
     "CanaryGuardrails",
     "UPPER_BOUND_METRICS",
+    "add_feedback",
     "batch_metrics",
     "evaluate_rules",
     "fallback_summary",
+    "feedback_signals",
     "fallback_window",
     "flips_by_group",
+    "import_feedback",
     "monitor_batch",
     "monitor_source",
     "parse_every",
     "persistent_breaches",
     "monitoring_history",
+    "operations_evidence",
     "record_batch",
     "review_schedule",
     "review_schedule_for",
