@@ -231,3 +231,18 @@ def test_every_loop_stops_cleanly_on_sigterm(scenario):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "monitor stopped after" in err and "Traceback" not in err
     assert [b.rows for b in _batches(s["db"])] == [ROWS_PER_DAY]
+
+
+def test_microsecond_timestamps_land_in_the_right_window(scenario):
+    from workbench.artefacts import load_manifest, load_review
+    from workbench.replay import monitor_source
+
+    s = scenario
+    frame = s["days"][0].copy()
+    frame["timestamp"] = frame["timestamp"].astype("datetime64[us, UTC]")  # what many Parquet writers store
+    _write(s["logs"], "part-000.parquet", frame)
+    review = load_review(load_manifest(s["manifest"]))
+    with Store.open(s["db"]) as store:
+        out = monitor_source(review, str(s["logs"] / "*.parquet"), store=store, actor="cli:test", deliver=False,
+                             n_boot=0)
+    assert [w["window_start"][:10] for w in out["windows"]] == ["2025-03-01"]

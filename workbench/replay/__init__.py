@@ -21,6 +21,7 @@ from workbench.replay._feedback import add_feedback, feedback_signals, import_fe
 from workbench.replay._live import (
     LiveContext,
     monitor_source,
+    monitoring_timeseries,
     parse_every,
     persistent_breaches,
     run_every,
@@ -67,6 +68,7 @@ __all__ = [
     "import_feedback",
     "monitor_batch",
     "monitor_source",
+    "monitoring_timeseries",
     "parse_every",
     "persistent_breaches",
     "monitoring_history",

@@ -43,8 +43,8 @@ from workbench.replay import _window as W
 from workbench.replay._alerts import channels_of, dispatch_alert
 from workbench.replay._monitor import _PERF, evaluate_rules
 
-__all__ = ["LiveContext", "apply_outcomes", "labelled_metrics", "monitor_source", "parse_every", "persistent_breaches",
-           "run_every", "window_metrics"]
+__all__ = ["LiveContext", "apply_outcomes", "labelled_metrics", "monitor_source", "monitoring_timeseries", "parse_every",
+           "persistent_breaches", "run_every", "window_metrics"]
 
 _DUCKDB = re.compile(r"^duckdb:(?P<path>.+)::(?P<table>[A-Za-z_][A-Za-z0-9_]*)$")
 _EVERY = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
@@ -266,7 +266,8 @@ def _window_keys(frame: pd.DataFrame, column: str, window: str) -> np.ndarray:
     floored = ts.dt.floor(pd.Timedelta(window)).ffill().bfill()
     if floored.isna().all():
         raise DataError(f"--source: column {column!r} holds no readable timestamps")
-    return floored.astype("int64").to_numpy()
+    # nanoseconds whatever unit the file stored (Parquet often holds microseconds)
+    return floored.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
 
 
 def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes: Sequence[Path] = (),
@@ -477,3 +478,57 @@ def run_every(run: Callable[[], Any], every_s: float, stop: threading.Event) -> 
         runs += 1
         stop.wait(every_s)
     return runs
+
+
+_SERIES_LABELS = {
+    "psi": "Input drift: worst feature PSI",
+    "prediction_psi": "Prediction drift: PSI of the candidate's scores",
+    "error_rate": "Rows the model failed to score (share)",
+    "roc_auc": "ROC AUC (labelled rows)",
+    "accuracy": "Accuracy (labelled rows)",
+    "ece": "Expected calibration error (labelled rows)",
+    "n_labelled": "Labelled rows",
+}
+
+
+def monitoring_timeseries(store: Any, review: Any) -> dict[str, Any]:
+    """Every monitored signal as a time series over the recorded windows, with its threshold.
+
+    ``{"windows": [...], "series": {key: {"label", "threshold", "direction", "points": [{"window_start",
+    "value", "ci_low", "ci_high"}]}}, "rereview"}``: input drift, prediction drift, errors, performance
+    and calibration once labelled, and each fairness disparity per sensitive feature with its CI
+    (``fairness:<feature>:<disparity>``). The monitoring page draws exactly these.
+    """
+    from workbench.replay._monitor import _is_ceiling, _observed
+
+    m = review.manifest
+    review_id = store.review_id_for(m.name)
+    plan = m.readiness.monitoring if m.readiness is not None else None
+    thresholds = dict(plan.thresholds) if plan is not None else {}
+    batches = store.list_monitoring_batches(review_id) if store.get_review(review_id) is not None else []
+    series: dict[str, dict[str, Any]] = {}
+
+    def point(key: str, label: str, metric: str, batch: Any, value: Any, ci: Any = None) -> None:
+        entry = series.setdefault(key, {"label": label, "metric": metric, "threshold": thresholds.get(metric),
+                                        "direction": "at most" if _is_ceiling(metric) else "at least", "points": []})
+        lo, hi = (ci or [None, None])[:2]
+        entry["points"].append({"window_start": batch.window_start, "batch_id": batch.batch_id,
+                                "value": value if isinstance(value, (int, float)) else None, "ci_low": lo, "ci_high": hi})
+
+    for b in batches:
+        cand = b.metrics.get("models", {}).get("candidate", {})
+        for key in ("psi", "prediction_psi", "error_rate", "roc_auc", "accuracy", "ece"):
+            point(key, _SERIES_LABELS[key], key, b, _observed(b.metrics, key))
+        point("n_labelled", _SERIES_LABELS["n_labelled"], "n_labelled", b, cand.get("n_labelled"))
+        for feature, entry in (cand.get("fairness") or {}).items():
+            for name, value in entry.items():
+                if name.endswith(("_difference", "_ratio")):
+                    point(f"fairness:{feature}:{name}", f"{name.replace('_', ' ')} by {feature}", name, b, value,
+                          (entry.get("ci") or {}).get(name))
+    scheduled = store.list_scheduled_reviews(review_id) if batches else []
+    open_review = next((s for s in scheduled if s.status == "open"), None)
+    return {"windows": [{"batch_id": b.batch_id, "window_start": b.window_start, "window_end": b.window_end,
+                         "rows": b.rows} for b in batches],
+            "series": {k: v for k, v in series.items() if any(p["value"] is not None for p in v["points"])},
+            "rereview": None if open_review is None else {"status": "re-review recommended", "reasons": open_review.reasons,
+                                                          "opened_at": open_review.created_at}}
