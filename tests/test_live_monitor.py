@@ -246,3 +246,30 @@ def test_microsecond_timestamps_land_in_the_right_window(scenario):
         out = monitor_source(review, str(s["logs"] / "*.parquet"), store=store, actor="cli:test", deliver=False,
                              n_boot=0)
     assert [w["window_start"][:10] for w in out["windows"]] == ["2025-03-01"]
+
+
+def test_a_checkpoint_edited_in_the_file_is_refused(scenario):
+    import sqlite3
+
+    from workbench.artefacts import load_manifest, load_review
+    from workbench.errors import StoreError
+    from workbench.replay import monitor_source
+
+    s = scenario
+    _write(s["logs"], "part-000.parquet", pd.concat(s["days"][:2]))
+    review = load_review(load_manifest(s["manifest"]))
+    pattern = str(s["logs"] / "*.parquet")
+    with Store.open(s["db"]) as store:
+        monitor_source(review, pattern, store=store, actor="cli:test", deliver=False, n_boot=0)
+    # someone with the database file but no business rewinding the checkpoint (rows would count twice)
+    with sqlite3.connect(s["db"]) as conn:
+        conn.execute("UPDATE monitor_checkpoints SET rows_done = 100")
+    with Store.open(s["db"]) as store:
+        with pytest.raises(StoreError, match="edited outside the workbench"):
+            monitor_source(review, pattern, store=store, actor="cli:test", deliver=False, n_boot=0)
+        assert sum(b.rows for b in store.list_monitoring_batches(review_id_for("small review"))) == 2 * ROWS_PER_DAY
+    # or skipping rows ahead
+    with sqlite3.connect(s["db"]) as conn:
+        conn.execute("UPDATE monitor_checkpoints SET rows_done = 900")
+    with Store.open(s["db"]) as store, pytest.raises(StoreError, match="account for 800"):
+        monitor_source(review, pattern, store=store, actor="cli:test", deliver=False, n_boot=0)

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import DataError
+from workbench.errors import DataError, StoreError
 from workbench.metrics.drift import drift_evidence
 from workbench.replay import _window as W
 from workbench.replay._alerts import channels_of, dispatch_alert
@@ -299,6 +299,7 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
     window = pd.Timedelta(ctx.window)
     now = pd.Timestamp(store.now())
     done = store.checkpoints(review_id, src.key)
+    _check_checkpoints(store, review_id, src.key, done)
     recorded: list[Any] = []
     pending = _Pending()
     rows_read = 0
@@ -358,6 +359,36 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
             "alerts": [{"alert_id": a.alert_id, "rule": a.rule, "severity": a.severity, "message": a.message}
                        for a in alerts],
             "deliveries": deliveries, "rereview": rereview, "checkpoint": store.checkpoints(review_id, src.key)}
+
+
+def _check_checkpoints(store: Any, review_id: str, key: str, done: dict[str, int]) -> None:
+    """Refuse checkpoints that the recorded windows do not account for.
+
+    Each live window's digest names the row ranges it read (``part:a-b``); per part they must tile
+    ``0..rows_done`` exactly. Whoever edits ``monitor_checkpoints`` in the file (to make rows count
+    twice or vanish) is caught here before anything is read.
+    """
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for batch in store.list_monitoring_batches(review_id):
+        if not batch.batch_digest.startswith(key + "|"):
+            continue
+        for item in batch.batch_digest[len(key) + 1:].split(","):
+            part, _, span = item.rpartition(":")
+            a, _, b = span.partition("-")
+            ranges.setdefault(part, []).append((int(a), int(b)))
+    for part, rows_done in done.items():
+        if part.startswith("outcomes:"):
+            continue
+        spans = sorted(ranges.get(part, []))
+        end = 0
+        for a, b in spans:
+            if a != end:
+                break
+            end = b
+        if end != rows_done or len(spans) and spans[-1][1] != end:
+            raise StoreError(f"monitor checkpoint of {part}: {rows_done} rows marked read but the recorded windows "
+                             f"account for {end}; the store was edited outside the workbench (see `workbench audit "
+                             "verify`)")
 
 
 def apply_outcomes(ctx: LiveContext, outcomes: Sequence[Path], *, store: Any, review_id: str, source_key: str,
