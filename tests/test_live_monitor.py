@@ -273,3 +273,18 @@ def test_a_checkpoint_edited_in_the_file_is_refused(scenario):
         conn.execute("UPDATE monitor_checkpoints SET rows_done = 900")
     with Store.open(s["db"]) as store, pytest.raises(StoreError, match="account for 800"):
         monitor_source(review, pattern, store=store, actor="cli:test", deliver=False, n_boot=0)
+
+
+def test_late_labels_that_breach_performance_raise_an_alert(scenario):
+    s = scenario
+    d0, d1, *_ = s["days"]
+    _write(s["logs"], "part-000.parquet", pd.concat([d0, d1]))
+    assert _main(s, "--no-deliver") == 0
+    outcomes = s["tmp"] / "outcomes.parquet"
+    flipped = d1[["row_id", "label"]].assign(label=1 - d1["label"])  # the model now gets them wrong
+    flipped.to_parquet(outcomes, index=False)
+    assert _main(s, "--outcomes", str(outcomes)) == 1
+    out = json.loads((s["tmp"] / "out.json").read_text())
+    assert out["labels_applied"] == 1 and [a["rule"] for a in out["alerts"]] == ["roc_auc >= 0.6"]
+    assert any(json.loads(r["body"])["alert"] == "roc_auc >= 0.6" for r in s["webhook"].requests)
+    assert _main(s, "--outcomes", str(outcomes)) == 0  # nothing new: no second alert
