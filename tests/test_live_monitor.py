@@ -288,3 +288,24 @@ def test_late_labels_that_breach_performance_raise_an_alert(scenario):
     assert out["labels_applied"] == 1 and [a["rule"] for a in out["alerts"]] == ["roc_auc >= 0.6"]
     assert any(json.loads(r["body"])["alert"] == "roc_auc >= 0.6" for r in s["webhook"].requests)
     assert _main(s, "--outcomes", str(outcomes)) == 0  # nothing new: no second alert
+
+
+def test_the_alerting_protocol_is_verified_on_the_review_cadence(tmp_path, webhook):
+    import datetime as dt
+
+    from workbench.artefacts import load_manifest, load_review
+    from workbench.replay import monitor_source
+
+    manifest = write_small_review(tmp_path / "review", n=400, extra={
+        "replay": {"timestamp_column": "timestamp", "window": "1D"},
+        "readiness": {"monitoring": {"cadence_days": 30, "alerts": [{"kind": "webhook", "url": webhook.url}]}}})
+    review = load_review(load_manifest(manifest))
+    (tmp_path / "logs").mkdir()
+    pattern = str(tmp_path / "logs" / "*.parquet")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    tests = lambda: [json.loads(r["body"]) for r in webhook.requests if json.loads(r["body"])["test"]]  # noqa: E731
+    for days, expected in ((0, 1), (10, 1), (31, 2)):
+        with Store.open(tmp_path / "w.db", clock=lambda d=days: start + dt.timedelta(days=d)) as store:
+            out = monitor_source(review, pattern, store=store, actor="cli:test", n_boot=0)
+        assert len(tests()) == expected, days
+        assert (out["alerting_test"] is not None) == (days != 10)

@@ -103,9 +103,9 @@ class _Linker:
             hit = live[live["id"] == record_id]
             if len(hit):
                 r = hit.iloc[-1]
-                score = None if pd.isna(r["score"]) else float(r["score"])
-                return {"found": "live", "score": score,
-                        "decision": None if score is None else int(score >= review.threshold),
+                live_score: float | None = None if pd.isna(r["score"]) else float(r["score"])
+                return {"found": "live", "score": live_score,
+                        "decision": None if live_score is None else int(live_score >= review.threshold),
                         "groups": {c: str(r[c]) for c in sens if c in hit.columns},
                         "batch_id": int(r["batch_id"]), "window_start": r["window_start"],
                         "reasons": {"available": False, "reason": "the live logs keep no features to explain"}}
@@ -157,7 +157,7 @@ def feedback_signals(review: Any, *, store: Any, linker: _Linker | None = None) 
     records = store.list_feedback(review_id) if store.get_review(review_id) is not None else []
     source, decisions = _decisions_per_group(review, linker)
     groups: dict[str, dict[str, Any]] = {}
-    worst = {"contest_rate": None, "overturn_rate": None}
+    worst: dict[str, tuple[float, str, str] | None] = {"contest_rate": None, "overturn_rate": None}
     for feature, counts in decisions.items():
         table: dict[str, Any] = {}
         for group, n in counts.items():
@@ -171,8 +171,8 @@ def feedback_signals(review: Any, *, store: Any, linker: _Linker | None = None) 
                      "overturn_rate": overturned / len(resolved) if resolved else None}
             table[group] = entry
             for name in SIGNALS:
-                v = entry[name]
-                if v is not None and (worst[name] is None or v > worst[name][0]):
+                v, best = entry[name], worst[name]
+                if v is not None and (best is None or v > best[0]):
                     worst[name] = (v, feature, group)
         groups[feature] = table
     return {"records": len(records), "by_kind": {k: sum(r.kind == k for r in records) for k in KINDS},

@@ -345,6 +345,7 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
         flush()  # the last window is closed: its time has passed
     elif pending.key is not None:
         rows_read -= pending.rows  # still open: read again next time
+    protocol = _verify_alerting_on_cadence(m, store, review_id, env) if deliver else None
     updated = apply_outcomes(ctx, outcomes, store=store, review_id=review_id, source_key=src.key, actor=actor)
     _deliver(_raise_window_alerts(ctx, store, review_id, [], updated, actor))
     rereview = _rereview(ctx, store, review_id, actor)
@@ -358,7 +359,23 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
             "labels_applied": len(updated),
             "alerts": [{"alert_id": a.alert_id, "rule": a.rule, "severity": a.severity, "message": a.message}
                        for a in alerts],
-            "deliveries": deliveries, "rereview": rereview, "checkpoint": store.checkpoints(review_id, src.key)}
+            "deliveries": deliveries, "rereview": rereview, "alerting_test": protocol,
+            "checkpoint": store.checkpoints(review_id, src.key)}
+
+
+def _verify_alerting_on_cadence(manifest: Any, store: Any, review_id: str, env: Any) -> list[dict[str, Any]] | None:
+    """Send the test alert (as `workbench alerts test`) when none was sent within the review cadence."""
+    from workbench.replay._alerts import send_test_alert
+
+    plan = manifest.readiness.monitoring if manifest.readiness is not None else None
+    if plan is None or plan.cadence_days is None or not plan.alerts:
+        return None
+    tests = [d for d in store.list_deliveries(review_id) if d.alert_id is None and d.status == "delivered"]
+    now = pd.Timestamp(store.now())
+    if tests and now - pd.Timestamp(tests[-1].created_at) < pd.Timedelta(days=plan.cadence_days):
+        return None
+    return [{"channel": o.channel, "delivered": o.delivered, "error": o.error}
+            for o in send_test_alert(manifest, store=store, env=env)]
 
 
 def _check_checkpoints(store: Any, review_id: str, key: str, done: dict[str, int]) -> None:
