@@ -273,6 +273,11 @@ def test_a_checkpoint_edited_in_the_file_is_refused(scenario):
         conn.execute("UPDATE monitor_checkpoints SET rows_done = 900")
     with Store.open(s["db"]) as store, pytest.raises(StoreError, match="account for 800"):
         monitor_source(review, pattern, store=store, actor="cli:test", deliver=False, n_boot=0)
+    # or deleting it (every row would be read again)
+    with sqlite3.connect(s["db"]) as conn:
+        conn.execute("DELETE FROM monitor_checkpoints")
+    with Store.open(s["db"]) as store, pytest.raises(StoreError, match="0 rows marked read"):
+        monitor_source(review, pattern, store=store, actor="cli:test", deliver=False, n_boot=0)
 
 
 def test_late_labels_that_breach_performance_raise_an_alert(scenario):
