@@ -206,3 +206,12 @@ def test_a_long_alert_email_is_sent_with_crlf_line_ends(smtp_server, store):
     [out] = deliver_alert([channel], body, store=store, review_id="r1", env={}, retries=1)
     assert out.delivered, out.error
     assert "k59" in smtp_server.messages[0]["data"]
+
+
+def test_smtp_credentials_are_never_sent_without_tls(smtp_server, store):
+    channel = EmailChannel(kind="email", to=("oncall@example.org",),
+                           smtp={"host": smtp_server.host, "port": smtp_server.port, "starttls": "never",
+                                 "username_env": "WB_SMTP_USER", "password_env": "WB_SMTP_PASSWORD"})
+    [out] = deliver_alert([channel], _body(), store=store, review_id="r1",
+                          env={"WB_SMTP_USER": "u", "WB_SMTP_PASSWORD": "p"})
+    assert not out.delivered and "without TLS" in out.error and smtp_server.messages == []

@@ -146,6 +146,8 @@ def _email(channel: Any, body: Mapping[str, Any], *, timeout: float, env: Mappin
             elif smtp.starttls == "require":
                 raise _Undeliverable(f"{smtp.host}:{smtp.port} does not offer STARTTLS (starttls: require)")
             if smtp.username_env:
+                if not tls:
+                    raise _Undeliverable(f"{smtp.host}:{smtp.port}: refusing to send SMTP credentials without TLS")
                 client.login(env.get(smtp.username_env, ""), env.get(smtp.password_env or "", ""))
             code, reply = client.mail(smtp.sender)
             if code != 250:
