@@ -21,11 +21,11 @@ from workbench.replay._feedback import add_feedback, feedback_signals, import_fe
 from workbench.replay._live import (
     LiveContext,
     monitor_source,
-    monitoring_timeseries,
     parse_every,
     persistent_breaches,
     run_every,
 )
+from workbench.replay._timeseries import monitoring_timeseries
 from workbench.replay._replay import (
     CanaryGuardrails,
     flips_by_group,

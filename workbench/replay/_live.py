@@ -25,11 +25,10 @@ statistical-verdicts work exists.
 
 from __future__ import annotations
 
-import glob
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,14 +41,13 @@ from workbench.metrics.drift import drift_evidence
 from workbench.replay import _window as W
 from workbench.replay._alerts import channels_of, dispatch_alert
 from workbench.replay._monitor import _PERF, evaluate_rules
+from workbench.replay._sources import Source as _Source
 
-__all__ = ["LiveContext", "apply_outcomes", "labelled_metrics", "monitor_source", "monitoring_timeseries", "parse_every",
-           "persistent_breaches", "run_every", "window_metrics"]
+__all__ = ["LiveContext", "apply_outcomes", "labelled_metrics", "monitor_source", "parse_every", "persistent_breaches",
+           "run_every", "window_metrics"]
 
-_DUCKDB = re.compile(r"^duckdb:(?P<path>.+)::(?P<table>[A-Za-z_][A-Za-z0-9_]*)$")
 _EVERY = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-CHUNK_ROWS = 262_144
 MAX_WINDOW_ROWS = 2_000_000
 
 
@@ -65,81 +63,6 @@ def parse_every(text: str) -> float:
     if match is None or float(match["n"]) <= 0:
         raise DataError(f"--every {text!r}: give a positive interval such as 30s, 15m, 1h or 1d")
     return float(match["n"]) * _UNITS[match["unit"]]
-
-
-# ---------------------------------------------------------------------- sources
-@dataclass(frozen=True)
-class _Part:
-    name: str
-    rows: int
-
-
-class _Source:
-    """Parts (files or one table) of a source and a reader from a row offset."""
-
-    def __init__(self, spec: str) -> None:
-        duck = _DUCKDB.match(spec)
-        if duck is not None:
-            self.kind = "duckdb"
-            self.path = Path(duck["path"]).resolve()
-            self.table = duck["table"]
-            if not self.path.is_file():
-                raise DataError(f"--source {spec}: DuckDB file not found: {self.path}")
-            self.key = f"duckdb:{self.path}::{self.table}"
-        elif spec.startswith("duckdb:"):
-            raise DataError(f"--source {spec!r}: write a DuckDB table as duckdb:FILE::TABLE (the table name "
-                            "letters, digits and _ only)")
-        else:
-            self.kind = "parquet"
-            self.key = f"parquet:{Path(spec).expanduser().absolute()}"
-            self.pattern = str(Path(spec).expanduser().absolute())
-
-    def parts(self) -> list[_Part]:
-        if self.kind == "duckdb":
-            with self._duck() as con:
-                try:
-                    (n,) = con.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()
-                except Exception as exc:  # noqa: BLE001 - duckdb's CatalogException and friends
-                    raise DataError(f"--source {self.key}: cannot read table {self.table}: {exc}") from exc
-            return [_Part(self.table, int(n))]
-        import pyarrow.parquet as pq
-
-        out = []
-        for name in sorted(glob.glob(self.pattern)):
-            try:
-                out.append(_Part(name, pq.ParquetFile(name).metadata.num_rows))
-            except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
-                raise DataError(f"--source: {name}: not a readable Parquet file ({exc})") from exc
-        return out
-
-    def _duck(self) -> Any:
-        import duckdb
-
-        return duckdb.connect(str(self.path), read_only=True)
-
-    def read(self, part: _Part, start: int) -> Iterator[pd.DataFrame]:
-        """Rows ``start..`` of ``part`` in order, in chunks."""
-        if self.kind == "duckdb":
-            with self._duck() as con:
-                for lo in range(start, part.rows, CHUNK_ROWS):
-                    yield con.execute(f'SELECT * FROM "{self.table}" ORDER BY rowid LIMIT {CHUNK_ROWS} '
-                                      f"OFFSET {lo}").df()
-            return
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(part.name)
-        sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
-        first, offset = 0, 0
-        while first < len(sizes) and offset + sizes[first] <= start:
-            offset += sizes[first]
-            first += 1
-        skip = start - offset
-        for batch in pf.iter_batches(batch_size=CHUNK_ROWS, row_groups=list(range(first, len(sizes)))):
-            frame = batch.to_pandas()
-            if skip:
-                frame, skip = frame.iloc[skip:], max(0, skip - len(frame))
-            if len(frame):
-                yield frame.reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------- per-window metrics
@@ -527,57 +450,3 @@ def run_every(run: Callable[[], Any], every_s: float, stop: threading.Event) -> 
         runs += 1
         stop.wait(every_s)
     return runs
-
-
-_SERIES_LABELS = {
-    "psi": "Input drift: worst feature PSI",
-    "prediction_psi": "Prediction drift: PSI of the candidate's scores",
-    "error_rate": "Rows the model failed to score (share)",
-    "roc_auc": "ROC AUC (labelled rows)",
-    "accuracy": "Accuracy (labelled rows)",
-    "ece": "Expected calibration error (labelled rows)",
-    "n_labelled": "Labelled rows",
-}
-
-
-def monitoring_timeseries(store: Any, review: Any) -> dict[str, Any]:
-    """Every monitored signal as a time series over the recorded windows, with its threshold.
-
-    ``{"windows": [...], "series": {key: {"label", "threshold", "direction", "points": [{"window_start",
-    "value", "ci_low", "ci_high"}]}}, "rereview"}``: input drift, prediction drift, errors, performance
-    and calibration once labelled, and each fairness disparity per sensitive feature with its CI
-    (``fairness:<feature>:<disparity>``). The monitoring page draws exactly these.
-    """
-    from workbench.replay._monitor import _is_ceiling, _observed
-
-    m = review.manifest
-    review_id = store.review_id_for(m.name)
-    plan = m.readiness.monitoring if m.readiness is not None else None
-    thresholds = dict(plan.thresholds) if plan is not None else {}
-    batches = store.list_monitoring_batches(review_id) if store.get_review(review_id) is not None else []
-    series: dict[str, dict[str, Any]] = {}
-
-    def point(key: str, label: str, metric: str, batch: Any, value: Any, ci: Any = None) -> None:
-        entry = series.setdefault(key, {"label": label, "metric": metric, "threshold": thresholds.get(metric),
-                                        "direction": "at most" if _is_ceiling(metric) else "at least", "points": []})
-        lo, hi = (ci or [None, None])[:2]
-        entry["points"].append({"window_start": batch.window_start, "batch_id": batch.batch_id,
-                                "value": value if isinstance(value, (int, float)) else None, "ci_low": lo, "ci_high": hi})
-
-    for b in batches:
-        cand = b.metrics.get("models", {}).get("candidate", {})
-        for key in ("psi", "prediction_psi", "error_rate", "roc_auc", "accuracy", "ece"):
-            point(key, _SERIES_LABELS[key], key, b, _observed(b.metrics, key))
-        point("n_labelled", _SERIES_LABELS["n_labelled"], "n_labelled", b, cand.get("n_labelled"))
-        for feature, entry in (cand.get("fairness") or {}).items():
-            for name, value in entry.items():
-                if name.endswith(("_difference", "_ratio")):
-                    point(f"fairness:{feature}:{name}", f"{name.replace('_', ' ')} by {feature}", name, b, value,
-                          (entry.get("ci") or {}).get(name))
-    scheduled = store.list_scheduled_reviews(review_id) if batches else []
-    open_review = next((s for s in scheduled if s.status == "open"), None)
-    return {"windows": [{"batch_id": b.batch_id, "window_start": b.window_start, "window_end": b.window_end,
-                         "rows": b.rows} for b in batches],
-            "series": {k: v for k, v in series.items() if any(p["value"] is not None for p in v["points"])},
-            "rereview": None if open_review is None else {"status": "re-review recommended", "reasons": open_review.reasons,
-                                                          "opened_at": open_review.created_at}}
