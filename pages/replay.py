@@ -72,6 +72,8 @@ if result is not None:
         with st.expander("Guardrail checks per window"):
             st.dataframe(rv.timeline_frame(canary), hide_index=True, width="stretch", key="canary_timeline")
 
+    rv.fallback_section(result.get("fallback"))
+
     st.subheader("Shadow comparison per window")
     name = st.selectbox("Series", list(rv.SERIES), format_func=lambda k: rv.SERIES[k][0], key="replay_series")
     widgets.chart(rv.series_figure(windows, name, roles, halted_window=halted["window"] if halted else None),
@@ -146,6 +148,18 @@ with guard("show the monitoring history"):
     else:
         st.caption("No production batches recorded yet: record one above (operations, data scientists) or run "
                    "`workbench monitor review.yaml --batch NEW.parquet`.")
+    series = replay.monitoring_timeseries(store, data)
+    if series["rereview"]:
+        st.warning("**Re-review recommended** (opened " + series["rereview"]["opened_at"][:10] + "): " + "; ".join(
+            r["reason"] for r in series["rereview"]["reasons"]), icon=":material/event_repeat:")
+    if series["series"]:
+        signal = st.selectbox("Monitored signal", list(series["series"]), key="monitor_signal",
+                              format_func=lambda k: series["series"][k]["label"])
+        widgets.chart(rv.monitoring_figure(series["series"][signal]), key="monitor_chart")
+    rv.feedback_form(data, store, user)
+    signals = replay.feedback_signals(data, store=store)
+    if signals["records"]:
+        st.dataframe(rv.feedback_frame(signals), hide_index=True, width="stretch", key="feedback_table")
     alerts = store.list_alerts(review_id)
     may_ack = any(r in user.roles for r in ACK_ROLES)
     for a in alerts:

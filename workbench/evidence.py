@@ -135,6 +135,7 @@ def build_evidence(
     *,
     include: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    operations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compute the evidence JSON of a loaded review (``workbench.artefacts.ReviewData``).
 
@@ -147,6 +148,10 @@ def build_evidence(
         with status ``skipped``.
     progress : callable, optional
         Receives one-line progress messages.
+    operations : dict, optional
+        What happened after an earlier promotion (``workbench.replay.operations_evidence``:
+        monitoring windows, alerts, feedback and contest rates, re-reviews), read from the store by
+        the caller; recorded as ``operations``.
 
     Returns
     -------
@@ -200,6 +205,8 @@ def build_evidence(
             ctx.run((name,), runner)
     for name in SECTIONS:
         evidence["sections"].setdefault(name, {"status": "skipped"})
+    if operations is not None:
+        evidence["operations"] = operations
     evidence["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     evidence["environment"] = {"python": platform.python_version(), "numpy": np.__version__}
     evidence = to_jsonable(evidence)
@@ -370,6 +377,7 @@ def _replay(ctx: _Context) -> dict[str, dict[str, Any]]:
         "settings": result["settings"],
         "summary": result["summary"],
         "canary": result["canary"],
+        "fallback": result.get("fallback"),
         "windows": [{"index": w["index"], "start": w["start"], "end": w["end"], "rows": w["rows"],
                      "agreement_rate": w.get("agreement_rate"), "max_psi": w["drift"].get("max_psi")}
                     for w in result["windows"]],

@@ -177,3 +177,74 @@ def timeline_figure(canary: Mapping[str, Any], windows: Sequence[Mapping[str, An
                       yaxis_title="% of traffic", yaxis={"range": [0, 110]}, height=320,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
     return fig
+
+
+def monitoring_figure(entry: Mapping[str, Any]) -> Any:
+    """One monitored signal over the live windows: value, its CI band where known, the threshold line."""
+    import plotly.graph_objects as go
+
+    pts = entry["points"]
+    x = [p["window_start"][:16] for p in pts]
+    fig = go.Figure()
+    lo, hi = [p["ci_low"] for p in pts], [p["ci_high"] for p in pts]
+    if any(v is not None for v in lo + hi):
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor="rgba(0,114,178,0.15)",
+                                 line={"width": 0}, name="95% CI", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=x, y=[p["value"] for p in pts], mode="lines+markers", name=entry["label"],
+                             line={"color": widgets.CANDIDATE, "width": 2}, connectgaps=False))
+    if entry.get("threshold") is not None:
+        fig.add_hline(y=entry["threshold"], line={"color": VERMILLION, "dash": "dash"},
+                      annotation_text=f"threshold: {entry['direction']} {entry['threshold']:g}")
+    fig.update_layout(title=entry["label"], xaxis_title="window start", height=320,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def feedback_frame(signals: Mapping[str, Any]) -> pd.DataFrame:
+    """Contest and overturn rates per sensitive group (the feedback signals' table)."""
+    return pd.DataFrame([{"group": f"{feature} = {group}", "decisions": e["decisions"], "contests": e["contests"],
+                          "contest rate": e["contest_rate"], "overturned": e["overturned"],
+                          "overturn rate": e["overturn_rate"], "complaints": e["complaints"], "praise": e["praise"]}
+                         for feature, groups in signals["groups"].items() for group, e in groups.items()])
+
+
+def feedback_form(review: Any, store: Any, user: Any) -> None:
+    """Support staff record a contest, complaint or praise about one decision (stored and audited)."""
+    from workbench.replay import add_feedback
+    from workbench_ui.feedback import guard
+
+    with st.expander("Record feedback on a decision (support staff)", icon=":material/forum:"):
+        fid = st.text_input("Decision id", key="fb_id")
+        kind = st.selectbox("Kind", ["contest", "complaint", "praise", "comment"], key="fb_kind")
+        outcome = st.selectbox("Outcome", ["pending", "upheld", "overturned"], key="fb_outcome")
+        text = st.text_area("What the person said", key="fb_text")
+        if st.button("Record feedback", key="fb_record", disabled=not fid):
+            with guard("record the feedback"):
+                rec, created = add_feedback(review, store=store, actor=user.user, record_id=fid, kind=kind, text=text,
+                                            outcome=outcome)
+                state = "recorded" if created else "was already recorded"
+                st.session_state["fb_recorded"] = (f"Feedback {rec.feedback_id} {state} (decision found in: "
+                                                   f"{rec.links.get('found') or 'nowhere'}).")
+        if st.session_state.get("fb_recorded"):
+            st.success(st.session_state["fb_recorded"], icon=":material/check:")
+
+
+def fallback_section(fb: Mapping[str, Any] | None) -> None:
+    """The fallback simulation of the replay (manifest ``replay.fallback``): rate, added latency, kill switch."""
+    if not fb:
+        return
+    st.subheader("Fallback to the baseline")
+    cols = st.columns(4)
+    cols[0].metric("Fallback rate", widgets.fmt(fb["fallback_rate"]), help=", ".join(
+        f"{k.replace('_', ' ')} {v:,}" for k, v in fb["by_cause"].items()))
+    cols[1].metric("Added latency (mean ms)", widgets.fmt(fb["added_latency_ms"]["mean"]))
+    cols[2].metric("Worst window p95 added (ms)", widgets.fmt(fb["added_latency_ms"]["max_window_p95"]))
+    cols[3].metric("Rows no model served", f"{fb['unserved_rows']:,}")
+    widgets.badge("ok" if fb["within_guardrails"] else "FAIL",
+                  "served decisions within the fallback guardrails" if fb["within_guardrails"] else
+                  f"fallback guardrails breached in windows {fb['windows_breached']}")
+    kill = fb.get("kill_switch")
+    if kill:
+        st.caption(f"Kill switch at the {kill['at_stage_percent']:g}% stage (window {kill['from_window']}): candidate "
+                   f"served {kill['candidate_rows_before']:,} rows before and {kill['candidate_rows_after']:,} after; "
+                   f"all traffic on the baseline: {kill['all_traffic_to_baseline']}.")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -135,17 +135,89 @@ class EvidenceSettings(_Strict):
         "up to this, a seeded sample above it (default 100,000)")
 
 
+class FallbackPlan(_Strict):
+    """Fallback simulation of the replay: failure/timeout injection into the candidate's calls, the
+    kill switch, and the guardrails on the decisions served (``workbench.replay`` explains each)."""
+
+    failure_rate: float = Field(default=0.0, ge=0, le=1, description="share of routed calls made to fail")
+    timeout_rate: float = Field(default=0.0, ge=0, le=1, description="share of routed calls made to time out")
+    latency_budget_ms: float = Field(default=100.0, gt=0, description="a candidate call slower than this falls back")
+    kill_switch_at_stage: float | None = Field(default=None, gt=0, le=100,
+                                               description="canary stage (percent) at which all traffic returns "
+                                               "to the baseline")
+    max_fallback_rate: float | None = Field(default=0.05, ge=0, le=1)
+    max_added_latency_ms: float | None = Field(default=None, gt=0, description="guardrail on the p95 added latency")
+    max_performance_drop: float | None = Field(default=0.02, ge=0, description="served vs baseline-only, roc_auc")
+    min_labelled: int = Field(default=200, ge=1)
+    seed: int = 0
+
+
 class ReplaySettings(_Strict):
     timestamp_column: str = "timestamp"
     window: str = "7D"
     canary_stages: tuple[float, ...] = (5, 25, 50, 100)
+    fallback: FallbackPlan | None = None
+
+
+class WebhookChannel(_Strict):
+    """An HTTP endpoint that receives each alert as JSON, signed with HMAC-SHA256.
+
+    ``secret_env`` names the environment variable holding the shared secret (the secret itself
+    never sits in the manifest); ``format: slack`` posts a Slack-compatible ``{"text": ...}`` body.
+    """
+
+    kind: Literal["webhook"]
+    name: str | None = None
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    format: Literal["workbench", "slack"] = "workbench"
+
+    @property
+    def label(self) -> str:
+        return self.name or f"webhook {self.url}"
+
+
+class SmtpSettings(_Strict):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "workbench@localhost"
+    username_env: str | None = None
+    password_env: str | None = None
+    starttls: Literal["auto", "require", "never"] = "auto"
+    ca_file: Path | None = None
+
+
+class EmailChannel(_Strict):
+    """Alerts by e-mail through an SMTP relay (STARTTLS whenever the server offers it)."""
+
+    kind: Literal["email"]
+    name: str | None = None
+    to: tuple[str, ...] = Field(min_length=1)
+    smtp: SmtpSettings = SmtpSettings()
+
+    @property
+    def label(self) -> str:
+        return self.name or f"email {', '.join(self.to)}"
+
+
+AlertChannel = WebhookChannel | EmailChannel
 
 
 class MonitoringPlan(_Strict):
+    """Post-deployment monitoring: thresholds, alert channels, cadence.
+
+    ``alert_channel`` is a free-text label kept for old manifests (never a delivery channel);
+    ``alerts`` lists the channels alerts are actually delivered through. ``rereview_after_windows``
+    breached windows in a row of the same signal recommend a re-review.
+    """
+
     metrics: tuple[str, ...] = ()
     thresholds: dict[str, float] = Field(default_factory=dict)
     alert_channel: str | None = None
+    alerts: tuple[Annotated[AlertChannel, Field(discriminator="kind")], ...] = ()
     cadence_days: int | None = Field(default=None, ge=1)
+    rereview_after_windows: int = Field(default=3, ge=1)
+    window: str | None = None
 
 
 class RollbackPlan(_Strict):

@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "registry",
     "tokens",
     "objection",
+    "ops",
 ]
 
 EXIT_INVALID_INPUT = 2

@@ -107,7 +107,12 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
     from workbench.evidence import build_evidence
 
     progress("computing evidence (this takes a while; pass --evidence E.json to reuse a `workbench review` run)")
-    ev = build_evidence(review, progress=progress)
+    operations = None
+    if store is not None and review_id is not None:
+        from workbench.replay import operations_evidence
+
+        operations = operations_evidence(review, store=store)  # monitoring and feedback since the last review
+    ev = build_evidence(review, progress=progress, operations=operations)
     if store is not None and review_id is not None:
         store.save_evidence(review_id, ev, actor=GATE_ACTOR)
     return ev

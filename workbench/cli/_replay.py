@@ -1,6 +1,7 @@
 """`workbench replay`, `workbench canary` and `workbench monitor`.
 
-Exit codes: replay 0; canary 0 when every stage held, 1 when a guardrail halted it; monitor 0
+Exit codes: replay 0; canary 0 when every stage held, 1 when a guardrail halted it or the fallback breached
+its guardrails; monitor 0
 when no alert fired for the batch, 1 when at least one did; 2 for invalid input.
 """
 
@@ -45,10 +46,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "monitor", help="append a production batch to the review's monitoring history and raise alerts",
         description="Score a batch (Parquet/CSV), compute drift, performance, calibration, fairness and "
         "latency, store it in the review's history, raise alerts from readiness.monitoring.thresholds "
-        "(stored and audited) and report whether a review is due. Exit 1 when an alert fired.",
+        "(stored and audited) and report whether a review is due. Exit 1 when an alert fired. "
+        "With --source instead of --batch: read production logs incrementally (a checkpoint in the store: a "
+        "restart never counts a row twice or skips one), one record per window, late labels from --outcomes "
+        "joined on id_column, alerts delivered through readiness.monitoring.alerts, a re-review opened when "
+        "breaches persist; --every keeps it running until SIGTERM/SIGINT.",
     )
     m.add_argument("manifest", type=Path, help="review manifest (review.yaml)")
-    m.add_argument("--batch", type=Path, required=True, help="production batch (Parquet or CSV)")
+    what = m.add_mutually_exclusive_group(required=True)
+    what.add_argument("--batch", type=Path, help="production batch (Parquet or CSV)")
+    what.add_argument("--source", help="production prediction logs: a glob of Parquet files ('logs/*.parquet') "
+                      "or a DuckDB table (duckdb:FILE::TABLE)")
+    m.add_argument("--outcomes", type=Path, action="append", default=[],
+                   help="labels that arrived later (id_column and target), repeatable; with --source")
+    m.add_argument("--every", default=None, help="with --source: run again every interval (30s, 15m, 1h, 1d) until "
+                   "SIGTERM")
+    m.add_argument("--fairness-boot", type=int, default=200, help="bootstrap replicates of the per-window "
+                   "fairness CIs (with --source)")
+    m.add_argument("--no-deliver", action="store_true", help="store alerts but do not send them (with --source)")
     m.add_argument("--out", type=Path, default=None, help="write the JSON result here (default stdout)")
     add_db_option(m)
     add_credentials(m, as_help="who records the batch (or a WORKBENCH_TOKEN scoped 'monitor')")
@@ -61,6 +76,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", default=None, help="window length, e.g. 7D or 1D (default: manifest replay.window)")
     p.add_argument("--latency-sample", type=int, default=20, help="single-row calls timed per window and model")
     p.add_argument("--seed", type=int, default=0, help="seed for latency sampling and canary routing")
+    p.add_argument("--inject-failures", type=float, default=None, metavar="RATE",
+                   help="fallback drill: share of the candidate's routed calls made to fail (overrides replay.fallback)")
+    p.add_argument("--inject-timeouts", type=float, default=None, metavar="RATE",
+                   help="fallback drill: share of routed calls that run past the latency budget")
+    p.add_argument("--latency-budget-ms", type=float, default=None, help="a candidate call slower than this falls back")
+    p.add_argument("--kill-switch-at", type=float, default=None, metavar="STAGE",
+                   help="canary stage (percent) at which the kill switch returns all traffic to the baseline")
 
 
 def _load(path: Path) -> Any:
@@ -93,7 +115,7 @@ def _run_replay(args: argparse.Namespace) -> int:
 
     review, source = _load(args.manifest)
     result = run_replay(review, source=source, window=args.window, latency_sample=args.latency_sample,
-                        seed=args.seed, progress=progress)
+                        seed=args.seed, fallback=_fallback(args, review.manifest), progress=progress)
     _write(result, args.out)
     return 0
 
@@ -124,11 +146,34 @@ def _run_canary(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise ManifestError(f"canary guardrails: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
     result = run_replay(review, source=source, window=args.window, guardrails=guardrails,
-                        latency_sample=args.latency_sample, seed=args.seed, progress=progress)
+                        latency_sample=args.latency_sample, seed=args.seed, fallback=_fallback(args, review.manifest),
+                        progress=progress)
     _write(result, args.out)
     canary = result["canary"]
     progress(f"canary {canary['status']}: {canary['recommendation']}")
-    return 1 if canary["status"] == "halted" else 0
+    fb = result.get("fallback")
+    if fb is not None:
+        progress(f"fallback {fb['status']}: rate {fb['fallback_rate']}, windows breached {fb['windows_breached']}")
+    return 1 if canary["status"] == "halted" or (fb is not None and not fb["within_guardrails"]) else 0
+
+
+def _fallback(args: argparse.Namespace, manifest: Any) -> Any:
+    """The manifest's replay.fallback with the command-line drill options on top (None: no simulation)."""
+    from pydantic import ValidationError
+
+    from workbench.artefacts import FallbackPlan
+
+    overrides = {k: v for k, v in (("failure_rate", args.inject_failures), ("timeout_rate", args.inject_timeouts),
+                                   ("latency_budget_ms", args.latency_budget_ms),
+                                   ("kill_switch_at_stage", args.kill_switch_at)) if v is not None}
+    base = manifest.replay.fallback
+    if base is None and not overrides:
+        return None
+    try:
+        return FallbackPlan(**{**(base.model_dump() if base is not None else {}), **overrides})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ManifestError(f"fallback drill: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
 
 @audited_refusals("monitor")
@@ -139,6 +184,10 @@ def _run_monitor(args: argparse.Namespace) -> int:
     from workbench.store import Store
 
     manifest = load_manifest(args.manifest)
+    if args.source is not None:
+        return _run_live(args, manifest)
+    if args.outcomes or args.every:
+        raise DataError("--outcomes and --every go with --source (live logs), not --batch")
     if not args.batch.is_file():
         raise DataError(f"--batch: file not found: {args.batch}")
     light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
@@ -153,3 +202,47 @@ def _run_monitor(args: argparse.Namespace) -> int:
     progress(f"batch {result['batch_id']} ({'new' if result['new_batch'] else 'already recorded'}); "
              f"{len(result['alerts'])} alert(s); review {schedule['status']}")
     return 1 if any(not a["rule"].startswith("review_") for a in result["alerts"]) else 0
+
+
+def _run_live(args: argparse.Namespace, manifest: Any) -> int:
+    import signal
+    import threading
+
+    from workbench.artefacts import load_review
+    from workbench.replay import monitor_source, parse_every, run_every
+    from workbench.store import Store
+
+    every = parse_every(args.every) if args.every else None
+    if not 0 <= args.fairness_boot <= 10_000:
+        raise DataError(f"--fairness-boot {args.fairness_boot}: give 0..10000 replicates")
+    light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
+    review = load_review(light, progress=progress)
+    fired: list[int] = []
+
+    def once() -> None:
+        with Store.open(db_path(args)) as store:
+            result = monitor_source(review, args.source, store=store, actor=cli_actor(), outcomes=args.outcomes,
+                                    deliver=not args.no_deliver, n_boot=args.fairness_boot, progress=progress)
+        _write(result, args.out)
+        breaches = [a for a in result["alerts"] if a["rule"] != "re_review_recommended"]
+        fired.append(len(breaches))
+        progress(f"monitor: {result['rows_read']} new rows, {len(result['windows'])} window(s), "
+                 f"{result['labels_applied']} window(s) relabelled, {len(result['alerts'])} alert(s)")
+        if result["rereview"] is not None:
+            progress("re-review recommended: " + "; ".join(r["reason"] for r in result["rereview"]["reasons"]))
+        for d in result["deliveries"]:
+            if not d["delivered"]:
+                progress(f"alert {d['alert_id']} not delivered through {d['channel']}: {d['error']}")
+
+    if every is None:
+        once()
+        return 1 if fired[-1] else 0
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        runs = run_every(once, every, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    progress(f"monitor stopped after {runs} run(s)")
+    return 1 if any(fired) else 0

@@ -265,6 +265,28 @@ def eval_robustness(c: RobustnessCriterion, evidence: dict[str, Any]) -> Criteri
     return _result(c, items)
 
 
+def _fallback_items(c: ReplayCriterion, fb: Any) -> list[ItemResult]:
+    wanted = c.max_fallback_rate is not None or c.max_added_latency_ms is not None or c.require_fallback_evidence
+    if not wanted:
+        return []
+    if not isinstance(fb, dict):
+        return [ItemResult("fallback", "MISSING", "the replay did not simulate the fallback (replay.fallback)")]
+    items = []
+    if c.max_fallback_rate is not None:
+        items.append(check_bounds("fallback rate", read_value(fb.get("fallback_rate", _ABSENT)), lo=None,
+                                  hi=c.max_fallback_rate, name="fallback rate"))
+    if c.max_added_latency_ms is not None:
+        items.append(check_bounds("latency added by the fallback (worst window p95, ms)",
+                                  read_value((fb.get("added_latency_ms") or {}).get("max_window_p95", _ABSENT)),
+                                  lo=None, hi=c.max_added_latency_ms, name="added latency"))
+    if c.require_fallback_evidence:
+        ok = fb.get("within_guardrails") is True
+        items.append(ItemResult("fallback guardrails", "PASS" if ok else "FAIL",
+                                "decisions served stayed within the fallback guardrails" if ok else
+                                f"fallback guardrails breached in windows {fb.get('windows_breached')}"))
+    return items
+
+
 def eval_replay(c: ReplayCriterion, evidence: dict[str, Any]) -> CriterionResult:
     node = lookup(evidence, "replay")
     if not isinstance(node, dict) or node.get("status") != "ok":
@@ -282,6 +304,7 @@ def eval_replay(c: ReplayCriterion, evidence: dict[str, Any]) -> CriterionResult
         rows, errors = s.get("rows") or 0, (s.get("errors") or {}).get("candidate")
         rate = Value(errors / rows) if rows and errors is not None else None
         items.append(check_bounds("candidate error rate", rate, lo=None, hi=c.max_error_rate, name="errors"))
+    items.extend(_fallback_items(c, node.get("fallback")))
     canary = node.get("canary")
     if isinstance(canary, dict) and not c.allow_canary_breach:
         if canary.get("status") == "halted":

@@ -163,6 +163,12 @@ class ReplayCriterion(_Criterion):
     max_window_psi: float | None = Field(default=None, ge=0, description="worst PSI of any feature in any window")
     max_error_rate: float | None = Field(default=None, ge=0, le=1, description="candidate rows that raised / rows")
     allow_canary_breach: bool = Field(default=False, description="false: a halted canary fails the criterion")
+    max_fallback_rate: float | None = Field(default=None, ge=0, le=1,
+                                            description="share of routed calls that fell back to the baseline")
+    max_added_latency_ms: float | None = Field(default=None, ge=0,
+                                               description="worst window p95 latency added by the fallback")
+    require_fallback_evidence: bool = Field(default=False, description="true: the replay must have simulated the "
+                                            "fallback (replay.fallback) and served within its guardrails")
 
 
 class CrossCheckCriterion(_Criterion):

@@ -33,9 +33,11 @@ __all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "monitoring_histo
 
 # Ceilings the metric registry cannot answer (losses like brier_score and log_loss it does).
 UPPER_BOUND_METRICS = frozenset({"psi", "ece", "mce", "latency_ms.p95", "latency_ms.p99", "error_rate",
-                                 "share_drifted", "prediction_psi"})
+                                 "share_drifted", "prediction_psi", "contest_rate", "overturn_rate"})
 DUE_SOON_DAYS = 14
 _PERF = ("roc_auc", "accuracy", "brier_score", "average_precision")
+# fairness disparities (``*_difference`` a ceiling, ``*_ratio`` a floor), worst feature decides
+_DISPARITIES = ("demographic_parity", "equalized_odds", "equal_opportunity")
 
 
 def _selection_ratio(frame: pd.DataFrame, decisions: np.ndarray, column: str, min_group: int) -> dict[str, Any]:
@@ -104,11 +106,13 @@ def _observed(metrics: dict[str, Any], name: str, role: str = "candidate") -> fl
         return model.get("latency_ms", {}).get(name.split(".", 1)[1])
     if name in ("ece", "mce"):
         return (model.get("calibration") or {}).get(name)
-    if name in ("demographic_parity_ratio", "demographic_parity_difference"):
-        values = [g.get(name) for g in model.get("fairness", {}).values() if g.get(name) is not None]
+    if name.startswith(_DISPARITIES) and name.endswith(("_ratio", "_difference")):
+        values = [g.get(name) for g in model.get("fairness", {}).values() if isinstance(g.get(name), (int, float))]
         if not values:
             return None
         return min(values) if name.endswith("ratio") else max(values)
+    if name in ("contest_rate", "overturn_rate"):
+        return model.get(name)
     if name in ("error_rate", "prediction_psi", "mean_score"):
         return model.get(name)
     return model.get("performance", {}).get(name)
@@ -142,7 +146,7 @@ def evaluate_rules(metrics: dict[str, Any], thresholds: dict[str, float], *, rol
             continue
         ceiling = _is_ceiling(name)
         if (value > limit) if ceiling else (value < limit):
-            severity = "critical" if name in _PERF or name.startswith("demographic") else "warning"
+            severity = "critical" if name in _PERF or name.startswith(_DISPARITIES) else "warning"
             fired.append({"rule": f"{name} {'<=' if ceiling else '>='} {limit:g}", "metric": name,
                           "value": value, "limit": limit, "severity": severity,
                           "message": f"{role} {name} = {value:.4g} breaches the monitoring threshold "

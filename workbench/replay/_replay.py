@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.replay import _window as W
+from workbench.replay._fallback import FallbackSettings, fallback_summary, fallback_window
 from workbench.replay._stream import iter_windows, scan_time_range, window_bounds
 from workbench.errors import ManifestError
 from workbench.metrics import get_metric
@@ -169,6 +170,7 @@ def run_replay(
     seed: int = 0,
     batch_rows: int = 65_536,
     threads: int | None = 1,
+    fallback: FallbackSettings | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Shadow replay (and canary when ``guardrails`` is given) of a binary review.
@@ -182,11 +184,14 @@ def run_replay(
     threads : int or None
         Native thread pools (OpenMP, BLAS) are limited to this many threads while scoring
         (threadpoolctl), so latencies are stable on a shared machine; None leaves them alone.
+    fallback : FallbackSettings, optional
+        Inject candidate failures/timeouts and a kill switch; default the manifest's
+        ``replay.fallback`` (none: no ``fallback`` section).
 
     Returns
     -------
     dict
-        ``{"settings", "windows": [...], "summary", "canary"}`` (JSON-able).
+        ``{"settings", "windows": [...], "summary", "canary", "fallback"}`` (JSON-able).
     """
     m = review.manifest
     if m.task != "binary":
@@ -203,18 +208,35 @@ def run_replay(
     features = list(review.features)
     segments = [f for f in features if profile.features[f].kind == "categorical"] + list(review.sensitive_features)
     canary = _Canary(guardrails, n_windows, seed) if guardrails is not None and "candidate" in roles else None
+    fallback = fallback if fallback is not None else m.replay.fallback
+    stages = tuple(guardrails.stages) if guardrails is not None else tuple(m.replay.canary_stages)
+    per_stage = max(1, math.ceil(n_windows / len(stages)))
+    kill_window = None
+    if fallback is not None and fallback.kill_switch_at_stage is not None:
+        if fallback.kill_switch_at_stage not in stages:
+            raise ManifestError(f"{m.display_file}: replay.fallback.kill_switch_at_stage: "
+                                f"{fallback.kill_switch_at_stage:g} is not a canary stage ({', '.join(f'{x:g}' for x in stages)})")
+        kill_window = stages.index(fallback.kill_switch_at_stage) * per_stage
+    fallback_windows: list[dict[str, Any]] = []
     rng = np.random.default_rng(seed)
     bands = tuple(m.settings.drift_bands)
     windows: list[dict[str, Any]] = []
     with W.thread_limit(threads):
         for w in iter_windows(source, timestamp_column=ts_col, window=window, batch_rows=batch_rows,
                               label=label):
-            entry, scores, y = _window(review, w, roles, profile, score_profile, features, segments,
-                                       bands=bands, latency_sample=latency_sample, rng=rng,
-                                       min_labelled=min_labelled)
-            if canary is not None and len(w.frame):
+            entry, scores, y, latencies = _window(review, w, roles, profile, score_profile, features, segments,
+                                                  bands=bands, latency_sample=latency_sample, rng=rng,
+                                                  min_labelled=min_labelled)
+            killed = kill_window is not None and w.index >= kill_window
+            if canary is not None and len(w.frame) and not killed:
                 canary.check(entry, w.index, scores, y, m.threshold,
                              entry["models"]["candidate"]["latency_ms"]["p95"])
+            if fallback is not None and len(w.frame) and "candidate" in scores:
+                stage = stage_index(w.index, per_stage, len(stages))
+                share = stages[stage] / 100.0 if guardrails is not None else 1.0
+                fallback_windows.append(fallback_window(
+                    w.index, scores, y, latencies, settings=fallback, share=share, killed=killed,
+                    threshold=m.threshold, stage_percent=stages[stage] if guardrails is not None else None))
             windows.append(entry)
             if progress:
                 progress(f"replay: window {w.index + 1}/{n_windows} ({len(w.frame)} rows)")
@@ -224,8 +246,17 @@ def run_replay(
                      "threads": threads},
         "windows": windows,
         "summary": _summary(windows, roles),
-        "canary": canary.result() if canary is not None else None,
+        "canary": _with_kill(canary.result(), kill_window) if canary is not None else None,
+        "fallback": ({**fallback_summary(fallback_windows, fallback, kill_window), "windows": fallback_windows}
+                     if fallback is not None else None),
     }
+
+
+def _with_kill(canary: dict[str, Any], kill_window: int | None) -> dict[str, Any]:
+    if kill_window is None or canary["status"] == "halted":
+        return canary
+    return {**canary, "status": "killed", "killed_at_window": kill_window,
+            "recommendation": f"kill switch: all traffic returned to the baseline from window {kill_window}"}
 
 
 def _window(review, w, roles, profile, score_profile, features, segments, *, bands, latency_sample, rng,
@@ -257,7 +288,7 @@ def _window(review, w, roles, profile, score_profile, features, segments, *, ban
                                      for r in roles}
     entry["performance"] = W.performance(y, scores, threshold=m.threshold, metrics=_PERF_METRICS,
                                          min_labelled=min_labelled) if n else {"n_labelled": 0}
-    return entry, scores, y
+    return entry, scores, y, {r: s.latency_ms for r, s in scored.items()}
 
 
 def _summary(windows: list[dict[str, Any]], roles: list[str]) -> dict[str, Any]:

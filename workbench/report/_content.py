@@ -333,7 +333,11 @@ def _readiness(inp: PacketInput) -> Section:
     rows = [("Metrics", ", ".join(mon.get("metrics") or ()) or "—"),
             ("Thresholds", ", ".join(f"{k} {fmt(v)}" for k, v in (mon.get("thresholds") or {}).items()) or "—"),
             ("Alert channel", str(mon.get("alert_channel") or "—")), ("Cadence (days)", fmt(mon.get("cadence_days")))]
+    channels = [str(c.get("name") or c.get("url") or ", ".join(c.get("to") or ())) + f" ({c.get('kind')})"
+                for c in mon.get("alerts") or () if isinstance(c, Mapping)]
+    rows.append(("Alert delivery", ", ".join(channels) or "— (no channel: alerts are only stored)"))
     blocks.append(table(("Item", "Plan"), rows, widths=(2.5, 8.5)))
+    blocks.extend(_operations(inp.evidence.get("operations")))
     rb, ir = p.get("rollback") or {}, p.get("incident_response") or {}
     blocks.append(Heading("Rollback and incident response"))
     blocks.append(table(("Item", "Plan"), [
@@ -345,6 +349,32 @@ def _readiness(inp: PacketInput) -> Section:
     blocks.append(Heading("Post-implementation reviews"))
     blocks.append(Para(", ".join(map(str, dates))) if dates else missing("Post-implementation review dates"))
     return Section("readiness", "Production readiness plan", tuple(blocks))
+
+
+def _operations(ops: Any) -> list[Any]:
+    """Monitoring, alerts, feedback and contests since the last promotion (evidence ``operations``)."""
+    if not isinstance(ops, Mapping) or ops.get("status") != "ok":
+        return []
+    mon, al, fb = ops.get("monitoring") or {}, ops.get("alerts") or {}, ops.get("feedback") or {}
+    rows = [("Monitored windows", f"{fmt(mon.get('windows'))} ({fmt(mon.get('rows'))} rows)"),
+            ("Alerts", f"{fmt(al.get('raised'))} raised, {fmt(al.get('open'))} open: {', '.join(al.get('rules') or ()) or '—'}"),
+            ("Feedback", ", ".join(f"{k} {v}" for k, v in (fb.get("by_kind") or {}).items()) or "—"),
+            ("Worst contest rate", _worst(fb.get("contest_rate"))), ("Worst overturn rate", _worst(fb.get("overturn_rate"))),
+            ("Re-review", "recommended: " + "; ".join(r.get("reason", "") for r in (ops.get("rereview") or {}).get("reasons", ()))
+             if ops.get("rereview") else "—")]
+    out: list[Any] = [Heading("Operations since the last review"), table(("Signal", "Value"), rows, widths=(2.5, 8.5))]
+    group_rows = [(f"{feature} = {group}", fmt(e.get("decisions")), fmt(e.get("contests")), fmt(e.get("contest_rate")),
+                   fmt(e.get("overturned")), fmt(e.get("overturn_rate")))
+                  for feature, groups in (fb.get("groups") or {}).items() for group, e in groups.items()]
+    if group_rows:
+        out.append(table(("Group", "Decisions", "Contests", "Contest rate", "Overturned", "Overturn rate"), group_rows))
+    return out
+
+
+def _worst(entry: Any) -> str:
+    if not isinstance(entry, Mapping):
+        return "—"
+    return f"{fmt(entry.get('value'))} ({entry.get('feature')} = {entry.get('group')})"
 
 
 def _signoffs(inp: PacketInput) -> Section:

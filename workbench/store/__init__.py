@@ -26,6 +26,7 @@ from workbench.store._store import (
     User,
     Waiver,
 )
+from workbench.store._operations import Delivery, Feedback, ScheduledReview
 from workbench.store._reviews import (
     DOCUMENT_KINDS,
     ReviewsMixin,
@@ -40,10 +41,12 @@ __all__ = [
     "AuditVerification",
     "DOCUMENT_KINDS",
     "DecisionRecord",
+    "Delivery",
     "Document",
     "EvidenceRun",
     "ExportRecord",
     "IntegrityReport",
+    "Feedback",
     "MonitoringBatch",
     "PolicyRegistration",
     "ROLES",
@@ -51,6 +54,7 @@ __all__ = [
     "Review",
     "ReviewsMixin",
     "SCHEMA_VERSION",
+    "ScheduledReview",
     "SignOff",
     "Store",
     "User",

@@ -259,6 +259,58 @@ def _v3(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO integrity_meta (name, value) VALUES ('legacy_until_seq', ?)", (str(last),))
 
 
+_V3_OPERATIONS = """
+CREATE TABLE alert_deliveries (
+    delivery_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL,           -- no foreign key: `alerts test` runs before any review exists
+    alert_id INTEGER REFERENCES alerts(alert_id),  -- NULL for a test alert
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('webhook', 'email')),
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'dead_letter')),
+    receipt TEXT NOT NULL,             -- canonical JSON: HTTP status / SMTP reply, or the error
+    body_sha256 TEXT NOT NULL,
+    elapsed_ms REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX alert_deliveries_review ON alert_deliveries(review_id, delivery_id);
+CREATE TABLE monitor_checkpoints (
+    review_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    part TEXT NOT NULL,                -- a file of the source, or a DuckDB table
+    rows_done INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (review_id, source, part)
+);
+CREATE TABLE monitor_scores (
+    batch_id INTEGER PRIMARY KEY REFERENCES monitoring_batches(batch_id),
+    payload BLOB NOT NULL              -- Parquet: id, score, sensitive features (late labels join on id)
+);
+CREATE TABLE feedback (
+    feedback_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('contest', 'complaint', 'praise', 'comment')),
+    text TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('pending', 'upheld', 'overturned')),
+    links TEXT NOT NULL,               -- canonical JSON: prediction, top reasons, group values
+    digest TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    UNIQUE (review_id, digest)
+);
+CREATE TABLE scheduled_reviews (
+    schedule_id INTEGER PRIMARY KEY,
+    review_id TEXT NOT NULL REFERENCES reviews(review_id),
+    reasons TEXT NOT NULL,             -- canonical JSON list
+    status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(conn: sqlite3.Connection) -> None:
         for statement in _statements(sql):
@@ -282,7 +334,9 @@ def _statements(sql: str) -> list[str]:
 
 
 #: Ordered migrations; migration ``i`` (1-based) brings the schema to version ``i``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2), _v3, _script(_V4))
+# 3: record binding (issue 15 items 1-3); 4: who may act (items 4-7); 5: operations (issue 17)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2), _v3, _script(_V4),
+                                                                 _script(_V3_OPERATIONS))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -85,6 +85,14 @@ Monitoring (``workbench/_store_monitoring.py``)
     ``add_alert(review_id, *, rule, severity, message, details, actor) -> Alert``;
     ``list_alerts(review_id, *, open_only=False)``;
     ``acknowledge_alert(alert_id, *, actor, comment="") -> Alert``.
+Operations (``workbench/store/_operations.py``)
+    ``record_delivery(...) -> Delivery``; ``list_deliveries(review_id, *, alert_id=None)``;
+    ``checkpoints(review_id, source)``; ``record_live_window(...) -> MonitoringBatch`` (window and
+    checkpoint in one transaction); ``advance_checkpoint(...)``; ``batch_scores(batch_id)``;
+    ``update_batch_metrics(batch_id, metrics, *, reason, actor)``;
+    ``add_feedback(review_id, *, record_id, kind, text, outcome, links, actor) -> (Feedback, bool)``;
+    ``list_feedback(review_id)``; ``open_scheduled_review(review_id, *, reasons, actor)``;
+    ``list_scheduled_reviews(review_id)``.
 
 Examples
 --------
@@ -113,6 +121,7 @@ from workbench.store._audit import AuditEntry, AuditVerification
 from workbench.store._policies import PoliciesMixin, PolicyRegistration
 from workbench.store._monitoring import Alert, MonitoringBatch, MonitoringMixin
 from workbench.store._objections import Objection, ObjectionsMixin
+from workbench.store._operations import OperationsMixin
 from workbench.store._tokens import ApiToken, TokensMixin
 from workbench.store._responses import Response, ResponsesMixin
 from workbench.store._reviews import (
@@ -138,7 +147,7 @@ def _utc_now() -> datetime:
 
 
 class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin, PoliciesMixin,
-            TokensMixin, ObjectionsMixin):
+            TokensMixin, ObjectionsMixin, OperationsMixin):
     """An open review store. Create with :meth:`Store.open`, not the constructor."""
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime],
