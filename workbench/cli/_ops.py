@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from workbench.cli._common import add_db_option, db_path, progress
-from workbench.cli._users import cli_actor
+from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("csv", type=Path, help="feedback CSV")
     i.add_argument("--out", type=Path, default=None, help="write the JSON summary here (default stdout)")
     add_db_option(i)
+    add_credentials(i, as_help="who imports the feedback (support staff)")
     i.set_defaults(func=_run_feedback_import)
 
 
@@ -72,6 +73,7 @@ def _run_alerts_test(args: argparse.Namespace) -> int:
     return 0
 
 
+@audited_refusals("feedback import")
 def _run_feedback_import(args: argparse.Namespace) -> int:
     from workbench.artefacts import load_manifest, load_review
     from workbench.canonical import to_jsonable
@@ -85,7 +87,8 @@ def _run_feedback_import(args: argparse.Namespace) -> int:
     light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
     review = load_review(light, progress=progress)
     with Store.open(db_path(args)) as store:
-        result = import_feedback(review, args.csv, store=store, actor=cli_actor())
+        user = authenticate(store, args, command="feedback import")
+        result = import_feedback(review, args.csv, store=store, actor=user.name)
     text = json.dumps(to_jsonable(result), indent=1, sort_keys=True) + "\n"
     if args.out is None:
         print(text, end="")

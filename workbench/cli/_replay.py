@@ -218,10 +218,13 @@ def _run_live(args: argparse.Namespace, manifest: Any) -> int:
     light = manifest.model_copy(update={"data": manifest.data.model_copy(update={"replay": None})})
     review = load_review(light, progress=progress)
     fired: list[int] = []
+    # who records the windows: authenticated once, before the first read (a password is read once)
+    with Store.open(db_path(args)) as store:
+        actor = authenticate(store, args, command="monitor", token_scope="monitor").name
 
     def once() -> None:
         with Store.open(db_path(args)) as store:
-            result = monitor_source(review, args.source, store=store, actor=cli_actor(), outcomes=args.outcomes,
+            result = monitor_source(review, args.source, store=store, actor=actor, outcomes=args.outcomes,
                                     deliver=not args.no_deliver, n_boot=args.fairness_boot, progress=progress)
         _write(result, args.out)
         breaches = [a for a in result["alerts"] if a["rule"] != "re_review_recommended"]
