@@ -87,6 +87,11 @@ def test_every_table_has_header_cells_and_the_chart_data_is_tabulated(pdf, reali
     for table in tables:
         kinds = {str(e.S) for e, _ in _walk(table)}
         assert "/TH" in kinds, "a table without header cells"
+    for cell, _ in cells:
+        if cell.S == "/TH":  # the association is explicit: a scope on the header cell ...
+            assert str(cell.A.Scope) in ("/Column", "/Row")
+        else:  # ... and every data cell names its header cells
+            assert len(cell.A.Headers) >= 1
     assert all("/Table" in parents for _, parents in cells)
     section = chart_data_section(build_packet(realistic_input))
     assert section is not None and section.title == CHART_DATA_TITLE
