@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from workbench.explain import plain_summary
 from workbench_ui import context, review, widgets
 from workbench_ui.feedback import guard
 
@@ -19,6 +20,7 @@ with guard("show the decision"):
     decision = review.decision(data, review_id)
     pol = review.policy(data)
     widgets.badge(decision.outcome, f"Decision: {decision.outcome}")
+    st.markdown(f"**In plain words.** {plain_summary(decision.to_dict()).text}")
     st.write(decision.summary)
     st.caption(f"Policy {pol.id} {pol.version} (`{pol.digest[:12]}…`) · evidence `{data.evidence_digest[:12]}…` · "
                f"decided {decision.decided_at}")
