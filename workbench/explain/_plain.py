@@ -72,7 +72,7 @@ class PlainSummary:
         """The whole summary as one paragraph."""
         parts = [self.decided]
         if self.reasons:
-            parts.append("The main reasons: " + " ".join(self.reasons))
+            parts.append("Here is why. " + " ".join(self.reasons))
         parts.append(self.next_steps)
         return " ".join(parts)
 
