@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from workbench.explain import plain_summary
 from workbench_ui import approvals, context, registry_panel, review, widgets
 from workbench_ui.feedback import guard
 
@@ -19,6 +20,7 @@ with guard("show the decision"):
         st.warning("What-if: this review is judged by a policy that is not the one registered for its model, "
                    "so it can never be GO. " + " ".join(decision.limits), icon=":material/science:")
     widgets.badge(decision.outcome, f"Decision: {decision.outcome}")
+    st.markdown(f"**In plain words.** {plain_summary(decision.to_dict()).text}")
     st.write(decision.summary)
     st.caption(f"Policy {pol.id} {pol.version} (`{pol.digest[:12]}…`) · evidence `{data.evidence_digest[:12]}…` · "
                f"decided {decision.decided_at}")

@@ -40,7 +40,7 @@ def test_import_workbench_is_light() -> None:
     # Heavy libraries load lazily: importing the package and the CLI must not pull them in.
     code = (
         "import sys, workbench, workbench.cli; "
-        "heavy = [m for m in ('shap', 'streamlit', 'reportlab', 'pyhanko', 'onnxruntime', 'matplotlib') if m in sys.modules]; "
+        "heavy = [m for m in ('shap', 'streamlit', 'weasyprint', 'pyhanko', 'onnxruntime', 'matplotlib') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -113,8 +113,48 @@ def line_figure(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *
     return fig
 
 
+#: Rows shown in a chart's number table; beyond it the table says how many were left out.
+CHART_TABLE_ROWS = 2_000
+
+
+def figure_frame(fig: Any) -> pd.DataFrame:
+    """The numbers a plotly figure draws, one row per point: series, x, y (and value for heatmaps).
+
+    The text alternative of a chart (WCAG 1.1.1): a reader who cannot see the chart reads the
+    same numbers. Nothing is computed here; the figure's own data is tabulated.
+    """
+    x_title = getattr(fig.layout.xaxis.title, "text", None) or "x"
+    y_title = getattr(fig.layout.yaxis.title, "text", None) or "y"
+    rows: list[dict[str, Any]] = []
+    for trace in fig.data:
+        if getattr(trace, "hoverinfo", None) == "skip":
+            continue  # reference lines (the diagonal) carry no data
+        name = trace.name or trace.type
+        z = getattr(trace, "z", None)
+        if z is not None:
+            ys = list(trace.y) if trace.y is not None else list(range(len(z)))
+            for i, row in enumerate(z):
+                xs = list(trace.x) if trace.x is not None else list(range(len(row)))
+                rows += [{"series": name, x_title: xv, y_title: ys[i], "value": v} for xv, v in zip(xs, row, strict=False)]
+            continue
+        ys = list(trace.y) if getattr(trace, "y", None) is not None else []
+        xs = list(trace.x) if getattr(trace, "x", None) is not None else list(range(len(ys)))
+        rows += [{"series": name, x_title: xv, y_title: yv} for xv, yv in zip(xs, ys, strict=False)]
+    return pd.DataFrame(rows)
+
+
 def chart(fig: Any, *, key: str | None = None) -> None:
+    """A plotly chart followed by its numbers in a table (collapsed), for readers who cannot see it."""
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    frame = figure_frame(fig)
+    if frame.empty:
+        return
+    title = getattr(fig.layout.title, "text", None) or "this chart"
+    with st.expander(f"Numbers in {title} (table)", icon=":material/table:"):
+        if len(frame) > CHART_TABLE_ROWS:
+            st.caption(f"First {CHART_TABLE_ROWS:,} of {len(frame):,} points; every point is in the evidence JSON.")
+        st.dataframe(frame.head(CHART_TABLE_ROWS), hide_index=True, width="stretch",
+                     key=f"{key}_numbers" if key else None)
 
 
 def not_available(evidence: Mapping[str, Any], section: str) -> bool:

@@ -225,3 +225,11 @@ def test_explanations_are_computed_on_demand_and_follow_the_feature(env):
     at.selectbox(key="dependence_feature").set_value("debt_ratio").run()
     assert spec(ok(at), 2) != before and "debt_ratio" in spec(at, 2)
     assert np.isfinite(float(at.metric[0].value)) if at.metric else True
+
+
+def test_decision_page_opens_with_the_plain_language_summary():
+    at = ok(app("bob", page="pages/decision.py"))
+    plain = [m.value for m in at.markdown if m.value.startswith("**In plain words.**")]
+    assert len(plain) == 1
+    assert any(s in plain[0] for s in ("must not be used yet", "may now be used", "No final answer yet"))
+    assert "Next, " in plain[0]

@@ -18,9 +18,11 @@ from workbench.explain._explain import (
     summary,
     typical_cases,
 )
+from workbench.explain._plain import PlainSummary, plain_summary
 
 __all__ = [
     "ModelExplanation",
+    "PlainSummary",
     "beeswarm_data",
     "dependence_data",
     "explain_model",
@@ -29,6 +31,7 @@ __all__ = [
     "explanation_evidence",
     "global_importance",
     "local_explanation",
+    "plain_summary",
     "review_explanation_diff",
     "summary",
     "typical_cases",

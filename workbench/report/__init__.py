@@ -5,7 +5,7 @@ Pipeline: :class:`PacketInput` (everything the packet shows) → :func:`build_pa
 :func:`render_packet_json` → :func:`sign_packet` (Ed25519 manifest attachment + PAdES) →
 :func:`verify_packet`. :func:`write_packet` does all of it and records the export in the store.
 
-Heavy libraries (reportlab, matplotlib, pyHanko) are imported only when a packet is built.
+Heavy libraries (WeasyPrint, matplotlib, pyHanko) are imported only when a packet is built.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 from workbench.canonical import canonical_json, digest, sha256_file
 from workbench.errors import StoreError
 
-_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "skops", "shap", "fairlearn", "reportlab", "matplotlib",
+_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "skops", "shap", "fairlearn", "weasyprint", "matplotlib",
              "pyhanko", "cryptography", "sqlite-utils", "pydantic")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from workbench.explain import plain_summary
 from workbench.report import _evidence_sections as ev
 from workbench.report._model import (
     Cover,
@@ -129,7 +130,9 @@ def _cover(inp: PacketInput) -> Cover:
 
 
 def _summary(inp: PacketInput, cover: Cover) -> Section:
-    blocks: list[Any] = [Para(f"Decision: {cover.decision}. {cover.decision_sentence}", "lead")]
+    # Opens in plain words for readers who are not data scientists (workbench.explain.plain_summary).
+    blocks: list[Any] = [Para(plain_summary(inp.decision).text, "lead"),
+                         Para(f"Decision: {cover.decision}. {cover.decision_sentence}")]
     if inp.decision.get("summary"):
         blocks.append(Para(str(inp.decision["summary"])))
     crit = criteria(inp.decision)

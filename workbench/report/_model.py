@@ -1,7 +1,7 @@
 """The packet as data: blocks, sections, chart specifications and the single input object.
 
 Renderers (PDF, HTML, JSON) only walk these frozen values; nothing here knows about
-reportlab, matplotlib or HTML. Formatting helpers shared by every section live here too.
+WeasyPrint, matplotlib or HTML. Formatting helpers shared by every section live here too.
 """
 
 from __future__ import annotations

@@ -12,13 +12,21 @@ def _prepare(inp: PacketInput, packet: Packet | None, pngs: dict[ChartSpec, byte
              ) -> tuple[Packet, dict[ChartSpec, bytes]]:
     from workbench.report._charts import render_charts
 
+    from workbench.report._chart_text import CHART_DATA_ID, chart_data_section
+
     packet = packet or build_packet(inp)
-    return packet, (pngs if pngs is not None else render_charts(packet))
+    pngs = pngs if pngs is not None else render_charts(packet)
+    # Every chart restated as a table, after the appendix: the text alternative a reader who
+    # cannot see the charts needs (PDF and HTML alike; the JSON export carries the raw data).
+    extra = chart_data_section(packet)
+    if extra is not None and all(s.id != CHART_DATA_ID for s in packet.sections):
+        packet = Packet(packet.cover, (*packet.sections, extra))
+    return packet, pngs
 
 
 def render_packet_pdf(inp: PacketInput, *, packet: Packet | None = None,
                       pngs: dict[ChartSpec, bytes] | None = None) -> bytes:
-    """The unsigned PDF packet; two calls with the same input return identical bytes.
+    """The unsigned, tagged (PDF/UA-1) PDF packet; two calls with the same input return identical bytes.
 
     Examples
     --------
@@ -26,10 +34,10 @@ def render_packet_pdf(inp: PacketInput, *, packet: Packet | None = None,
     >>> pdf[:5]
     b'%PDF-'
     """
-    from workbench.report._pdf import render_pdf
+    from workbench.report._tagged import render_tagged_pdf
 
     packet, pngs = _prepare(inp, packet, pngs)
-    return render_pdf(packet, pngs, generated_at=inp.generated_at)
+    return render_tagged_pdf(packet, pngs, generated_at=inp.generated_at)
 
 
 def render_packet_html(inp: PacketInput, *, packet: Packet | None = None,
@@ -38,7 +46,7 @@ def render_packet_html(inp: PacketInput, *, packet: Packet | None = None,
     from workbench.report._html import render_html
 
     packet, pngs = _prepare(inp, packet, pngs)
-    return render_html(packet, pngs)
+    return render_html(packet, pngs, generated_at=inp.generated_at)
 
 
 def render_packet_json(inp: PacketInput, *, packet: Packet | None = None, manifest: dict[str, Any] | None = None) -> str:
