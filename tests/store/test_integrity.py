@@ -66,7 +66,15 @@ def test_an_intact_store_verifies_with_rows_and_checkpoints(filled, key):
     db, _ = filled
     with Store.open(db, key=key) as store:
         report = store.require_intact()
-    assert report.ok and report.rows == 6 and report.checkpoints >= 2 and report.key_checked
+    # sam, the review, evidence run, sign-off, waiver, response, decision
+    assert report.ok and report.rows == 7 and report.checkpoints >= 2 and report.key_checked
+
+
+def test_a_role_granted_with_sqlite3_is_an_edited_row(filled, key):
+    # Roles decide who may sign: giving sam legal outside the workbench must not go unseen.
+    db, _ = filled
+    _sql(db, ("UPDATE users SET roles = ? WHERE name = 'sam'", ('["legal", "security"]',)))
+    assert any(p.startswith("users row sam was edited") for p in _problems(db, key)), _problems(db, key)
 
 
 def test_inserted_signoff_row_is_named(filled, key):
@@ -218,7 +226,8 @@ def test_a_v2_store_reports_legacy_rows_until_an_admin_binds_them(tmp_path, key,
         with pytest.raises(PermissionDenied):
             store.bind_legacy(store.get_user("sam"))
         entry = store.bind_legacy(store.get_user("root"))
-        assert entry.payload["rows_bound"] == 2 and store.verify_integrity().ok
+        # the review, the sign-off and the two users (roles are bound state too)
+        assert entry.payload["rows_bound"] == 4 and store.verify_integrity().ok
         assert store.audit_entries(action="audit_bound")[0].actor == "root"
 
 

@@ -102,7 +102,9 @@ def test_only_admin_manages_users(store: Store) -> None:
     store.add_user("eve", ["security", "legal"], actor=admin)
     assert store.set_roles("eve", ["legal"], actor=admin).roles == ("legal",)
     entry = store.audit_entries(action="roles_set")[-1]
+    bound = entry.payload.pop("bound")  # the users row as written, bound to this entry
     assert (entry.actor, entry.subject, entry.payload) == ("root", "user:eve", {"roles": ["legal"]})
+    assert [table for table, _, _ in bound] == ["users"]
 
 
 def test_reviewers_save_only_their_own_responses(store: Store, review: str) -> None:
