@@ -215,3 +215,21 @@ def test_smtp_credentials_are_never_sent_without_tls(smtp_server, store):
     [out] = deliver_alert([channel], _body(), store=store, review_id="r1",
                           env={"WB_SMTP_USER": "u", "WB_SMTP_PASSWORD": "p"})
     assert not out.delivered and "without TLS" in out.error and smtp_server.messages == []
+
+
+def test_alert_channels_leave_the_readiness_check_as_it_was():
+    import datetime as dt
+
+    from workbench.artefacts import MonitoringPlan
+    from workbench.governance import check_readiness
+
+    base = {"deployment_steps": ["ship"], "rollback": {"previous_model": "m1", "procedure": "redeploy"},
+            "incident_response": {"owner": "ops", "severity_levels": ["SEV1"], "runbook": "wiki"},
+            "post_implementation_reviews": ["2030-01-01"]}
+    plain = MonitoringPlan(metrics=("psi",), thresholds={"psi": 0.25}, alert_channel="#ml", cadence_days=90)
+    with_alerts = plain.model_copy(update={"alerts": (WebhookChannel(kind="webhook", url="http://127.0.0.1/x"),)})
+    today = dt.date(2026, 1, 1)
+    assert "alerts" not in plain.model_dump(mode="json")  # an old plan dumps exactly as before
+    for plan in (plain, with_alerts):
+        result = check_readiness({**base, "monitoring": plan.model_dump(mode="json")}, today=today)
+        assert result.status == "PASS", result.summary if hasattr(result, "summary") else result
