@@ -180,30 +180,49 @@ def _discretise(values: pd.Series, n_bins: int) -> np.ndarray:
     return np.where(codes < 0, codes.max(initial=0) + 1, codes)
 
 
+def _crosstab(x_codes: np.ndarray, s_codes: np.ndarray) -> np.ndarray:
+    """Counts per (x level, s level) over the levels present, in sorted order — the same table
+    as ``scipy.stats.contingency.crosstab(x, s).count`` for non-negative integer codes, from one
+    ``bincount`` instead of a sort of the pairs (about 0.05 s instead of 3-5 s at 1M rows)."""
+    width = int(s_codes.max(initial=0)) + 1
+    full = np.bincount(x_codes.astype(np.int64) * width + s_codes, minlength=(int(x_codes.max(initial=0)) + 1) * width)
+    full = full.reshape(-1, width)
+    return full[full.any(axis=1)][:, full.any(axis=0)]
+
+
 def proxy_associations(
     frame: pd.DataFrame, inputs: Sequence[str], sensitive: Sequence[str], *, n_bins: int = 10, top_k: int = 5
 ) -> dict[str, object]:
     """Cramér's V and mutual information between each model input and each sensitive attribute.
 
     Numeric inputs are cut into ``n_bins`` quantile bins; missing values are their own level.
+    Each column is discretised once; each pair's contingency table comes from one ``bincount``
+    and both statistics from that table (mutual information as scikit-learn's
+    ``mutual_info_score`` with ``contingency=``: the same value as from the labels).
     """
-    from scipy.stats.contingency import association, crosstab
+    from scipy.stats.contingency import association
     from sklearn.metrics import mutual_info_score
+
+    codes: dict[str, np.ndarray] = {}
+
+    def coded(column: str) -> np.ndarray:
+        if column not in codes:
+            codes[column] = _discretise(frame[column], n_bins)
+        return codes[column]
 
     result: dict[str, object] = {}
     for s in sensitive:
-        s_codes = _discretise(frame[s], n_bins)
+        s_codes = coded(s)
         rows = []
         for col in inputs:
             if col == s:
                 continue
-            x_codes = _discretise(frame[col], n_bins)
-            table = crosstab(x_codes, s_codes).count
+            table = _crosstab(coded(col), s_codes)
             v = float(association(table, method="cramer")) if min(table.shape) > 1 else 0.0
-            rows.append({"feature": col, "cramers_v": v, "mutual_information": float(mutual_info_score(x_codes, s_codes)),
+            rows.append({"feature": col, "cramers_v": v,
+                         "mutual_information": float(mutual_info_score(None, None, contingency=table)),
                          "strength": "strong" if v >= 0.3 else "moderate" if v >= 0.2 else "weak" if v >= 0.1 else "negligible"})
         rows.sort(key=lambda r: -r["cramers_v"])
         result[s] = {"used_as_input": s in inputs, "associations": rows,
                      "top_proxies": [r["feature"] for r in rows[:top_k] if r["cramers_v"] >= 0.1]}
     return result
-
