@@ -399,3 +399,23 @@ def test_proxy_tables_and_statistics_equal_scipy_and_sklearn_from_the_labels():
     # a level missing from the middle of the code range is dropped as crosstab drops it
     x = np.array([0, 0, 2, 2, 5, 5]); s = np.array([0, 1, 0, 1, 1, 1])
     assert np.array_equal(_crosstab(x, s), crosstab(x, s).count)
+
+
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_compiled_group_auc_replicates_equal_the_vectorised_form(decimals):
+    from workbench.fairness._stats import WeightedAuc
+    from workbench.metrics.bootstrap import poisson_weights
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    s = rng.random(n) if decimals is None else np.round(rng.random(n), decimals)
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    chunk = poisson_weights(n, n_boot=40, seed=2).astype(np.float32)
+    a, b = WeightedAuc(rows, y, s), WeightedAuc(rows, y, s)
+    a.consume(chunk)
+    b.consume_vectorised(chunk)
+    assert np.array_equal(a.replicates(), b.replicates(), equal_nan=True)
+    one_class = WeightedAuc(np.flatnonzero(y == 1)[:50], y, s)
+    one_class.consume(chunk)
+    assert np.isnan(one_class.replicates()).all()

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from workbench.metrics import lazy_kernel
+
 ALPHA = 0.05
 POWER = 0.8
 SLICE_TEST_METRICS = ("selection_rate", "accuracy", "tpr")
@@ -77,6 +79,38 @@ def delong_ci(y_true: np.ndarray, y_score: np.ndarray, *, confidence: float) -> 
     return _delong_bounds(v10.mean(), v10, v01, m, n, confidence)
 
 
+@lazy_kernel
+def _weighted_auc_kernel():
+    import numba
+
+    @numba.njit(nogil=True, cache=True, error_model="numpy")
+    def weighted_auc(chunk, rows, pos, bounds, out):  # pragma: no cover - compiled
+        # per replicate: walk the group's rows in ascending score, one tie group at a time; every
+        # sum is of small integers held in float64 (exact), so the value equals the vectorised
+        # reduceat/cumsum form bit for bit
+        for r in range(chunk.shape[0]):
+            w = chunk[r]
+            below = 0.0
+            num = 0.0
+            p_tot = 0.0
+            n_tot = 0.0
+            for g in range(bounds.size - 1):
+                pw = 0.0
+                tw = 0.0
+                for i in range(bounds[g], bounds[g + 1]):
+                    x = np.float64(w[rows[i]])
+                    tw += x
+                    pw += x * pos[i]  # branch-free: the labels are random, a branch mispredicts
+                nw = tw - pw
+                num += pw * (below + 0.5 * nw)
+                below += nw
+                p_tot += pw
+                n_tot += nw
+            out[r] = num / (p_tot * n_tot)
+
+    return weighted_auc
+
+
 class WeightedAuc:
     """Exact AUC of one group under every bootstrap replicate (sort once, weight each replicate)."""
 
@@ -86,9 +120,22 @@ class WeightedAuc:
         s = y_score[self.rows]
         self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
         self.pos = y_true[self.rows].astype(np.float32)
+        self._bounds = np.r_[self.starts, self.rows.size].astype(np.int64)
+        self._pos = self.pos.astype(np.float64)
         self.values: list[np.ndarray] = []
 
     def consume(self, chunk: np.ndarray) -> None:
+        """AUC of each replicate (row) of ``chunk``: one compiled pass per replicate over the group's
+        rows (the vectorised reduceat/cumsum form, :meth:`consume_vectorised`, gives the same values)."""
+        out = np.empty(chunk.shape[0], dtype=np.float64)
+        if self.rows.size:
+            _weighted_auc_kernel()(np.ascontiguousarray(chunk), self.rows.astype(np.int64), self._pos, self._bounds,
+                                   out)
+        else:
+            out[:] = np.nan
+        self.values.append(out)
+
+    def consume_vectorised(self, chunk: np.ndarray) -> None:
         w = chunk[:, self.rows]
         wp = w * self.pos
         pos_w = np.add.reduceat(wp, self.starts, axis=1, dtype=np.float64)
