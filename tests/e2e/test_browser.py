@@ -161,7 +161,9 @@ def test_review_journey_in_chromium(server):
         assert "session=" in page.url and "demo-alice-pass" not in page.url
         _idle(page)
         timings["reload_s"] = time.perf_counter() - t
-        page.get_by_role("button", name="Open the demo review").click()  # session state is per connection
+        # the reload lands on the page it was on; the loaded review is per connection: open it again
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Load review", exact=True).click()
+        page.get_by_role("button", name="Open the demo review").click()
         expect(page.get_by_text("Decision:").first).to_be_visible(timeout=600_000)
         _idle(page)
 
