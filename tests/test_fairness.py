@@ -370,3 +370,52 @@ def test_group_delong_from_one_shared_sort_equals_per_group_computation() -> Non
         assert auc["method"] == "delong"
         assert abs(auc["value"] - roc_auc_score(y[rows], s[rows])) <= TOL
         assert auc["ci_low"] == low and auc["ci_high"] == high
+
+
+def test_proxy_tables_and_statistics_equal_scipy_and_sklearn_from_the_labels():
+    """The bincount contingency table and the statistics from it equal scipy's crosstab and
+    scikit-learn's mutual_info_score on the labels, value for value (absent levels dropped)."""
+    from scipy.stats.contingency import association, crosstab
+    from sklearn.metrics import mutual_info_score
+
+    from workbench.fairness._stats import _crosstab, _discretise
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    frame = pd.DataFrame({"income": rng.lognormal(10, 1, n), "grade": rng.choice(["a", "b", "c", None], n),
+                          "few": rng.choice([1.0, 2.0, 7.0], n), "sex": rng.choice(["f", "m"], n),
+                          "band": rng.choice(["18-25", "26-40", "41+"], n)})
+    frame.loc[rng.random(n) < 0.1, "income"] = np.nan
+    out = proxy_associations(frame, ["income", "grade", "few"], ["sex", "band"])
+    for s in ("sex", "band"):
+        s_codes = _discretise(frame[s], 10)
+        by = {r["feature"]: r for r in out[s]["associations"]}
+        for col in ("income", "grade", "few"):
+            x_codes = _discretise(frame[col], 10)
+            ref = crosstab(x_codes, s_codes).count
+            assert np.array_equal(_crosstab(x_codes, s_codes), ref)
+            assert by[col]["cramers_v"] == float(association(ref, method="cramer"))
+            assert by[col]["mutual_information"] == float(mutual_info_score(x_codes, s_codes))
+    # a level missing from the middle of the code range is dropped as crosstab drops it
+    x = np.array([0, 0, 2, 2, 5, 5]); s = np.array([0, 1, 0, 1, 1, 1])
+    assert np.array_equal(_crosstab(x, s), crosstab(x, s).count)
+
+
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_compiled_group_auc_replicates_equal_the_vectorised_form(decimals):
+    from workbench.fairness._stats import WeightedAuc
+    from workbench.metrics.bootstrap import poisson_weights
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    s = rng.random(n) if decimals is None else np.round(rng.random(n), decimals)
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    chunk = poisson_weights(n, n_boot=40, seed=2).astype(np.float32)
+    a, b = WeightedAuc(rows, y, s), WeightedAuc(rows, y, s)
+    a.consume(chunk)
+    b.consume_vectorised(chunk)
+    assert np.array_equal(a.replicates(), b.replicates(), equal_nan=True)
+    one_class = WeightedAuc(np.flatnonzero(y == 1)[:50], y, s)
+    one_class.consume(chunk)
+    assert np.isnan(one_class.replicates()).all()

@@ -181,13 +181,15 @@ def build_evidence(
         raise ManifestError(f"unknown evidence section(s) {unknown}; known: {', '.join(SECTIONS)}")
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    cpu: dict[str, float] = {}
+    started, cpu_started = time.perf_counter(), time.process_time()
     roles = [r for r in ("candidate", "baseline") if review.models.get(r) is not None]
     scores = {}
     for role in roles:
         say(f"scoring {role} on {len(review.evaluation)} rows")
         scores[role] = np.asarray(review.scores(role))
     timings["scoring"] = time.perf_counter() - started
+    cpu["scoring"] = time.process_time() - cpu_started
 
     evidence: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "engine": ENGINE,
@@ -197,7 +199,7 @@ def build_evidence(
         "models": {r: _model_header(review.models[r]) for r in roles},
         "deltas": {}, "tests": {}, "sections": {},
     }
-    ctx = _Context(review, evidence, chosen, scores, say, timings)
+    ctx = _Context(review, evidence, chosen, scores, say, timings, cpu)
     if "metrics" in chosen or "calibration" in chosen:
         ctx.run(("metrics", "calibration"), _quantitative)
     for name, runner in _RUNNERS.items():
@@ -208,6 +210,7 @@ def build_evidence(
     if operations is not None:
         evidence["operations"] = operations
     evidence["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+    evidence["timings_cpu_s"] = {k: round(v, 4) for k, v in cpu.items()}
     evidence["environment"] = {"python": platform.python_version(), "numpy": np.__version__}
     evidence = to_jsonable(evidence)
     evidence["digest"] = content_digest(evidence)
@@ -217,9 +220,9 @@ def build_evidence(
 class _Context:
     """What every section runner reads and writes; ``run`` isolates a section's failure."""
 
-    def __init__(self, review, evidence, chosen, scores, say, timings) -> None:
+    def __init__(self, review, evidence, chosen, scores, say, timings, cpu) -> None:
         self.review, self.evidence, self.chosen = review, evidence, chosen
-        self.scores, self.say, self.timings = scores, say, timings
+        self.scores, self.say, self.timings, self.cpu = scores, say, timings, cpu
         self.settings = review.manifest.settings
 
     @property
@@ -227,7 +230,7 @@ class _Context:
         return self.evidence["models"]
 
     def run(self, names: tuple[str, ...], runner: Callable[[_Context], dict[str, dict[str, Any]]]) -> None:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             statuses = runner(self)
         except Exception as exc:  # noqa: BLE001 - one failing section is evidence, not a crash
@@ -236,6 +239,7 @@ class _Context:
             statuses = {n: {"status": "error", "reason": message} for n in names if n in self.chosen}
         self.evidence["sections"].update(statuses)
         self.timings[names[0]] = time.perf_counter() - t
+        self.cpu[names[0]] = time.process_time() - c
 
 
 def _record(a: Any) -> dict[str, Any]:
@@ -328,18 +332,17 @@ def _robustness(ctx: _Context) -> dict[str, dict[str, Any]]:
 
 
 def _slices(ctx: _Context) -> dict[str, dict[str, Any]]:
-    from workbench.metrics.slices import slice_evidence
+    from workbench.metrics.slices import slice_evidence_models
 
     review, s = ctx.review, ctx.settings
     frame = review.evaluation
     by = [f for f in dict.fromkeys([*review.features, *review.sensitive_features]) if f in frame.columns]
-    for role, score in ctx.scores.items():
-        ctx.say(f"slices: {role}, {len(by)} columns")
-        ctx.models[role]["slices"] = slice_evidence(
-            frame, review.y_true, score, features=by, threshold=float(review.threshold), task=review.task,
-            min_size=s.min_slice_size, n_boot=min(s.n_bootstrap, SLICE_BOOTSTRAP_CAP), seed=s.seed,
-            confidence=s.confidence,
-            n_classes=len(review.classes) or None)
+    out = slice_evidence_models(
+        frame, review.y_true, ctx.scores, features=by, threshold=float(review.threshold), task=review.task,
+        min_size=s.min_slice_size, n_boot=min(s.n_bootstrap, SLICE_BOOTSTRAP_CAP), seed=s.seed,
+        confidence=s.confidence, n_classes=len(review.classes) or None, progress=ctx.say)
+    for role, slices in out.items():
+        ctx.models[role]["slices"] = slices
     return {"slices": {"status": "ok", "features": by, "n_bootstrap": min(s.n_bootstrap, SLICE_BOOTSTRAP_CAP)}}
 
 

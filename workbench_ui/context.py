@@ -22,6 +22,7 @@ from workbench.auth import User
 from workbench.store import Store
 
 USER_KEY = "wb_user"
+TOKEN_KEY = "wb_session_token"
 MANIFEST_KEY = "wb_manifest"
 REVIEW_ID_KEY = "wb_review_id"
 
@@ -82,15 +83,60 @@ class SessionUser:
     user: User
 
 
+def _tokens():
+    """The session-token signer of this process (``workbench_ui.session_token``)."""
+    from workbench_ui.session_token import SessionTokens
+
+    key = (keys_dir().resolve(), db_path().resolve())
+    with _lock:
+        cached = _token_signers.get(key)
+        if cached is None:
+            cached = _token_signers[key] = SessionTokens(*key)
+        return cached
+
+
+_token_signers: dict[tuple[Path, Path], object] = {}
+
+
+def _restore_from_token() -> str | None:
+    """A new browser connection (e.g. a reload) with a valid ``?session=`` token: sign in again."""
+    from workbench_ui.session_token import QUERY_KEY
+
+    token = st.query_params.get(QUERY_KEY)
+    if not token:
+        return None
+    name = _tokens().verify(token)
+    if name is None:  # forged, expired or revoked: drop it from the address bar
+        del st.query_params[QUERY_KEY]
+        return None
+    st.session_state[USER_KEY] = name
+    st.session_state[TOKEN_KEY] = token
+    return name
+
+
+def _keep_token_in_url() -> None:
+    """Put the session's token back into the query string when a page switch dropped it."""
+    from workbench_ui.session_token import QUERY_KEY
+
+    token = st.session_state.get(TOKEN_KEY)
+    if token and st.query_params.get(QUERY_KEY) != token:
+        st.query_params[QUERY_KEY] = token
+
+
 def current_user() -> SessionUser | None:
-    """The logged-in user, re-read from the store so a disabled account loses access at once."""
-    name = st.session_state.get(USER_KEY)
+    """The logged-in user, re-read from the store so a disabled account loses access at once.
+
+    A session without a user but with a valid signed token in the query string (a reload)
+    is signed in again (``workbench_ui.session_token``).
+    """
+    name = st.session_state.get(USER_KEY) or _restore_from_token()
     if not name:
         return None
     user = store().get_user(name)
     if user is None or not user.active:
-        st.session_state.pop(USER_KEY, None)
+        log_out()
         return None
+    _keep_token_in_url()
     return SessionUser(name=user.name, roles=tuple(user.roles), display_name=user.display_name or user.name, user=user)
 
 
@@ -103,11 +149,25 @@ def require_user() -> SessionUser:
 
 
 def log_in(name: str) -> None:
+    """Sign ``name`` in for this session and issue a signed, expiring token that survives a reload."""
+    from workbench_ui.session_token import QUERY_KEY
+
     st.session_state[USER_KEY] = name
+    token = _tokens().issue(name)
+    st.session_state[TOKEN_KEY] = token
+    st.query_params[QUERY_KEY] = token
 
 
 def log_out() -> None:
-    """Forget the user (the loaded review stays, so the next user continues on the same review)."""
+    """Forget the user and revoke the session's token (the loaded review stays, so the next user
+    continues on the same review)."""
+    from workbench_ui.session_token import QUERY_KEY
+
+    token = st.session_state.pop(TOKEN_KEY, None) or st.query_params.get(QUERY_KEY)
+    if token:
+        _tokens().revoke(token)
+    if QUERY_KEY in st.query_params:
+        del st.query_params[QUERY_KEY]
     st.session_state.pop(USER_KEY, None)
 
 

@@ -77,7 +77,7 @@ def test_sections_are_recorded_and_drift_present(evidence):
 
 def test_same_inputs_same_numbers(review, evidence):
     again = build_evidence(review, include=["metrics", "calibration", "drift"])
-    strip = lambda e: {k: v for k, v in e.items() if k not in ("digest", "timings_s")}
+    strip = lambda e: {k: v for k, v in e.items() if k not in ("digest", "timings_s", "timings_cpu_s")}
     assert strip(again) == strip(evidence)
 
 

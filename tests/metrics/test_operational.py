@@ -68,3 +68,31 @@ def test_compare_operational_relative_changes():
     assert "0" in out["peak_memory_mb"]["reason"]
     missing = compare_operational(c, {"status": "not_applicable"})
     assert missing["latency_ms.p50"]["relative_change"] is None
+
+
+def test_latency_loop_stops_at_its_time_budget_and_states_its_precision():
+    import time as _time
+
+    X = pd.DataFrame({"a": np.arange(500.0)})
+
+    def slow(frame):
+        _time.sleep(0.002)
+        return frame["a"].to_numpy()
+
+    out = operational_evidence(slow, X, latency_calls=1000, warmup=2, latency_budget_s=0.05)
+    lat = out["latency_ms"]
+    # at least the floor of calls, then stopped by the budget, not by the count
+    assert lat["stopped"] == "time_budget" and lat["calls"] == 200 and lat["requested_calls"] == 1000
+    low, high = lat["p95_ci_ms"]
+    assert low <= lat["p95"] <= high and low >= 2.0
+    full = operational_evidence(lambda f: f["a"].to_numpy(), X, latency_calls=300, warmup=2, latency_budget_s=None)
+    assert full["latency_ms"]["calls"] == 300 and full["latency_ms"]["stopped"] == "calls"
+
+
+def test_quantile_ci_covers_the_true_p95_at_its_level():
+    from workbench.metrics.operational import quantile_ci
+
+    rng = np.random.default_rng(0)
+    true_p95 = -np.log(0.05)  # exponential(1)
+    hits = [lo <= true_p95 <= hi for lo, hi in (quantile_ci(rng.exponential(size=300), 0.95) for _ in range(400))]
+    assert 0.92 <= np.mean(hits) <= 1.0

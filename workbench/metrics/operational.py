@@ -1,8 +1,13 @@
 """Operational evidence: latency, throughput, model size and memory while scoring.
 
-* **Latency**: single-row calls, ``warmup`` unrecorded calls first, then ``latency_calls``
+* **Latency**: single-row calls, ``warmup`` unrecorded calls first, then up to ``latency_calls``
   timed calls (``time.perf_counter_ns`` around the predict call only; the one-row frames are
-  built before timing), rows drawn with a seeded generator. p50/p95/p99/mean in ms. Native
+  built before timing), rows drawn with a seeded generator. p50/p95/p99/mean in ms. The loop
+  stops early once ``latency_budget_s`` seconds of timed calls are spent and at least
+  ``MIN_LATENCY_CALLS`` were made (``stopped: "time_budget"``): a slow model is timed for as
+  long as the budget allows, not for a fixed count. Its precision is stated:
+  ``p95_ci_ms`` is the distribution-free 95% confidence interval of the p95 from the order
+  statistics of the calls made (binomial), so fewer calls show as a wider interval. Native
   thread pools (OpenMP/BLAS) are limited to one thread while timing, as in a request handler
   that scores one row: a multi-threaded pool only adds hand-off overhead to a one-row call,
   and under CPU contention that overhead, not the model, would dominate the figure.
@@ -28,7 +33,12 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-__all__ = ["operational_evidence", "compare_operational"]
+__all__ = ["LATENCY_BUDGET_S", "MIN_LATENCY_CALLS", "operational_evidence", "compare_operational", "quantile_ci"]
+
+#: Seconds of timed single-row calls per model before the latency loop may stop early.
+LATENCY_BUDGET_S = 1.5
+#: Timed calls made whatever the budget (the p95 needs a few hundred for a useful interval).
+MIN_LATENCY_CALLS = 200
 
 Scorer = Callable[[pd.DataFrame], Any]
 
@@ -55,6 +65,7 @@ def operational_evidence(
     batch_size: int = 100_000,
     seed: int = 0,
     model_bytes: int | None = None,
+    latency_budget_s: float | None = LATENCY_BUDGET_S,
 ) -> dict[str, Any]:
     """Measure single-row latency, batch throughput and peak memory of ``model`` on ``X``.
 
@@ -65,7 +76,10 @@ def operational_evidence(
     X : pandas.DataFrame
         Rows to score (e.g. the evaluation set; the model picks its columns).
     latency_calls, warmup : int
-        Timed and untimed single-row calls.
+        Timed calls at most, and untimed single-row calls.
+    latency_budget_s : float or None
+        Stop timing once this many seconds of timed calls are spent and at least
+        ``min(latency_calls, MIN_LATENCY_CALLS)`` calls were made; None times all calls.
     batch_size : int
         Rows scored in the throughput and memory runs (capped at ``len(X)``).
 
@@ -96,11 +110,20 @@ def operational_evidence(
         for frame in rows[:warmup]:
             score(frame)
         timings = np.empty(latency_calls, dtype=np.float64)
+        floor = min(latency_calls, MIN_LATENCY_CALLS)
+        budget_ms = np.inf if latency_budget_s is None else 1e3 * float(latency_budget_s)
+        spent, made, stopped = 0.0, 0, "calls"
         with threadpool_limits(limits=1):
-            for k, frame in enumerate(rows[warmup:]):
+            for frame in rows[warmup:]:
                 t0 = time.perf_counter_ns()
                 score(frame)
-                timings[k] = (time.perf_counter_ns() - t0) / 1e6
+                timings[made] = (time.perf_counter_ns() - t0) / 1e6
+                spent += timings[made]
+                made += 1
+                if made >= floor and spent >= budget_ms and made < latency_calls:
+                    stopped = "time_budget"
+                    break
+        timings = timings[:made]
         score(batch.iloc[: min(100, len(batch))])
         t0 = time.perf_counter()
         score(batch)
@@ -108,12 +131,15 @@ def operational_evidence(
         peak = _peak_memory_mb(score, batch)
     except Exception as exc:  # noqa: BLE001 - a failing model is evidence, not a crash
         return {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
-    p50, p95, p99 = np.percentile(timings, [50, 95, 99]) if latency_calls else (np.nan,) * 3
+    p50, p95, p99 = np.percentile(timings, [50, 95, 99]) if timings.size else (np.nan,) * 3
     return {
         "status": "measured",
         "latency_ms": {"p50": float(p50), "p95": float(p95), "p99": float(p99),
-                       "mean": float(timings.mean()) if latency_calls else None,
-                       "calls": int(latency_calls), "warmup": int(warmup)},
+                       "mean": float(timings.mean()) if timings.size else None,
+                       "calls": int(timings.size), "warmup": int(warmup),
+                       "requested_calls": int(latency_calls), "stopped": stopped,
+                       "budget_s": None if latency_budget_s is None else float(latency_budget_s),
+                       "p95_ci_ms": quantile_ci(timings, 0.95)},
         "throughput_rows_per_s": len(batch) / elapsed if elapsed > 0 else None,
         "batch_rows": int(len(batch)),
         "model_bytes": model_bytes if model_bytes is not None else size,
@@ -121,6 +147,35 @@ def operational_evidence(
         "memory_method": "tracemalloc peak (Python + numpy allocations) while scoring the batch",
         "method": "single-row perf_counter_ns after warm-up, one native thread; one batch for throughput",
     }
+
+
+def quantile_ci(values: np.ndarray, q: float, *, confidence: float = 0.95) -> list[float] | None:
+    """Distribution-free CI of the ``q`` quantile from order statistics (binomial), or None.
+
+    The interval ``[x_(l), x_(u)]`` (1-based order statistics) with ``l`` and ``u`` the
+    binomial(n, q) quantiles at (1 - confidence) / 2 and (1 + confidence) / 2 (plus one) covers the true
+    quantile with probability >= ``confidence`` (conservative: the binomial is discrete); None when the
+    sample is too small for an upper bound (about 100 values or fewer for the p95).
+
+    Examples
+    --------
+    >>> quantile_ci(np.arange(1.0, 1001.0), 0.95)
+    [936.0, 964.0]
+    >>> quantile_ci(np.arange(10.0), 0.95) is None
+    True
+    """
+    from scipy.stats import binom
+
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = x.size
+    if n == 0:
+        return None
+    alpha = 1.0 - confidence
+    lo = int(binom.ppf(alpha / 2, n, q))
+    hi = int(binom.ppf(1 - alpha / 2, n, q)) + 1
+    if lo < 1 or hi > n:
+        return None
+    return [float(x[lo - 1]), float(x[hi - 1])]
 
 
 def _peak_memory_mb(score: Scorer, batch: pd.DataFrame) -> float:
