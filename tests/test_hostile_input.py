@@ -194,13 +194,25 @@ def _precomputed(tmp_path: Path, scores: list[float]) -> Path:
     return manifest
 
 
-@pytest.mark.parametrize("bad, what", [(1.7, "outside [0, 1]"), (-0.2, "outside [0, 1]"),
-                                       (float("inf"), "NaN or infinite")], ids=["above", "below", "inf"])
-def test_scores_out_of_range_or_infinite_name_the_row(tmp_path: Path, capsys, bad: float, what: str) -> None:
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf")], ids=["inf", "-inf"])
+def test_infinite_scores_name_the_row(tmp_path: Path, capsys, bad: float) -> None:
     manifest = _precomputed(tmp_path, [bad])
     code, err = _cli(["review", str(manifest), "--out", str(tmp_path / "e.json")], capsys)
     assert code == 2 and len(err) == 1, err
-    assert what in err[0] and "row 11 (id 'r10')" in err[0]
+    assert "NaN or infinite" in err[0] and "row 11 (id 'r10')" in err[0]
+
+
+@pytest.mark.parametrize("bad", [1.7, -0.2], ids=["above", "below"])
+def test_probabilities_outside_0_1_name_the_row(bad: float) -> None:
+    from workbench.artefacts import check_scores
+
+    frame = pd.DataFrame({"row_id": ["r0", "r1", "r2"]})
+    with pytest.raises(DataError, match=r"1 outside \[0, 1\] for a probability model, first at row 2 \(id 'r1'\)"):
+        check_scores(np.array([0.2, bad, 0.4]), task="binary", role="candidate", frame=frame, id_column="row_id",
+                     label="e.csv")
+    # a precomputed score column may hold logits (the product measures what needs no probability)
+    check_scores(np.array([0.2, bad, 0.4]), task="binary", role="candidate", frame=frame, id_column="row_id",
+                 label="e.csv", probability=False)
 
 
 def test_scores_check_covers_multiclass_rows() -> None:

@@ -122,7 +122,7 @@ class ReviewData:
             if role not in self._scores:
                 scores = model.predict_scores(self.evaluation)
                 check_scores(scores, task=self.task, role=role, frame=self.evaluation, id_column=self.id_column,
-                             label=self.manifest.data.evaluation.as_posix())
+                             label=self.manifest.data.evaluation.as_posix(), probability=not model.is_precomputed)
                 self._scores[role] = scores
             return self._scores[role]
         return model.predict_scores(frame)
@@ -263,7 +263,8 @@ def _check_model_accepts(model: LoadedModel, frame: pd.DataFrame, label: str, *,
             f"{label}: the {model.role} model ({model.name} {model.version}) failed on the evaluation "
             f"features: {type(exc).__name__}: {exc}"
         ) from None
-    check_scores(scores, task=model.task, role=model.role, frame=sample, id_column=id_column, label=label)
+    check_scores(scores, task=model.task, role=model.role, frame=sample, id_column=id_column, label=label,
+                 probability=not model.is_precomputed)
 
 
 #: How far past [0, 1] a probability may stray through float32 rounding (ONNX) before it is an error.
@@ -271,8 +272,11 @@ _PROBABILITY_SLACK = 1e-6
 
 
 def check_scores(scores: np.ndarray, *, task: str, role: str, frame: pd.DataFrame, id_column: str | None,
-                 label: str) -> None:
+                 label: str, probability: bool = True) -> None:
     """Refuse scores that are NaN/inf, or outside [0, 1] for a probability model, naming the first bad row.
+
+    ``probability`` is False for precomputed binary scores: a score column may hold logits or
+    any ranking score (the metrics that need probabilities then say so), only not NaN/inf.
 
     Examples
     --------
@@ -287,7 +291,7 @@ def check_scores(scores: np.ndarray, *, task: str, role: str, frame: pd.DataFram
     flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
     bad_value = ~np.isfinite(flat).all(axis=1)
     what = "NaN or infinite"
-    if not bad_value.any() and task != "regression":
+    if not bad_value.any() and task != "regression" and probability:
         bad_value = ((flat < -_PROBABILITY_SLACK) | (flat > 1 + _PROBABILITY_SLACK)).any(axis=1)
         what = "outside [0, 1] for a probability model"
     if not bad_value.any():
