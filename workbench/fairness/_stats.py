@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.metrics import delong_placements_sorted, lazy_kernel
+from workbench.metrics import delong_placements_sorted, lazy_kernel, two_by_two_test
 
 ALPHA = 0.05
 POWER = 0.8
@@ -143,20 +143,6 @@ def min_detectable_difference(n_group: int, n_rest: int, rate: float) -> float |
         return None
     z = norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER)
     return float(z * np.sqrt(max(rate * (1 - rate), 0.0) * (1 / n_group + 1 / n_rest)))
-
-
-def two_by_two_test(table: np.ndarray) -> tuple[str, float | None, float | None]:
-    """Fisher's exact test when an expected cell is below 5, else the G-test (no correction)."""
-    from scipy.stats import chi2_contingency, fisher_exact
-
-    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
-        return ("none", None, None)
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-    if expected.min() < 5:
-        stat, p = fisher_exact(table)
-        return ("fisher_exact", float(stat) if np.isfinite(stat) else None, float(p))
-    stat, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
-    return ("g_test", float(stat), float(p))
 
 
 def slice_tests(

@@ -8,6 +8,7 @@ from workbench.metrics._binary import BINARY_METRICS, BinaryPrepared, binary_met
 from workbench.metrics._engine import run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared, multiclass_metrics
 from workbench.metrics._paired import (
+    two_by_two_test,
     delong_placements,
     delong_placements_sorted,
     bootstrap_p_value,
@@ -40,6 +41,7 @@ from workbench.metrics._kernels import lazy_kernel
 from workbench.metrics._engine import default_workers
 
 __all__ = [
+    "two_by_two_test",
     "BINARY_METRICS",
     "CALIBRATION_DIRECTIONS",
     "METRIC_LABELS",

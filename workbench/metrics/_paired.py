@@ -224,3 +224,18 @@ def min_detectable_difference(
         "accuracy": factor * se_acc if np.isfinite(se_acc) else None,
         "method": "(z_{1-alpha/2} + z_{power}) * SE; SE from DeLong (AUC) and discordant pairs (accuracy)",
     }
+
+
+def two_by_two_test(table: np.ndarray) -> tuple[str, float | None, float | None]:
+    """Fisher's exact test when an expected cell is below 5, else the G-test (no correction); shared by
+    the fairness group tests and the slice tests."""
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        return ("none", None, None)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    if expected.min() < 5:
+        stat, p = fisher_exact(table)
+        return ("fisher_exact", float(stat) if np.isfinite(stat) else None, float(p))
+    stat, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    return ("g_test", float(stat), float(p))

@@ -31,6 +31,7 @@ import pandas as pd
 
 from workbench.errors import DataError
 from workbench.metrics import _registry as R
+from workbench.metrics._paired import two_by_two_test
 from workbench.metrics._assemble import metric_entry
 from workbench.metrics._engine import default_chunk
 from workbench.metrics.bootstrap import fill_poisson_counts
@@ -186,20 +187,6 @@ def _binary_values(acc: np.ndarray) -> dict[str, np.ndarray]:
     return {name: out[name] for name in BINARY_METRICS}
 
 
-def _two_by_two(table: np.ndarray) -> tuple[str, float | None, float | None]:
-    """Fisher's exact test when an expected cell is below 5, else the G-test (as the fairness slice tests)."""
-    from scipy.stats import chi2_contingency, fisher_exact
-
-    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
-        return ("none", None, None)
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-    if expected.min() < 5:
-        stat, p = fisher_exact(table)
-        return ("fisher_exact", float(stat) if np.isfinite(stat) else None, float(p))
-    stat, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
-    return ("g_test", float(stat), float(p))
-
-
 def _significance(task: str, y: np.ndarray, s: np.ndarray, threshold: float,
                   results: list[dict[str, Any]]) -> None:
     """Each slice against the rest of the rows (its complement), BH-adjusted over all slices.
@@ -245,7 +232,7 @@ def _significance(task: str, y: np.ndarray, s: np.ndarray, threshold: float,
             continue
         hit_g, hit_r = int(round(sg)), int(round(sr))
         table = np.array([[hit_g, n_g - hit_g], [hit_r, n_r - hit_r]], dtype=np.int64)
-        test, stat, p = _two_by_two(table)
+        test, stat, p = two_by_two_test(table)
         tests.append({"metric": "accuracy", "difference": diff, "test": test, "statistic": stat, "p_value": p})
     ps = [t["p_value"] for t in tests if t["p_value"] is not None]
     adjusted = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
