@@ -124,5 +124,7 @@ def build_go_review(root: Path, registry_uri: str) -> GoReview:
         assert main(["policy", "register", str(root / "policy.yaml"), "--model", raw["candidate"]["name"],
                      "--db", str(db), "--as", "gov", "--password-stdin"]) == 0
     assert main(["gate", str(manifest), "--db", str(db), "--evidence", str(root / "evidence.json")]) == 0
-    assert main(["report", str(manifest), "--out", str(packet), "--db", str(db), "--keys", str(keys)]) == 0
+    with _stdin(PASSWORDS["pat"]):  # writing the packet is a write: its author signs in
+        assert main(["report", str(manifest), "--out", str(packet), "--db", str(db), "--keys", str(keys),
+                     "--as", "pat", "--password-stdin"]) == 0
     return GoReview(root, manifest, registry_uri, db, keys, packet)

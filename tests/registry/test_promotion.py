@@ -259,6 +259,6 @@ def test_go_is_promoted_drilled_and_rolled_back_to_the_start(go, tmp_path, monke
 
     # the promotion appears in the packet of a later review
     later = tmp_path / "later.json"
-    assert main(["report", str(go.manifest), "--out", str(tmp_path / "later.pdf"), "--json", str(later),
-                 "--db", str(go.db), "--keys", str(go.keys)]) == 0
+    assert run(monkeypatch, ["report", str(go.manifest), "--out", str(tmp_path / "later.pdf"), "--json", str(later),
+                             "--db", str(go.db), "--keys", str(go.keys), "--as", "pat", "--password-stdin"], user="pat") == 0
     assert '"promoted"' in later.read_text()
