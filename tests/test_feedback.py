@@ -18,7 +18,7 @@ from workbench.store import Store, review_id_for
 
 
 @pytest.fixture()
-def scenario(tmp_path, webhook):
+def scenario(tmp_path, webhook, monkeypatch):
     manifest = write_small_review(tmp_path / "review", n=600, extra={
         "readiness": {"monitoring": {"thresholds": {"contest_rate": 0.05, "overturn_rate": 0.5},
                                      "alerts": [{"kind": "webhook", "url": webhook.url}]}}})
@@ -33,6 +33,10 @@ def scenario(tmp_path, webhook):
                {"id": "unknown-7", "kind": "complaint", "text": "no reply for weeks", "outcome": "pending"}])
     csv = tmp_path / "feedback.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
+    with Store.open(tmp_path / "w.db") as store:  # support staff import feedback signed in
+        store.add_user("sue", ["reviewer"], password="sue-secret-1", actor="test")
+    monkeypatch.setenv("WORKBENCH_USER", "sue")
+    monkeypatch.setenv("WORKBENCH_PASSWORD", "sue-secret-1")
     return {"manifest": manifest, "review": review, "csv": csv, "db": tmp_path / "w.db", "a": in_a, "b": in_b,
             "webhook": webhook, "tmp": tmp_path}
 

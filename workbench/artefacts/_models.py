@@ -308,7 +308,7 @@ def _load_file(path: Path, fmt: str, entry: ModelEntry, *, record: ArtefactRecor
         try:
             runner = _OnnxRunner(path, task)
         except ArtefactError as exc:
-            raise ArtefactError(f"{manifest_label}: {role}.path: {exc}") from None
+            raise ArtefactError(f"{label}: {exc}") from None
         model_classes = runner.classes or tuple(classes)
         return LoadedModel(kind="onnx", record=record, classes=tuple(model_classes),
                            positive_index=_positive_index(model_classes, positive_label, task, label),
