@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,17 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_key_in_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the real ~/.workbench/keys: unless a test names a keys folder,
+    WORKBENCH_KEYS is an empty one, as on a fresh machine. (A key left in HOME by one run made
+    another run's stores keyed.)"""
+    with pytest.MonkeyPatch.context() as mp:
+        if "WORKBENCH_KEYS" not in os.environ:
+            mp.setenv("WORKBENCH_KEYS", str(tmp_path_factory.mktemp("home-keys") / "none"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests._small_review import FOREST_TRUSTED, write_small_review
@@ -83,14 +84,22 @@ class GoReview:
         return [*args, "--as", user, "--password-stdin", "--db", str(self.db)]
 
 
-def build_go_review(root: Path, registry_uri: str) -> GoReview:
+def build_go_review(root: Path, registry_uri: str, *, keys: Path | None = None) -> GoReview:
+    """A GO review; every command in it runs with ``keys`` as WORKBENCH_KEYS (the caller's
+    commands must use the same folder: ``GoReview.keys``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_KEYS", str(keys or root / "keys"))
+        return _build_go_review(root, registry_uri, keys=keys)
+
+
+def _build_go_review(root: Path, registry_uri: str, *, keys: Path | None) -> GoReview:
     from tests.test_decision import oracle_evidence
     from workbench.artefacts import load_review
     from workbench.cli import main
     from workbench.evidence import content_digest, sign_evidence
     from workbench.policy import load_policy
     from workbench.report import init_keys
-    from workbench.serverkey import keys_folder, load_server_key
+    from workbench.serverkey import load_server_key
     from workbench.store import Store, review_id_for
 
     manifest = register_small_review(root, registry_uri)
@@ -102,8 +111,9 @@ def build_go_review(root: Path, registry_uri: str) -> GoReview:
     evidence = oracle_evidence(review, n_boot=10)
     evidence["artefacts"] = [a.to_dict() for a in review.artefacts]  # as build_evidence records them
     evidence["digest"] = content_digest(evidence)
-    # the server key of these tests (WORKBENCH_KEYS, set by the package fixture) signs the evidence
-    db, keys, packet = root / "workbench.db", keys_folder(), root / "packet.pdf"
+    # the server key (the caller's, else one of its own) signs the evidence and keys the store
+    keys = keys or root / "keys"
+    db, packet = root / "workbench.db", root / "packet.pdf"
     if load_server_key(keys) is None:
         init_keys(keys)
     (root / "evidence.json").write_text(json.dumps(sign_evidence(evidence, load_server_key(keys))))

@@ -30,9 +30,9 @@ def server_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def go(tmp_path_factory: pytest.TempPathFactory) -> GoReview:
+def go(tmp_path_factory: pytest.TempPathFactory, server_keys: Path) -> GoReview:
     root = tmp_path_factory.mktemp("registry-go")
-    return build_go_review(root, f"sqlite:///{root}/mlflow.db")
+    return build_go_review(root, f"sqlite:///{root}/mlflow.db", keys=server_keys)
 
 
 def _free_port() -> int:

@@ -18,8 +18,8 @@ def _run(monkeypatch, args, user="olivia"):
     return main([*args, "--as", user, "--password-stdin"])
 
 
-def test_journey_against_a_tracking_server(mlflow_server, tmp_path, monkeypatch, capsys):
-    go = build_go_review(tmp_path, mlflow_server)
+def test_journey_against_a_tracking_server(mlflow_server, server_keys, tmp_path, monkeypatch, capsys):
+    go = build_go_review(tmp_path, mlflow_server, keys=server_keys)
     registry = go.registry
     start = registry.snapshot(MODEL)
     assert start["aliases"] == {"champion": "1", "challenger": "2"}
