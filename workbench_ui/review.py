@@ -81,7 +81,7 @@ def require_review() -> tuple[ReviewData, str]:
 @st.cache_resource(show_spinner=False)
 def _registry() -> dict[str, Any]:
     """Process-wide results keyed by content digest (evidence, explanations, timings)."""
-    return {"evidence": {}, "explanations": {}, "timings": {}}
+    return {"evidence": {}, "explanations": {}, "timings": {}, "stored": set()}
 
 
 def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
@@ -89,10 +89,10 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
     reg = _registry()["evidence"]
     key = review.evidence_digest
     if key in reg:
-        return reg[key]
+        return _stored(reg[key], review_id)
     with _compute_lock:
         if key in reg:
-            return reg[key]
+            return _stored(reg[key], review_id)
         store = context.store()
         run = store.evidence_by_digest(review_id, key) if review_id else None
         if run is not None and run.evidence is not None:
@@ -108,8 +108,24 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
         if review_id:
             user = context.current_user()
             store.save_evidence(review_id, ev, actor=user.user if user else "app")
+            _registry()["stored"].add((str(store.path), review_id, key))
         reg[key] = ev
         return ev
+
+
+def _stored(ev: dict[str, Any], review_id: str | None) -> dict[str, Any]:
+    """Evidence computed in this process for one store is saved once in any other store the
+    process serves (another WORKBENCH_DB): the decision and the packet read it from the store."""
+    if not review_id:
+        return ev
+    store = context.store()
+    mark = (str(store.path), review_id, ev["evidence_digest"])
+    if mark not in _registry()["stored"]:
+        if store.evidence_by_digest(review_id, ev["evidence_digest"]) is None:
+            user = context.current_user()
+            store.save_evidence(review_id, ev, actor=user.user if user else "app")
+        _registry()["stored"].add(mark)
+    return ev
 
 
 def evidence_seconds(review: ReviewData) -> float | None:
