@@ -98,8 +98,16 @@ def clean(text: object) -> str:
 
 
 def _css_string(text: str) -> str:
-    """A CSS string literal (quotes and backslashes escaped, no newlines)."""
-    text = _CONTROL.sub("", text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """A CSS string literal (quotes and backslashes escaped, no newlines).
+
+    CSS ends a string at any newline (LF, CR, FF): one left in a review name would cut the
+    stylesheet short and, with it, most of the packet's layout.
+
+    >>> _css_string('a"b\\r\\nc')
+    '"a\\\\"b  c"'
+    """
+    text = _CONTROL.sub("", text).replace("\\", "\\\\").replace('"', '\\"')
+    text = text.replace("\r", " ").replace("\n", " ").replace("\f", " ")
     return f'"{text}"'
 
 
