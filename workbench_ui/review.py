@@ -97,6 +97,7 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
         run = store.evidence_by_digest(review_id, key) if review_id else None
         if run is not None and run.evidence is not None:
             reg[key] = run.evidence
+            _registry()["stored"].add((str(store.path), review_id, key))
             return run.evidence
         from workbench.evidence import build_evidence
 

@@ -202,10 +202,9 @@ def _judged_by(args: argparse.Namespace, review: Any, policy: Any, store: Any) -
     return authoritative_policy(review, policy, store, chosen=chosen)[0]
 
 
-def _review_id(store: Any, review: Any, actor: Any) -> str:
+def _review_id(store: Any, review: Any) -> str:
     # Signing is not submitting: a review first seen here is registered by the workbench, so the
     # signer does not become its submitter (who may not approve independent roles).
-    del actor
     return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
                                evidence_digest=review.evidence_digest, actor=GATE_ACTOR)
 
@@ -220,7 +219,7 @@ def _run_signoff(args: argparse.Namespace) -> int:
         user = authenticate(store, args, command="signoff")
         review, policy, ev_digest = _digests(args)
         policy = _judged_by(args, review, policy, store)
-        review_id = _review_id(store, review, user)
+        review_id = _review_id(store, review)
         parties = parties_for_review(review, store=store, review_id=review_id)
         s = record_signoff(store, policy, parties, review_id, user, args.role, verdict=args.verdict,
                            comment=args.comment, evidence_digest=ev_digest)
@@ -241,7 +240,7 @@ def _run_waive(args: argparse.Namespace) -> int:
         allowed = policy.waiver_roles(args.criterion)  # raises PolicyError for an unknown id
         if not allowed:
             raise PolicyError(f"policy {policy.id}: {args.criterion} cannot be waived")
-        w = store.add_waiver(_review_id(store, review, user), user, args.role, criterion_id=args.criterion,
+        w = store.add_waiver(_review_id(store, review), user, args.role, criterion_id=args.criterion,
                              rationale=args.rationale, expires=expires, evidence_digest=ev_digest,
                              policy_digest=policy.digest)
     print(f"waiver {w.waiver_id} on {w.criterion_id} proposed by {w.user} ({w.role}) until {w.expires}; it applies "
@@ -258,7 +257,7 @@ def _run_countersign(args: argparse.Namespace) -> int:
         user = authenticate(store, args, command="countersign")
         review, policy, ev_digest = _digests(args)
         policy = _judged_by(args, review, policy, store)
-        review_id = _review_id(store, review, user)
+        review_id = _review_id(store, review)
         waiver = store.get_waiver(args.waiver)
         if waiver.review_id != review_id:
             raise StoreError(f"waiver {args.waiver} belongs to another review, not {review.manifest.name!r}")

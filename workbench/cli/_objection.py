@@ -34,7 +34,7 @@ def _run_object(args: argparse.Namespace) -> int:
         review, _ = _context(args)
         from workbench.cli._gate import _review_id
 
-        review_id = _review_id(store, review, user)
+        review_id = _review_id(store, review)
         o = store.add_objection(review_id, user, rationale=args.rationale)
     print(f"objection {o.objection_id} recorded by {o.author}: the decision stays PENDING until it is withdrawn "
           "or accepted by another approver")

@@ -4,19 +4,21 @@ The public face of ``workbench.governance``: import from here; the ``_`` modules
 """
 
 
-from workbench.governance._governance import (
-    CheckResult,
-    CheckStatus,
+from workbench.governance._checks import (
     DEFAULT_MODEL_CARD_SECTIONS,
     DEFAULT_READINESS_SECTIONS,
+    CheckResult,
+    CheckStatus,
     check_access_control,
     check_lineage,
     check_model_card,
-    check_privacy,
     check_readiness,
     check_sensitive_inputs,
-    governance_for_review,
     is_placeholder,
+)
+from workbench.governance._governance import (
+    check_privacy,
+    governance_for_review,
     load_model_card,
     review_documents,
     run_governance,

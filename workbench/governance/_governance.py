@@ -141,20 +141,4 @@ def governance_for_review(
     )
 
 
-__all__ = [
-    "DEFAULT_MODEL_CARD_SECTIONS",
-    "DEFAULT_READINESS_SECTIONS",
-    "CheckResult",
-    "CheckStatus",
-    "check_access_control",
-    "check_lineage",
-    "check_model_card",
-    "check_privacy",
-    "check_readiness",
-    "check_sensitive_inputs",
-    "governance_for_review",
-    "is_placeholder",
-    "load_model_card",
-    "review_documents",
-    "run_governance",
-]
+__all__ = ["check_privacy", "governance_for_review", "load_model_card", "review_documents", "run_governance"]
