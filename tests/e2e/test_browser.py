@@ -218,7 +218,13 @@ def test_review_journey_in_chromium(server):
         page.get_by_text("Record a production batch").click()
         page.locator('input[type="file"]').set_input_files(str(batch))
         expect(page.get_by_text("week-47.parquet").first).to_be_visible(timeout=60_000)
-        page.get_by_role("button", name="Record the batch").click()
+        # the upload triggers a rerun of this (slow) page; a click made while it runs can be dropped by
+        # Streamlit, so wait for the run to finish and for the button to be enabled by the upload
+        _idle(page)
+        record = page.get_by_role("button", name="Record the batch")
+        expect(record).to_be_enabled(timeout=60_000)
+        record.click()
+        _idle(page)
         expect(page.get_by_text("recorded (week-47.parquet)")).to_be_visible(timeout=300_000)
         _idle(page)
         _shot(page, "app-22-monitoring")
