@@ -21,6 +21,7 @@ from workbench.artefacts._review import (
     schema_fingerprint,
 )
 from workbench.artefacts._manifest import (
+    ActionableFeature,
     DataEntry,
     EmailChannel,
     EvidenceSettings,
@@ -50,6 +51,7 @@ from workbench.artefacts._models import (
 )
 
 __all__ = [
+    "ActionableFeature",
     "ArtefactRecord",
     "DataEntry",
     "EmailChannel",

@@ -143,6 +143,25 @@ class EvidenceSettings(_Strict):
         "up to this, a seeded sample above it (default 100,000)")
 
 
+class ActionableFeature(_Strict):
+    """A model input the person a decision is about can change, and in which direction.
+
+    Read by the reason codes' "what would change it" search (``workbench explain``): only these
+    features are moved, only in ``direction`` and within ``[min, max]`` (original units).
+    """
+
+    direction: Literal["increase", "decrease", "any"] = Field(
+        default="any", description="the feasible direction of change from the person's current value")
+    min: float | None = Field(default=None, description="smallest feasible value (original units)")
+    max: float | None = Field(default=None, description="largest feasible value (original units)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActionableFeature:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
 class FallbackPlan(_Strict):
     """Fallback simulation of the replay: failure/timeout injection into the candidate's calls, the
     kill switch, and the guardrails on the decisions served (``workbench.replay`` explains each)."""
@@ -290,6 +309,10 @@ class Manifest(_Strict):
     features: tuple[str, ...] | None = None
     sensitive_features: tuple[str, ...] = ()
     id_column: str | None = None
+    actionable_features: dict[str, ActionableFeature] = Field(
+        default_factory=dict,
+        description="inputs the person affected can change (direction, bounds), for the reason codes' "
+                    "nearest feasible change; never a sensitive feature")
     policy: Path | None = None
     model_card: Path | None = None
     settings: EvidenceSettings = EvidenceSettings()
@@ -315,6 +338,19 @@ class Manifest(_Strict):
             entry = getattr(self, role)
             if entry is not None and entry.predictions_file is not None and not self.id_column:
                 raise ValueError(f"{role}.predictions_file is joined on id_column: set id_column")
+        return self
+
+    @model_validator(mode="after")
+    def _actionable_are_inputs(self) -> Manifest:
+        for name in self.actionable_features:
+            if name in self.sensitive_features or name in (self.id_column, self.target):
+                role = ("a sensitive feature" if name in self.sensitive_features
+                        else "the id column" if name == self.id_column else "the target")
+                raise ValueError(f"actionable_features.{name}: is {role}; only model inputs a person can change "
+                                 "may be actionable")
+            if self.features is not None and name not in self.features:
+                raise ValueError(f"actionable_features.{name}: not one of the model's features "
+                                 f"({', '.join(self.features)})")
         return self
 
     @field_validator("positive_label")
@@ -363,6 +399,8 @@ class Manifest(_Strict):
                     data[role].pop("uri", None)
         if data.get("settings", {}).get("cross_check_rows") is None:
             data["settings"].pop("cross_check_rows", None)  # unset: digests of older manifests stay the same
+        if not data.get("actionable_features"):
+            data.pop("actionable_features", None)  # unset: digests of older manifests stay the same
         data.pop("data", None)
         data.pop("registry_uri", None)  # where the registry lives; the versions are in the lineage
         data.pop("policy", None)
@@ -453,6 +491,7 @@ _check_files = check_files
 
 __all__ = [
     "FILE_FIELDS",
+    "ActionableFeature",
     "DataEntry",
     "EvidenceSettings",
     "Manifest",

@@ -134,6 +134,9 @@ def review_manifest(
         "features": None,
         "sensitive_features": ["sex", "age_band"],
         "id_column": "application_id",
+        # what an applicant can change before reapplying: pay down debt, ask for less
+        "actionable_features": {"debt_ratio": {"direction": "decrease", "min": 0.0},
+                                "loan_amount": {"direction": "decrease", "min": 1000.0}},
         "policy": paths["policy"],
         "model_card": paths["model_card"],
         "settings": {"n_bootstrap": 1000, "seed": seed, "confidence": 0.95},
