@@ -68,7 +68,13 @@ def test_import_links_decisions_and_alerts_on_the_contest_rate(scenario):
         expected = float(review.models["candidate"].predict_scores(row)[0])
         assert first.links["found"] == "evaluation" and first.links["score"] == pytest.approx(expected, abs=1e-12)
         assert first.links["decision"] == int(expected >= review.threshold) and first.links["groups"] == {"group": "a"}
-        assert first.links["reasons"]["available"] and len(first.links["reasons"]["top"]) == 3
+        # the contest carries the decision's reason codes: the contributions that pushed towards it
+        reasons = first.links["reasons"]
+        pushed = sorted((c for c in reasons["contributions"] if (c["contribution"] > 0) == (expected >= 0.5)
+                         and c["contribution"] != 0), key=lambda c: -abs(c["contribution"]))[:3]
+        assert reasons["available"] and reasons["top"] == pushed and len(pushed) >= 1
+        assert reasons["score"] == pytest.approx(expected, abs=1e-12) and reasons["row_id"] == s["a"][0]
+        assert all(r["sentence"] for r in reasons["reasons"]) and "change" in reasons
         assert {e.action for e in store.audit_entries(subject=review_id_for("small review"))} >= {
             "feedback_added", "alert_raised", "alert_delivery"}
     # importing the same file again stores nothing new and raises no second alert

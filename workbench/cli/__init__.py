@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "tokens",
     "objection",
     "ops",
+    "explain",
 ]
 
 EXIT_INVALID_INPUT = 2

@@ -4,8 +4,9 @@ A record (``id``, ``kind`` contest/complaint/praise/comment, ``text``, ``outcome
 pending/upheld/overturned) comes from ``workbench feedback import feedback.csv`` or the support
 staff's form in the app. Each is linked to the decision it is about: the promoted model's score and
 decision, the group values of the sensitive features and, where the row's features are known (the
-review's evaluation data), the top reasons of its local explanation; a decision seen only in the
-live logs links to its monitoring window instead.
+review's evaluation data), its reason codes (``workbench.explain.reason_codes``: top reasons in words,
+what would most change the decision) under ``links["reasons"]``, so staff answering a contest see
+them; a decision seen only in the live logs links to its monitoring window instead.
 
 Signals per sensitive group: ``contest_rate`` = contests / decisions of the group (decisions from the
 live windows, else the evaluation data) and ``overturn_rate`` = overturned / resolved contests.
@@ -112,20 +113,20 @@ class _Linker:
         return {"found": None, "groups": {}, "reasons": {"available": False, "reason": "decision not found"}}
 
     def _reasons(self, record_id: str) -> dict[str, Any]:
-        from workbench.explain import explain_review, local_explanation
+        """The decision's reason codes (``workbench explain``), so staff answering a contest see them."""
+        from workbench.explain import explain_review, reason_codes
 
         model = self.review.models["candidate"]
         if model.is_precomputed:
             return {"available": False, "reason": "precomputed scores: no model to explain"}
         try:
-            if self._expl is None:
-                self._expl = explain_review(self.review, "candidate", n_rows=10, n_background=50)
-            w = local_explanation(self._expl, record_id, frame=self.review.evaluation, id_column=self.review.id_column)
+            if self._expl is None:  # the review's own explanation settings, computed once per import
+                s = self.review.manifest.settings
+                self._expl = explain_review(self.review, "candidate", n_rows=s.explain_rows,
+                                            n_background=s.explain_background, seed=s.seed)
+            return reason_codes(self.review, record_id, source="evaluation", explanation=self._expl).to_dict()
         except Exception as exc:  # noqa: BLE001 - a failed explanation is recorded, not fatal
             return {"available": False, "reason": f"{type(exc).__name__}: {exc}"[:200]}
-        top = sorted(w["contributions"], key=lambda c: -abs(c["shap"]))[:3]
-        return {"available": True, "output_space": w["output_space"],
-                "top": [{"feature": c["feature"], "value": c["value"], "contribution": c["shap"]} for c in top]}
 
 
 def add_feedback(review: Any, *, store: Any, actor: Any, record_id: str, kind: str, text: str,
