@@ -26,6 +26,8 @@ with guard("show the explanations in the evidence"):
             st.subheader("Candidate vs baseline")
             explain_panel.diff_panel(ev_expl["diff"], key="evidence_diff")
 
+explain_panel.reason_panel(data)
+
 st.subheader("Detail views")
 st.write(f"SHAP attributions in the original feature space, on a seeded sample of {n_rows:,} evaluation rows. "
          "Computed on demand and kept for this review.")

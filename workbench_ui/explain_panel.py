@@ -1,4 +1,5 @@
-"""Explanation views shared by the Explanations page: importance chart, how each was computed, the diff.
+"""Explanation views shared by the Explanations page: importance chart, how each was computed, the diff,
+and the reason codes of one decision (also shown where staff answer a contest).
 
 Everything drawn here is read from ``workbench.explain`` summaries (the evidence's
 ``explanations`` section or an on-demand :func:`workbench.explain.summary`); nothing is recomputed.
@@ -7,12 +8,15 @@ Everything drawn here is read from ``workbench.explain`` summaries (the evidence
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
 from workbench_ui import widgets
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
 
 
 def method_caption(summaries: Mapping[str, Mapping[str, Any]]) -> str:
@@ -77,3 +81,58 @@ def diff_panel(diff: Mapping[str, Any], *, key: str) -> None:
     if diff.get("direction_flips"):
         st.markdown("**Direction flips** (correlation of feature value with its SHAP value)")
         st.dataframe(pd.DataFrame(diff["direction_flips"]), hide_index=True, width="stretch", key=f"{key}_flips")
+
+
+def reason_panel(data: ReviewData) -> None:
+    """Reason codes for one decision, computed for one row only when the reviewer enters its id.
+
+    Everything shown comes from :func:`workbench.explain.reason_codes` (the same as
+    ``workbench explain MANIFEST --id ID``); results are kept per (review content, id) in the session.
+    """
+    from workbench.explain import reason_codes
+    from workbench_ui import context, review
+    from workbench_ui.feedback import guard
+
+    st.subheader("Reason codes for one decision")
+    what = f"its {data.id_column}" if data.id_column else "its 0-based row position"
+    row_id = st.text_input(f"Row id of an evaluation or replay row ({what}); Enter to explain",
+                           key="reason_id", placeholder="e.g. " + _example_id(data)).strip()
+    if not row_id:
+        st.caption("The candidate's decision on one row, its top reasons in words and the nearest feasible change "
+                   "of the features the manifest marks actionable — the same as `workbench explain`.")
+        return
+    kept = st.session_state.setdefault("_reason_codes", {})
+    key = (data.evidence_digest, row_id)
+    with guard(f"explain the decision on row {row_id}"):
+        if key not in kept:
+            n_rows = context.explain_rows(data.manifest.settings.explain_rows)
+            kept[key] = reason_codes(data, row_id, explanation=review.explanation(data, "candidate", n_rows=n_rows))
+        show_reason_codes(kept[key].to_dict())
+
+
+def show_reason_codes(codes: Mapping[str, Any], *, key: str = "reason") -> None:
+    """One decision's reason codes (a ``ReasonCodes.to_dict()``): the app's panel and the contest view."""
+    if not codes.get("available"):
+        st.info(f"No reason codes: {codes.get('reason', 'not computed')}", icon=":material/info:")
+        return
+    st.markdown(f"**Decision: {codes['decision']}** — score {codes['score']:.3f} (threshold "
+                f"{codes['threshold']:.2f}) · row {codes['row_id']} of the {codes['source']} data "
+                f"(`{codes['data_file']}`)")
+    st.markdown("**Top reasons**\n\n" + ("\n".join(f"{i}. {r['sentence']}" for i, r in
+                                                   enumerate(codes["reasons"], start=1)) or "none"))
+    st.markdown(f"**What would most change it:** {codes['change']['sentence']}")
+    space = str(codes["output_space"]).replace("_", "-")
+    notes = [f"SHAP values in {space}, {codes['shap_note']}", codes["population"]]
+    if codes["change"].get("available"):
+        notes.append(codes["change"]["note"])
+    st.caption(" · ".join(notes))
+    rows = [{"feature": c["feature"], "value": widgets.fmt(c["value"]) if isinstance(c["value"], (int, float))
+             else str(c["value"]), "contribution": round(c["contribution"], 4)} for c in codes["contributions"]]
+    with st.expander("Every feature's contribution"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=f"{key}_contributions")
+
+
+def _example_id(data: ReviewData) -> str:
+    if data.id_column and data.id_column in data.evaluation.columns and len(data.evaluation):
+        return str(data.evaluation[data.id_column].iloc[0])
+    return "0"

@@ -227,6 +227,28 @@ def feedback_form(review: Any, store: Any, user: Any) -> None:
                                                    f"{rec.links.get('found') or 'nowhere'}).")
         if st.session_state.get("fb_recorded"):
             st.success(st.session_state["fb_recorded"], icon=":material/check:")
+    contest_reasons(store, store.review_id_for(review.manifest.name))
+
+
+def contest_reasons(store: Any, review_id: str) -> None:
+    """Recorded contests (pending first), each with the reason codes stored with it when it was recorded."""
+    from workbench_ui.explain_panel import show_reason_codes
+
+    if store.get_review(review_id) is None:
+        return
+    contests = sorted((r for r in store.list_feedback(review_id) if r.kind == "contest"),
+                      key=lambda r: (r.outcome != "pending", -r.feedback_id))
+    if not contests:
+        return
+    with st.expander(f"Answer a contest: the decision's reasons ({len(contests)} contest(s))",
+                     icon=":material/gavel:"):
+        by_id = {r.feedback_id: r for r in contests}
+        chosen = st.selectbox("Contest", list(by_id), key="contest_pick",
+                              format_func=lambda i: f"#{i} · decision {by_id[i].record_id} · {by_id[i].outcome}")
+        rec = by_id[chosen]
+        st.markdown("**What the person said:**")
+        st.text(rec.text or "—")  # their words as typed, never read as markdown
+        show_reason_codes(rec.links.get("reasons") or {}, key=f"contest_{chosen}")
 
 
 def fallback_section(fb: Mapping[str, Any] | None) -> None:
