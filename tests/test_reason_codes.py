@@ -72,7 +72,7 @@ def test_reasons_push_towards_the_decision_and_place_the_value_among_approved_ca
         assert [r.feature for r in rc.reasons] == [c["feature"] for c in pushed] and rc.reasons
         for r in rc.reasons:
             verb = "raised" if sign > 0 else "lowered"
-            assert f"{verb} the score by {abs(r.contribution):.2f}" in r.sentence
+            assert f"{verb} the probability by {abs(r.contribution):.2f}" in r.sentence
             if r.feature in ("x1", "x2"):
                 ref = approved[r.feature].to_numpy()
                 below, above = np.mean(ref < r.value) * 100, np.mean(ref > r.value) * 100

@@ -115,7 +115,7 @@ def show_reason_codes(codes: Mapping[str, Any], *, key: str = "reason") -> None:
     if not codes.get("available"):
         st.info(f"No reason codes: {codes.get('reason', 'not computed')}", icon=":material/info:")
         return
-    st.markdown(f"**Decision: {codes['decision']}** — score {codes['score']:.3f} (threshold "
+    st.markdown(f"**Decision: {codes['decision']}** — probability {codes['score']:.3f} (threshold "
                 f"{codes['threshold']:.2f}) · row {codes['row_id']} of the {codes['source']} data "
                 f"(`{codes['data_file']}`)")
     st.markdown("**Top reasons**\n\n" + ("\n".join(f"{i}. {r['sentence']}" for i, r in

@@ -31,7 +31,7 @@ def test_reason_panel_explains_one_row_on_demand(env):
     ok(at)
     expected = reason_codes(review, row_id).to_dict()
     shown = _markdown(at)
-    assert any(m.startswith(f"**Decision: {expected['decision']}** — score {expected['score']:.3f}") for m in shown)
+    assert any(m.startswith(f"**Decision: {expected['decision']}** — probability {expected['score']:.3f}") for m in shown)
     top = next(m for m in shown if m.startswith("**Top reasons**"))
     assert [r["sentence"] for r in expected["reasons"]] == [line.split(". ", 1)[1] for line in top.splitlines()[2:]]
     change = next(m for m in shown if m.startswith("**What would most change it:**"))

@@ -34,9 +34,14 @@ NOTE = ("the model's response to the change with every other input held fixed, s
 class ActionableSpec(Protocol):
     """What the search reads of a manifest's ``ActionableFeature``."""
 
-    direction: str
-    min: float | None
-    max: float | None
+    @property
+    def direction(self) -> str: ...
+
+    @property
+    def min(self) -> float | None: ...
+
+    @property
+    def max(self) -> float | None: ...
 
 
 def _numeric(col: pd.Series) -> bool:

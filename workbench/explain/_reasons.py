@@ -9,8 +9,9 @@ background and seed as the review's explanations): read from the review's explai
 when the row is in it, else computed for this one row (``shap_source`` says which). Each reason
 places the row's value among the *approved cases* — the evaluation rows the candidate scores at
 or above the manifest's threshold — in the feature's own units ("debt ratio 0.62 is higher than
-85% of approved cases: lowered the score by 1.04"). Scores are in the explainer's output space
-(log-odds for boosting and logistic models), named in the output.
+85% of approved cases: lowered the log-odds score by 1.04"). Contributions are in the explainer's
+output space (log-odds for boosting and logistic models), named in every sentence; the decision's
+score is the probability of the positive class.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class ReasonCodes:
         """Human-readable lines (the CLI's default output and the contest view)."""
         where = f"{self.source} data, {self.data_file}"
         lines = [f"Row {self.row_id} ({where})",
-                 f"Decision: {self.decision} (score {self.score:.3f}, threshold {self.threshold:.2f})",
+                 f"Decision: {self.decision} (probability {self.score:.3f}, threshold {self.threshold:.2f})",
                  f"Top reasons (SHAP values in {self.output_space.replace('_', '-')}, "
                  f"{SHAP_NOTES[self.shap_source]}):"]
         lines += [f"  {i}. {r.sentence}" for i, r in enumerate(self.reasons, start=1)] or ["  (none)"]
@@ -176,8 +177,11 @@ def _explanation(review: ReviewData) -> ModelExplanation:
     return explain_review(review, "candidate", n_rows=s.explain_rows, n_background=s.explain_background, seed=s.seed)
 
 
+ShapSource = Literal["review_sample", "this_row"]
+
+
 def _shap_row(expl: ModelExplanation, row: pd.DataFrame, row_id: str, *, in_evaluation: bool
-              ) -> tuple[np.ndarray, float, float, str]:
+              ) -> tuple[np.ndarray, float, float, ShapSource]:
     if in_evaluation:
         hit = np.flatnonzero(expl.ids.astype(str) == str(row_id))
         if hit.size:
@@ -207,14 +211,19 @@ def _compare(value: Any, approved: pd.Series, group: str) -> tuple[str, float | 
     return f"is shared by {share:.0f}% of {group}", None
 
 
-def _effect(contribution: float) -> str:
+_SCORE_NAMES = {"log_odds": "the log-odds score", "probability": "the probability", "raw": "the model's output"}
+
+
+def _effect(contribution: float, output_space: str) -> str:
+    """'lowered the log-odds score by 1.19': the unit is named, as the decision's score is a probability."""
+    what = _SCORE_NAMES.get(output_space, "the score")
     if contribution == 0:
-        return "did not move the score"
-    return f"{'raised' if contribution > 0 else 'lowered'} the score by {abs(contribution):.2f}"
+        return f"did not move {what}"
+    return f"{'raised' if contribution > 0 else 'lowered'} {what} by {abs(contribution):.2f}"
 
 
 def change_sentence(change: Mapping[str, Any], words: tuple[str, str]) -> str:
-    """'Lowering debt ratio from 0.62 to 0.41 would change the decision to approved (score 0.14 → 0.52).'"""
+    """'Lowering debt ratio from 0.62 to 0.41 would change the decision to approved (probability 0.14 → 0.52).'"""
     if not change.get("available"):
         return f"Not searched: {change.get('reason', 'no actionable feature')}."
     parts = []
@@ -222,7 +231,7 @@ def change_sentence(change: Mapping[str, Any], words: tuple[str, str]) -> str:
         verb = "Raising" if c["to"] > c["from"] else "Lowering"
         parts.append(f"{verb} {_label(c['feature'])} from {fmt_value(c['from'])} to {fmt_value(c['to'])}")
     what = " and ".join(parts)
-    scores = f"score {change['score_before']:.2f} → {change['score_after']:.2f}"
+    scores = f"probability {change['score_before']:.2f} → {change['score_after']:.2f}"
     if change["flips"]:
         return f"{what} would change the decision to {words[1]} ({scores})."
     return (f"No feasible change of {', '.join(_label(f) for f in change['searched']['features'])} flips the "
@@ -296,7 +305,7 @@ def reason_codes(
         comparison, pct = _compare(v, approved[f], f"{word} cases")
         shown = "" if pd.isna(v) else f" {fmt_value(v)}"  # "debt ratio is missing", not "missing is missing"
         reasons.append(Reason(f, to_jsonable(v), float(values[j]), comparison, pct,
-                              f"{_label(f)}{shown} {comparison}: {_effect(float(values[j]))}"))
+                              f"{_label(f)}{shown} {comparison}: {_effect(float(values[j]), expl.output_space)}"))
     change = nearest_change(row, score=model.predict_scores, reference=review.evaluation,
                             actionable=m.actionable_features if actionable is None else actionable,
                             threshold=threshold, features=features)
