@@ -13,7 +13,7 @@ import pytest
 
 from tests._small_review import write_small_review
 from workbench.artefacts import load_manifest, load_review
-from workbench.errors import ManifestError
+from workbench.errors import DataError, ManifestError
 from workbench.explain import UnknownRowError, explain_review, reason_codes
 
 # shap imports matplotlib, whose colormap module warns on import (matplotlib 3.11)
@@ -139,6 +139,8 @@ def test_ids_are_looked_up_in_evaluation_then_replay_and_unknown_ids_are_named(s
     assert rc.source == "batch" and rc.data_file == "batch.csv" and rc.shap_source == "this_row"
     assert rc.score == pytest.approx(float(_proba(review, batch.iloc[[2]])[0]), abs=1e-12)
     assert rc.to_dict()["context"] == {"monitoring_batch": 4}
+    with pytest.raises(DataError, match="batch.csv: no column row_id"):
+        reason_codes(review, "b2", batch=batch.drop(columns="row_id"), batch_label="batch.csv", explanation=expl)
     # without an id column a row is named by its 0-based position
     no_ids = review.manifest.model_copy(update={"id_column": None, "features": ("x1", "x2", "colour")})
     plain = load_review(no_ids)

@@ -163,6 +163,8 @@ def _locate(review: ReviewData, row_id: str, source: Source | None, batch: pd.Da
             if not places:
                 raise DataError(f"the manifest names no {source} data; search evaluation or replay")
     for name, frame, label in places:
+        if id_col and id_col not in frame.columns:
+            raise DataError(f"{label}: no column {id_col} (the manifest's id_column) to find row {row_id!r} by")
         row = find_row(frame, row_id, id_column=id_col)
         if row is not None:
             return row, name, label
