@@ -383,7 +383,7 @@ def _reason(name: str) -> str:
     return "no rows (total weight is 0)"
 
 
-def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10) -> dict[str, object]:
+def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10) -> dict[str, Any]:
     """Point calibration statistics and curves for one model.
 
     Examples

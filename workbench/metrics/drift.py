@@ -232,7 +232,7 @@ def drift_evidence(
     *,
     features: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
-    bands: tuple[float, float] = (0.1, 0.25),
+    bands: Sequence[float] = (0.1, 0.25),
     n_bins: int = 10,
     epsilon: float = 1e-4,
 ) -> dict[str, Any]:
