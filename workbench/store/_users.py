@@ -253,6 +253,7 @@ class UsersMixin:
         its own committed transaction, even when the caller's transaction rolls back.
         """
         current = self.get_user(user.name) if isinstance(user, User) else None
+        problem: str | None
         if current is None:
             problem = f"user {getattr(user, 'name', user)!r} is not a registered user"
         else:
