@@ -99,7 +99,7 @@ def _drift(frame: pd.DataFrame, spec: ScaleSpec, profile) -> dict:
                                      scan.minimum, scan.maximum)
         else:
             counts = col.value_counts(dropna=False, sort=False)
-            out[name] = CategoryCounts({(None if pd.isna(k) else k): int(c) for k, c in counts.items()})
+            out[name] = CategoryCounts({(None if pd.isna(k) else k): int(c) for k, c in counts.items()})  # type: ignore[call-overload]  # pandas-stubs: a Hashable label
     return out
 
 
