@@ -20,7 +20,7 @@ import pandas as pd
 from workbench.artefacts._models import ArtefactRecord, LoadedModel, load_model, load_pinned_pickle, load_skops
 from workbench.canonical import digest, sha256_file
 from workbench.errors import ArtefactError, DataError, ManifestError
-from workbench.artefacts._manifest import Manifest, load_manifest
+from workbench.artefacts._manifest import Manifest, Task, load_manifest
 
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _CHECK_ROWS = 256
@@ -96,7 +96,7 @@ class ReviewData:
     _scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
-    def task(self) -> str:
+    def task(self) -> Task:
         return self.manifest.task
 
     @property
