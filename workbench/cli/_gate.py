@@ -20,7 +20,7 @@ from workbench.errors import ArtefactError, PolicyError, StoreError
 
 if TYPE_CHECKING:
     from workbench.artefacts import ReviewData
-    from workbench.policy import Policy
+    from workbench.policy import Decision, Policy
     from workbench.store import Store
 
 #: The actor of what `gate` records: the workbench itself, not a person.
@@ -131,7 +131,7 @@ def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None,
     return ev
 
 
-def render_table(decision: Any) -> str:
+def render_table(decision: Decision) -> str:
     """The decision as a plain-text table: worst first, then the sign-offs and the summary."""
     rows = sorted(decision.criteria, key=lambda c: (_STATUS_ORDER[c.status], c.severity != "blocking"))
     width = max(len(c.id) for c in rows)
