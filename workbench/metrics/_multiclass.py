@@ -108,7 +108,7 @@ class MulticlassPrepared:
         out["roc_auc_ovr"] = aucs.mean(axis=-1)  # NaN when a class is absent
         return out
 
-    def point(self, sample_weight=None) -> dict[str, Any]:
+    def point(self, sample_weight: np.ndarray | None = None) -> dict[str, Any]:
         w = R.as_weights(sample_weight, self.n)[None, :]
         values = self.finalise(w @ self.columns, w)
         out: dict[str, Any] = {
@@ -129,7 +129,8 @@ class MulticlassPrepared:
         return counts.astype(np.int64).tolist()
 
 
-def multiclass_metrics(y_true, y_score, *, sample_weight=None) -> dict[str, Any]:
+def multiclass_metrics(y_true: np.ndarray, y_score: np.ndarray, *,
+                       sample_weight: np.ndarray | None = None) -> dict[str, Any]:
     """Every multiclass metric; ``y_true`` are codes 0..K-1 into the columns of ``y_score``.
 
     Examples
