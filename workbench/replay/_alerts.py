@@ -35,7 +35,7 @@ from workbench.canonical import canonical_json, to_jsonable
 
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
-    from workbench.store import Store
+    from workbench.store import Alert, Store
 
 __all__ = ["DELIVERY_ACTOR", "SIGNATURE_HEADER", "DeliveryOutcome", "alert_body", "channels_of", "deliver_alert",
            "dispatch_alert", "send_test_alert", "sign_body",
@@ -177,7 +177,7 @@ def _email(channel: Any, body: Mapping[str, Any], *, timeout: float, env: Mappin
 _SENDERS: dict[str, Callable[..., dict[str, Any]]] = {"webhook": _webhook, "email": _email}
 
 
-def _deliver_one(channel: Any, body: Mapping[str, Any], *, store: Store, review_id: str, alert_id: int | None,
+def _deliver_one(channel: Any, body: Mapping[str, Any], *, store: Store | None, review_id: str, alert_id: int | None,
                  deadline_s: float, retries: int, backoff_s: float, env: Mapping[str, str],
                  sleep: Callable[[float], None]) -> DeliveryOutcome:
     digest = hashlib.sha256(canonical_json(dict(body)).encode()).hexdigest()
@@ -211,7 +211,7 @@ def _deliver_one(channel: Any, body: Mapping[str, Any], *, store: Store, review_
     return DeliveryOutcome(channel.label, channel.kind, False, attempt, {}, error, time.monotonic() - start)
 
 
-def _record(store: Store, review_id: str, alert_id: int | None, channel: Any, attempt: int, status: str,
+def _record(store: Store | None, review_id: str, alert_id: int | None, channel: Any, attempt: int, status: str,
             receipt: dict[str, Any], digest: str, t0: float) -> None:
     if store is not None:
         store.record_delivery(review_id, alert_id=alert_id, channel=channel.label, kind=channel.kind,
@@ -219,7 +219,7 @@ def _record(store: Store, review_id: str, alert_id: int | None, channel: Any, at
                               elapsed_ms=(time.monotonic() - t0) * 1000, actor=DELIVERY_ACTOR)
 
 
-def deliver_alert(channels: Sequence[Any], body: Mapping[str, Any], *, store: Store, review_id: str,
+def deliver_alert(channels: Sequence[Any], body: Mapping[str, Any], *, store: Store | None, review_id: str,
                   alert_id: int | None = None, deadline_s: float = DEFAULT_DEADLINE_S, retries: int = 4,
                   backoff_s: float = 0.5, env: Mapping[str, str] | None = None,
                   sleep: Callable[[float], None] = time.sleep) -> list[DeliveryOutcome]:
@@ -256,11 +256,11 @@ def send_test_alert(manifest: Manifest, *, store: Store, deadline_s: float = DEF
                          deadline_s=deadline_s, env=env)
 
 
-def dispatch_alert(manifest: Manifest, alert: Any, *, store: Store, review_id: str, deadline_s: float = DEFAULT_DEADLINE_S,
+def dispatch_alert(manifest: Manifest, alert: Alert, *, store: Store, review_id: str, deadline_s: float = DEFAULT_DEADLINE_S,
                    env: Mapping[str, str] | None = None, link: str | None = None) -> list[DeliveryOutcome]:
     """Deliver a stored :class:`~workbench.store.Alert` through the manifest's channels."""
     details = alert.details or {}
-    window = {k: details[k] for k in ("window_start", "window_end", "batch_id") if k in details}
+    window: dict[str, Any] = {k: details[k] for k in ("window_start", "window_end", "batch_id") if k in details}
     body = alert_body(review=manifest.name, model_version=manifest.candidate.version, alert=alert.rule,
                       severity=alert.severity, value=details.get("value"), bound=details.get("limit"), window=window,
                       message=alert.message, link=link, sent_at=alert.created_at)
