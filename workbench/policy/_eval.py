@@ -114,7 +114,7 @@ def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionRe
         if base.value == 0:
             return _missing(c, f"{c.metric}: baseline is 0, a relative change is undefined (use mode: absolute)")
         scale = abs(base.value)
-        imp = Value(imp.value / scale, *(x / scale if x is not None else None for x in (imp.low, imp.high)))  # type: ignore[operator, arg-type]  # value set above; the generator yields (low, high)
+        imp = Value(imp.value / scale, *(x / scale if x is not None else None for x in (imp.low, imp.high)))  # type: ignore[operator, arg-type]  # defined above; yields (low, high)
         unit = " (relative)"
     label = f"{c.metric} improvement over baseline{unit} ({fmt(base.value)} -> {fmt(cand.value)})"
     items = []
