@@ -9,7 +9,8 @@ import pytest
 from fairlearn.metrics import demographic_parity_ratio
 from sklearn.metrics import roc_auc_score
 
-from workbench.replay import evaluate_rules, monitor_batch, review_schedule
+from workbench.errors import StoreError
+from workbench.replay import evaluate_rules, monitor_batch, review_schedule, review_schedule_for
 from workbench.store import Store
 
 
@@ -106,6 +107,12 @@ def test_rule_directions_and_schedule():
     assert review_schedule(None, d0, dt.date(2027, 1, 1))["status"] == "no_cadence"
     pirs = review_schedule(90, d0, dt.date(2026, 3, 1), (dt.date(2025, 12, 1), dt.date(2026, 2, 1), dt.date(2026, 6, 1)))
     assert [p["status"] for p in pirs["post_implementation_reviews"]] == ["done", "overdue", "upcoming"]
+
+
+def test_schedule_of_a_review_missing_from_the_store_names_it(review, store):
+    # mypy found it: with no decision and no review row, the anchor date was read off None (AttributeError)
+    with pytest.raises(StoreError, match="review 'not-stored' is not in the store"):
+        review_schedule_for(store, review, "not-stored")
 
 
 def test_cli_monitor_exit_codes(review, demo_manifest, tmp_path, monkeypatch):

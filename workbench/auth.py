@@ -58,7 +58,7 @@ APPROVER_ROLES: tuple[str, ...] = (
 
 #: Roles that must be independent of the review's submitter and the model's developer
 #: (the policy's ``independence.independent_roles`` defaults to these).
-INDEPENDENT_ROLES: tuple[str, ...] = ("validator", "data_governance", "security", "legal")
+INDEPENDENT_ROLES: tuple[Role, ...] = ("validator", "data_governance", "security", "legal")
 
 #: What an API token (``WORKBENCH_TOKEN``) may be scoped to: machine operations only. A token
 #: never signs off, waives, objects or answers a questionnaire: those need a person's password.

@@ -15,11 +15,14 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.canonical import digest, to_jsonable
+
+if TYPE_CHECKING:
+    from workbench.artefacts import LoadedModel, Manifest, ReviewData
 
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
@@ -75,7 +78,7 @@ def evidence_trust_problem(evidence: dict[str, Any], key: Any | None) -> str | N
     return None
 
 
-def _settings(review: Any, include: tuple[str, ...]) -> dict[str, Any]:
+def _settings(review: ReviewData, include: tuple[str, ...]) -> dict[str, Any]:
     s = review.manifest.settings
     out = to_jsonable(s.model_dump(mode="json", exclude_none=True))
     out.update(n_bootstrap=s.n_bootstrap, include=list(include), ci_method="poisson_bootstrap_percentile",
@@ -108,7 +111,7 @@ def get_path(data: Any, path: str | Sequence[str], default: Any = None) -> Any:
     return node
 
 
-def review_block(manifest: Any, **measured: Any) -> dict[str, Any]:
+def review_block(manifest: Manifest, **measured: Any) -> dict[str, Any]:
     """The evidence's ``review`` block: what the manifest says about the review, then what was measured.
 
     Built here once for every engine (``build_evidence`` in memory, ``workbench.engine`` at scale).
@@ -118,7 +121,7 @@ def review_block(manifest: Any, **measured: Any) -> dict[str, Any]:
             **measured}
 
 
-def _review_block(review: Any) -> dict[str, Any]:
+def _review_block(review: ReviewData) -> dict[str, Any]:
     return review_block(
         review.manifest,
         classes=[to_jsonable(c) for c in review.classes],
@@ -131,7 +134,7 @@ def _review_block(review: Any) -> dict[str, Any]:
 
 
 def build_evidence(
-    review: Any,
+    review: ReviewData,
     *,
     include: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -255,7 +258,7 @@ def _record(a: Any) -> dict[str, Any]:
     return dict(a)
 
 
-def _model_header(model: Any) -> dict[str, Any]:
+def _model_header(model: LoadedModel) -> dict[str, Any]:
     return {"name": model.name, "version": model.version, "kind": model.kind}
 
 

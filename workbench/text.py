@@ -80,8 +80,8 @@ def check_text(value: str, *, what: str, limit: int = MAX_TEXT, multiline: bool 
         raise TextError(f"{what}: {len(value):,} characters, at most {limit:,} allowed")
     allowed = {"\n", "\t", "\r"} if multiline else set()
     for i, ch in enumerate(value):
-        if ch not in allowed and _UNSAFE.match(ch):
-            raise TextError(f"{what}: control character {_escape(_UNSAFE.match(ch))} at position {i + 1} "
+        if ch not in allowed and (match := _UNSAFE.match(ch)):
+            raise TextError(f"{what}: control character {_escape(match)} at position {i + 1} "
                             "is not allowed")
     return value
 

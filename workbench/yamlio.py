@@ -86,6 +86,7 @@ def _check_depth(text: str, *, label: str, error: type[WorkbenchError]) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
+                    assert mark is not None  # the parser marks every event it streams
                     raise error(f"{label}: nested more than {MAX_DEPTH} levels deep (line {mark.line + 1}, "
                                 f"column {mark.column + 1}); refused")
             elif isinstance(event, _CLOSE):

@@ -284,7 +284,7 @@ def load_model(
     """
     if untrusted:
         check_untrusted_entry(entry, label=f"{manifest_label}: {role}")
-    common = dict(role=role, task=task, features=tuple(features), name=entry.name, version=entry.version)
+    common: dict[str, Any] = dict(role=role, task=task, features=tuple(features), name=entry.name, version=entry.version)
     if entry.uri is not None:
         return _load_registry_model(entry, role=role, task=task, positive_label=positive_label, classes=classes,
                                     manifest_label=manifest_label, registry_uri=registry_uri, common=common)

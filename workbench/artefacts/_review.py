@@ -20,7 +20,7 @@ import pandas as pd
 from workbench.artefacts._models import ArtefactRecord, LoadedModel, load_model, load_pinned_pickle, load_skops
 from workbench.canonical import digest, sha256_file
 from workbench.errors import ArtefactError, DataError, ManifestError
-from workbench.artefacts._manifest import Manifest, load_manifest
+from workbench.artefacts._manifest import Manifest, Task, load_manifest
 
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _CHECK_ROWS = 256
@@ -96,7 +96,7 @@ class ReviewData:
     _scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
-    def task(self) -> str:
+    def task(self) -> Task:
         return self.manifest.task
 
     @property
@@ -333,6 +333,7 @@ def _join_predictions(m: Manifest, role: str, evaluation: pd.DataFrame) -> tuple
     """Attach a model's precomputed scores from its predictions file, one per evaluation row by id."""
     entry = getattr(m, role)
     rel, col, key = entry.predictions_file, entry.predictions, m.id_column
+    assert key is not None  # the manifest requires id_column beside a predictions_file
     label = f"{m.display_file}: {role}.predictions_file ({rel.as_posix()})"
     path = m.resolve(rel)
     preds = read_table(path, label=label)
@@ -421,6 +422,7 @@ def load_review(
         raise DataError(f"{label_file}: features: no feature columns left in {eval_label} after removing target, sensitive and id columns")
     _check_columns(m, evaluation, eval_label, features=features, need_target=True)
     if frames["reference"] is not None:
+        assert m.data.reference is not None  # the reference frame is read from it
         _check_columns(m, frames["reference"], m.data.reference.as_posix(), features=features, need_target=False)
     problems = dtype_problems(evaluation, frames["reference"], features, eval_label)
     if problems:

@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
@@ -42,7 +43,7 @@ EXIT_INVALID_INPUT = 2
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
-    def error(self, message: str) -> None:  # pragma: no cover - exercised via CLI tests
+    def error(self, message: str) -> NoReturn:  # pragma: no cover - exercised via CLI tests
         self.print_usage(sys.stderr)
         self.exit(EXIT_INVALID_INPUT, f"workbench: error: {message}\n")
 

@@ -24,10 +24,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
 
 from workbench.cli._common import db_path, stdin_is_interactive
 from workbench.errors import PermissionDenied, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.auth import User
+    from workbench.store import Store
 
 NO_CREDENTIALS = ("{command}: no credentials: pass --as USER --password-stdin, or set WORKBENCH_USER and "
                   "WORKBENCH_PASSWORD{token}; --as alone never authenticates")
@@ -46,14 +50,15 @@ def claimed(args: argparse.Namespace) -> str:
     return str(getattr(args, "as_user", None) or os.environ.get("WORKBENCH_USER") or "?")[:64]
 
 
-def refuse(store: Any, args: argparse.Namespace, command: str, reason: str, *, action: str = "auth_refused") -> None:
+def refuse(store: Store | None, args: argparse.Namespace, command: str, reason: str, *,
+           action: str = "auth_refused") -> NoReturn:
     """Audit ``reason`` against the claimed actor (when a store is open) and raise PermissionDenied."""
     if store is not None:
         store.audit(f"unauthenticated:{claimed(args)}", action, f"command:{command}", {"reason": reason})
     raise PermissionDenied(reason)
 
 
-def authenticate(store: Any, args: argparse.Namespace, *, command: str, token_scope: str | None = None) -> Any:
+def authenticate(store: Store, args: argparse.Namespace, *, command: str, token_scope: str | None = None) -> User:
     """The authenticated :class:`~workbench.auth.User` running ``command`` (see the module docstring)."""
     as_user = getattr(args, "as_user", None)
     if getattr(args, "password_stdin", False):

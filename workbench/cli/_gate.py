@@ -12,11 +12,16 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import DEFAULT_DB, add_db_option, add_keys_option, keys_dir, progress
 from workbench.errors import ArtefactError, PolicyError, StoreError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.policy import Decision, Policy
+    from workbench.store import Store
 
 #: The actor of what `gate` records: the workbench itself, not a person.
 GATE_ACTOR = "workbench"
@@ -36,7 +41,15 @@ def _store_path(args: argparse.Namespace) -> tuple[Path | None, bool]:
     return (DEFAULT_DB, False) if DEFAULT_DB.is_file() else (None, False)
 
 
-def _open_store(args: argparse.Namespace, *, required: bool = False) -> Any:
+@overload
+def _open_store(args: argparse.Namespace, *, required: Literal[True]) -> Store: ...
+
+
+@overload
+def _open_store(args: argparse.Namespace, *, required: bool = False) -> Store | None: ...
+
+
+def _open_store(args: argparse.Namespace, *, required: bool = False) -> Store | None:
     from workbench.store import Store
 
     from workbench.serverkey import load_server_key
@@ -56,7 +69,7 @@ def _open_store(args: argparse.Namespace, *, required: bool = False) -> Any:
     return store
 
 
-def _policy_for(review: Any, override: Path | None) -> Any:
+def _policy_for(review: ReviewData, override: Path | None) -> Policy:
     from workbench.policy import default_policy, load_policy
 
     m = review.manifest
@@ -78,7 +91,7 @@ def _parse_at(text: str | None) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
-def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str | None) -> dict[str, Any]:
+def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None, review_id: str | None) -> dict[str, Any]:
     if args.evidence is not None:
         path = Path(args.evidence)
         try:
@@ -118,7 +131,7 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
     return ev
 
 
-def render_table(decision: Any) -> str:
+def render_table(decision: Decision) -> str:
     """The decision as a plain-text table: worst first, then the sign-offs and the summary."""
     rows = sorted(decision.criteria, key=lambda c: (_STATUS_ORDER[c.status], c.severity != "blocking"))
     width = max(len(c.id) for c in rows)
@@ -136,7 +149,7 @@ def render_table(decision: Any) -> str:
     return "\n".join(lines)
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+def _load(args: argparse.Namespace) -> tuple[ReviewData, Policy]:
     from workbench.artefacts import load_review
 
     review = load_review(Path(args.manifest), progress=progress)
@@ -189,12 +202,12 @@ def _run_gate(args: argparse.Namespace) -> int:
     return decision.exit_code
 
 
-def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
+def _digests(args: argparse.Namespace) -> tuple[ReviewData, Policy, str]:
     review, policy = _load(args)
     return review, policy, review.evidence_digest
 
 
-def _judged_by(args: argparse.Namespace, review: Any, policy: Any, store: Any) -> Any:
+def _judged_by(args: argparse.Namespace, review: ReviewData, policy: Policy, store: Store) -> Policy:
     """The policy a sign-off or waiver is made against: the registered one unless one was chosen."""
     from workbench.policy import authoritative_policy
 
@@ -202,7 +215,7 @@ def _judged_by(args: argparse.Namespace, review: Any, policy: Any, store: Any) -
     return authoritative_policy(review, policy, store, chosen=chosen)[0]
 
 
-def _review_id(store: Any, review: Any) -> str:
+def _review_id(store: Store, review: ReviewData) -> str:
     # Signing is not submitting: a review first seen here is registered by the workbench, so the
     # signer does not become its submitter (who may not approve independent roles).
     return store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import add_db_option
 
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.policy import Policy
+    from workbench.store import Store
 
-def _context(args: argparse.Namespace) -> tuple[Any, Any]:
+
+def _context(args: argparse.Namespace) -> tuple[ReviewData, Policy]:
     from workbench.cli._gate import _load  # the same manifest + policy resolution as `gate`
 
     return _load(args)
 
 
-def _store(args: argparse.Namespace) -> Any:
+def _store(args: argparse.Namespace) -> Store:
     from workbench.cli._gate import _open_store
 
     return _open_store(args, required=True)

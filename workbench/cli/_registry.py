@@ -10,15 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli._common import add_db_option, add_keys_option, db_path, keys_dir, progress
 from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._gate import _parse_at
 from workbench.errors import StoreError
 
+if TYPE_CHECKING:
+    from workbench.registry import Registry
+    from workbench.store import Store
 
-def _store(args: argparse.Namespace) -> Any:
+
+def _store(args: argparse.Namespace) -> Store:
     from workbench.store import Store
 
     path = db_path(args)
@@ -52,7 +56,7 @@ def _run_promote(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _registry(args: argparse.Namespace) -> Any:
+def _registry(args: argparse.Namespace) -> Registry:
     from workbench.registry import Registry, registry_uri
 
     return Registry(registry_uri(args.registry_uri))

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli._common import add_db_option, db_path, progress
 from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.errors import DataError, ManifestError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -157,7 +160,7 @@ def _run_canary(args: argparse.Namespace) -> int:
     return 1 if canary["status"] == "halted" or (fb is not None and not fb["within_guardrails"]) else 0
 
 
-def _fallback(args: argparse.Namespace, manifest: Any) -> Any:
+def _fallback(args: argparse.Namespace, manifest: Manifest) -> Any:
     """The manifest's replay.fallback with the command-line drill options on top (None: no simulation)."""
     from pydantic import ValidationError
 
@@ -204,7 +207,7 @@ def _run_monitor(args: argparse.Namespace) -> int:
     return 1 if any(not a["rule"].startswith("review_") for a in result["alerts"]) else 0
 
 
-def _run_live(args: argparse.Namespace, manifest: Any) -> int:
+def _run_live(args: argparse.Namespace, manifest: Manifest) -> int:
     import signal
     import threading
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli._auth import add_credentials, audited_refusals, authenticate
 from workbench.cli._common import (
@@ -19,8 +19,11 @@ from workbench.cli._common import (
 )
 from workbench.errors import StoreError, VerificationError
 
+if TYPE_CHECKING:
+    from workbench.store import Store
 
-def _actor(args: argparse.Namespace, store: Any) -> str:
+
+def _actor(args: argparse.Namespace, store: Store) -> str:
     # The packet names its author: an authenticated user (password or a token scoped 'report').
     user = authenticate(store, args, command="report", token_scope="report")
     return f"{user.name} ({', '.join(user.roles)})" if user.roles else user.name

@@ -13,10 +13,13 @@ import glob
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.cli._common import add_keys_option, keys_dir, progress
 from workbench.errors import ArtefactError, ManifestError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
 
 ENGINES = ("auto", "numpy", "duckdb", "spark")
 
@@ -98,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _in_memory_evidence(manifest: Any, include: list[str]) -> dict[str, Any]:
+def _in_memory_evidence(manifest: Manifest, include: list[str]) -> dict[str, Any]:
     from workbench.artefacts import load_review
     from workbench.evidence import build_evidence
 
@@ -106,7 +109,7 @@ def _in_memory_evidence(manifest: Any, include: list[str]) -> dict[str, Any]:
     return build_evidence(review, include=include, progress=progress)
 
 
-def _source_files(manifest: Any, source: str) -> list[Path]:
+def _source_files(manifest: Manifest, source: str) -> list[Path]:
     from workbench.engine import is_glob
 
     files = sorted(Path(p) for p in glob.glob(source)) if is_glob(source) else [Path(source)]
@@ -117,7 +120,8 @@ def _source_files(manifest: Any, source: str) -> list[Path]:
     return files
 
 
-def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Namespace) -> dict[str, Any]:
+def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "spark"],
+                    args: argparse.Namespace) -> dict[str, Any]:
     from workbench.engine import (
         build_evidence_at_scale,
         build_profile,

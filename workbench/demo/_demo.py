@@ -199,7 +199,8 @@ def _default_policy_bytes() -> bytes:
 
 def _source_digest() -> str:
     """Content address of the code that generated the data and trained the models."""
-    files = {Path(m.__file__).name: sha256_file(m.__file__) for m in (_demo_data, _demo_models)}
+    files = {Path(m.__file__).name: sha256_file(m.__file__)  # type: ignore[arg-type]  # modules loaded from files
+             for m in (_demo_data, _demo_models)}
     return digest(files)
 
 

@@ -42,7 +42,7 @@ def categorical_entry(prof: D.FeatureProfile, cur: CategoryCounts, epsilon: floa
 
 
 def drift_from_aggregates(profile: D.ReferenceProfile, cells: dict, *, n_current: int,
-                          bands: tuple[float, float], epsilon: float, profile_digest: str | None) -> dict[str, Any]:
+                          bands: tuple[float, ...], epsilon: float, profile_digest: str | None) -> dict[str, Any]:
     """The ``drift`` evidence section (same keys as ``drift_evidence``)."""
     entries = {}
     for name, cur in cells.items():

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from workbench.engine._sources import is_database, is_glob
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
 from workbench.metrics import LUT_SIZE, GridBinner
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _quote(path: str) -> str:
@@ -62,6 +66,7 @@ class DuckDBExecutor(SqlExecutor):
     engine = "duckdb"
     dialect = S.Dialect("duckdb")
     exact_auc = True
+    con: duckdb.DuckDBPyConnection  # open from _open until close()
 
     def __init__(self, source: str | Path, spec: ScaleSpec, *, table: str | None = None,
                  memory_limit: str = "2GB", temp_directory: str | Path | None = None, threads: int | None = None,
@@ -81,7 +86,7 @@ class DuckDBExecutor(SqlExecutor):
     def _open(self, src, spec, table, memory_limit, temp_directory, threads) -> None:
         import duckdb
 
-        self.con = None
+        self.con = None  # type: ignore[assignment]  # not yet open: close() after a failed open skips it
         if table is not None or is_database(src):
             if not Path(src).exists():
                 raise ArtefactError(f"DuckDB database {src}: file not found; fix data.evaluation")
@@ -151,7 +156,7 @@ class DuckDBExecutor(SqlExecutor):
     def close(self) -> None:
         if getattr(self, "con", None) is not None:
             self.con.close()
-            self.con = None
+            self.con = None  # type: ignore[assignment]  # closed: the executor is done
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import digest, to_jsonable
 from workbench.engine._drift_scale import drift_from_aggregates
@@ -10,12 +10,15 @@ from workbench.engine._fairness_scale import fairness_from_cells
 from workbench.engine._finalise import quantitative
 from workbench.engine._plan import Aggregates, ScaleSpec, aggregation_plan
 
+if TYPE_CHECKING:
+    from workbench.metrics.drift import ReferenceProfile
+
 
 def evidence_from_aggregates(
     agg: Aggregates,
     spec: ScaleSpec,
     *,
-    profile=None,
+    profile: ReferenceProfile | None = None,
     profile_digest: str | None = None,
     margin: float = 0.0,
 ) -> dict[str, Any]:

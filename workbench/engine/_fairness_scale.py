@@ -27,8 +27,8 @@ class _CellSectionBuilder(SectionBuilder):
     def __init__(self, part: eng.Partition, settings: Settings, point: eng.CellAggregates,
                  boot: eng.CellAggregates | None, roles: list[str]) -> None:
         self.part, self.s = part, settings
-        self.preds = {r: None for r in roles}
-        self.scores = {r: (True if r in point.calibration else None) for r in roles}
+        self.preds = {r: None for r in roles}  # type: ignore[misc]  # no rows: only the roles are read
+        self.scores = {r: (True if r in point.calibration else None) for r in roles}  # type: ignore[misc]  # markers
         self._point, self._boot = point, boot
 
     def run(self, progress=None) -> tuple[dict, dict]:

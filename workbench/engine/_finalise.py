@@ -112,6 +112,7 @@ def _calibration(role_name: str, agg: Aggregates, spec: ScaleSpec) -> dict[str, 
     reps = {}
     if agg.boot is not None and role_name in agg.boot.calibration:
         reps = prep.finalise(agg.boot.calibration[role_name])
+    assert role.calibration is not None  # a role with probabilities has its calibration sums
     entry = calibration_entry(prep, reps, spec.confidence, point=prep.point_from_sums(role.calibration))
     entry["engine"] = agg.engine
     return entry

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from workbench.metrics import BinaryPrepared
 from workbench.metrics import scan_column
 from workbench.metrics.bootstrap import fill_poisson_counts
 from workbench.metrics.calibration import CalibrationPrepared
+
+if TYPE_CHECKING:
+    from workbench.metrics.drift import ReferenceProfile
 
 ENGINE = "numpy"
 
@@ -99,7 +103,7 @@ def _drift(frame: pd.DataFrame, spec: ScaleSpec, profile) -> dict:
                                      scan.minimum, scan.maximum)
         else:
             counts = col.value_counts(dropna=False, sort=False)
-            out[name] = CategoryCounts({(None if pd.isna(k) else k): int(c) for k, c in counts.items()})
+            out[name] = CategoryCounts({(None if pd.isna(k) else k): int(c) for k, c in counts.items()})  # type: ignore[call-overload]  # pandas-stubs: a Hashable label
     return out
 
 
@@ -107,7 +111,7 @@ def numpy_aggregates(
     frame: pd.DataFrame,
     spec: ScaleSpec,
     *,
-    profile=None,
+    profile: ReferenceProfile | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Aggregates:
     """Every aggregate of the plan for an in-memory evaluation frame.

@@ -55,7 +55,7 @@ class ScaleSpec:
     auc: AucMethod = "exact"
     histogram_bins: int = 1 << 16
     bootstrap_bins: int = 1 << 12
-    drift_bands: tuple[float, float] = (0.1, 0.25)
+    drift_bands: tuple[float, ...] = (0.1, 0.25)
     drift_epsilon: float = 1e-4
     bootstrap_unit: Literal["auto", "row", "bucket"] = "auto"
     bootstrap_buckets: int = 1024

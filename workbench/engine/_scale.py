@@ -5,19 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.engine._evidence import evidence_from_aggregates
 from workbench.engine._plan import ScaleSpec
 from workbench.engine._sources import is_database, is_glob
 from workbench.errors import ManifestError
 
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
+
 Engine = Literal["auto", "numpy", "duckdb", "spark"]
 #: Below this many bytes of input files ``auto`` stays in memory (numpy).
 IN_MEMORY_BYTES = 256 << 20
 
 
-def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, score_models: bool = False,
+def spec_from_manifest(manifest: Manifest, *, n_boot: int | None = None, score_models: bool = False,
                        **options: Any) -> ScaleSpec:
     """A ``ScaleSpec`` from a binary review manifest whose models are precomputed score columns —
     or, with ``score_models`` (Spark), model files scored in the workers into ``__wb_score_<role>``."""
@@ -52,7 +55,8 @@ def spec_from_manifest(manifest: Any, *, n_boot: int | None = None, score_models
 
 
 def choose_engine(source: str | Path, *, engine: Engine = "auto", table: str | None = None,
-                  threshold_bytes: int = IN_MEMORY_BYTES, label: str = "data.evaluation") -> str:
+                  threshold_bytes: int = IN_MEMORY_BYTES, label: str = "data.evaluation"
+                  ) -> Literal["numpy", "duckdb", "spark"]:
     """The concrete engine for ``source``, decided once: ``numpy``, ``duckdb`` or ``spark``.
 
     ``auto``: ``duckdb`` for globs, DuckDB databases (or a ``table``) and Parquet files larger
@@ -179,7 +183,7 @@ def build_evidence_at_scale(
     return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin)
 
 
-def scale_lineage_digest(manifest: Any, artefacts: Sequence[dict[str, Any]], profile_digest: str | None) -> str:
+def scale_lineage_digest(manifest: Manifest, artefacts: Sequence[dict[str, Any]], profile_digest: str | None) -> str:
     """The evidence digest of a scale review: what its evidence was computed *from*.
 
     Not ``workbench.artefacts.lineage_digest``: that one digests the in-memory loader's records
@@ -198,7 +202,7 @@ def scale_lineage_digest(manifest: Any, artefacts: Sequence[dict[str, Any]], pro
 
 def finish_review_evidence(
     ev: dict[str, Any],
-    manifest: Any,
+    manifest: Manifest,
     spec: ScaleSpec,
     *,
     files: Sequence[Path],

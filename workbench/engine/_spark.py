@@ -93,7 +93,7 @@ class SparkExecutor(SqlExecutor):
         if models:  # scored once: the cached base is built from the scored view
             scored_frame(frame, models).createOrReplaceTempView("scored")
             scored = "scored"
-        key = self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed) if spec.n_boot else None
+        key = self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed) if spec.n_boot else None  # type: ignore[arg-type]  # n_boot has id_column (checked above)
         spark.sql(f"CREATE OR REPLACE TEMP VIEW base AS SELECT {S.base_select(self.dialect, spec, row_key=key)} "
                   f"FROM {scored}")
         if cache:  # every aggregate re-reads base: keep it in executor memory (spills to disk)

@@ -15,9 +15,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ArtefactError, ManifestError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
 
 __all__ = ["SCORE_PREFIX", "SparkModel", "prepare_models", "scored_frame"]
 
@@ -49,7 +52,7 @@ class SparkModel:
         return self.artefact.to_dict()
 
 
-def prepare_models(manifest: Any) -> dict[str, SparkModel]:
+def prepare_models(manifest: Manifest) -> dict[str, SparkModel]:
     """Load every model file of a binary manifest once in the driver (refusing what the secure
     loader refuses) and keep its bytes for the workers."""
     from workbench.artefacts import load_model

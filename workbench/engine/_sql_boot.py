@@ -36,7 +36,7 @@ def _keys_and_sums(ex, roles: list[str], out: dict[str, RoleAggregates]):
         if out[r].calibration is not None:
             b = spec.calibration_bins
             keys[f"cu{i}"] = S.bin_expr(f"s_{i}", 0.0, float(b), b)
-            keys[f"cq{i}"] = S.quantile_bin_expr(f"s_{i}", out[r].quantile_edges[1:-1])
+            keys[f"cq{i}"] = S.quantile_bin_expr(f"s_{i}", out[r].quantile_edges[1:-1])  # type: ignore[index]  # set with calibration
             if fair_bins:
                 keys[f"fb{i}"] = S.bin_expr(f"s_{i}", 0.0, float(spec.fairness_bins), spec.fairness_bins)
             for k, e in enumerate(S.newton_exprs(i, out[r].intercept, out[r].slope, "w")):
@@ -123,7 +123,7 @@ def assemble(ex, roles: list[str], out: dict[str, RoleAggregates], source: str, 
         def by(key: np.ndarray, size: int, weights: np.ndarray, cu: np.ndarray = cu) -> np.ndarray:
             return np.bincount(cu * size + key, weights=weights, minlength=U * size).reshape(U, size)
 
-        b, bq = spec.calibration_bins, out[r].quantile_edges.size - 1
+        b, bq = spec.calibration_bins, out[r].quantile_edges.size - 1  # type: ignore[union-attr]  # set with calibration
         parts = []
         for name, nb in ((f"cu{i}", b), (f"cq{i}", bq)):
             k = cf[name].to_numpy(np.int64)

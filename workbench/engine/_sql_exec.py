@@ -18,6 +18,7 @@ from workbench.engine._plan import (
     BootstrapAggregates,
     CategoryCounts,
     FairnessAggregates,
+    NumericCells,
     RoleAggregates,
     ScaleSpec,
 )
@@ -42,7 +43,7 @@ class SqlExecutor:
     def rows(self, sql: str) -> list[tuple]:
         raise NotImplementedError
 
-    def numeric_cells(self, name: str, prof) -> object:
+    def numeric_cells(self, name: str, prof) -> NumericCells:
         raise NotImplementedError
 
     # -- the plan ------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class SqlExecutor:
                          f"{S.quantile_bin_expr(f's_{i}', edges[1:-1])} AS qb, count(*) AS c, sum(s_{i}) AS sp, "
                          "sum(y) AS sy FROM base GROUP BY 1, 2, 3")
         for m, ub, qb, c, sp, sy in self.rows(" UNION ALL ".join(parts)):
-            bq = out[roles[int(m)]].quantile_edges.size - 1
+            bq = out[roles[int(m)]].quantile_edges.size - 1  # type: ignore[union-attr]  # set above for these roles
             target = sums[int(m)]
             target[[int(ub), b + int(ub), 2 * b + int(ub)]] += (c, sp, sy)
             target[[3 * b + int(qb), 3 * b + bq + int(qb), 3 * b + 2 * bq + int(qb)]] += (c, sp, sy)

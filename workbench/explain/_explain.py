@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ import pandas as pd
 from workbench.explain import _views as views
 from workbench.canonical import digest, frame_digest
 from workbench.errors import DataError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
 
 __all__ = [
     "ModelExplanation", "beeswarm_data", "dependence_data", "explain_model", "explain_review",
@@ -268,7 +271,7 @@ def explanation_diff(candidate: dict[str, Any], baseline: dict[str, Any], *, top
     return out
 
 
-def explain_review(review: Any, role: str, *, n_rows: int = 2000, n_background: int = 200, seed: int = 0,
+def explain_review(review: ReviewData, role: str, *, n_rows: int = 2000, n_background: int = 200, seed: int = 0,
                    cache_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> ModelExplanation:
     """Explain one model of a review (``workbench.artefacts.ReviewData``) on its evaluation data."""
     model = review.models.get(role)
@@ -282,7 +285,7 @@ def explain_review(review: Any, role: str, *, n_rows: int = 2000, n_background: 
                          model_digest=getattr(record, "sha256", None), cache_dir=cache_dir, progress=progress)
 
 
-def explanation_evidence(review: Any, *, n_rows: int = 2000, n_background: int = 200, seed: int = 0,
+def explanation_evidence(review: ReviewData, *, n_rows: int = 2000, n_background: int = 200, seed: int = 0,
                          n_boot: int = 1000, top_k: int = 5, cache_dir: str | Path | None = None,
                          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """``evidence["explanations"]`` = ``{candidate, baseline, diff}`` (shape in the module docstring)."""
@@ -306,7 +309,7 @@ def explanation_evidence(review: Any, *, n_rows: int = 2000, n_background: int =
     return out
 
 
-def review_explanation_diff(review: Any, candidate: dict[str, Any], baseline: dict[str, Any], *,
+def review_explanation_diff(review: ReviewData, candidate: dict[str, Any], baseline: dict[str, Any], *,
                             top_k: int = 5) -> dict[str, Any]:
     """:func:`explanation_diff` with the review's sensitive features and their proxies (the
     features most associated with them on the evaluation data): the evidence's and the app's."""

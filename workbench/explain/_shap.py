@@ -133,10 +133,12 @@ class Explainer:
 
         self.estimator, self.features, self.positive_index = estimator, list(features), positive_index
         self.predict = predict  # model-agnostic scoring (e.g. an ONNX model) when there is no estimator
+        self.pre: Any
+        self.final: Any
         self.pre, self.final = split_pipeline(estimator) if estimator is not None else (None, None)
         self.kind = explainer_kind(self.final) if estimator is not None else "permutation"
         self.fallback_reason: str | None = None
-        self.codecs: dict[str, np.ndarray] = {}
+        self.codecs: dict[str, np.ndarray | pd.api.extensions.ExtensionArray] = {}
         self.adapter: Any = None
         if self.kind in ("tree", "linear"):
             self._build_exact(shap, background)

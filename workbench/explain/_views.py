@@ -43,7 +43,7 @@ def _numeric(col: pd.Series) -> np.ndarray | None:
 
 def direction(values: np.ndarray, data: pd.DataFrame, features: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Sign of the correlation between a numeric feature's value and its attribution."""
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for j, f in enumerate(features):
         x = _numeric(data[f])
         if x is None:

@@ -218,6 +218,7 @@ def bootstrap_aggregates(
     cal_roles = [r for r in roles if scores.get(r) is not None]
     for role in cal_roles:
         s = scores[role]
+        assert s is not None  # cal_roles have scores
         blocks.append((cells * n_bins + score_bins(s, n_bins), (y_true - s).astype(np.float32), n_cells * n_bins))
     width = sum(b[2] for b in blocks)
     offsets = np.cumsum([0] + [b[2] for b in blocks[:-1]])

@@ -40,7 +40,7 @@ ECE per group uses ``n_bins`` (default 10) uniform bins over [0, 1]: ``Σ_b |Σ(
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from workbench.fairness import _engine as eng
 from workbench.fairness._report import SectionBuilder, Settings, deltas
 from workbench.fairness._stats import proxy_associations
 from workbench.errors import DataError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
 
 __all__ = ["compare_fairness", "fairness_evidence", "fairness_table", "proxy_associations"]
 
@@ -124,6 +127,8 @@ def compare_fairness(
     if not sensitive:
         raise DataError(ERR_NO_SENSITIVE)
     y = _binary(y_true, "y_true")
+    preds: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray | None]
     preds, scores = {}, {}
     for role, (y_pred, y_score) in models.items():
         preds[role] = _binary(y_pred, f"{role} y_pred", y.shape[0])
@@ -166,7 +171,7 @@ def fairness_table(
 
 
 def fairness_evidence(
-    review: Any,
+    review: ReviewData,
     *,
     min_group_size: int = 30,
     n_boot: int = 1000,

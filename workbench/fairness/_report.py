@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Settings:
     engine: str = "auto"
 
 
-def metric_value(value: float, replicates: np.ndarray | None, *, confidence: float, reason: str,
+def metric_value(value: float | np.ndarray, replicates: np.ndarray | None, *, confidence: float, reason: str,
                  method: str | None = None, ci: tuple[float, float] | None = None) -> dict[str, object]:
     """``{"value", "ci_low", "ci_high", "defined", "reason"?, "method"?}`` with no NaN inside."""
     value = float(value)
@@ -48,7 +49,7 @@ def _f(x: float) -> float | None:
 
 
 def _rep(arr: np.ndarray | None, *idx: int) -> np.ndarray | None:
-    return None if arr is None else arr[(slice(None), *idx)]
+    return None if arr is None else arr[(slice(None), *idx)]  # type: ignore[arg-type]  # numpy's stubs want an index array here
 
 
 class SectionBuilder:
@@ -111,6 +112,7 @@ class SectionBuilder:
             cal = eng.coarsen(point.calibration[role], grouping, G)
             values["ece"] = eng.ece_from_sums(cal, n)
             if boot is not None:
+                assert b_values is not None and b_counts is not None  # set above when there is a bootstrap
                 b_values["ece"] = eng.ece_from_sums(eng.coarsen(boot.calibration[role], grouping, G),
                                                     b_counts.sum(axis=-1))
         eligible = n >= s.min_group_size
@@ -130,8 +132,8 @@ class SectionBuilder:
                 rep_entry[metric] = r
             groups[label], rep_groups[label] = entry, rep_entry
         disp = eng.disparities(values, overall, eligible)
-        b_disp = eng.disparities(b_values, b_overall, eligible) if b_values is not None else None
-        section: dict[str, object] = {"features": list(grouping.features),
+        b_disp = eng.disparities(b_values, b_overall, eligible) if b_values is not None and b_overall is not None else None
+        section: dict[str, Any] = {"features": list(grouping.features),
                                       "kind": "intersection" if len(grouping.features) > 1 else "feature",
                                       "groups": groups,
                                       "excluded_groups": [lab for lab, ok in zip(grouping.labels, eligible) if not ok]}
@@ -158,6 +160,7 @@ class SectionBuilder:
             return metric_value(float("nan"), None, confidence=self.s.confidence, reason=reason), None
         rows = plan.rows if isinstance(plan, st.WeightedAuc) else plan
         score = self.scores[role]
+        assert score is not None  # a group AUC is planned only for a model with scores
         if isinstance(plan, st.WeightedAuc):
             value = st.auc_point(self.y[rows], score[rows])
             reps = plan.replicates()
@@ -172,7 +175,7 @@ class SectionBuilder:
     def _order(self, role: str) -> np.ndarray:
         key = ("order", role)
         if key not in self._cache:
-            self._cache[key] = np.argsort(self.scores[role], kind="stable")
+            self._cache[key] = np.argsort(self.scores[role], kind="stable")  # type: ignore[arg-type]  # a model with scores
         return self._cache[key]
 
     def _codes_in_order(self, role: str, grouping: str) -> np.ndarray:
@@ -182,7 +185,7 @@ class SectionBuilder:
         return self._cache[key]
 
 
-def _four_fifths(ratio: dict[str, object]) -> dict[str, object]:
+def _four_fifths(ratio: dict[str, Any]) -> dict[str, object]:
     value = ratio.get("value")
     return {"threshold": 0.8, "passes": None if value is None else bool(value >= 0.8),
             "ci_low_passes": None if ratio.get("ci_low") is None else bool(ratio["ci_low"] >= 0.8)}
@@ -207,7 +210,7 @@ def deltas(sections: Mapping[str, dict], reps: Mapping[str, dict], first: str, s
                 g[metric] = _delta(val, sec_b["groups"][label].get(metric), rep_a["groups"][label].get(metric),
                                    rep_b["groups"][label].get(metric), confidence)
             groups[label] = g
-        feature: dict[str, object] = {"groups": groups}
+        feature: dict[str, Any] = {"groups": groups}
         for method in ("between_groups", "to_overall"):
             src_a = sec_a if method == "between_groups" else sec_a["to_overall"]
             src_b = sec_b if method == "between_groups" else sec_b["to_overall"]
@@ -225,7 +228,7 @@ def deltas(sections: Mapping[str, dict], reps: Mapping[str, dict], first: str, s
 
 
 def _delta(a: dict | None, b: dict | None, ra: np.ndarray | None, rb: np.ndarray | None,
-           confidence: float) -> dict[str, object]:
+           confidence: float) -> dict[str, Any]:
     if not a or not b or a.get("value") is None or b.get("value") is None:
         return {"value": None, "ci_low": None, "ci_high": None, "defined": False,
                 "reason": "undefined for one of the models"}

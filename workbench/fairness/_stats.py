@@ -3,7 +3,8 @@ against the complement with Benjamini–Hochberg, minimum detectable differences
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,7 +157,7 @@ def slice_tests(
     from scipy.stats import false_discovery_control
 
     total = counts.sum(axis=0)
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     for g, label in enumerate(labels):
         c, rest = counts[g], total - counts[g]
         for metric in SLICE_TEST_METRICS:
@@ -173,7 +174,7 @@ def slice_tests(
                 "min_detectable_difference": min_detectable_difference(int(n_g), int(n_r), pooled),
             })
     ps = [r["p_value"] for r in out if r["p_value"] is not None]
-    adjusted = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
+    adjusted: Iterator[Any] = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
     for r in out:
         r["p_adjusted"] = float(next(adjusted)) if r["p_value"] is not None else None
         r["significant"] = bool(r["p_adjusted"] is not None and r["p_adjusted"] < ALPHA)
@@ -210,7 +211,7 @@ def _crosstab(x_codes: np.ndarray, s_codes: np.ndarray) -> np.ndarray:
 
 def proxy_associations(
     frame: pd.DataFrame, inputs: Sequence[str], sensitive: Sequence[str], *, n_bins: int = 10, top_k: int = 5
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Cramér's V and mutual information between each model input and each sensitive attribute.
 
     Numeric inputs are cut into ``n_bins`` quantile bins; missing values are their own level.
@@ -228,10 +229,10 @@ def proxy_associations(
             codes[column] = _discretise(frame[column], n_bins)
         return codes[column]
 
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
     for s in sensitive:
         s_codes = coded(s)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for col in inputs:
             if col == s:
                 continue

@@ -6,7 +6,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 CheckStatus = Literal["PASS", "FAIL", "WARN", "MISSING"]
 
@@ -165,7 +168,7 @@ def check_sensitive_inputs(
     return CheckResult("sensitive_inputs", "PASS", f"none of {len(sensitive_features)} sensitive attribute(s) is a model input", ev)
 
 
-def check_access_control(roles: Sequence[str], *, store: Any = None) -> CheckResult:
+def check_access_control(roles: Sequence[str], *, store: Store | None = None) -> CheckResult:
     """Every required sign-off role has at least one active user in the store."""
     if store is None:
         return CheckResult("access_control", "MISSING", "no review store: cannot tell who may sign (pass --db)",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from workbench.governance._checks import (
@@ -36,6 +36,11 @@ from workbench.governance._checks import (
 from workbench.yamlio import read_yaml
 from workbench.errors import ManifestError
 from workbench.governance._pii import scan_frame
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.policy import Policy
+    from workbench.store import Store
 
 
 def check_privacy(frames: Mapping[str, Any], *, max_rows: int = 200_000) -> CheckResult:
@@ -55,7 +60,7 @@ def check_privacy(frames: Mapping[str, Any], *, max_rows: int = 200_000) -> Chec
 
 
 def run_governance(
-    policy: Any,
+    policy: Policy,
     *,
     today: dt.date,
     model_card: Mapping[str, Any] | None = None,
@@ -65,7 +70,7 @@ def run_governance(
     features: Sequence[str] = (),
     sensitive_features: Sequence[str] = (),
     readiness: Mapping[str, Any] | None = None,
-    store: Any = None,
+    store: Store | None = None,
     pii_max_rows: int = 200_000,
 ) -> dict[str, CheckResult]:
     """Run every governance check the policy names; results keyed by criterion id.
@@ -108,7 +113,7 @@ def load_model_card(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def review_documents(review: Any, *, store: Any = None, review_id: str | None = None) -> tuple[dict | None, dict | None]:
+def review_documents(review: ReviewData, *, store: Store | None = None, review_id: str | None = None) -> tuple[dict | None, dict | None]:
     """(model card, readiness plan) of a review: the store's edited copy wins over the files."""
     m = review.manifest
     card = load_model_card(m.resolve(m.model_card)) if m.model_card is not None and m.resolve(m.model_card).is_file() else None
@@ -122,7 +127,7 @@ def review_documents(review: Any, *, store: Any = None, review_id: str | None = 
 
 
 def governance_for_review(
-    review: Any, policy: Any, *, today: dt.date, store: Any = None, review_id: str | None = None
+    review: ReviewData, policy: Policy, *, today: dt.date, store: Store | None = None, review_id: str | None = None
 ) -> dict[str, CheckResult]:
     """Run the policy's governance checks on a loaded review (``workbench.artefacts.ReviewData``)."""
     card, plan = review_documents(review, store=store, review_id=review_id)

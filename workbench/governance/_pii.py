@@ -23,7 +23,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -215,12 +215,13 @@ def _scan_strings(values: pd.Series, counts: pd.Series, *, samples: int) -> dict
             good = [m for m in ms if ok is None or ok(m)]
             if not good:
                 continue
+            idx = cast(int, idx)  # values has a RangeIndex: its labels are positions
             n += int(counts.iloc[idx])
             text, masked = work.loc[idx], shown.loc[idx]
             for m in good:
                 text = text.replace(m, " ")
                 masked = masked.replace(m, mask(m, kind))
-            work.loc[idx], shown.loc[idx] = text, masked
+            work.loc[idx], shown.loc[idx] = text, masked  # type: ignore[call-overload]  # pandas-stubs: int label
             if len(found) < samples:
                 found.append(masked[:80])
         if n:

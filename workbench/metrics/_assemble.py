@@ -6,15 +6,17 @@ Pure functions from arrays to JSON-ready dicts; ``workbench.evidence`` adds IO-d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from workbench.metrics import _paired
 from workbench.metrics._binary import BinaryPrepared, _as_binary, checked_scores
-from workbench.metrics._engine import map_columns, run_bootstrap
+from workbench.metrics._engine import Component, map_columns, run_bootstrap
 from workbench.metrics._multiclass import MULTICLASS_METRICS, MulticlassPrepared
 from workbench.metrics._registry import MetricValue, metrics_for
 from workbench.metrics._regression import RegressionPrepared
+from workbench.metrics._spec import Task
 from workbench.metrics.bootstrap import percentile_ci
 from workbench.metrics.calibration import CALIBRATION_METRICS, CalibrationPrepared
 
@@ -90,7 +92,7 @@ def _prepare(task: str, y: np.ndarray, score: np.ndarray, threshold: float, n_cl
 
 
 def quantitative_evidence(
-    task: str,
+    task: Task,
     y_true: np.ndarray,
     scores: Mapping[str, np.ndarray],
     *,
@@ -104,7 +106,7 @@ def quantitative_evidence(
     include_metrics: bool = True,
     include_calibration: bool = True,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Per-model metrics/curves/calibration with CIs, paired deltas and analytic tests.
 
     ``include_metrics=False`` computes calibration only (``models.<role>.calibration`` and the
@@ -114,7 +116,7 @@ def quantitative_evidence(
     if task == "binary" and not include_metrics:
         y = _as_binary(y)  # the metric components validate it otherwise
 
-    def prepare(role: str) -> tuple[object | None, CalibrationPrepared | None]:
+    def prepare(role: str) -> tuple[Any, CalibrationPrepared | None]:
         """The role's metric component (if any) and calibration component (if any)."""
         score = np.asarray(scores[role])
         prep = None
@@ -136,7 +138,7 @@ def quantitative_evidence(
     built = list(zip(roles, map_columns(prepare, roles, label="prepare"), strict=True))
     prepared = {role: prep for role, (prep, _) in built if prep is not None}
     calib = {role: cal for role, (_, cal) in built if cal is not None}
-    components: dict[str, object] = dict(prepared) if include_metrics else {}
+    components: dict[str, Component] = dict(prepared) if include_metrics else {}
     components.update({f"calibration:{role}": cal for role, cal in calib.items()})
     if progress:
         progress(f"metrics: {len(prepared)} model(s), {n_boot} bootstrap replicates, {y.size} rows")
@@ -153,6 +155,7 @@ def quantitative_evidence(
                                                           confidence)
         if not include_metrics:
             continue
+        assert prep is not None  # with metrics, every role has its metric component
         point = prep.point()
         points[role] = point
         r = reps.get(role, {})
@@ -163,7 +166,7 @@ def quantitative_evidence(
         elif task == "multiclass":
             entry["confusion_matrix"] = prep.confusion_matrix()
             entry["per_class"] = _per_class(point["per_class"], r, classes, confidence)
-    out: dict[str, object] = {"models": models, "deltas": {}, "tests": {}}
+    out: dict[str, Any] = {"models": models, "deltas": {}, "tests": {}}
     if "candidate" in scores and "baseline" in scores:
         if include_metrics:
             out["deltas"] = _deltas(specs, points, reps, confidence, margin)
@@ -201,7 +204,7 @@ def _per_class(per_class, reps, classes, confidence) -> dict[str, dict]:
 
 
 def calibration_entry(prep: CalibrationPrepared, reps: dict, confidence: float,
-                       point: dict[str, object] | None = None) -> dict[str, object]:
+                       point: dict[str, Any] | None = None) -> dict[str, object]:
     """The calibration block; ``point`` defaults to ``prep.point()`` (executors pass their own)."""
     point = prep.point() if point is None else point
     entry: dict[str, object] = {name: metric_entry(point[name], reps.get(name), confidence=confidence,
@@ -225,13 +228,13 @@ def _deltas(specs, points, reps, confidence, margin) -> dict[str, dict]:
     return out
 
 
-def _tests(task, y, prepared, scores) -> dict[str, object]:
+def _tests(task, y, prepared, scores) -> dict[str, Any]:
     if task != "binary":
         return {"status": "not_applicable", "reason": f"DeLong and McNemar are binary tests, not {task}"}
     cand = prepared["candidate"]
     correct_c = (cand.score >= cand.threshold) == cand.y
     base = prepared.get("baseline")
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     if base is not None:
         out["delong"] = _paired.delong_test(cand.y, cand.score, base.score)
         correct_b = (base.score >= base.threshold) == base.y

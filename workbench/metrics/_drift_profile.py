@@ -48,13 +48,17 @@ class FeatureProfile:
 
     def binner(self) -> GridBinner:
         if not self._binner:
+            assert self.grid is not None  # only a numeric profile is binned
             self._binner.append(GridBinner.build(self.grid))
         return self._binner[0]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "n": self.n,
                                "n_missing": self.n_missing}
+        assert self.counts is not None  # every profile counts
         if self.kind == "numeric":
+            assert self.grid is not None and self.psi_edges is not None and self.sums is not None
+            assert self.at_edge is not None
             out.update(grid=self.grid.tolist(), psi_edges=self.psi_edges.tolist(),
                        counts=self.counts.tolist(), sums=self.sums.tolist(),
                        at_edge=self.at_edge.tolist(),

@@ -9,6 +9,7 @@ of the scores (first class on ties, as ``numpy.argmax`` and scikit-learn's ``pre
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -107,10 +108,10 @@ class MulticlassPrepared:
         out["roc_auc_ovr"] = aucs.mean(axis=-1)  # NaN when a class is absent
         return out
 
-    def point(self, sample_weight=None) -> dict[str, object]:
+    def point(self, sample_weight: np.ndarray | None = None) -> dict[str, Any]:
         w = R.as_weights(sample_weight, self.n)[None, :]
         values = self.finalise(w @ self.columns, w)
-        out: dict[str, object] = {
+        out: dict[str, Any] = {
             name: R.MetricValue.of(values[name][0], _REASONS.get(name, _DEFAULT_REASON))
             for name in MULTICLASS_METRICS
         }
@@ -128,7 +129,8 @@ class MulticlassPrepared:
         return counts.astype(np.int64).tolist()
 
 
-def multiclass_metrics(y_true, y_score, *, sample_weight=None) -> dict[str, object]:
+def multiclass_metrics(y_true: np.ndarray, y_score: np.ndarray, *,
+                       sample_weight: np.ndarray | None = None) -> dict[str, Any]:
     """Every multiclass metric; ``y_true`` are codes 0..K-1 into the columns of ``y_score``.
 
     Examples

@@ -96,7 +96,7 @@ class RegressionPrepared:
             out[name] = weighted_quantiles(self.sorted_abs, cum, q)
         return {name: out[name] for name in REGRESSION_METRICS}
 
-    def point(self, sample_weight=None) -> dict[str, R.MetricValue]:
+    def point(self, sample_weight: np.ndarray | None = None) -> dict[str, R.MetricValue]:
         w = R.as_weights(sample_weight, self.n)[None, :]
         values = self.finalise(w @ self.columns, w)
         return {
@@ -105,7 +105,8 @@ class RegressionPrepared:
         }
 
 
-def regression_metrics(y_true, y_pred, *, sample_weight=None) -> dict[str, R.MetricValue]:
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, *,
+                       sample_weight: np.ndarray | None = None) -> dict[str, R.MetricValue]:
     """Every regression metric.
 
     Examples

@@ -19,6 +19,8 @@ Bins are fixed on the full data and shared by every replicate and by both models
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import expit
 
@@ -300,16 +302,16 @@ class CalibrationPrepared:
             "intercept": self.intercept_full + d_int,
         }
 
-    def point(self) -> dict[str, object]:
+    def point(self) -> dict[str, Any]:
         """Point estimates (unit weights) plus both reliability curves."""
         return self.point_from_sums(self._unit_sums())
 
-    def point_from_sums(self, unit_sums: np.ndarray) -> dict[str, object]:
+    def point_from_sums(self, unit_sums: np.ndarray) -> dict[str, Any]:
         """:meth:`point` from the unit-weight column sums of ``columns`` (length m), e.g. an
         executor's aggregates; reads only the bin layout, edges and full-data fit."""
         sums = np.asarray(unit_sums, dtype=np.float64).reshape(1, -1)
         values = self.finalise(sums)
-        out: dict[str, object] = {
+        out: dict[str, Any] = {
             name: MetricValue.of(values[name][0], _reason(name)) for name in CALIBRATION_METRICS
         }
         if np.isfinite(self.slope_full):  # exact fit, not the one-step approximation
@@ -359,7 +361,7 @@ def _bin_stats(binned: np.ndarray):
     return ece, mce, rel, res, unc, total
 
 
-def _curve(binned: np.ndarray, edges: np.ndarray) -> list[dict[str, object]]:
+def _curve(binned: np.ndarray, edges: np.ndarray) -> list[dict[str, Any]]:
     rows = []
     for i in range(binned.shape[1]):
         n, sp, sy = binned[:, i]
@@ -381,7 +383,7 @@ def _reason(name: str) -> str:
     return "no rows (total weight is 0)"
 
 
-def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10) -> dict[str, object]:
+def calibration_summary(y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10) -> dict[str, Any]:
     """Point calibration statistics and curves for one model.
 
     Examples

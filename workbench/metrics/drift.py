@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -114,6 +114,9 @@ def numeric_drift_from_cells(
         return {**out, "defined": False, "reason": f"no non-missing values in the {side} data",
                 "psi": None, "ks_statistic": None, "ks_p_value": None, "wasserstein": None,
                 "wasserstein_normalised": None}
+    # a numeric profile has its grid arrays; current data with values has a minimum and maximum
+    assert prof.grid is not None and prof.psi_edges is not None and prof.counts is not None
+    assert prof.sums is not None and prof.at_edge is not None and minimum is not None and maximum is not None
     # PSI bins are unions of grid cells: bin of x = #psi edges < x = #psi edges among grid[:cell]
     is_edge = np.isin(prof.grid, prof.psi_edges)
     to_bin = np.r_[0, np.cumsum(is_edge)]
@@ -127,10 +130,11 @@ def numeric_drift_from_cells(
     exact = cur_values is not None and cur_cells is not None
     ts = two_sample(prof.grid, ref_st, st, lo=lo, hi=hi,
                     ref_sorted=prof.sorted_values if exact else None,
-                    cur_values=cur_values if exact else np.empty(0),
-                    cur_cells=cur_cells if exact else np.empty(0, np.int64),
+                    cur_values=cast(np.ndarray, cur_values) if exact else np.empty(0),
+                    cur_cells=cast(np.ndarray, cur_cells) if exact else np.empty(0, np.int64),
                     w_tolerance=W_TOLERANCE * prof.scale if scale_ok else 0.0)
-    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, cur_values if exact else np.empty(0), n_cur, exact=exact)
+    p_value, p_method = _ks_p_value(ts.ks_statistic, prof, cast(np.ndarray, cur_values) if exact else np.empty(0), n_cur,
+                                   exact=exact)
     return {
         **out, "defined": True, "psi": psi, "psi_bins": nb + 1,
         "bin_edges": prof.psi_edges.tolist(),
@@ -228,7 +232,7 @@ def drift_evidence(
     *,
     features: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
-    bands: tuple[float, float] = (0.1, 0.25),
+    bands: Sequence[float] = (0.1, 0.25),
     n_bins: int = 10,
     epsilon: float = 1e-4,
 ) -> dict[str, Any]:

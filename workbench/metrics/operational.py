@@ -27,11 +27,14 @@ from __future__ import annotations
 import time
 import tracemalloc
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    from workbench.artefacts import LoadedModel
 
 __all__ = ["LATENCY_BUDGET_S", "MIN_LATENCY_CALLS", "operational_evidence", "compare_operational", "quantile_ci"]
 
@@ -57,7 +60,7 @@ def _scorer(model: Any) -> tuple[Scorer | None, int | None, str | None]:
 
 
 def operational_evidence(
-    model: Any,
+    model: LoadedModel | Scorer,
     X: pd.DataFrame,
     *,
     latency_calls: int = 1000,
@@ -115,7 +118,7 @@ def operational_evidence(
         spent, made, stopped = 0.0, 0, "calls"
         with threadpool_limits(limits=1):
             for frame in rows[warmup:]:
-                t0 = time.perf_counter_ns()
+                t0: float = time.perf_counter_ns()
                 score(frame)
                 timings[made] = (time.perf_counter_ns() - t0) / 1e6
                 spent += timings[made]

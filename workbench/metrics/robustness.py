@@ -19,12 +19,15 @@ failing model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from workbench.metrics import _registry as R
+
+if TYPE_CHECKING:
+    from workbench.artefacts import LoadedModel
 
 __all__ = ["robustness_evidence", "UNSEEN"]
 
@@ -94,7 +97,7 @@ def _perturbations(X: pd.DataFrame, numeric: list[str], categorical: list[str], 
 
 
 def robustness_evidence(
-    model: Any,
+    model: LoadedModel | Callable[[pd.DataFrame], Any],
     X: pd.DataFrame,
     y_true: np.ndarray,
     *,

@@ -23,7 +23,7 @@ Slices with fewer than ``min_size`` rows are reported with point values only and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -71,7 +71,7 @@ def slice_codes(series: pd.Series, *, categorical: bool, n_quantile_bands: int =
         # one hash pass (factorize), then the distinct values sorted (first-seen order if they
         # do not compare) and the codes renumbered to that order
         found, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
-        uniques = np.asarray(uniques, dtype=object)
+        uniques = np.asarray(uniques, dtype=object)  # type: ignore[assignment]  # the Index, as an object array
         try:
             rank = np.array(sorted(range(uniques.size), key=lambda i: uniques[i]), dtype=np.int64)
         except TypeError:
@@ -207,7 +207,7 @@ def _significance(task: str, y: np.ndarray, s: np.ndarray, threshold: float,
         value = (np.argmax(s, axis=1) == np.asarray(y).astype(np.int64)).astype(np.float64)
     n_all, sum_all, sq_all = value.size, float(value.sum()), float(np.dot(value, value))
     per_feature: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    tests = []
+    tests: list[dict[str, Any]] = []
     for entry in results:
         codes, code = entry["_codes"], entry["_code"]
         if id(codes) not in per_feature:
@@ -235,7 +235,7 @@ def _significance(task: str, y: np.ndarray, s: np.ndarray, threshold: float,
         test, stat, p = two_by_two_test(table)
         tests.append({"metric": "accuracy", "difference": diff, "test": test, "statistic": stat, "p_value": p})
     ps = [t["p_value"] for t in tests if t["p_value"] is not None]
-    adjusted = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
+    adjusted: Iterator[Any] = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
     for entry, t in zip(results, tests):
         t["p_adjusted"] = float(next(adjusted)) if t["p_value"] is not None else None
         t["significant"] = bool(t["p_adjusted"] is not None and t["p_adjusted"] < SLICE_ALPHA)

@@ -283,7 +283,7 @@ def decide(
         outcome = "PENDING"
     else:
         outcome = "GO"
-    review = ev.get("review") if isinstance(ev.get("review"), dict) else {}
+    review: dict[str, Any] = ev["review"] if isinstance(ev.get("review"), dict) else {}
     return Decision(
         outcome=outcome,
         summary=_summary(outcome, results),

@@ -24,9 +24,15 @@ when the gate decides (``counted_signoffs`` drops what breaks a rule, with the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.policy._signoffs import field
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.auth import User
+    from workbench.policy._policy import Policy
+    from workbench.store import Objection, SignOff, Store, Waiver
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class ReviewParties:
     submitter: str | None = None
     developers: tuple[str, ...] = ()
     card_tier: Any = None
-    objections: tuple[Any, ...] = ()
+    objections: tuple[Objection, ...] = ()
 
     def interest(self, user: str) -> str | None:
         """Why ``user`` is not independent of the review (None when they are)."""
@@ -55,7 +61,7 @@ def _names(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def parties_for_review(review: Any, *, store: Any = None, review_id: str | None = None) -> ReviewParties:
+def parties_for_review(review: ReviewData, *, store: Store | None = None, review_id: str | None = None) -> ReviewParties:
     """Submitter (the store's ``reviews.created_by``), the model card's ``developer``/``developers``
     and ``risk_tier``, and the review's objections.
 
@@ -92,7 +98,7 @@ def _user(r: Any) -> str | None:
     return u if isinstance(u, str) or u is None else field(u, "name")
 
 
-def approval_violation(policy: Any, parties: ReviewParties, counted: list[Any], *, user: str, role: str,
+def approval_violation(policy: Policy, parties: ReviewParties, counted: list[Any], *, user: str, role: str,
                        required: tuple[str, ...], evidence_digest: str | None) -> str | None:
     """The rule an approval by ``user`` as ``role`` breaks, given the approvals ``counted`` so far."""
     rules = policy.independence
@@ -109,7 +115,7 @@ def approval_violation(policy: Any, parties: ReviewParties, counted: list[Any], 
     return None
 
 
-def counted_signoffs(policy: Any, parties: ReviewParties, signoffs: Any, *, tier: str | None,
+def counted_signoffs(policy: Policy, parties: ReviewParties, signoffs: Any, *, tier: str | None,
                      evidence_digest: str | None) -> tuple[list[Any], list[tuple[Any, str]]]:
     """(sign-offs that count, [(sign-off, rule it breaks)]): the gate's re-check, oldest first."""
     required = policy.signoff_roles_for(tier)
@@ -127,7 +133,7 @@ def counted_signoffs(policy: Any, parties: ReviewParties, signoffs: Any, *, tier
     return kept, void
 
 
-def countersign_violation(policy: Any, parties: ReviewParties, *, user: str) -> str | None:
+def countersign_violation(policy: Policy, parties: ReviewParties, *, user: str) -> str | None:
     """The rule a countersignature (the grant of a waiver) by ``user`` breaks."""
     why = parties.interest(user)
     if policy.independence.waiver_grantor_not_beneficiary and why:
@@ -136,7 +142,7 @@ def countersign_violation(policy: Any, parties: ReviewParties, *, user: str) -> 
     return None
 
 
-def waiver_duty_problem(w: Any, policy: Any, parties: ReviewParties, *, allowed: tuple[str, ...],
+def waiver_duty_problem(w: Any, policy: Policy, parties: ReviewParties, *, allowed: tuple[str, ...],
                         evidence_digest: str | None) -> str | None:
     """Why a waiver does not count under the four-eyes and independence rules (None: it may)."""
     by, role = field(w, "countersigned_by"), field(w, "countersigned_role")
@@ -154,8 +160,8 @@ def waiver_duty_problem(w: Any, policy: Any, parties: ReviewParties, *, allowed:
 
 
 # ---------------------------------------------------------------- checked writes
-def record_signoff(store: Any, policy: Any, parties: ReviewParties, review_id: str, user: Any, role: str, *,
-                   verdict: str, comment: str, evidence_digest: str) -> Any:
+def record_signoff(store: Store, policy: Policy, parties: ReviewParties, review_id: str, user: User, role: str, *,
+                   verdict: Literal["approve", "reject"], comment: str, evidence_digest: str) -> SignOff:
     """``store.sign_off`` after the duty rules; a violation is refused (audited) with the rule's name."""
     if verdict == "approve":
         tier = policy.tier_of(parties.card_tier)
@@ -172,8 +178,8 @@ def record_signoff(store: Any, policy: Any, parties: ReviewParties, review_id: s
                           evidence_digest=evidence_digest, policy_digest=policy.digest)
 
 
-def record_countersign(store: Any, policy: Any, parties: ReviewParties, waiver_id: int, user: Any, role: str, *,
-                       evidence_digest: str) -> Any:
+def record_countersign(store: Store, policy: Policy, parties: ReviewParties, waiver_id: int, user: User, role: str, *,
+                       evidence_digest: str) -> Waiver:
     """``store.countersign_waiver`` after the duty rules (four eyes, grantor not beneficiary)."""
     waiver = store.get_waiver(waiver_id)
     problem = countersign_violation(policy, parties, user=user.name)
@@ -183,8 +189,8 @@ def record_countersign(store: Any, policy: Any, parties: ReviewParties, waiver_i
                                     evidence_digest=evidence_digest, policy_digest=policy.digest)
 
 
-def resolve_objection(store: Any, policy: Any, parties: ReviewParties, objection_id: int, user: Any, *,
-                      outcome: str, rationale: str, role: str | None = None) -> Any:
+def resolve_objection(store: Store, policy: Policy, parties: ReviewParties, objection_id: int, user: User, *,
+                      outcome: Literal["accepted", "withdrawn"], rationale: str, role: str | None = None) -> Objection:
     """``store.resolve_objection`` with the roles the policy names for this review's tier."""
     tier = policy.tier_of(parties.card_tier)
     return store.resolve_objection(objection_id, user, outcome=outcome, rationale=rationale, role=role,

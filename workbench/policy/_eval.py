@@ -7,11 +7,13 @@ raises to mean "failed".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from workbench.metrics import TASKS, metric_direction
 from workbench.policy._schema import (
     AbsoluteCriterion,
+    Criterion,
     CrossCheckCriterion,
     DriftCriterion,
     FairnessCriterion,
@@ -42,7 +44,7 @@ def greater_is_better(metric: str, *, task: str | None = None) -> bool:
     (True, False, False)
     """
     name = metric.split(".", 2)[-1] if metric.startswith("models.") else metric
-    direction = metric_direction(name, task=task if task in TASKS else None)  # type: ignore[arg-type]
+    direction = metric_direction(name, task=task if task in TASKS else None)
     if direction is None:
         raise KeyError(f"{metric!r} has no direction (better means closer to a target); set greater_is_better")
     return direction
@@ -104,6 +106,7 @@ def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionRe
     d = delta.value if delta is not None and delta.defined else cand.value - base.value
     lo = delta.low if delta is not None and delta.defined else None
     hi = delta.high if delta is not None and delta.defined else None
+    assert d is not None  # a defined delta has a value
     sign = 1.0 if gib else -1.0  # improvement = sign * (candidate - baseline)
     imp = Value(sign * d, *(sorted((sign * lo, sign * hi)) if lo is not None and hi is not None else (None, None)))
     unit = ""
@@ -111,7 +114,7 @@ def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionRe
         if base.value == 0:
             return _missing(c, f"{c.metric}: baseline is 0, a relative change is undefined (use mode: absolute)")
         scale = abs(base.value)
-        imp = Value(imp.value / scale, *(x / scale if x is not None else None for x in (imp.low, imp.high)))  # type: ignore[operator]
+        imp = Value(imp.value / scale, *(x / scale if x is not None else None for x in (imp.low, imp.high)))  # type: ignore[operator, arg-type]  # defined above; yields (low, high)
         unit = " (relative)"
     label = f"{c.metric} improvement over baseline{unit} ({fmt(base.value)} -> {fmt(cand.value)})"
     items = []
@@ -336,7 +339,7 @@ def eval_cross_check(c: CrossCheckCriterion, evidence: dict[str, Any]) -> Criter
                                       "max_abs_diff": diff, "worst": node.get("worst")})
 
 
-_EVALUATORS = {
+_EVALUATORS: dict[str, Callable[[Any, dict[str, Any]], CriterionResult]] = {
     "absolute": eval_absolute,
     "relative": eval_relative,
     "fairness": eval_fairness,
@@ -348,7 +351,7 @@ _EVALUATORS = {
 }
 
 
-def evaluate_criterion(criterion: Any, evidence: dict[str, Any]) -> CriterionResult:
+def evaluate_criterion(criterion: Criterion, evidence: dict[str, Any]) -> CriterionResult:
     """Raw result of one evidence-based criterion (kinds absolute … robustness).
 
     Qualitative, governance and sign-off criteria need more than the evidence: use

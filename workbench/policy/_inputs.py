@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.governance import governance_for_review
 from workbench.policy._decision import decide
@@ -12,8 +12,14 @@ from workbench.policy._duties import parties_for_review
 from workbench.policy._schema import QualitativeCriterion
 from workbench.questionnaires import load_templates, qualitative_verdict
 
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.policy._decision import Decision
+    from workbench.policy._policy import Policy
+    from workbench.store import Store
 
-def qualitative_for_review(policy: Any, *, store: Any = None, review_id: str | None = None) -> dict[str, Any] | None:
+
+def qualitative_for_review(policy: Policy, *, store: Store | None = None, review_id: str | None = None) -> dict[str, Any] | None:
     """Questionnaire verdict per qualitative criterion (None without a store: the criteria are MISSING)."""
     crits = [c for c in policy.criteria if isinstance(c, QualitativeCriterion)]
     if store is None or review_id is None or not crits:
@@ -34,12 +40,13 @@ def qualitative_for_review(policy: Any, *, store: Any = None, review_id: str | N
     return out
 
 
-def model_name(review: Any) -> str:
+def model_name(review: ReviewData) -> str:
     """The name policies are registered under: the manifest's ``candidate.name``."""
     return str(review.manifest.candidate.name)
 
 
-def authoritative_policy(review: Any, policy: Any, store: Any, *, chosen: bool) -> tuple[Any, str | None]:
+def authoritative_policy(review: ReviewData, policy: Policy, store: Store | None, *,
+                         chosen: bool) -> tuple[Policy, str | None]:
     """(the policy to judge ``review`` by, why the decision is only a what-if, or None).
 
     The rules come from the policy a ``data_governance`` user registered in the store for the
@@ -70,14 +77,14 @@ def authoritative_policy(review: Any, policy: Any, store: Any, *, chosen: bool) 
 
 
 def decide_review(
-    review: Any,
-    policy: Any,
+    review: ReviewData,
+    policy: Policy,
     evidence: Mapping[str, Any],
     *,
     at: dt.datetime,
-    store: Any = None,
+    store: Store | None = None,
     review_id: str | None = None,
-) -> Any:
+) -> Decision:
     """Decide on a loaded review: run governance, read questionnaires, sign-offs and waivers, decide.
 
     Without a store, access control, questionnaires and sign-offs are MISSING (so at best PENDING).

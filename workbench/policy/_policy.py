@@ -136,7 +136,7 @@ class Policy(PolicyModel):
     def criteria_for(self, tier: str | None) -> tuple[Criterion, ...]:
         """The criteria a model of ``tier`` is judged by: the base ones (sign-off roles replaced
         when the tier names its own) plus the tier's extra criteria."""
-        spec = self.risk_tiers.get(tier) if tier is not None else None
+        spec = self.risk_tiers.get(tier) if tier is not None else None  # type: ignore[call-overload]  # a key, checked by tier_of
         if spec is None:
             return tuple(self.criteria)
         base = tuple(c.model_copy(update={"roles": spec.signoff_roles})

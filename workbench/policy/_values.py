@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from workbench import formatting
 from workbench.evidence import get_path
@@ -153,7 +153,7 @@ def combine(statuses: list[str]) -> Status:
     """Worst status of the items (FAIL > MISSING > WARN > WAIVED > PASS); PASS when empty."""
     if not statuses:
         return "PASS"
-    return min(statuses, key=lambda s: STATUS_RANK[s])  # type: ignore[return-value]
+    return cast(Status, min(statuses, key=lambda s: STATUS_RANK[s]))
 
 
 def check_bounds(

@@ -14,10 +14,16 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import sha256_file
 from workbench.errors import ManifestError, PermissionDenied, RegistryError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
+    from workbench.auth import User
+    from workbench.registry import Registry
+    from workbench.store import Store
 
 OUTCOME_PROMOTED = "promoted"
 OUTCOME_REFUSED = "refused"
@@ -45,7 +51,7 @@ class PromotionOutcome:
                 "version": self.version, "replaced": self.replaced, "recovered": self.recovered, "tags": self.tags}
 
 
-def registry_model_name(manifest: Any) -> str:
+def registry_model_name(manifest: Manifest) -> str:
     """The registered model a review can promote: its candidate's ``uri``.
 
     A review whose candidate is a file or only precomputed predictions has no registry version
@@ -61,20 +67,20 @@ def registry_model_name(manifest: Any) -> str:
     return parse_model_uri(manifest.candidate.uri).name
 
 
-def open_registry(manifest: Any) -> Any:
+def open_registry(manifest: Manifest) -> Registry:
     from workbench.registry import Registry, registry_uri
 
     return Registry(registry_uri(manifest.registry_uri))
 
 
-def _audit_recovery(store: Any, actor: Any, subject: str, journal: dict[str, Any] | None) -> None:
+def _audit_recovery(store: Store, actor: str | User, subject: str, journal: dict[str, Any] | None) -> None:
     if journal is not None:
         store.audit(actor, "promotion_undone", subject,
                     {"reason": "an earlier promotion was interrupted half-way; aliases and tags restored",
                      "journal": journal})
 
 
-def _packet_problems(store: Any, review_id: str, *, keys: Path, evidence_digest: str,
+def _packet_problems(store: Store, review_id: str, *, keys: Path, evidence_digest: str,
                      policy_digest: str) -> tuple[list[str], str | None]:
     """Reasons the review's latest signed packet cannot back a promotion, and its sha256."""
     from workbench.report import key_paths, verify_packet
@@ -110,7 +116,7 @@ def _packet_problems(store: Any, review_id: str, *, keys: Path, evidence_digest:
     return problems, actual
 
 
-def promote_review(manifest_path: str | Path, *, alias: str, user: Any, store: Any, keys: Path,
+def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: Store, keys: Path,
                    policy_path: Path | None = None, at: dt.datetime | None = None,
                    progress: Callable[[str], None] | None = None,
                    step: Callable[[str], None] | None = None, untrusted: bool = False) -> PromotionOutcome:
@@ -213,7 +219,7 @@ def registry_rows(artefacts: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def rollback_status(registry: Any, name: str, *, alias: str = "champion") -> dict[str, str | None]:
+def rollback_status(registry: Registry, name: str, *, alias: str = "champion") -> dict[str, str | None]:
     """Who holds ``alias`` and ``previous-<alias>`` now (what a rollback would move)."""
     from workbench.registry import previous_alias
 
@@ -221,13 +227,13 @@ def rollback_status(registry: Any, name: str, *, alias: str = "champion") -> dic
     return {"alias": alias, "current": aliases.get(alias), "previous": aliases.get(previous_alias(alias))}
 
 
-def _refuse(store: Any, user: Any, review_id: str, name: str, alias: str, reasons: list[str],
+def _refuse(store: Store, user: User, review_id: str, name: str, alias: str, reasons: list[str],
             recovered: dict[str, Any] | None) -> PromotionOutcome:
     store.audit(user, "promotion_refused", review_id, {"model": name, "alias": alias, "reasons": reasons})
     return PromotionOutcome(OUTCOME_REFUSED, name, alias, reasons=tuple(reasons), recovered=recovered)
 
 
-def _check_operator(store: Any, user: Any, action: str, subject: str, roles: tuple[str, ...]) -> None:
+def _check_operator(store: Store, user: User, action: str, subject: str, roles: tuple[str, ...]) -> None:
     if not set(user.roles) & set(roles):
         store.audit(user, "permission_denied", subject, {"action": action, "needs_one_of": list(roles),
                                                          "has": list(user.roles)})
@@ -235,7 +241,7 @@ def _check_operator(store: Any, user: Any, action: str, subject: str, roles: tup
                                f"{', '.join(roles)} may {action}")
 
 
-def rollback_model(registry: Any, name: str, *, alias: str, reason: str, user: Any, store: Any,
+def rollback_model(registry: Registry, name: str, *, alias: str, reason: str, user: User, store: Store,
                    roles: tuple[str, ...] = ("operations",), at: dt.datetime | None = None) -> Any:
     """Move ``alias`` back to ``previous-<alias>`` (after undoing any interrupted promotion); audited."""
     from workbench.registry import recover, rollback
@@ -259,7 +265,7 @@ def rollback_model(registry: Any, name: str, *, alias: str, reason: str, user: A
     return result
 
 
-def _promoted_by_review(registry: Any, name: str, version: str | None) -> str | None:
+def _promoted_by_review(registry: Registry, name: str, version: str | None) -> str | None:
     """The store id of the review whose promotion put ``version`` in place (its version tag)."""
     from workbench.registry import TAG_PREFIX
     from workbench.store import review_id_for
@@ -287,7 +293,7 @@ def load_artifact_folder(folder: Path) -> str:
     raise RegistryError(f"{path.name}: a {fmt} file is not loaded in a drill (pickles load only with a pinned sha256)")
 
 
-def rollback_drill_model(registry: Any, name: str, *, alias: str, user: Any, store: Any,
+def rollback_drill_model(registry: Registry, name: str, *, alias: str, user: User, store: Store,
                          roles: tuple[str, ...] = ("operations",)) -> Any:
     """Rehearse the rollback on ``drill-<alias>``; audited with its timing and checks."""
     from workbench.registry import rollback_drill

@@ -9,7 +9,7 @@ carries no score) and whether it triggers the question's blocking rule.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -105,6 +105,8 @@ class _Question(_Model):
     min_acceptable: Number | None = None
 
     BLOCKING_KINDS: ClassVar[tuple[str, ...]] = ()
+    if TYPE_CHECKING:  # each question kind declares its own Literal field (not a field here: keeps the schema)
+        type: str
 
     @model_validator(mode="after")
     def _rules_fit_type(self) -> _Question:

@@ -37,7 +37,7 @@ class QualitativeRequirements(_Model):
         if isinstance(criterion, QualitativeRequirements):
             return criterion
         get = criterion.get if isinstance(criterion, dict) else (lambda k, d=None: getattr(criterion, k, d))
-        fields = {k: get(k) for k in cls.model_fields if get(k) is not None}
+        fields: dict[str, Any] = {k: get(k) for k in cls.model_fields if get(k) is not None}
         if isinstance(fields.get("questionnaires"), list):
             fields["questionnaires"] = tuple(fields["questionnaires"])
         try:
@@ -58,6 +58,7 @@ class QualitativeRequirements(_Model):
         out = []
         for tid in ids:
             roles = set(templates[tid].roles)
+            per_role: dict[str, int]
             if isinstance(self.min_reviewers, int):
                 total, per_role = self.min_reviewers, {}
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from workbench.yamlio import read_yaml
@@ -20,6 +20,11 @@ from workbench.errors import PermissionDenied, QuestionnaireError, StoreError
 from workbench.questionnaires._loader import load_templates
 from workbench.questionnaires._schema import QuestionnaireTemplate
 from workbench.questionnaires.scoring import QualitativeVerdict, normalise_answer, qualitative_verdict
+
+if TYPE_CHECKING:
+    from workbench.auth import User
+    from workbench.policy import Policy
+    from workbench.store import Response, Store
 
 _ANSWER_KEYS = ("value", "evidence", "comment")
 
@@ -91,7 +96,7 @@ def _name(reviewer: Any) -> str:
     return getattr(reviewer, "name", reviewer)
 
 
-def check_reviewer(store: Any, template: QuestionnaireTemplate, reviewer: Any) -> None:
+def check_reviewer(store: Store, template: QuestionnaireTemplate, reviewer: str | User) -> None:
     """Refuse (and audit) a reviewer who is unknown, disabled or holds none of the template's roles."""
     name = _name(reviewer)
     user = store.get_user(name)
@@ -108,9 +113,9 @@ def check_reviewer(store: Any, template: QuestionnaireTemplate, reviewer: Any) -
         raise PermissionDenied(problem)
 
 
-def save_answers(store: Any, template: QuestionnaireTemplate, review_id: str, reviewer: Any,
+def save_answers(store: Store, template: QuestionnaireTemplate, review_id: str, reviewer: str | User,
                  answers: Mapping[str, Any], *, expected_version: int | None,
-                 replace: bool = False) -> Any:
+                 replace: bool = False) -> Response:
     """Validate ``answers`` and save them into the reviewer's draft (audited by the store).
 
     By default the answers are merged into the current draft (the app saves on every
@@ -128,8 +133,8 @@ def save_answers(store: Any, template: QuestionnaireTemplate, review_id: str, re
                             expected_version=expected_version)
 
 
-def submit(store: Any, template: QuestionnaireTemplate, review_id: str, reviewer: Any, *,
-           expected_version: int) -> Any:
+def submit(store: Store, template: QuestionnaireTemplate, review_id: str, reviewer: str | User, *,
+           expected_version: int) -> Response:
     """Submit the reviewer's draft once every required question is answered; then it is read-only.
 
     Raises
@@ -154,8 +159,8 @@ def submit(store: Any, template: QuestionnaireTemplate, review_id: str, reviewer
     return store.submit_response(review_id, template.id, reviewer, expected_version=expected_version)
 
 
-def revise(store: Any, template: QuestionnaireTemplate, review_id: str, reviewer: Any, *,
-           reason: str, actor: Any) -> Any:
+def revise(store: Store, template: QuestionnaireTemplate, review_id: str, reviewer: str | User, *,
+           reason: str, actor: str | User) -> Response:
     """Open a new draft revision of a submitted response (the old one stays, superseded)."""
     return store.revise_response(review_id, template.id, reviewer, reason=reason, actor=actor)
 
@@ -177,9 +182,9 @@ def _entries(raw: Any, path: Path) -> list[Mapping[str, Any]]:
     return entries
 
 
-def import_responses(store: Any, path: str | Path, *, review_id: str, reviewer: str,
+def import_responses(store: Store, path: str | Path, *, review_id: str, reviewer: str,
                      templates: Mapping[str, QuestionnaireTemplate], submit_after: bool = False,
-                     actor: str | None = None) -> list[Any]:
+                     actor: str | None = None) -> list[Response]:
     """Load answers gathered outside the app (YAML) as ``reviewer``'s drafts, optionally submitted.
 
     Every response in the file is validated before anything is written, and all writes run
@@ -229,7 +234,7 @@ def import_responses(store: Any, path: str | Path, *, review_id: str, reviewer: 
     return saved
 
 
-def qualitative_outcomes(store: Any, review_id: str, policy: Any, *,
+def qualitative_outcomes(store: Store, review_id: str, policy: Policy, *,
                          templates: Mapping[str, QuestionnaireTemplate] | None = None,
                          extra_dirs: Iterable[str | Path] = ()) -> dict[str, QualitativeVerdict]:
     """The ``qualitative=`` argument of ``workbench.policy.decide``: verdicts by criterion id.

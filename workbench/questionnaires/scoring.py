@@ -222,6 +222,8 @@ def qualitative_verdict(
     req = QualitativeRequirements.from_policy(requirements if requirements is not None else {})
     by_id = dict(templates) if isinstance(templates, Mapping) else {t.id: t for t in templates}
     responses = list(responses)
+    scores: list[QuestionnaireScore]
+    reasons: list[str]
     scores, reasons = [], []
     for needs in req.resolve(by_id):
         template = by_id[needs.questionnaire_id]

@@ -29,9 +29,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 import email.policy
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import canonical_json, to_jsonable
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
+    from workbench.store import Alert, Store
 
 __all__ = ["DELIVERY_ACTOR", "SIGNATURE_HEADER", "DeliveryOutcome", "alert_body", "channels_of", "deliver_alert",
            "dispatch_alert", "send_test_alert", "sign_body",
@@ -173,7 +177,7 @@ def _email(channel: Any, body: Mapping[str, Any], *, timeout: float, env: Mappin
 _SENDERS: dict[str, Callable[..., dict[str, Any]]] = {"webhook": _webhook, "email": _email}
 
 
-def _deliver_one(channel: Any, body: Mapping[str, Any], *, store: Any, review_id: str, alert_id: int | None,
+def _deliver_one(channel: Any, body: Mapping[str, Any], *, store: Store | None, review_id: str, alert_id: int | None,
                  deadline_s: float, retries: int, backoff_s: float, env: Mapping[str, str],
                  sleep: Callable[[float], None]) -> DeliveryOutcome:
     digest = hashlib.sha256(canonical_json(dict(body)).encode()).hexdigest()
@@ -207,7 +211,7 @@ def _deliver_one(channel: Any, body: Mapping[str, Any], *, store: Any, review_id
     return DeliveryOutcome(channel.label, channel.kind, False, attempt, {}, error, time.monotonic() - start)
 
 
-def _record(store: Any, review_id: str, alert_id: int | None, channel: Any, attempt: int, status: str,
+def _record(store: Store | None, review_id: str, alert_id: int | None, channel: Any, attempt: int, status: str,
             receipt: dict[str, Any], digest: str, t0: float) -> None:
     if store is not None:
         store.record_delivery(review_id, alert_id=alert_id, channel=channel.label, kind=channel.kind,
@@ -215,7 +219,7 @@ def _record(store: Any, review_id: str, alert_id: int | None, channel: Any, atte
                               elapsed_ms=(time.monotonic() - t0) * 1000, actor=DELIVERY_ACTOR)
 
 
-def deliver_alert(channels: Sequence[Any], body: Mapping[str, Any], *, store: Any, review_id: str,
+def deliver_alert(channels: Sequence[Any], body: Mapping[str, Any], *, store: Store | None, review_id: str,
                   alert_id: int | None = None, deadline_s: float = DEFAULT_DEADLINE_S, retries: int = 4,
                   backoff_s: float = 0.5, env: Mapping[str, str] | None = None,
                   sleep: Callable[[float], None] = time.sleep) -> list[DeliveryOutcome]:
@@ -229,13 +233,13 @@ def deliver_alert(channels: Sequence[Any], body: Mapping[str, Any], *, store: An
                          retries=retries, backoff_s=backoff_s, env=env, sleep=sleep) for c in channels]
 
 
-def channels_of(manifest: Any) -> tuple[Any, ...]:
+def channels_of(manifest: Manifest) -> tuple[Any, ...]:
     """The delivery channels of a manifest's readiness plan (``()`` when none are named)."""
     plan = manifest.readiness.monitoring if manifest.readiness is not None else None
     return tuple(plan.alerts) if plan is not None else ()
 
 
-def send_test_alert(manifest: Any, *, store: Any, deadline_s: float = DEFAULT_DEADLINE_S,
+def send_test_alert(manifest: Manifest, *, store: Store, deadline_s: float = DEFAULT_DEADLINE_S,
                     env: Mapping[str, str] | None = None, link: str | None = None) -> list[DeliveryOutcome]:
     """Verify the alerting protocol: one test alert through every channel of the manifest.
 
@@ -252,11 +256,11 @@ def send_test_alert(manifest: Any, *, store: Any, deadline_s: float = DEFAULT_DE
                          deadline_s=deadline_s, env=env)
 
 
-def dispatch_alert(manifest: Any, alert: Any, *, store: Any, review_id: str, deadline_s: float = DEFAULT_DEADLINE_S,
+def dispatch_alert(manifest: Manifest, alert: Alert, *, store: Store, review_id: str, deadline_s: float = DEFAULT_DEADLINE_S,
                    env: Mapping[str, str] | None = None, link: str | None = None) -> list[DeliveryOutcome]:
     """Deliver a stored :class:`~workbench.store.Alert` through the manifest's channels."""
     details = alert.details or {}
-    window = {k: details[k] for k in ("window_start", "window_end", "batch_id") if k in details}
+    window: dict[str, Any] = {k: details[k] for k in ("window_start", "window_end", "batch_id") if k in details}
     body = alert_body(review=manifest.name, model_version=manifest.candidate.version, alert=alert.rule,
                       severity=alert.severity, value=details.get("value"), bound=details.get("limit"), window=window,
                       message=alert.message, link=link, sent_at=alert.created_at)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,11 @@ import pandas as pd
 from workbench.errors import DataError
 from workbench.replay._alerts import channels_of, dispatch_alert
 from workbench.replay._monitor import evaluate_rules
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.auth import User
+    from workbench.store import Store
 
 __all__ = ["FEEDBACK_COLUMNS", "add_feedback", "feedback_signals", "import_feedback", "operations_evidence"]
 
@@ -51,6 +56,7 @@ def _read(path: Path) -> pd.DataFrame:
         raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}; expected {', '.join(FEEDBACK_COLUMNS)}")
     if "outcome" not in frame.columns:
         frame["outcome"] = "pending"
+    row: Any  # read with dtype=str and no NA: every cell is text
     for i, row in enumerate(frame.itertuples(index=False), start=2):  # line 1 is the header
         _check(row.id, row.kind, row.text, row.outcome or "pending", where=f"{path.name}: line {i}")
     frame["outcome"] = frame["outcome"].replace("", "pending")
@@ -71,7 +77,7 @@ def _check(record_id: str, kind: str, text: str, outcome: str, *, where: str) ->
 class _Linker:
     """Finds a decision by id in the evaluation data, else in the live windows' kept scores."""
 
-    def __init__(self, review: Any, store: Any, review_id: str) -> None:
+    def __init__(self, review: ReviewData, store: Store, review_id: str) -> None:
         self.review, self.store, self.review_id = review, store, review_id
         self._expl: Any = None
         self._live: pd.DataFrame | None = None
@@ -129,7 +135,7 @@ class _Linker:
             return {"available": False, "reason": f"{type(exc).__name__}: {exc}"[:200]}
 
 
-def add_feedback(review: Any, *, store: Any, actor: Any, record_id: str, kind: str, text: str,
+def add_feedback(review: ReviewData, *, store: Store, actor: str | User, record_id: str, kind: str, text: str,
                  outcome: str = "pending", linker: _Linker | None = None) -> tuple[Any, bool]:
     """Record one piece of feedback linked to its decision (the app's form calls this)."""
     m = review.manifest
@@ -143,7 +149,7 @@ def add_feedback(review: Any, *, store: Any, actor: Any, record_id: str, kind: s
                               links=linker.link(rid), actor=actor)
 
 
-def _decisions_per_group(review: Any, linker: _Linker) -> tuple[str, dict[str, dict[str, int]]]:
+def _decisions_per_group(review: ReviewData, linker: _Linker) -> tuple[str, dict[str, dict[str, int]]]:
     live = linker.live()
     sens = list(review.sensitive_features)
     frame, source = (live, "live windows") if len(live) else (review.evaluation, "evaluation data")
@@ -151,7 +157,7 @@ def _decisions_per_group(review: Any, linker: _Linker) -> tuple[str, dict[str, d
                     for c in sens if c in frame.columns}
 
 
-def feedback_signals(review: Any, *, store: Any, linker: _Linker | None = None) -> dict[str, Any]:
+def feedback_signals(review: ReviewData, *, store: Store, linker: _Linker | None = None) -> dict[str, Any]:
     """Contest and overturn rates per sensitive group (worst group on top), from the stored feedback."""
     review_id = store.review_id_for(review.manifest.name)
     linker = linker or _Linker(review, store, review_id)
@@ -184,7 +190,7 @@ def feedback_signals(review: Any, *, store: Any, linker: _Linker | None = None) 
                for name, w in worst.items()}}
 
 
-def _signal_alerts(review: Any, signals: dict[str, Any], *, store: Any, actor: Any, env: Any) -> list[Any]:
+def _signal_alerts(review: ReviewData, signals: dict[str, Any], *, store: Store, actor: str | User, env: Any) -> list[Any]:
     m = review.manifest
     plan = m.readiness.monitoring if m.readiness is not None else None
     thresholds = {k: v for k, v in (plan.thresholds if plan else {}).items() if k in SIGNALS}
@@ -207,7 +213,7 @@ def _signal_alerts(review: Any, signals: dict[str, Any], *, store: Any, actor: A
     return alerts
 
 
-def import_feedback(review: Any, path: Path, *, store: Any, actor: Any, env: Mapping[str, str] | None = None
+def import_feedback(review: ReviewData, path: Path, *, store: Store, actor: str | User, env: Mapping[str, str] | None = None
                     ) -> dict[str, Any]:
     """Import a feedback CSV (validated whole before anything is stored); signals and alerts after it."""
     frame = _read(Path(path))
@@ -217,6 +223,7 @@ def import_feedback(review: Any, path: Path, *, store: Any, actor: Any, env: Map
         store.upsert_review(m.name, manifest_path=str(m.source), evidence_digest=review.evidence_digest, actor=actor)
     linker = _Linker(review, store, review_id)
     new = 0
+    row: Any  # validated text cells (_read)
     for row in frame.itertuples(index=False):
         _, created = add_feedback(review, store=store, actor=actor, record_id=row.id, kind=row.kind, text=row.text,
                                   outcome=row.outcome, linker=linker)
@@ -227,7 +234,7 @@ def import_feedback(review: Any, path: Path, *, store: Any, actor: Any, env: Map
             "alerts": [{"alert_id": a.alert_id, "rule": a.rule, "message": a.message} for a in alerts]}
 
 
-def operations_evidence(review: Any, *, store: Any) -> dict[str, Any]:
+def operations_evidence(review: ReviewData, *, store: Store) -> dict[str, Any]:
     """What happened after promotion, for the next review's evidence: monitoring, alerts, feedback, re-reviews."""
     review_id = store.review_id_for(review.manifest.name)
     if store.get_review(review_id) is None:

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,11 @@ from workbench.replay import _window as W
 from workbench.replay._alerts import channels_of, dispatch_alert
 from workbench.replay._monitor import _PERF, evaluate_rules
 from workbench.replay._sources import Source as _Source
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest, ReviewData
+    from workbench.auth import User
+    from workbench.store import Store
 
 __all__ = ["LiveContext", "apply_outcomes", "labelled_metrics", "monitor_source", "parse_every", "persistent_breaches",
            "run_every", "window_metrics"]
@@ -70,7 +75,7 @@ def parse_every(text: str) -> float:
 class LiveContext:
     """What every window is compared with, computed once per run."""
 
-    review: Any
+    review: ReviewData
     profile: Any
     score_profile: Any
     window: str
@@ -78,7 +83,7 @@ class LiveContext:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, review: Any, *, n_boot: int = 200) -> LiveContext:
+    def build(cls, review: ReviewData, *, n_boot: int = 200) -> LiveContext:
         m = review.manifest
         plan = m.readiness.monitoring if m.readiness is not None else None
         profile, score_profile, _ = W.reference_profiles(review)
@@ -86,7 +91,7 @@ class LiveContext:
         return cls(review, profile, score_profile, window, n_boot, dict(plan.thresholds) if plan else {})
 
 
-def _labels(review: Any, frame: pd.DataFrame) -> np.ndarray:
+def _labels(review: ReviewData, frame: pd.DataFrame) -> np.ndarray:
     target = review.manifest.target
     if target not in frame.columns:
         return np.full(len(frame), np.nan)
@@ -193,7 +198,7 @@ def _window_keys(frame: pd.DataFrame, column: str, window: str) -> np.ndarray:
     return floored.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
 
 
-def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes: Sequence[Path] = (),
+def monitor_source(review: ReviewData, source: str, *, store: Store, actor: str | User, outcomes: Sequence[Path] = (),
                    deliver: bool = True, n_boot: int = 200, env: Any = None,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Read what is new in ``source``, record each closed window, apply late labels, raise alerts.
@@ -232,6 +237,7 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
             return
         frame = pd.concat(pending.pieces, ignore_index=True) if len(pending.pieces) > 1 else pending.pieces[0]
         metrics, keep = window_metrics(ctx, frame)
+        assert pending.key is not None  # a window with pieces has its key
         start = pd.Timestamp(pending.key, tz="UTC")
         batch = store.record_live_window(
             review_id, source=src.key, advance={p: (a, b) for p, (a, b) in pending.advance.items()},
@@ -286,7 +292,7 @@ def monitor_source(review: Any, source: str, *, store: Any, actor: Any, outcomes
             "checkpoint": store.checkpoints(review_id, src.key)}
 
 
-def _verify_alerting_on_cadence(manifest: Any, store: Any, review_id: str, env: Any) -> list[dict[str, Any]] | None:
+def _verify_alerting_on_cadence(manifest: Manifest, store: Store, review_id: str, env: Any) -> list[dict[str, Any]] | None:
     """Send the test alert (as `workbench alerts test`) when none was sent within the review cadence."""
     from workbench.replay._alerts import send_test_alert
 
@@ -301,7 +307,7 @@ def _verify_alerting_on_cadence(manifest: Any, store: Any, review_id: str, env: 
             for o in send_test_alert(manifest, store=store, env=env)]
 
 
-def _check_checkpoints(store: Any, review_id: str, key: str, done: dict[str, int]) -> None:
+def _check_checkpoints(store: Store, review_id: str, key: str, done: dict[str, int]) -> None:
     """Refuse checkpoints that the recorded windows do not account for.
 
     Each live window's digest names the row ranges it read (``part:a-b``); per part they must tile
@@ -322,18 +328,18 @@ def _check_checkpoints(store: Any, review_id: str, key: str, done: dict[str, int
         rows_done = done.get(part, 0)  # a deleted checkpoint row would make every row count twice
         spans = sorted(ranges.get(part, []))
         end = 0
-        for a, b in spans:
-            if a != end:
+        for lo, hi in spans:
+            if lo != end:
                 break
-            end = b
+            end = hi
         if end != rows_done or len(spans) and spans[-1][1] != end:
             raise StoreError(f"monitor checkpoint of {part}: {rows_done} rows marked read but the recorded windows "
                              f"account for {end}; the store was edited outside the workbench (see `workbench audit "
                              "verify`)")
 
 
-def apply_outcomes(ctx: LiveContext, outcomes: Sequence[Path], *, store: Any, review_id: str, source_key: str,
-                   actor: Any) -> list[Any]:
+def apply_outcomes(ctx: LiveContext, outcomes: Sequence[Path], *, store: Store, review_id: str, source_key: str,
+                   actor: str | User) -> list[Any]:
     """Join labels that arrived later (``id``, target) to the recorded windows; the windows updated.
 
     Windows are updated before the outcomes checkpoint moves; setting a label is idempotent, so a
@@ -380,8 +386,8 @@ def apply_outcomes(ctx: LiveContext, outcomes: Sequence[Path], *, store: Any, re
     return updated
 
 
-def _raise_window_alerts(ctx: LiveContext, store: Any, review_id: str, recorded: list[Any], updated: list[Any],
-                         actor: Any) -> list[Any]:
+def _raise_window_alerts(ctx: LiveContext, store: Store, review_id: str, recorded: list[Any], updated: list[Any],
+                         actor: str | User) -> list[Any]:
     raised = {(a.details.get("batch_id"), a.details.get("metric")) for a in store.list_alerts(review_id)}
     alerts = []
     for batch in [*recorded, *updated]:
@@ -425,7 +431,7 @@ def persistent_breaches(batches: Sequence[Any], thresholds: dict[str, float], wi
     return out
 
 
-def _rereview(ctx: LiveContext, store: Any, review_id: str, actor: Any) -> dict[str, Any] | None:
+def _rereview(ctx: LiveContext, store: Store, review_id: str, actor: str | User) -> dict[str, Any] | None:
     m = ctx.review.manifest
     plan = m.readiness.monitoring if m.readiness is not None else None
     n = plan.rereview_after_windows if plan is not None else 3

@@ -18,15 +18,21 @@ review's creation): a review is ``due`` within 14 days of that date and ``overdu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.replay import _window as W
 from workbench.canonical import frame_digest
+from workbench.errors import StoreError
 from workbench.metrics import greater_is_better
 from workbench.metrics.drift import drift_evidence
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.auth import User
+    from workbench.store import Store
 
 __all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "monitoring_history", "record_batch", "review_schedule",
            "review_schedule_for", "UPPER_BOUND_METRICS"]
@@ -55,7 +61,7 @@ def _selection_ratio(frame: pd.DataFrame, decisions: np.ndarray, column: str, mi
             "demographic_parity_difference": float(sel.max() - sel.min())}
 
 
-def batch_metrics(review: Any, batch: pd.DataFrame, *, latency_sample: int = 20, min_group_size: int = 30,
+def batch_metrics(review: ReviewData, batch: pd.DataFrame, *, latency_sample: int = 20, min_group_size: int = 30,
                   seed: int = 0) -> dict[str, Any]:
     """Drift, performance, calibration, fairness and latency of one batch (JSON-able)."""
     from workbench.metrics.calibration import calibration_summary
@@ -184,13 +190,17 @@ def _window_of(batch: pd.DataFrame, column: str, today: dt.date) -> tuple[str, s
     return today.isoformat(), today.isoformat()
 
 
-def _anchor(store: Any, review_id: str) -> dt.date:
+def _anchor(store: Store, review_id: str) -> dt.date:
     decision = store.latest_decision(review_id)
-    stamp = decision.created_at if decision is not None else store.get_review(review_id).created_at
-    return dt.date.fromisoformat(stamp[:10])
+    if decision is not None:
+        return dt.date.fromisoformat(decision.created_at[:10])
+    record = store.get_review(review_id)
+    if record is None:  # not a crash on None: say which review is missing where
+        raise StoreError(f"review {review_id!r} is not in the store {store.path}: run `workbench gate` or the app first")
+    return dt.date.fromisoformat(record.created_at[:10])
 
 
-def review_schedule_for(store: Any, review: Any, review_id: str, *, today: dt.date | None = None) -> dict[str, Any]:
+def review_schedule_for(store: Store, review: ReviewData, review_id: str, *, today: dt.date | None = None) -> dict[str, Any]:
     """The review cadence of a stored review, anchored at its latest decision (else its creation).
 
     ``workbench monitor`` and the app's monitoring page both read it from here; ``today`` defaults
@@ -203,7 +213,7 @@ def review_schedule_for(store: Any, review: Any, review_id: str, *, today: dt.da
                            tuple(m.readiness.post_implementation_reviews) if m.readiness else ())
 
 
-def monitoring_history(store: Any, review_id: str) -> list[dict[str, Any]]:
+def monitoring_history(store: Store, review_id: str) -> list[dict[str, Any]]:
     """One row per recorded batch in window order: the CLI's ``history`` and the app's table."""
     return [{"batch_id": b.batch_id, "window_start": b.window_start, "window_end": b.window_end,
              "rows": b.rows, "max_psi": b.metrics["drift"]["max_psi"],
@@ -212,7 +222,7 @@ def monitoring_history(store: Any, review_id: str) -> list[dict[str, Any]]:
             for b in store.list_monitoring_batches(review_id)]
 
 
-def record_batch(review: Any, name: str, payload: bytes, *, store: Any, actor: Any,
+def record_batch(review: ReviewData, name: str, payload: bytes, *, store: Store, actor: str | User,
                  label: str = "production batch", **options: Any) -> dict[str, Any]:
     """A production batch file's bytes (CSV or Parquet, read once) through :func:`monitor_batch`,
     digested by those same bytes: ``workbench monitor`` and the app's upload both call this."""
@@ -227,11 +237,11 @@ def record_batch(review: Any, name: str, payload: bytes, *, store: Any, actor: A
 
 
 def monitor_batch(
-    review: Any,
+    review: ReviewData,
     batch: pd.DataFrame,
     *,
-    store: Any,
-    actor: Any,
+    store: Store,
+    actor: str | User,
     batch_digest: str | None = None,
     today: dt.date | None = None,
     latency_sample: int = 20,
@@ -273,10 +283,10 @@ def monitor_batch(
                                           message=rule["message"], details=details, actor=actor))
     schedule = review_schedule_for(store, review, review_id, today=today)
     if schedule["status"] in ("due", "overdue"):
-        rule = f"review_{schedule['status']}"
-        if not any(a.rule == rule for a in store.list_alerts(review_id, open_only=True)):
+        due_rule = f"review_{schedule['status']}"
+        if not any(a.rule == due_rule for a in store.list_alerts(review_id, open_only=True)):
             alerts.append(store.add_alert(
-                review_id, rule=rule, severity="warning" if schedule["status"] == "overdue" else "info",
+                review_id, rule=due_rule, severity="warning" if schedule["status"] == "overdue" else "info",
                 message=f"the periodic review is {schedule['status']} (next review {schedule['next_review']}, "
                 f"cadence {schedule['cadence_days']} days); schedule the review meeting",
                 details=schedule, actor=actor))

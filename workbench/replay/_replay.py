@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from workbench.replay._stream import iter_windows, scan_time_range, window_bound
 from workbench.errors import ManifestError
 from workbench.metrics import get_metric
 from workbench.metrics.drift import drift_evidence
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest, ReviewData
 
 __all__ = ["flips_by_group", "CanaryGuardrails", "run_replay", "stage_index"]
 
@@ -59,7 +62,7 @@ class CanaryGuardrails(BaseModel):
     min_agreement: float | None = Field(default=None, ge=0, le=1)
 
     @classmethod
-    def from_manifest(cls, manifest: Any, **overrides: Any) -> CanaryGuardrails:
+    def from_manifest(cls, manifest: Manifest, **overrides: Any) -> CanaryGuardrails:
         """Defaults, then the manifest's canary stages and monitoring thresholds, then overrides."""
         values: dict[str, Any] = {"stages": tuple(manifest.replay.canary_stages)}
         readiness = getattr(manifest, "readiness", None)
@@ -77,7 +80,7 @@ def _small_drift(entries: dict[str, Any]) -> dict[str, Any]:
             "missing_rate_current", "unseen_rate")
     small = {f: {k: e.get(k) for k in keep if k in e} for f, e in entries.items()}
     psis = {f: e["psi"] for f, e in entries.items() if e.get("psi") is not None}
-    worst = max(psis, key=psis.get) if psis else None
+    worst = max(psis, key=psis.__getitem__) if psis else None
     return {"features": small, "max_psi": psis.get(worst) if worst else None, "max_psi_feature": worst,
             "drifted_features": [f for f, e in entries.items() if e.get("severity") in ("moderate", "major")]}
 
@@ -137,6 +140,7 @@ class _Canary:
                 vc = spec.function(yl, sc[labelled], threshold=threshold)
                 vb = spec.function(yl, sb[labelled], threshold=threshold)
                 if vc.defined and vb.defined:
+                    assert vc.value is not None and vb.value is not None  # defined
                     drop = vb.value - vc.value if spec.greater_is_better else vc.value - vb.value
                     add(f"{g.performance_metric}_drop_vs_baseline", drop, g.max_performance_drop)
         entry = {"window": index, "start": window["start"], "end": window["end"],
@@ -160,7 +164,7 @@ class _Canary:
 
 
 def run_replay(
-    review: Any,
+    review: ReviewData,
     *,
     source: Path | pd.DataFrame | None = None,
     window: str | None = None,

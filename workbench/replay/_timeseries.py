@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.replay._monitor import _is_ceiling, _observed
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.store import Store
 
 __all__ = ["monitoring_timeseries"]
 
@@ -19,7 +23,7 @@ _SERIES_LABELS = {
 }
 
 
-def monitoring_timeseries(store: Any, review: Any) -> dict[str, Any]:
+def monitoring_timeseries(store: Store, review: ReviewData) -> dict[str, Any]:
     """Every monitored signal as a time series over the recorded windows, with its threshold.
 
     ``{"windows": [...], "series": {key: {"label", "threshold", "direction", "points": [{"window_start",

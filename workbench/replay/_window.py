@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ import pandas as pd
 from workbench.errors import DataError
 from workbench.metrics import get_metric
 from workbench.metrics.drift import ReferenceProfile, build_reference_profile, drift_evidence
+
+if TYPE_CHECKING:
+    from workbench.artefacts import LoadedModel, ReviewData
 
 _MAX_ERROR_SAMPLES = 3
 _MAX_GROUPS = 30
@@ -40,7 +43,7 @@ class Scored:
     calls: int = 0
 
 
-def _score(model: Any, frame: pd.DataFrame, out: Scored, offset: int) -> None:
+def _score(model: LoadedModel, frame: pd.DataFrame, out: Scored, offset: int) -> None:
     out.calls += 1
     if out.calls > _FALLBACK_CALLS:
         out.errors += len(frame)
@@ -69,7 +72,7 @@ def _score(model: Any, frame: pd.DataFrame, out: Scored, offset: int) -> None:
     out.scores[offset : offset + len(frame)] = np.where(bad, np.nan, s)
 
 
-def score_window(model: Any, frame: pd.DataFrame, *, latency_sample: int, rng: np.random.Generator) -> Scored:
+def score_window(model: LoadedModel, frame: pd.DataFrame, *, latency_sample: int, rng: np.random.Generator) -> Scored:
     """Scores (NaN where the model failed), error count and a single-row latency sample."""
     out = Scored(np.full(len(frame), np.nan))
     if not len(frame):
@@ -88,7 +91,7 @@ def score_window(model: Any, frame: pd.DataFrame, *, latency_sample: int, rng: n
     return out
 
 
-def reference_profiles(review: Any) -> tuple[ReferenceProfile, ReferenceProfile | None, list[str]]:
+def reference_profiles(review: ReviewData) -> tuple[ReferenceProfile, ReferenceProfile, list[str]]:
     """(input profile, profile of each model's scores on the reference, model roles): drift baselines
     of the replay windows and of monitoring batches, with the manifest's ``drift_bins``."""
     reference = review.reference if review.reference is not None else review.evaluation

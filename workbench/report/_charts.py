@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from workbench.report._model import ROLE_COLOURS, Chart, ChartRow, ChartSpec, Packet
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType  # matplotlib itself is imported when a chart is drawn
+
 _LINESTYLES = {"candidate": "-", "baseline": "--", "other": ":"}
 _DPI = 150
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 8,
     "axes.titlesize": 9,

@@ -7,10 +7,16 @@ import platform
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import canonical_json, digest, sha256_file
 from workbench.errors import StoreError
+
+if TYPE_CHECKING:
+    from workbench.artefacts import ReviewData
+    from workbench.policy import Policy
+    from workbench.report._model import PacketInput
+    from workbench.store import Store
 
 _PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "skops", "shap", "fairlearn", "weasyprint", "matplotlib",
              "pyhanko", "cryptography", "sqlite-utils", "pydantic")
@@ -34,11 +40,11 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def collect_packet_input(store: Any, review_id: str, *, generated_by: str, policy_text: str = "",
+def collect_packet_input(store: Store, review_id: str, *, generated_by: str, policy_text: str = "",
                          policy_digest: str | None = None, evidence: Mapping[str, Any] | None = None,
                          decision: Mapping[str, Any] | None = None, questionnaires: Mapping[str, Any] | None = None,
                          governance: Mapping[str, Any] | None = None, readiness_plan: Mapping[str, Any] | None = None,
-                         environment: Mapping[str, Any] | None = None, audit_limit: int = 200) -> Any:
+                         environment: Mapping[str, Any] | None = None, audit_limit: int = 200) -> PacketInput:
     """Build the :class:`PacketInput` for ``review_id`` from the store (latest evidence and decision).
 
     Explicit keyword arguments override what the store holds (the CLI passes the decision it
@@ -144,7 +150,8 @@ def _governance(decision: dict[str, Any], card: Any) -> dict[str, Any]:
     return {"checks": rows, "model_card": dict(card) if card else {}, "pii": pii}
 
 
-def packet_input_for_review(store: Any, review: Any, *, generated_by: str, policy: Any = None) -> Any:
+def packet_input_for_review(store: Store, review: ReviewData, *, generated_by: str,
+                            policy: Policy | None = None) -> PacketInput:
     """The :class:`PacketInput` of a loaded review (``workbench.artefacts.ReviewData``) from the store.
 
     Uses the stored evidence whose digest matches the artefacts on disk and the latest stored
@@ -184,14 +191,14 @@ def packet_input_for_review(store: Any, review: Any, *, generated_by: str, polic
     )
 
 
-def record_export(store: Any, review_id: str, path: str | Path, *, actor: str, kind: str) -> int:
+def record_export(store: Store, review_id: str, path: str | Path, *, actor: str, kind: str) -> int:
     """Record an exported file (kind, SHA-256, size, path) in the store's audit log."""
     p = Path(path)
     return store.record_export(review_id, actor=actor, kind=kind, sha256=sha256_file(p), path=str(p), bytes=p.stat().st_size)
 
 
-def write_packet(inp: Any, out_pdf: str | Path, *, keys: str | Path, html: str | Path | None = None,
-                 json_path: str | Path | None = None, store: Any = None, actor: str | None = None) -> dict[str, Any]:
+def write_packet(inp: PacketInput, out_pdf: str | Path, *, keys: str | Path, html: str | Path | None = None,
+                 json_path: str | Path | None = None, store: Store | None = None, actor: str | None = None) -> dict[str, Any]:
     """Render, sign and write the packet (and optional HTML/JSON); record each export in the store.
 
     Returns

@@ -15,6 +15,7 @@ from workbench.report._model import (
     ChartSpec,
     Heading,
     Para,
+    Role,
     Section,
     Series,
     fmt,
@@ -28,7 +29,7 @@ from workbench.report._model import (
     threshold_text,
 )
 
-ROLES = ("candidate", "baseline")
+ROLES: tuple[Role, ...] = ("candidate", "baseline")
 _MAX_POINTS = 160
 _DISPARITIES = (
     "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
@@ -36,7 +37,7 @@ _DISPARITIES = (
 )
 
 
-def _roles(evidence: Mapping[str, Any]) -> list[str]:
+def _roles(evidence: Mapping[str, Any]) -> list[Role]:
     models = evidence.get("models") or {}
     return [r for r in ROLES if isinstance(models.get(r), Mapping) and models[r]]
 
@@ -338,8 +339,8 @@ def explanations(evidence: Mapping[str, Any]) -> Section:
             y = tuple(d.get(f, (0.0, None, None))[0] for f in top)
             has_ci = all(d.get(f, (0, None, None))[1] is not None for f in top)
             series.append(Series(role, role, (), y,
-                                 tuple(float(d[f][1]) for f in top) if has_ci else None,
-                                 tuple(float(d[f][2]) for f in top) if has_ci else None))
+                                 tuple(float(d[f][1]) for f in top) if has_ci else None,  # type: ignore[arg-type]  # has_ci
+                                 tuple(float(d[f][2]) for f in top) if has_ci else None))  # type: ignore[arg-type]  # has_ci
     blocks: list[Any] = [Heading("Global importance (mean |SHAP|)"), ChartRow((Chart(ChartSpec(
         "bars", "Global feature importance", "mean |SHAP value|", "", tuple(series), categories=tuple(top),
         alt="Mean absolute SHAP value per feature, candidate and baseline"), width=0.9),))]

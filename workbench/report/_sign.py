@@ -148,7 +148,7 @@ def sign_pdf(unsigned_pdf: bytes, envelope: Mapping[str, Any], keys: KeyPaths, *
     )
 
     class _FixedTimeSigner(signers.PdfSigner):
-        def init_signing_session(self, pdf_out, existing_fields_only=False):  # type: ignore[override]
+        def init_signing_session(self, pdf_out, existing_fields_only=False):
             session = super().init_signing_session(pdf_out, existing_fields_only)
             session.system_time = signing_time
             return session

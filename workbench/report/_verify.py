@@ -14,11 +14,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import canonical_json
 from workbench.errors import VerificationError
 from workbench.report._keys import load_certificate, load_ed25519_public
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 REASON_APPENDED = "signature does not cover the whole file: content appended after signing"
 REASON_NOT_INTACT = "signature is broken: the signed bytes were changed after signing (digest mismatch)"
@@ -207,7 +210,7 @@ def signed_revision(pdf: bytes) -> bytes:
         return pdf
 
 
-def _reproducibility_checks(manifest: Mapping[str, Any], *, store: Any, review_manifest: Path | None) -> list[Check]:
+def _reproducibility_checks(manifest: Mapping[str, Any], *, store: Store | None, review_manifest: Path | None) -> list[Check]:
     checks: list[Check] = []
     if review_manifest is not None:
         from workbench.artefacts import load_review
@@ -234,7 +237,7 @@ def _reproducibility_checks(manifest: Mapping[str, Any], *, store: Any, review_m
 
 
 def verify_packet(pdf: bytes | str | Path, *, cert: str | Path, manifest_key: str | Path | None = None,
-                  store: Any = None, review_manifest: str | Path | None = None) -> VerificationResult:
+                  store: Store | None = None, review_manifest: str | Path | None = None) -> VerificationResult:
     """Check a signed packet; see :class:`VerificationResult` for the outcome.
 
     Parameters
@@ -260,7 +263,7 @@ def verify_packet(pdf: bytes | str | Path, *, cert: str | Path, manifest_key: st
         try:
             pdf = Path(pdf).read_bytes()
         except OSError as exc:
-            raise VerificationError(f"cannot read the packet {pdf}: {exc}") from exc
+            raise VerificationError(f"cannot read the packet {pdf!s}: {exc}") from exc
     load_certificate(Path(cert))  # a clear error for an unreadable certificate
     try:
         checks = _pades_checks(pdf, Path(cert))

@@ -122,6 +122,8 @@ def query(
     newest_first: bool = False,
 ) -> list[AuditEntry]:
     """Filtered rows, oldest first (or newest first), at most ``limit``."""
+    where: list[str]
+    params: list[Any]
     where, params = [], []
     for column, value in (("subject", subject), ("actor", actor), ("action", action)):
         if value is not None:

@@ -102,6 +102,7 @@ class OperationsMixin:
     def list_deliveries(self: Store, review_id: str, *, alert_id: int | None = None,
                         delivery_id: int | None = None) -> list[Delivery]:
         """Delivery attempts of a review, oldest first."""
+        params: list[Any]
         sql, params = "SELECT * FROM alert_deliveries WHERE review_id = ?", [review_id]
         if alert_id is not None:
             sql, params = sql + " AND alert_id = ?", [*params, int(alert_id)]

@@ -128,7 +128,7 @@ class SignoffsMixin:
                 self._fetchall("SELECT * FROM signoffs WHERE review_id = ? ORDER BY signoff_id", (review_id,))]
 
     def add_waiver(self: Store, review_id: str, user: User, role: str, *, criterion_id: str, rationale: str,
-                   expires: date, evidence_digest: str, policy_digest: str) -> Waiver:
+                   expires: date | str, evidence_digest: str, policy_digest: str) -> Waiver:
         """Propose waiving ``criterion_id`` as ``role`` until ``expires`` (a date after today).
 
         The waiver applies only once a different person countersigns it

@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,8 @@ def validate_scopes(scopes: Any) -> tuple[str, ...]:
 class TokensMixin:
     """API token methods; mixed into ``Store``."""
 
-    def create_token(self: Store, owner: str, scopes: Any, *, expires: date, actor: User) -> tuple[str, ApiToken]:
+    def create_token(self: Store, owner: str, scopes: Iterable[str] | str, *, expires: date,
+                     actor: User) -> tuple[str, ApiToken]:
         """Issue a token for ``owner``; returns (the token text, shown once, the record).
 
         ``actor`` must be ``owner`` or an admin, signed in with a password (the CLI refuses a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -76,7 +77,7 @@ class UsersMixin:
     def add_user(
         self: Store,
         name: str,
-        roles: Any,
+        roles: Iterable[str] | str,
         *,
         password: str | None = None,
         display_name: str | None = None,
@@ -139,7 +140,7 @@ class UsersMixin:
         return self._update_user(name, actor, "password_set",
                                  {"password_hash": hash_password(password)}, {})
 
-    def set_roles(self: Store, name: str, roles: Any, *, actor: str | User) -> User:
+    def set_roles(self: Store, name: str, roles: Iterable[str] | str, *, actor: str | User) -> User:
         """Replace ``name``'s roles."""
         role_tuple = validate_roles(roles)
         return self._update_user(name, actor, "roles_set", {"roles": json.dumps(list(role_tuple))},
@@ -253,6 +254,7 @@ class UsersMixin:
         its own committed transaction, even when the caller's transaction rolls back.
         """
         current = self.get_user(user.name) if isinstance(user, User) else None
+        problem: str | None
         if current is None:
             problem = f"user {getattr(user, 'name', user)!r} is not a registered user"
         else:
