@@ -156,7 +156,7 @@ def nearest_change(
         col = np.array([c.get(f, np.nan) for c, _ in trials])
         moved = np.where(np.isnan(col), float(row[f].iloc[0]), col)
         # quantiles of an integer column are observed integers: keep the column's dtype
-        batch[f] = moved.astype(batch[f].dtype) if pd.api.types.is_integer_dtype(batch[f]) else moved
+        batch[f] = pd.Series(moved, index=batch.index).astype(batch[f].dtype) if pd.api.types.is_integer_dtype(batch[f]) else moved
     after = np.asarray(score(batch), dtype=float).reshape(-1)
     distance = np.array([d for _, d in trials])
     size = np.array([len(c) for c, _ in trials])
