@@ -216,9 +216,9 @@ def test_a_v2_store_reports_legacy_rows_until_an_admin_binds_them(tmp_path, key,
         old.add_user("sam", ["security"], password="sam-secret-1", actor="test")
         with old.transaction():  # rows and entries as a schema-2 workbench wrote them: nothing bound
             old._conn.execute("INSERT INTO reviews VALUES ('r1', 'credit', 'r.yaml', 'e', 'now', 'cli:t', 'now')")
-            append(old._conn, ts="now", actor="cli:t", action="review_created", subject="r1", payload={})
+            append(old._backend, ts="now", actor="cli:t", action="review_created", subject="r1", payload={})
             old._conn.execute("INSERT INTO signoffs VALUES (1, 'r1', 'sam', 'security', 'approve', '', 'e', 'p', 'now')")
-            append(old._conn, ts="now", actor="sam", action="sign_off", subject="r1", payload={"signoff_id": 1})
+            append(old._backend, ts="now", actor="sam", action="sign_off", subject="r1", payload={"signoff_id": 1})
     problems = _problems(db, key)
     assert any("predate MACs" in p or "before the store had a server key" in p for p in problems)
     assert "signoffs row 1 predates row binding (schema 3) and is not bound" in " ".join(problems)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.store._backend import SQLiteBackend
 from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from workbench.errors import StoreError
 from workbench.store import Store
@@ -41,9 +42,9 @@ def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
 def test_version_1_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     # Build a version-1 file by running only migration 1, then write data the v1 way.
-    conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, path=str(path), target=1) == 1
-    conn.close()
+    backend = SQLiteBackend.connect(path, create=True, migrations=MIGRATIONS)
+    assert migrate(backend, target=1) == 1
+    backend.close()
     assert "documents" not in _tables(path)
     with Store.open(path, schema_version=1) as old:
         assert old.schema_version == 1
