@@ -27,12 +27,13 @@ def test_password_is_never_stored_in_clear_and_uses_salted_scrypt(store: Store, 
     store.add_user("ben", ["legal"], password=PASSWORD, actor="cli:t")
     with pytest.raises(PermissionDenied):
         store.authenticate("ann", PASSWORD + "x")
-    store._conn.execute("PRAGMA wal_checkpoint(FULL)")
+    if store.dialect == "sqlite":
+        store._conn.execute("PRAGMA wal_checkpoint(FULL)")
     for name in ("w.db", "w.db-wal"):
         file = tmp_path / name
         if file.exists():
             assert PASSWORD.encode() not in file.read_bytes()
-    rows = dict(store._conn.execute("SELECT name, password_hash FROM users").fetchall())
+    rows = dict(store._backend.rows("SELECT name, password_hash FROM users"))
     assert rows["ann"] != rows["ben"]  # per-user salt
     scheme, n, r, p, salt, key = rows["ann"].split("$")
     # Oracle: hashlib.scrypt with the stored parameters re-derives the stored key.
@@ -148,7 +149,7 @@ def test_set_password_replaces_the_hash(store: Store) -> None:
         store.authenticate("ann", PASSWORD)  # no password yet
     store.set_password("ann", PASSWORD, actor="cli:t")
     assert store.authenticate("ann", PASSWORD).has_password
-    stored = store._conn.execute("SELECT password_hash FROM users").fetchone()[0]
+    stored = store._backend.rows("SELECT password_hash FROM users")[0][0]
     assert verify_password(PASSWORD, stored) and not verify_password("other-password", stored)
 
 
