@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "tokens",
     "objection",
     "ops",
+    "store",
 ]
 
 EXIT_INVALID_INPUT = 2

@@ -24,10 +24,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli._common import db_path, stdin_is_interactive
 from workbench.errors import PermissionDenied, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.store import Location
 
 NO_CREDENTIALS = ("{command}: no credentials: pass --as USER --password-stdin, or set WORKBENCH_USER and "
                   "WORKBENCH_PASSWORD{token}; --as alone never authenticates")
@@ -81,11 +84,12 @@ def authenticate(store: Any, args: argparse.Namespace, *, command: str, token_sc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def audit_refusal(path: Path | None, actor: str, command: str, reason: str) -> None:
+def audit_refusal(path: Location | None, actor: str, command: str, reason: str) -> None:
     """Append ``command_refused`` to the store at ``path`` if it exists (best effort, never raises)."""
-    if path is None or not path.is_file():
+    from workbench.store import Store, store_exists
+
+    if path is None or not store_exists(path):
         return
-    from workbench.store import Store
 
     try:
         with Store.open(path, create=False) as store:
@@ -106,7 +110,11 @@ def audited_refusals(command: str) -> Callable[[Callable[[argparse.Namespace], i
             except PermissionDenied:
                 raise
             except WorkbenchError as exc:
-                audit_refusal(db_path(args), claimed(args), command, str(exc))
+                try:
+                    where = db_path(args)
+                except WorkbenchError:  # an unusable --db is the error being reported
+                    where = None
+                audit_refusal(where, claimed(args), command, str(exc))
                 raise
 
         return run

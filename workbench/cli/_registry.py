@@ -19,10 +19,10 @@ from workbench.errors import StoreError
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from workbench.store import Store
+    from workbench.store import Store, store_exists
 
     path = db_path(args)
-    if not path.is_file():
+    if not store_exists(path):
         raise StoreError(f"review store {path} does not exist: pass --db PATH or set WORKBENCH_DB")
     return Store.open(path, create=False)
 

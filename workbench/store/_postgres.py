@@ -196,6 +196,14 @@ class PostgresBackend:
             return int(row[key]) if key is not None else None
         return int(self.conn.execute(f"{sql} RETURNING {_quote(key)}", list(row.values())).fetchone()[0])  # type: ignore[index]
 
+    def continue_identities(self, tables: tuple[str, ...]) -> None:
+        """Move each table's identity sequence past its largest key (after explicit-key inserts)."""
+        for table in tables:
+            key = self._identity_column(table)
+            if key is not None:
+                self.conn.execute(f"SELECT setval(pg_get_serial_sequence(%s, %s), coalesce(max({_quote(key)}), 0) + 1, "
+                                  f"false) FROM {_quote(table)}", (table, key))
+
     def upsert(self, table: str, row: dict[str, Any], *, pk: tuple[str, ...]) -> None:
         columns = ", ".join(_quote(c) for c in row)
         marks = ", ".join(["%s"] * len(row))

@@ -339,6 +339,12 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         self._need_transaction()
         self._backend.upsert(table, row, pk=pk)
 
+    def _reset_keys(self, tables: tuple[str, ...]) -> None:
+        # After rows were inserted with their keys (a copy), PostgreSQL's identity sequences must
+        # continue after the largest key; SQLite's INTEGER PRIMARY KEY does so by itself.
+        if isinstance(self._backend, PostgresBackend):
+            self._backend.continue_identities(tables)
+
     def now(self) -> str:
         """The store clock as a UTC ISO-8601 string with microseconds."""
         moment = self._clock()
