@@ -179,3 +179,17 @@ def test_raw_file_holds_roles_as_json(tmp_path: Path) -> None:
         store.add_user("ann", ["security", "legal", "legal"], actor="cli:t")
     roles = sqlite3.connect(path).execute("SELECT roles FROM users").fetchone()[0]
     assert roles == '["legal", "security"]'
+
+
+def test_a_signed_out_session_is_refused_by_every_instance_and_audited(store: Store, store_location) -> None:
+    token_id = "ab" * 16
+    assert not store.session_revoked(token_id)
+    store.revoke_session(token_id, expires_at=4_000_000_000, actor="ann")
+    store.revoke_session(token_id, expires_at=4_000_000_000, actor="ann")  # signing out twice is harmless
+    store.revoke_session("cd" * 16, expires_at=1, actor="ann")  # long expired: purged by the next sign-out
+    store.revoke_session("ef" * 16, expires_at=4_000_000_000, actor="ann")
+    with Store.open(store_location) as other:  # another app instance on the same store
+        assert other.session_revoked(token_id) and not other.session_revoked("cd" * 16)
+    assert [e.action for e in store.audit_entries()].count("session_revoked") == 4
+    with pytest.raises(StoreError, match="32 hex"):
+        store.revoke_session("not-an-id", expires_at=1, actor="ann")
