@@ -27,7 +27,7 @@ def two_servers(demo_dir: Path, tmp_path: Path, pg_url: str):
     if not CHROMIUM.is_file():
         pytest.fail("Debian chromium is missing: install it with `sudo apt-get install -y chromium`")
     demo = tmp_path / "demo"
-    manifest = copy_demo(demo_dir, demo, n_bootstrap=50)
+    manifest = copy_demo(demo_dir, demo, n_bootstrap=20, latency_calls=50, explain_rows=50)
     env = {**os.environ, "WORKBENCH_DB": pg_url, "WORKBENCH_KEYS": str(tmp_path / "keys"),
            "WORKBENCH_DEMO_DIR": str(demo), "WORKBENCH_UPLOADS": str(tmp_path / "uploads")}
     wb = [sys.executable, "-m", "workbench.cli"]
