@@ -53,6 +53,9 @@ def test_bad_credentials_and_an_unreachable_host_exit_2_in_one_line(pg_server, p
     missing = pg_server.url("no_such_database")
     assert main(["audit", "verify", "--db", missing]) == 2
     assert 'database "no_such_database" does not exist' in _one_line_error(capsys)
+    empty = pg_server.fresh_database(migrated=False)  # a reading command never creates the tables
+    assert main(["audit", "verify", "--db", empty]) == 2
+    assert "no review store in this database" in _one_line_error(capsys)
 
 
 class _Clock:

@@ -165,8 +165,11 @@ class PostgresBackend:
             yield
             self.conn.execute("COMMIT")
         except BaseException:
-            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not self.conn.closed:
-                self.conn.execute("ROLLBACK")
+            try:
+                if not self.conn.closed and self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    self.conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass  # the connection itself broke: the server rolls the transaction back; report the cause
             raise
 
     def execute(self, sql: str, params: Params = ()) -> int:

@@ -195,7 +195,8 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             ``postgresql://user@host/dbname`` URL (the database must exist; its tables are
             created on first use). Any other ``scheme://`` is refused.
         create : bool
-            When False a missing file is an error instead of a new empty store.
+            When False a missing file (or a PostgreSQL database without the workbench's tables) is
+            an error instead of a new empty store.
         clock : callable, optional
             Returns the current time as an aware ``datetime`` (tests inject a fixed clock).
         schema_version : int
@@ -221,6 +222,9 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         else:
             backend = PostgresBackend.connect(location, busy_timeout_ms=BUSY_TIMEOUT_MS)
         try:
+            if not create and not isinstance(backend, SQLiteBackend) and current_version(backend) == 0:
+                raise StoreError(f"{backend.location}: no review store in this database (no workbench tables); "
+                                 "check --db / WORKBENCH_DB")
             migrate(backend, target=schema_version)
         except backend.errors as exc:
             backend.close()
