@@ -30,7 +30,9 @@ Params = Sequence[Any]
 
 BUSY_TIMEOUT_MS = 5000
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
+# `scheme:` of two or more characters (a Windows drive letter `C:` is a path); "//" may have been
+# collapsed to "/" by pathlib, or be missing.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 
 class Backend(Protocol):
@@ -83,8 +85,8 @@ def parse_location(text: str | Path) -> Location:
     Raises
     ------
     StoreError
-        A URL with another scheme (``mysql://``, ``sqlite://`` ...), which would otherwise become
-        a folder called ``mysql:``.
+        Anything else that starts like a URL (``mysql://``, ``sqlite:///``, ``postgresql:/x`` ...),
+        which would otherwise become a folder called ``mysql:``.
 
     Examples
     --------
@@ -97,10 +99,11 @@ def parse_location(text: str | Path) -> Location:
     match = _URL.match(raw)
     if match is None:
         return Path(raw)
-    if match.group(1).lower() in POSTGRES_SCHEMES and raw[len(match.group(0)):].startswith("/"):
+    if match.group(1).lower() in POSTGRES_SCHEMES and raw[len(match.group(0)):].startswith("//"):
         return raw
     shown = redact(raw)
-    raise StoreError(f"--db {shown}: unknown store URL; use a SQLite file path or postgresql://user@host/dbname")
+    raise StoreError(f"--db {shown}: unknown store URL; use a SQLite file path (./{shown} for a file whose "
+                     "name has a colon) or postgresql://user@host/dbname")
 
 
 def is_url(location: Location) -> bool:
