@@ -23,7 +23,6 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli._common import db_path, stdin_is_interactive

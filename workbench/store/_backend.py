@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -46,8 +46,8 @@ class Backend(Protocol):
     #: Migration ``i`` (0-based) brings the schema to version ``i + 1``; None: folded into a later one.
     migrations: tuple[Callable[[Backend], None] | None, ...]
 
-    def transaction(self, *, immediate: bool = True) -> Any:
-        """A context manager: a write transaction that holds the store's write lock (``immediate``),
+    def transaction(self, *, immediate: bool = True) -> AbstractContextManager[None]:
+        """A write transaction that holds the store's write lock (``immediate``),
         or a read-only snapshot (every read sees one moment)."""
 
     def execute(self, sql: str, params: Params = ()) -> int:
@@ -191,9 +191,9 @@ class SQLiteBackend:
                 raise StoreError(
                     f"{self.location}: the store is busy: another writer held it for more than "
                     f"{self.busy_timeout_ms / 1000:g} s; nothing was saved, try again") from exc
-            raise StoreError(f"{self.location}: cannot start a write transaction: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot start a transaction: {exc}") from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.location}: cannot start a write transaction: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot start a transaction: {exc}") from exc
         try:
             yield
             self.conn.execute("COMMIT")

@@ -121,7 +121,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.store import _audit as _store_audit
 from workbench.store import _integrity
-from workbench.store._backend import Backend, Location, SQLiteBackend, parse_location
+from workbench.store._backend import BUSY_TIMEOUT_MS, Backend, Location, SQLiteBackend, parse_location
 from workbench.store._integrity import IntegrityReport
 from workbench.store._audit import AuditEntry, AuditVerification
 from workbench.store._policies import PoliciesMixin, PolicyRegistration
@@ -151,9 +151,6 @@ if TYPE_CHECKING:
     import sqlite3
 
     import sqlite_utils
-
-BUSY_TIMEOUT_MS = 5000
-
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
