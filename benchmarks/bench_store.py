@@ -117,6 +117,12 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load {os.getloadavg()[0]:.2f}")
     server = PgServer.start(durable=True)
+    import psycopg
+
+    with psycopg.connect(server.admin_url) as conn:
+        settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                    for name in ("server_version", "fsync", "synchronous_commit")}
+    print("PostgreSQL " + ", ".join(f"{k} {v}" for k, v in settings.items()))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
