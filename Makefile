@@ -36,11 +36,13 @@ test: install e2e-deps
 	$(BIN)/python -m mypy workbench
 	$(BIN)/python -m pytest
 
-# The browser test needs Debian's chromium and poppler-utils; .ci/run installs them.
+# The browser test needs Debian's chromium and poppler-utils, the store tests a PostgreSQL server
+# (initdb/pg_ctl from Debian's postgresql, or WORKBENCH_TEST_PG); .ci/run installs them.
 e2e-deps:
 	@command -v chromium >/dev/null 2>&1 || { echo "make test needs Debian's chromium for the browser test: run 'sudo apt-get install -y chromium poppler-utils' (CI's .ci/run does it)"; exit 1; }
 	@command -v pdftoppm >/dev/null 2>&1 || { echo "make test needs poppler-utils (pdftoppm, pdfsig): run 'sudo apt-get install -y poppler-utils'"; exit 1; }
 	@command -v java >/dev/null 2>&1 || { echo "make test needs Java 17+ for the Spark executor tests: run 'sudo apt-get install -y default-jre-headless'"; exit 1; }
+	@test -n "$$WORKBENCH_TEST_PG" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { echo "make test needs PostgreSQL for the store tests: run 'sudo apt-get install -y postgresql' or set WORKBENCH_TEST_PG=postgresql://user:pw@host/postgres"; exit 1; }
 
 bench: install
 	$(BIN)/python benchmarks/bench_evidence.py

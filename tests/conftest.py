@@ -40,3 +40,29 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_manifest(demo_dir: Path) -> Path:
     return demo_dir / "review.yaml"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A real PostgreSQL server: WORKBENCH_TEST_PG, else a throwaway cluster (about 2 s to start,
+    once per session; ``tests/_postgres.py``)."""
+    from tests._postgres import PgServer
+
+    server = PgServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a new database of its own, already at the current schema."""
+    return pg_server.fresh_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store test's store lives: a SQLite file, then a PostgreSQL database of its own
+    (every store test that takes this fixture runs on both backends)."""
+    if request.param == "sqlite":
+        return tmp_path / "w.db"
+    return request.getfixturevalue("pg_url")

@@ -1,7 +1,8 @@
 """Per-session state (who is logged in, which review is loaded), settings and the store.
 
 Settings come from the environment so that `make run`, the tests and the browser test can
-point the app at their own files: ``WORKBENCH_DB`` (store), ``WORKBENCH_KEYS`` (signing keys),
+point the app at their own files: ``WORKBENCH_DB`` (store: a SQLite file or a
+``postgresql://`` URL, which several app instances share), ``WORKBENCH_KEYS`` (signing keys),
 ``WORKBENCH_DEMO_DIR`` (where the demo review is written / read, default ``data/demo``),
 ``WORKBENCH_UPLOADS`` (staged uploads, default ``data/uploads``),
 ``WORKBENCH_REVIEW_ROOTS`` (folders a typed manifest path may lie in, default ``data``; the demo
@@ -19,7 +20,7 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.auth import User
-from workbench.store import Store
+from workbench.store import Location, Store, parse_location
 
 USER_KEY = "wb_user"
 TOKEN_KEY = "wb_session_token"
@@ -27,12 +28,18 @@ MANIFEST_KEY = "wb_manifest"
 REVIEW_ID_KEY = "wb_review_id"
 
 _lock = threading.Lock()
-_stores: dict[Path, Store] = {}
+_stores: dict[Location, Store] = {}
 
 
-def db_path() -> Path:
-    """The store path: $WORKBENCH_DB or data/workbench.db (the CLI's default too)."""
-    return Path(os.environ.get("WORKBENCH_DB", "data/workbench.db"))
+def db_path() -> Location:
+    """The store: $WORKBENCH_DB or data/workbench.db (the CLI's default too); a file path or a
+    PostgreSQL URL (str)."""
+    return parse_location(os.environ.get("WORKBENCH_DB", "data/workbench.db"))
+
+
+def _store_key() -> Location:
+    where = db_path()
+    return where.resolve() if isinstance(where, Path) else where
 
 
 def keys_dir() -> Path:
@@ -64,12 +71,11 @@ def explain_rows(default: int) -> int:
 
 def store() -> Store:
     """The store of this server process, shared by sessions (``Store`` serialises use with a lock)."""
-    path = db_path().resolve()
+    where = _store_key()
     with _lock:
-        cached = _stores.get(path)
+        cached = _stores.get(where)
         if cached is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cached = _stores[path] = Store.open(path)
+            cached = _stores[where] = Store.open(where)
         return cached
 
 
@@ -87,15 +93,16 @@ def _tokens():
     """The session-token signer of this process (``workbench_ui.session_token``)."""
     from workbench_ui.session_token import SessionTokens
 
-    key = (keys_dir().resolve(), db_path().resolve())
+    key = (keys_dir().resolve(), _store_key())
+    shared = store()
     with _lock:
         cached = _token_signers.get(key)
         if cached is None:
-            cached = _token_signers[key] = SessionTokens(*key)
+            cached = _token_signers[key] = SessionTokens(key[0], shared)
         return cached
 
 
-_token_signers: dict[tuple[Path, Path], object] = {}
+_token_signers: dict[tuple[Path, Location], object] = {}
 
 
 def _restore_from_token() -> str | None:

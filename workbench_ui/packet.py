@@ -48,5 +48,7 @@ def verify(pdf: Path) -> Any:
 
 
 def packets_dir() -> Path:
-    """Where packets generated in the app are written: next to the store, in ``packets/``."""
-    return context.db_path().resolve().parent / "packets"
+    """Where packets generated in the app are written: next to a SQLite store, in ``packets/``
+    (``data/packets`` for a PostgreSQL store)."""
+    where = context.db_path()
+    return (where.resolve().parent if isinstance(where, Path) else Path("data")) / "packets"

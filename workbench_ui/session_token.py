@@ -8,11 +8,15 @@ password and no role: only the user name, an expiry and a random id, with an HMA
     v1.<base64url(user)>.<expires unix seconds>.<random id, 32 hex>.<hmac, 64 hex>
 
 * The HMAC key is a 32-byte random secret in the signing-keys folder (``WORKBENCH_KEYS``, file
-  ``session.key``, mode 0600), never in the review store: someone holding the database file
-  but not the keys folder cannot forge a token. App instances sharing the keys folder share it.
-* Sign-out revokes the token's id in the store's database file (table ``ui_session_revocations``,
-  created by this module; ids of expired tokens are purged), so a copied URL stops working
-  for every instance sharing the store.
+  ``session.key``, mode 0600), deliberately *not* in the review store: the store keeps only
+  hashes of secrets (passwords, API tokens) and the keys folder holds what must not leak with a
+  database dump or a read-only database role (the server key). Someone holding the database but
+  not the keys folder cannot forge a token. Several app instances share the secret by sharing
+  the keys folder, which they need anyway for the server key that MACs the audit chain.
+* Sign-out revokes the token's id in the store (``Store.revoke_session``, audited as
+  ``session_revoked``; schema 6, table ``ui_session_revocations``; ids of expired tokens are
+  purged), so a copied URL stops working for every instance sharing the store, SQLite file or
+  PostgreSQL database.
 * The lifetime is ``WORKBENCH_SESSION_HOURS`` (default 8). A token is accepted only before its
   expiry, with a valid tag, an id not revoked, and for an account that is still active (the
   caller re-reads the account on every run, so disabling a user ends their sessions).
@@ -29,9 +33,10 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
 import time
 from pathlib import Path
+
+from workbench.store import Location, Store
 
 __all__ = ["DEFAULT_HOURS", "QUERY_KEY", "SessionTokens"]
 
@@ -74,8 +79,8 @@ class SessionTokens:
     ----------
     keys_dir : Path
         Folder of the HMAC secret (``session.key``; created on first use).
-    db_path : Path
-        The store's SQLite file, where revoked token ids are kept.
+    store : Store, or its location
+        The review store, where revoked token ids are kept (opened here when given as a path or URL).
     clock : callable, optional
         Seconds since the epoch (tests pass a fake clock).
 
@@ -92,9 +97,9 @@ class SessionTokens:
     True
     """
 
-    def __init__(self, keys_dir: Path, db_path: Path, *, clock=time.time) -> None:
+    def __init__(self, keys_dir: Path, store: Store | Location, *, clock=time.time) -> None:
         self._key = _secret(Path(keys_dir))
-        self._db = Path(db_path)
+        self._store = store if isinstance(store, Store) else Store.open(store)
         self._clock = clock
 
     def _tag(self, payload: str) -> str:
@@ -135,35 +140,10 @@ class SessionTokens:
         parsed = self._parts(token)
         if parsed is None:
             return
-        _, payload, expires, token_id, tag = parsed
+        user, payload, expires, token_id, tag = parsed
         if not hmac.compare_digest(tag, self._tag(payload)):
             return
-        with self._connect() as con:
-            con.execute("DELETE FROM ui_session_revocations WHERE expires_at < ?", (int(self._clock()),))
-            con.execute("INSERT OR IGNORE INTO ui_session_revocations (token_id, expires_at) VALUES (?, ?)",
-                        (token_id, expires))
+        self._store.revoke_session(token_id, expires_at=expires, actor=user or "?")
 
     def _revoked(self, token_id: str) -> bool:
-        with self._connect() as con:
-            row = con.execute("SELECT 1 FROM ui_session_revocations WHERE token_id = ?", (token_id,)).fetchone()
-        return row is not None
-
-    def _connect(self) -> _Closing:
-        self._db.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self._db, timeout=5.0, isolation_level=None)
-        con.execute("CREATE TABLE IF NOT EXISTS ui_session_revocations "
-                    "(token_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)")
-        return _Closing(con)
-
-
-class _Closing:
-    """A sqlite3 connection closed at the end of a ``with`` block (sqlite3's own only commits)."""
-
-    def __init__(self, con: sqlite3.Connection) -> None:
-        self.con = con
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.con
-
-    def __exit__(self, *exc: object) -> None:
-        self.con.close()
+        return self._store.session_revoked(token_id)

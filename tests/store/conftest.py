@@ -1,4 +1,4 @@
-"""Fixtures shared by the store tests: a fresh SQLite store file per test."""
+"""Fixtures shared by the store tests: a fresh store per test, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,6 @@ from workbench.store import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "w.db") as s:
+def store(store_location: Path | str):
+    with Store.open(store_location) as s:
         yield s

@@ -31,7 +31,7 @@ class Clock:
         return self.t
 
 
-def _filled(path: Path, n: int = N_ENTRIES) -> Path:
+def _filled(path: Path | str, n: int = N_ENTRIES) -> Path | str:
     with Store.open(path, clock=Clock()) as store:
         for i in range(n):
             store.audit(f"user{i % 3}", "note", f"subject-{i % 4}", {"i": i, "text": f"entry {i} ✓"})
@@ -183,8 +183,8 @@ def test_update_and_delete_refused_while_triggers_exist(tmp_path: Path, sql: str
         assert store.audit_count() == 3 and store.verify_audit().ok
 
 
-def test_state_change_and_its_audit_entry_roll_back_together(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "w.db") as store:
+def test_state_change_and_its_audit_entry_roll_back_together(store_location: Path | str) -> None:
+    with Store.open(store_location) as store:
         rid = store.upsert_review("r", manifest_path="m.yaml", evidence_digest="e", actor="cli:t")
         before = store.audit_count()
         with pytest.raises(RuntimeError, match="boom"), store.transaction():
@@ -196,8 +196,8 @@ def test_state_change_and_its_audit_entry_roll_back_together(tmp_path: Path) -> 
         assert store.verify_audit().ok
 
 
-def test_denial_inside_a_rolled_back_transaction_is_still_audited(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "w.db") as store:
+def test_denial_inside_a_rolled_back_transaction_is_still_audited(store_location: Path | str) -> None:
+    with Store.open(store_location) as store:
         rid = store.upsert_review("r", manifest_path="m.yaml", evidence_digest="e", actor="cli:t")
         user = store.add_user("rita", ["reviewer"], actor="cli:t")
         with pytest.raises(PermissionDenied), store.transaction():
@@ -209,8 +209,8 @@ def test_denial_inside_a_rolled_back_transaction_is_still_audited(tmp_path: Path
         assert store.verify_audit().ok
 
 
-def test_audit_entry_filters(tmp_path: Path) -> None:
-    path = _filled(tmp_path / "w.db")
+def test_audit_entry_filters(store_location: Path | str) -> None:
+    path = _filled(store_location)
     with Store.open(path) as store:
         every = store.audit_entries()
         assert [e.seq for e in every] == list(range(1, N_ENTRIES + 1))

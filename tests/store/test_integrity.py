@@ -1,7 +1,7 @@
 """The record is the control: every row a decision reads is bound to the MACed, checkpointed chain.
 
 Each test is an attack by someone holding the database file but not the server key, done with
-plain ``sqlite3`` as they would, and what ``verify_integrity`` / ``workbench audit verify`` says.
+plain ``sqlite3`` or ``psycopg`` as they would (on both backends), and what ``verify_integrity`` / ``workbench audit verify`` says.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from workbench.serverkey import ServerKey, load_server_key
 from workbench.store import Store
 from workbench.store._audit import entry_hash  # noqa: PLC2701 - the attacker's own re-hashing tool
 
+from tests.store._raw import raw
+
 EV = {"evidence_digest": "e" * 64, "models": {"candidate": {"metrics": {"roc_auc": {"value": 0.717}}}}}
 
 
@@ -30,9 +31,10 @@ def key() -> ServerKey:
 
 
 @pytest.fixture
-def filled(tmp_path: Path, key: ServerKey) -> tuple[Path, str]:
-    """A keyed store with a review, evidence, a sign-off, a waiver, a response and a decision."""
-    db = tmp_path / "w.db"
+def filled(store_location: Path | str, key: ServerKey) -> tuple[Path | str, str]:
+    """A keyed store with a review, evidence, a sign-off, a waiver, a response and a decision (on SQLite,
+    then on PostgreSQL: the tamper tests below run against both)."""
+    db = store_location
     with Store.open(db, key=key) as store:
         sam = store.add_user("sam", ["security"], password="sam-secret-1", actor="test")
         rid = store.upsert_review("credit", manifest_path="review.yaml", evidence_digest="e" * 64, actor="cli:t")
@@ -49,15 +51,15 @@ def filled(tmp_path: Path, key: ServerKey) -> tuple[Path, str]:
     return db, rid
 
 
-def _sql(db: Path, *statements: tuple) -> None:
-    conn = sqlite3.connect(db)
+def _sql(db: Path | str, *statements: tuple) -> None:
+    conn = raw(db)
     for statement in statements:
         conn.execute(*statement)
     conn.commit()
     conn.close()
 
 
-def _problems(db: Path, key: ServerKey | None) -> list[str]:
+def _problems(db: Path | str, key: ServerKey | None) -> list[str]:
     with Store.open(db, key=key) as store:
         return [p.message for p in store.verify_integrity().problems]
 
@@ -79,7 +81,7 @@ def test_a_role_granted_with_sqlite3_is_an_edited_row(filled, key):
 
 def test_inserted_signoff_row_is_named(filled, key):
     db, rid = filled
-    _sql(db, ("INSERT INTO signoffs (review_id, user, role, verdict, comment, evidence_digest, policy_digest, "
+    _sql(db, ("INSERT INTO signoffs (review_id, \"user\", role, verdict, comment, evidence_digest, policy_digest, "
               "created_at) VALUES (?, 'sam', 'security', 'approve', 'x', ?, ?, '2026-11-26')",
               (rid, "e" * 64, "p" * 64)))
     assert _problems(db, key) == ["signoffs row 2 was inserted outside the workbench: no audit entry records it"]
@@ -89,7 +91,7 @@ def test_inserted_signoff_row_is_named(filled, key):
 
 def test_inserted_waiver_row_is_named(filled, key):
     db, rid = filled
-    _sql(db, ("INSERT INTO waivers (review_id, user, role, criterion_id, rationale, expires, evidence_digest, "
+    _sql(db, ("INSERT INTO waivers (review_id, \"user\", role, criterion_id, rationale, expires, evidence_digest, "
               "policy_digest, created_at) VALUES (?, 'sam', 'security', 'fairness', 'x', '2030-01-01', ?, ?, 'now')",
               (rid, "e" * 64, "p" * 64)))
     assert _problems(db, key) == ["waivers row 2 was inserted outside the workbench: no audit entry records it"]
@@ -118,8 +120,8 @@ def test_forged_entry_appended_without_the_key_is_detected(filled, key):
     from workbench.store._integrity import row_hash  # noqa: PLC2701 - the documented row hash
 
     db, rid = filled
-    conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO signoffs (review_id, user, role, verdict, comment, evidence_digest, policy_digest, "
+    conn = raw(db)
+    conn.execute("INSERT INTO signoffs (review_id, \"user\", role, verdict, comment, evidence_digest, policy_digest, "
                  "created_at) VALUES (?, 'sam', 'security', 'approve', 'x', ?, ?, 'now')", (rid, "e" * 64, "p" * 64))
     cur = conn.execute("SELECT * FROM signoffs WHERE signoff_id = 2")
     row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
@@ -145,9 +147,9 @@ def test_a_keyed_store_read_without_the_key_is_refused(filled):
     assert "only the server key can check" in problem
 
 
-def _rehash_tail(db: Path, start: int) -> None:
+def _rehash_tail(db: Path | str, start: int) -> None:
     """Rewrite audit rows from ``start`` on with re-computed hashes (triggers dropped, as an attacker can)."""
-    conn = sqlite3.connect(db)
+    conn = raw(db)
     conn.execute("DROP TRIGGER audit_log_no_update")
     rows = conn.execute("SELECT seq, ts, actor, action, subject, payload, prev_hash FROM audit_log "
                         "WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
@@ -176,7 +178,7 @@ def test_truncated_tail_after_a_checkpoint_is_detected(filled, key):
     db, _ = filled
     with Store.open(db, key=key) as store:
         cp = store.checkpoint("test")
-    conn = sqlite3.connect(db)
+    conn = raw(db)
     conn.execute("DROP TRIGGER audit_log_no_delete")
     conn.execute("DELETE FROM audit_log WHERE seq >= ?", (cp["seq"] - 1,))
     conn.commit()
@@ -216,9 +218,9 @@ def test_a_v2_store_reports_legacy_rows_until_an_admin_binds_them(tmp_path, key,
         old.add_user("sam", ["security"], password="sam-secret-1", actor="test")
         with old.transaction():  # rows and entries as a schema-2 workbench wrote them: nothing bound
             old._conn.execute("INSERT INTO reviews VALUES ('r1', 'credit', 'r.yaml', 'e', 'now', 'cli:t', 'now')")
-            append(old._conn, ts="now", actor="cli:t", action="review_created", subject="r1", payload={})
+            append(old._backend, ts="now", actor="cli:t", action="review_created", subject="r1", payload={})
             old._conn.execute("INSERT INTO signoffs VALUES (1, 'r1', 'sam', 'security', 'approve', '', 'e', 'p', 'now')")
-            append(old._conn, ts="now", actor="sam", action="sign_off", subject="r1", payload={"signoff_id": 1})
+            append(old._backend, ts="now", actor="sam", action="sign_off", subject="r1", payload={"signoff_id": 1})
     problems = _problems(db, key)
     assert any("predate MACs" in p or "before the store had a server key" in p for p in problems)
     assert "signoffs row 1 predates row binding (schema 3) and is not bound" in " ".join(problems)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.store._backend import SQLiteBackend
 from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from workbench.errors import StoreError
 from workbench.store import Store
@@ -41,9 +42,9 @@ def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
 def test_version_1_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     # Build a version-1 file by running only migration 1, then write data the v1 way.
-    conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, path=str(path), target=1) == 1
-    conn.close()
+    backend = SQLiteBackend.connect(path, create=True, migrations=MIGRATIONS)
+    assert migrate(backend, target=1) == 1
+    backend.close()
     assert "documents" not in _tables(path)
     with Store.open(path, schema_version=1) as old:
         assert old.schema_version == 1
@@ -98,3 +99,18 @@ def test_naive_clock_is_rejected(tmp_path: Path) -> None:
     with Store.open(tmp_path / "w.db", clock=lambda: datetime(2026, 1, 1)) as store:
         with pytest.raises(StoreError, match="timezone-aware"):
             store.audit("a", "b", "c", {})
+
+
+def test_schema_6_keeps_the_session_revocations_the_app_made_before(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    Store.open(path, schema_version=5).close()
+    conn = sqlite3.connect(path)  # what workbench_ui.session_token created ad hoc before schema 6
+    conn.execute("CREATE TABLE IF NOT EXISTS ui_session_revocations (token_id TEXT PRIMARY KEY, "
+                 "expires_at INTEGER NOT NULL)")
+    conn.execute("INSERT INTO ui_session_revocations VALUES (?, ?)", ("ab" * 16, 4_000_000_000))
+    conn.commit()
+    conn.close()
+    with Store.open(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 6
+        assert store.session_revoked("ab" * 16) and not store.session_revoked("cd" * 16)
+        assert store.verify_integrity().ok

@@ -27,12 +27,13 @@ def test_password_is_never_stored_in_clear_and_uses_salted_scrypt(store: Store, 
     store.add_user("ben", ["legal"], password=PASSWORD, actor="cli:t")
     with pytest.raises(PermissionDenied):
         store.authenticate("ann", PASSWORD + "x")
-    store._conn.execute("PRAGMA wal_checkpoint(FULL)")
+    if store.dialect == "sqlite":
+        store._conn.execute("PRAGMA wal_checkpoint(FULL)")
     for name in ("w.db", "w.db-wal"):
         file = tmp_path / name
         if file.exists():
             assert PASSWORD.encode() not in file.read_bytes()
-    rows = dict(store._conn.execute("SELECT name, password_hash FROM users").fetchall())
+    rows = dict(store._backend.rows("SELECT name, password_hash FROM users"))
     assert rows["ann"] != rows["ben"]  # per-user salt
     scheme, n, r, p, salt, key = rows["ann"].split("$")
     # Oracle: hashlib.scrypt with the stored parameters re-derives the stored key.
@@ -148,7 +149,7 @@ def test_set_password_replaces_the_hash(store: Store) -> None:
         store.authenticate("ann", PASSWORD)  # no password yet
     store.set_password("ann", PASSWORD, actor="cli:t")
     assert store.authenticate("ann", PASSWORD).has_password
-    stored = store._conn.execute("SELECT password_hash FROM users").fetchone()[0]
+    stored = store._backend.rows("SELECT password_hash FROM users")[0][0]
     assert verify_password(PASSWORD, stored) and not verify_password("other-password", stored)
 
 
@@ -178,3 +179,17 @@ def test_raw_file_holds_roles_as_json(tmp_path: Path) -> None:
         store.add_user("ann", ["security", "legal", "legal"], actor="cli:t")
     roles = sqlite3.connect(path).execute("SELECT roles FROM users").fetchone()[0]
     assert roles == '["legal", "security"]'
+
+
+def test_a_signed_out_session_is_refused_by_every_instance_and_audited(store: Store, store_location) -> None:
+    token_id = "ab" * 16
+    assert not store.session_revoked(token_id)
+    store.revoke_session(token_id, expires_at=4_000_000_000, actor="ann")
+    store.revoke_session(token_id, expires_at=4_000_000_000, actor="ann")  # signing out twice is harmless
+    store.revoke_session("cd" * 16, expires_at=1, actor="ann")  # long expired: purged by the next sign-out
+    store.revoke_session("ef" * 16, expires_at=4_000_000_000, actor="ann")
+    with Store.open(store_location) as other:  # another app instance on the same store
+        assert other.session_revoked(token_id) and not other.session_revoked("cd" * 16)
+    assert [e.action for e in store.audit_entries()].count("session_revoked") == 4
+    with pytest.raises(StoreError, match="32 hex"):
+        store.revoke_session("not-an-id", expires_at=1, actor="ann")

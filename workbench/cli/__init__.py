@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "objection",
     "ops",
     "explain",
+    "store",
 ]
 
 EXIT_INVALID_INPUT = 2

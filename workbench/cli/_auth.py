@@ -23,7 +23,6 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from workbench.cli._common import db_path, stdin_is_interactive
@@ -31,7 +30,7 @@ from workbench.errors import PermissionDenied, WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.auth import User
-    from workbench.store import Store
+    from workbench.store import Location, Store
 
 NO_CREDENTIALS = ("{command}: no credentials: pass --as USER --password-stdin, or set WORKBENCH_USER and "
                   "WORKBENCH_PASSWORD{token}; --as alone never authenticates")
@@ -86,11 +85,12 @@ def authenticate(store: Store, args: argparse.Namespace, *, command: str, token_
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def audit_refusal(path: Path | None, actor: str, command: str, reason: str) -> None:
+def audit_refusal(path: Location | None, actor: str, command: str, reason: str) -> None:
     """Append ``command_refused`` to the store at ``path`` if it exists (best effort, never raises)."""
-    if path is None or not path.is_file():
+    from workbench.store import Store, store_exists
+
+    if path is None or not store_exists(path):
         return
-    from workbench.store import Store
 
     try:
         with Store.open(path, create=False) as store:
@@ -111,7 +111,11 @@ def audited_refusals(command: str) -> Callable[[Callable[[argparse.Namespace], i
             except PermissionDenied:
                 raise
             except WorkbenchError as exc:
-                audit_refusal(db_path(args), claimed(args), command, str(exc))
+                try:
+                    where = db_path(args)
+                except WorkbenchError:  # an unusable --db is the error being reported
+                    where = None
+                audit_refusal(where, claimed(args), command, str(exc))
                 raise
 
         return run

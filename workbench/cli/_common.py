@@ -6,6 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.store import Location
 
 DEFAULT_DB = Path("data/workbench.db")
 DEFAULT_KEYS = Path("~/.workbench/keys")
@@ -14,9 +18,10 @@ DEFAULT_KEYS = Path("~/.workbench/keys")
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        type=Path,
         default=None,
-        help="review store (SQLite); env WORKBENCH_DB; default data/workbench.db",
+        metavar="PATH|URL",
+        help="review store: a SQLite file or postgresql://user@host/dbname; env WORKBENCH_DB; "
+             "default data/workbench.db",
     )
 
 
@@ -29,12 +34,15 @@ def add_keys_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    """The store path from --db, then $WORKBENCH_DB, then the default."""
+def db_path(args: argparse.Namespace) -> Location:
+    """The store from --db, then $WORKBENCH_DB, then the default: a SQLite file (Path) or a
+    PostgreSQL URL (str). Another ``scheme://`` is a StoreError (exit 2), never a folder."""
+    from workbench.store import parse_location
+
     if getattr(args, "db", None):
-        return Path(args.db)
+        return parse_location(args.db)
     env = os.environ.get("WORKBENCH_DB")
-    return Path(env) if env else DEFAULT_DB
+    return parse_location(env) if env else DEFAULT_DB
 
 
 def keys_dir(args: argparse.Namespace) -> Path:

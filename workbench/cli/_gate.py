@@ -21,7 +21,7 @@ from workbench.errors import ArtefactError, PolicyError, StoreError
 if TYPE_CHECKING:
     from workbench.artefacts import ReviewData
     from workbench.policy import Decision, Policy
-    from workbench.store import Store
+    from workbench.store import Location, Store
 
 #: The actor of what `gate` records: the workbench itself, not a person.
 GATE_ACTOR = "workbench"
@@ -29,15 +29,17 @@ GATE_ACTOR = "workbench"
 _STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
 
 
-def _store_path(args: argparse.Namespace) -> tuple[Path | None, bool]:
-    """(store path or None, explicitly asked for). Without --db/WORKBENCH_DB the default is used only if it exists."""
+def _store_path(args: argparse.Namespace) -> tuple[Location | None, bool]:
+    """(store path or URL, or None; explicitly asked for). Without --db/WORKBENCH_DB the default is used only if it exists."""
+    from workbench.store import parse_location
+
     if getattr(args, "no_db", False):
         return None, False
     if getattr(args, "db", None):
-        return Path(args.db), True
+        return parse_location(args.db), True
     env = os.environ.get("WORKBENCH_DB")
     if env:
-        return Path(env), True
+        return parse_location(env), True
     return (DEFAULT_DB, False) if DEFAULT_DB.is_file() else (None, False)
 
 

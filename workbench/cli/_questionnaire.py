@@ -67,11 +67,11 @@ def resolve_review(store, ref: str) -> str:
 @audited_refusals("questionnaire import")
 def _import(args: argparse.Namespace) -> int:
     from workbench.questionnaires import import_responses
-    from workbench.store import Store
+    from workbench.store import Store, store_exists
 
     templates = _templates(args)
     path = db_path(args)
-    if not path.exists():
+    if not store_exists(path):
         raise StoreError(f"{path}: no review store here; check --db / WORKBENCH_DB")
     with Store.open(path, create=False) as store:
         review_id = resolve_review(store, args.review)

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from workbench.store import Store
+    from workbench.store import Store, store_exists
 
     path = db_path(args)
-    if not path.is_file():
+    if not store_exists(path):
         raise StoreError(f"review store {path} does not exist: pass --db PATH or set WORKBENCH_DB")
     return Store.open(path, create=False)
 

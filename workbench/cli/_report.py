@@ -37,8 +37,10 @@ def _run_report(args: argparse.Namespace) -> int:
     from workbench.store import Store
 
     keys = require_keys(keys_dir(args))  # fail before any heavy work
+    from workbench.store import store_exists
+
     path = db_path(args)
-    if not path.is_file():
+    if not store_exists(path):
         raise StoreError(f"review store {path} does not exist: run `workbench gate {args.manifest} --db {path}` first")
     with Store.open(path, create=False) as store:
         author = _actor(args, store)  # before loading the models: no work for an unauthenticated caller
@@ -68,7 +70,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     if args.db:
         from workbench.store import Store
 
-        store = Store.open(Path(args.db), create=False)
+        store = Store.open(args.db, create=False)
     try:
         result = verify_packet(Path(args.packet), cert=cert, manifest_key=manifest_key, store=store,
                                review_manifest=args.manifest)
@@ -114,7 +116,7 @@ def register(subparsers: Any) -> None:
     v.add_argument("packet", metavar="PACKET.pdf")
     v.add_argument("--cert", default=None, help="the signer's certificate (default: the one in the keys folder)")
     v.add_argument("--manifest-key", default=None, help="Ed25519 public key (PEM) the manifest must be signed with")
-    v.add_argument("--db", type=Path, default=None, help="also check the audit chain head is in this store's chain")
+    v.add_argument("--db", default=None, metavar="PATH|URL", help="also check the audit chain head is in this store's chain")
     v.add_argument("--manifest", type=Path, default=None, metavar="review.yaml",
                    help="also re-derive the evidence digest from the review's artefacts")
     add_keys_option(v)

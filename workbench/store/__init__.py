@@ -26,6 +26,8 @@ from workbench.store._store import (
     User,
     Waiver,
 )
+from workbench.store._backend import Location, parse_location, redact, store_exists
+from workbench.store._copy import copy_store
 from workbench.store._operations import Delivery, Feedback, ScheduledReview
 from workbench.store._reviews import (
     DOCUMENT_KINDS,
@@ -47,6 +49,7 @@ __all__ = [
     "ExportRecord",
     "IntegrityReport",
     "Feedback",
+    "Location",
     "MonitoringBatch",
     "PolicyRegistration",
     "ROLES",
@@ -59,5 +62,9 @@ __all__ = [
     "Store",
     "User",
     "Waiver",
+    "copy_store",
+    "parse_location",
+    "redact",
     "review_id_for",
+    "store_exists",
 ]

@@ -9,9 +9,10 @@ Each row of ``audit_log`` holds ``seq`` (1, 2, 3, ...), ``ts`` (UTC ISO 8601), `
                         separators=(",", ":"))
 
 over the UTF-8 bytes, with ``payload`` hashed exactly as stored. An auditor can re-derive
-every hash with nothing but ``sqlite3`` and ``hashlib``.
+every hash with nothing but ``sqlite3`` (or ``psql``) and ``hashlib``.
 
-SQLite triggers refuse UPDATE and DELETE; whoever can write the file can drop them, so
+Triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL); whoever can write the file, or
+owns the tables, can drop them, so
 :func:`verify_chain` is what detects tampering. It walks the rows in ``seq`` order and
 reports the first problem:
 
@@ -30,11 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.canonical import canonical_json, to_jsonable
+
+if TYPE_CHECKING:
+    from workbench.store._backend import Backend
 
 GENESIS_HASH = "0" * 64
 _quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
@@ -79,14 +82,14 @@ def entry_hash(
     return hashlib.sha256(f"{prev_hash}\n{payload_json}\n{fields}".encode()).hexdigest()
 
 
-def head(conn: sqlite3.Connection) -> tuple[int, str]:
+def head(backend: Backend) -> tuple[int, str]:
     """``(seq, hash)`` of the last row, ``(0, GENESIS_HASH)`` for an empty log."""
-    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+    rows = backend.rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    return (0, GENESIS_HASH) if not rows else (int(rows[0][0]), str(rows[0][1]))
 
 
 def append(
-    conn: sqlite3.Connection,
+    backend: Backend,
     *,
     ts: str,
     actor: str,
@@ -94,25 +97,23 @@ def append(
     subject: str,
     payload: dict[str, Any],
 ) -> AuditEntry:
-    """Append one row. The caller holds a write transaction (``BEGIN IMMEDIATE``)."""
+    """Append one row. The caller holds the backend's write transaction, which serialises
+    writers, so the head read here is still the head when the row commits."""
     for name, value in (("actor", actor), ("action", action), ("subject", subject)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"audit {name} must be a non-empty string, got {value!r}")
     plain = to_jsonable(payload)
     payload_json = canonical_json(plain)
-    last_seq, prev_hash = head(conn)
+    last_seq, prev_hash = head(backend)
     seq = last_seq + 1
     digest = entry_hash(prev_hash, payload_json, seq, ts, actor, action, subject)
-    conn.execute(
-        "INSERT INTO audit_log (seq, ts, actor, action, subject, payload, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, ts, actor, action, subject, payload_json, prev_hash, digest),
-    )
+    backend.insert("audit_log", {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject,
+                                 "payload": payload_json, "prev_hash": prev_hash, "hash": digest})
     return AuditEntry(seq, ts, actor, action, subject, plain, prev_hash, digest)
 
 
 def query(
-    conn: sqlite3.Connection,
+    backend: Backend,
     *,
     subject: str | None = None,
     actor: str | None = None,
@@ -139,31 +140,26 @@ def query(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
-    rows = conn.execute(sql, params).fetchall()
+    rows = backend.rows(sql, params)
     return [AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
 
 
-def triggers_present(conn: sqlite3.Connection) -> bool:
-    names = {
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
-        )
-    }
-    return {"audit_log_no_update", "audit_log_no_delete"} <= names
+def triggers_present(backend: Backend) -> bool:
+    """Both append-only triggers exist (and, on PostgreSQL, are enabled)."""
+    return {"audit_log_no_update", "audit_log_no_delete"} <= backend.triggers("audit_log")
 
 
 ROWS_SQL = "SELECT seq, ts, actor, action, subject, payload, prev_hash, hash FROM audit_log ORDER BY seq"
 
 
-def verify_chain(conn: sqlite3.Connection, rows: list[tuple] | None = None) -> AuditVerification:
+def verify_chain(backend: Backend, rows: list[tuple] | None = None) -> AuditVerification:
     """Re-compute every hash and link; report the first problem (see module docstring).
 
     ``rows`` are the log's rows as :data:`ROWS_SQL` reads them, when the caller has them already.
     """
     if rows is None:
-        rows = conn.execute(ROWS_SQL).fetchall()
-    guards = triggers_present(conn)
+        rows = backend.rows(ROWS_SQL)
+    guards = triggers_present(backend)
     expected_seq, prev_hash = 1, GENESIS_HASH
     known: dict[str, int] | None = None  # hash -> seq, built only when something is wrong
     for index, (seq, ts, actor, action, subject, payload, stored_prev, stored_hash) in enumerate(rows):

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.canonical import canonical_json, sha256_text
 from workbench.store._audit import ROWS_SQL, verify_chain
+
+if TYPE_CHECKING:
+    from workbench.store._backend import Backend
 
 #: Tables whose rows a decision reads, and the columns that identify a row.
 BOUND_TABLES: dict[str, tuple[str, ...]] = {
@@ -91,7 +93,8 @@ def row_key(table: str, row: dict[str, Any]) -> str:
     return "/".join(str(row[c]) for c in BOUND_TABLES[table])
 
 
-# SQLite hands back str, int, float and None only, for which this encoder writes exactly what
+# SQLite hands back str, int, float and None only (PostgreSQL too: the schema declares the same
+# column types, TEXT / BIGINT / DOUBLE PRECISION), for which this encoder writes exactly what
 # workbench.canonical.canonical_json writes (sorted keys, compact, UTF-8), about 20x faster.
 _ROW_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -108,24 +111,18 @@ def row_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(_ROW_JSON.encode({k: v for k, v in row.items() if v is not None}).encode()).hexdigest()
 
 
-def _select(conn: sqlite3.Connection, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
-
-
-def binding(conn: sqlite3.Connection, table: str, key: tuple[Any, ...]) -> list[str]:
+def binding(backend: Backend, table: str, key: tuple[Any, ...]) -> list[str]:
     """``[table, key, row_hash]`` of the row as it is now (inside the writing transaction)."""
     columns = BOUND_TABLES[table]
     where = " AND ".join(f"{c} = ?" for c in columns)
-    rows = _select(conn, f"SELECT * FROM {table} WHERE {where}", list(key))
+    rows = backend.query(f"SELECT * FROM {table} WHERE {where}", list(key))
     if len(rows) != 1:
         raise RuntimeError(f"binding {table} {key}: expected one row, found {len(rows)}")
     return [table, row_key(table, rows[0]), row_hash(rows[0])]
 
 
-def add_mac(conn: sqlite3.Connection, seq: int, entry_hash: str, key: Any) -> None:
-    conn.execute("INSERT INTO audit_macs (seq, mac) VALUES (?, ?)", (seq, key.mac(entry_hash)))
+def add_mac(backend: Backend, seq: int, entry_hash: str, key: Any) -> None:
+    backend.insert("audit_macs", {"seq": seq, "mac": key.mac(entry_hash)})
 
 
 def checkpoint_message(seq: int, head_hash: str, created_at: str, reason: str) -> bytes:
@@ -133,42 +130,45 @@ def checkpoint_message(seq: int, head_hash: str, created_at: str, reason: str) -
                            "reason": reason}).encode()
 
 
-def write_checkpoint(conn: sqlite3.Connection, key: Any, *, now: str, reason: str) -> dict[str, Any] | None:
+def write_checkpoint(backend: Backend, key: Any, *, now: str, reason: str) -> dict[str, Any] | None:
     """Sign the current head; None for an empty log. The caller holds the write transaction."""
-    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    if row is None:
+    rows = backend.rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    if not rows:
         return None
-    seq, head_hash = int(row[0]), str(row[1])
+    seq, head_hash = int(rows[0][0]), str(rows[0][1])
     signature = key.sign(checkpoint_message(seq, head_hash, now, reason))
-    cursor = conn.execute(
-        "INSERT INTO checkpoints (seq, head_hash, created_at, reason, key_id, signature) "
-        "VALUES (?, ?, ?, ?, ?, ?)", (seq, head_hash, now, reason, key.key_id, signature))
-    return {"checkpoint_id": int(cursor.lastrowid or 0), "seq": seq, "head_hash": head_hash, "created_at": now,
+    checkpoint_id = backend.insert("checkpoints", {"seq": seq, "head_hash": head_hash, "created_at": now,
+                                                   "reason": reason, "key_id": key.key_id, "signature": signature})
+    return {"checkpoint_id": int(checkpoint_id or 0), "seq": seq, "head_hash": head_hash, "created_at": now,
             "reason": reason, "key_id": key.key_id, "public_key": key.public_b64, "signature": signature}
 
 
-def last_checkpoint_at(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT created_at FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1").fetchone()
-    return None if row is None else str(row[0])
+def last_checkpoint_at(backend: Backend) -> str | None:
+    rows = backend.rows("SELECT created_at FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1")
+    return None if not rows else str(rows[0][0])
 
 
-def verify_integrity(conn: sqlite3.Connection, key: Any | None) -> IntegrityReport:
-    """Check the chain, every entry's MAC, every checkpoint and every bound row."""
+def verify_integrity(backend: Backend, key: Any | None) -> IntegrityReport:
+    """Check the chain, every entry's MAC, every checkpoint and every bound row.
+
+    Call it inside one read snapshot (``backend.transaction(immediate=False)``): a writer
+    committing between the log and a table would otherwise look like an unrecorded row.
+    """
     problems: list[IntegrityProblem] = []
     notes: list[str] = []
-    log = conn.execute(ROWS_SQL).fetchall()
-    chain = verify_chain(conn, log)
+    log = backend.rows(ROWS_SQL)
+    chain = verify_chain(backend, log)
     if not chain.ok:
         problems.append(IntegrityProblem("chain", chain.message, seq=chain.first_bad_seq))
     entries = [(r[0], r[7], r[3], r[5]) for r in log]
     del log
-    macs = dict(conn.execute("SELECT seq, mac FROM audit_macs").fetchall())
-    checkpoints = _select(conn, "SELECT * FROM checkpoints ORDER BY checkpoint_id")
-    legacy_until = _legacy_until(conn)
+    macs = dict(backend.rows("SELECT seq, mac FROM audit_macs"))
+    checkpoints = backend.query("SELECT * FROM checkpoints ORDER BY checkpoint_id")
+    legacy_until = _legacy_until(backend)
     keyed = bool(macs) or bool(checkpoints)
     if key is not None:
         problems += _check_macs(entries, macs, key, legacy_until)
-        problems += _check_checkpoints(conn, checkpoints, key, entries)
+        problems += _check_checkpoints(checkpoints, key, entries)
     elif keyed:
         problems.append(IntegrityProblem(
             "no-key", "this store's entries carry MACs and signed checkpoints, which only the server key can "
@@ -179,7 +179,7 @@ def verify_integrity(conn: sqlite3.Connection, key: Any | None) -> IntegrityRepo
     bindings = _bindings(entries)
     rows = 0
     for table in BOUND_TABLES:
-        for row in _select(conn, f"SELECT * FROM {table}"):
+        for row in backend.query(f"SELECT * FROM {table}"):
             rows += 1
             rkey = row_key(table, row)
             bound = bindings.pop((table, rkey), None)
@@ -203,11 +203,11 @@ def verify_integrity(conn: sqlite3.Connection, key: Any | None) -> IntegrityRepo
                            chain.head_hash, tuple(problems), tuple(notes))
 
 
-def _legacy_until(conn: sqlite3.Connection) -> int:
+def _legacy_until(backend: Backend) -> int:
     """The last seq written before schema 3 while no `audit_bound` entry exists yet, else 0."""
-    row = conn.execute("SELECT value FROM integrity_meta WHERE name = 'legacy_until_seq'").fetchone()
-    until = int(row[0]) if row else 0
-    if until and conn.execute("SELECT 1 FROM audit_log WHERE action = 'audit_bound' LIMIT 1").fetchone():
+    rows = backend.rows("SELECT value FROM integrity_meta WHERE name = 'legacy_until_seq'")
+    until = int(rows[0][0]) if rows else 0
+    if until and backend.rows("SELECT 1 FROM audit_log WHERE action = 'audit_bound' LIMIT 1"):
         return 0
     return until
 
@@ -236,7 +236,7 @@ def _check_macs(entries: list[tuple], macs: dict[int, str], key: Any, legacy_unt
     return out
 
 
-def _check_checkpoints(conn: sqlite3.Connection, checkpoints: list[dict[str, Any]], key: Any,
+def _check_checkpoints(checkpoints: list[dict[str, Any]], key: Any,
                        entries: list[tuple]) -> list[IntegrityProblem]:
     out = []
     by_seq = {seq: digest for seq, digest, _, _ in entries}

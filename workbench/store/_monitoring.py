@@ -80,12 +80,11 @@ class MonitoringMixin:
                 (review_id, batch_digest))
             if existing is not None:
                 return _batch(existing)
-            cursor = self._execute(
-                "INSERT INTO monitoring_batches (review_id, batch_digest, rows, window_start, window_end, "
-                "metrics, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (review_id, batch_digest, int(rows), str(window_start), str(window_end),
-                 canonical_json(metrics), self.now(), _name(actor)))
-            batch_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            batch_id = self._insert("monitoring_batches", {"review_id": review_id, "batch_digest": batch_digest,
+                                                           "rows": int(rows), "window_start": str(window_start),
+                                                           "window_end": str(window_end),
+                                                           "metrics": canonical_json(metrics),
+                                                           "created_at": self.now(), "created_by": _name(actor)})
             self.audit(actor, "monitoring_batch_added", review_id,
                        {"batch_id": batch_id, "batch_digest": batch_digest, "rows": int(rows),
                         "window_start": str(window_start), "window_end": str(window_end)})
@@ -114,11 +113,9 @@ class MonitoringMixin:
         self._authorize_actor(actor, "monitoring")
         self._require_review(review_id)
         with self.transaction():
-            cursor = self._execute(
-                "INSERT INTO alerts (review_id, rule, severity, message, details, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (review_id, rule, severity, message, canonical_json(details or {}), self.now(), _name(actor)))
-            alert_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            alert_id = self._insert("alerts", {"review_id": review_id, "rule": rule, "severity": severity,
+                                               "message": message, "details": canonical_json(details or {}),
+                                               "created_at": self.now(), "created_by": _name(actor)})
             self.audit(actor, "alert_raised", review_id,
                        {"alert_id": alert_id, "rule": rule, "severity": severity, "message": message})
             return self._alert(alert_id)

@@ -61,10 +61,9 @@ class ObjectionsMixin:
         rationale = _text(rationale, "rationale", "say what is wrong and what would resolve it")
         self._require_review(review_id)
         with self.transaction():
-            cursor = self._execute(
-                "INSERT INTO objections (review_id, author, rationale, created_at, status) VALUES (?, ?, ?, ?, 'open')",
-                (review_id, user.name, rationale, self.now()))
-            objection_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            objection_id = self._insert("objections", {"review_id": review_id, "author": user.name,
+                                                       "rationale": rationale, "created_at": self.now(),
+                                                       "status": "open"})
             self.audit(user, "objection_raised", review_id, {"objection_id": objection_id, "rationale": rationale},
                        bound=(("objections", (objection_id,)),))
         return self.get_objection(objection_id)

@@ -88,12 +88,13 @@ class OperationsMixin:
             raise StoreError(f"delivery status {status!r}: use one of {', '.join(DELIVERY_STATUSES)}")
         self._authorize_actor(actor, "monitoring")
         with self.transaction():
-            cursor = self._execute(
-                "INSERT INTO alert_deliveries (review_id, alert_id, channel, kind, attempt, status, receipt, "
-                "body_sha256, elapsed_ms, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (review_id, alert_id, channel, kind, int(attempt), status, canonical_json(receipt), body_sha256,
-                 float(elapsed_ms), self.now(), _name(actor)))
-            delivery_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            delivery_id = self._insert("alert_deliveries", {"review_id": review_id, "alert_id": alert_id,
+                                                            "channel": channel, "kind": kind,
+                                                            "attempt": int(attempt), "status": status,
+                                                            "receipt": canonical_json(receipt),
+                                                            "body_sha256": body_sha256,
+                                                            "elapsed_ms": float(elapsed_ms),
+                                                            "created_at": self.now(), "created_by": _name(actor)})
             self.audit(actor, "alert_delivery", review_id,
                        {"delivery_id": delivery_id, "alert_id": alert_id, "channel": channel, "attempt": int(attempt),
                         "status": status, "body_sha256": body_sha256, "receipt": receipt})
@@ -135,18 +136,16 @@ class OperationsMixin:
                 if (0 if row is None else int(row["rows_done"])) != before:
                     raise StoreError(f"monitor checkpoint of {part}: expected {before} rows done, found "
                                      f"{row['rows_done'] if row else 0}; is another monitor running on {source}?")
-                self._execute("INSERT INTO monitor_checkpoints (review_id, source, part, rows_done, updated_at) "
-                              "VALUES (?, ?, ?, ?, ?) ON CONFLICT (review_id, source, part) DO UPDATE SET "
-                              "rows_done = excluded.rows_done, updated_at = excluded.updated_at",
-                              (review_id, source, part, int(after), self.now()))
-            cursor = self._execute(
-                "INSERT INTO monitoring_batches (review_id, batch_digest, rows, window_start, window_end, "
-                "metrics, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (review_id, batch_digest, int(rows), window_start, window_end, canonical_json(metrics), self.now(),
-                 _name(actor)))
-            batch_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+                self._upsert("monitor_checkpoints", {"review_id": review_id, "source": source, "part": part,
+                                                     "rows_done": int(after), "updated_at": self.now()},
+                             pk=("review_id", "source", "part"))
+            batch_id = self._insert("monitoring_batches", {"review_id": review_id, "batch_digest": batch_digest,
+                                                           "rows": int(rows), "window_start": window_start,
+                                                           "window_end": window_end,
+                                                           "metrics": canonical_json(metrics),
+                                                           "created_at": self.now(), "created_by": _name(actor)})
             if scores is not None:
-                self._execute("INSERT INTO monitor_scores (batch_id, payload) VALUES (?, ?)", (batch_id, scores))
+                self._insert("monitor_scores", {"batch_id": batch_id, "payload": scores})
             self.audit(actor, "monitoring_window_added", review_id,
                        {"batch_id": batch_id, "source": source, "rows": int(rows), "window_start": window_start,
                         "window_end": window_end,
@@ -167,10 +166,9 @@ class OperationsMixin:
             done = self.checkpoints(review_id, source).get(part, 0)
             if done != before:
                 raise StoreError(f"checkpoint of {part}: expected {before} rows done, found {done}")
-            self._execute("INSERT INTO monitor_checkpoints (review_id, source, part, rows_done, updated_at) "
-                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (review_id, source, part) DO UPDATE SET "
-                          "rows_done = excluded.rows_done, updated_at = excluded.updated_at",
-                          (review_id, source, part, int(after), self.now()))
+            self._upsert("monitor_checkpoints", {"review_id": review_id, "source": source, "part": part,
+                                                 "rows_done": int(after), "updated_at": self.now()},
+                         pk=("review_id", "source", "part"))
             self.audit(actor, "monitor_checkpoint", review_id, {"source": source, "part": part, "before": before,
                                                                  "after": after})
 
@@ -209,12 +207,10 @@ class OperationsMixin:
             row = self._fetchone("SELECT * FROM feedback WHERE review_id = ? AND digest = ?", (review_id, digest))
             if row is not None:
                 return _feedback(row), False
-            cursor = self._execute(
-                "INSERT INTO feedback (review_id, record_id, kind, text, outcome, links, digest, created_at, "
-                "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (review_id, str(record_id), kind, text, outcome, canonical_json(links), digest, self.now(),
-                 _name(actor)))
-            feedback_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            feedback_id = self._insert("feedback", {"review_id": review_id, "record_id": str(record_id),
+                                                    "kind": kind, "text": text, "outcome": outcome,
+                                                    "links": canonical_json(links), "digest": digest,
+                                                    "created_at": self.now(), "created_by": _name(actor)})
             self.audit(actor, "feedback_added", review_id, {"feedback_id": feedback_id, "record_id": str(record_id),
                                                             "kind": kind, "outcome": outcome, "digest": digest})
             row = self._fetchone("SELECT * FROM feedback WHERE feedback_id = ?", (feedback_id,))
@@ -236,10 +232,10 @@ class OperationsMixin:
                                  (review_id,))
             if row is not None:
                 return _scheduled(row), False
-            cursor = self._execute("INSERT INTO scheduled_reviews (review_id, reasons, status, created_at, created_by)"
-                                   " VALUES (?, ?, 'open', ?, ?)",
-                                   (review_id, canonical_json(reasons), self.now(), _name(actor)))
-            schedule_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            schedule_id = self._insert("scheduled_reviews", {"review_id": review_id,
+                                                             "reasons": canonical_json(reasons),
+                                                             "status": "open", "created_at": self.now(),
+                                                             "created_by": _name(actor)})
             self.audit(actor, "rereview_scheduled", review_id, {"schedule_id": schedule_id, "reasons": reasons})
             row = self._fetchone("SELECT * FROM scheduled_reviews WHERE schedule_id = ?", (schedule_id,))
         return _scheduled(row), True  # type: ignore[arg-type]

@@ -58,15 +58,16 @@ class PoliciesMixin:
             raise StoreError("--model: name the model the policy governs (the manifest's candidate name)")
         self.authorize(user, "register_policy", role="data_governance", subject=f"policy:{model}")
         with self.transaction():
-            row = self._fetchone("SELECT max(version) AS v FROM policy_registrations WHERE model = ? AND tier IS ?",
-                                 (model, tier))
+            row = self._fetchone("SELECT max(version) AS v FROM policy_registrations WHERE model = ? "
+                                 "AND tier IS NOT DISTINCT FROM ?", (model, tier))
             version = int((row or {}).get("v") or 0) + 1
-            cursor = self._execute(
-                "INSERT INTO policy_registrations (model, tier, version, policy_id, policy_version, policy_digest, "
-                "content, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (model, tier, version, policy_id, str(policy_version), policy_digest, canonical_json(content),
-                 self.now(), user.name))
-            registration_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            registration_id = self._insert("policy_registrations", {"model": model, "tier": tier,
+                                                                    "version": version, "policy_id": policy_id,
+                                                                    "policy_version": str(policy_version),
+                                                                    "policy_digest": policy_digest,
+                                                                    "content": canonical_json(content),
+                                                                    "created_at": self.now(),
+                                                                    "created_by": user.name})
             self.audit(user, "policy_registered", f"policy:{model}",
                        {"registration_id": registration_id, "model": model, "tier": tier, "version": version,
                         "policy_id": policy_id, "policy_version": str(policy_version),
@@ -78,7 +79,7 @@ class PoliciesMixin:
     def registered_policy(self: Store, model: str, *, tier: str | None = None) -> PolicyRegistration | None:
         """The newest registration for ``model`` and ``tier`` (falling back to the tier-less one)."""
         for t in ((tier, None) if tier is not None else (None,)):
-            row = self._fetchone("SELECT * FROM policy_registrations WHERE model = ? AND tier IS ? "
+            row = self._fetchone("SELECT * FROM policy_registrations WHERE model = ? AND tier IS NOT DISTINCT FROM ? "
                                  "ORDER BY version DESC LIMIT 1", (model, t))
             if row is not None:
                 return _registration(row)

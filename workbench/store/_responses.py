@@ -132,11 +132,10 @@ class ResponsesMixin:
             self._check_version(current, expected_version, what)
             now = self.now()
             if current is None:
-                self._execute(
-                    "INSERT INTO responses (review_id, questionnaire_id, questionnaire_version, reviewer, "
-                    "revision, version, status, answers, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, 1, 1, 'draft', ?, ?, ?)",
-                    (review_id, questionnaire_id, str(questionnaire_version), name, answers_json, now, now))
+                self._insert("responses", {"review_id": review_id, "questionnaire_id": questionnaire_id,
+                                           "questionnaire_version": str(questionnaire_version),
+                                           "reviewer": name, "revision": 1, "version": 1, "status": "draft",
+                                           "answers": answers_json, "created_at": now, "updated_at": now})
             else:
                 if current.status != "draft":
                     raise StoreError(f"{what}: revision {current.revision} is {current.status} and "
@@ -193,12 +192,12 @@ class ResponsesMixin:
             now = self.now()
             self._execute("UPDATE responses SET status = 'superseded', updated_at = ? WHERE response_id = ?",
                           (now, current.response_id))
-            self._execute(
-                "INSERT INTO responses (review_id, questionnaire_id, questionnaire_version, reviewer, revision, "
-                "version, status, answers, created_at, updated_at, supersedes, revision_reason) "
-                "VALUES (?, ?, ?, ?, ?, 1, 'draft', ?, ?, ?, ?, ?)",
-                (review_id, questionnaire_id, current.questionnaire_version, name, current.revision + 1,
-                 canonical_json(current.answers), now, now, current.response_id, reason.strip()))
+            self._insert("responses", {"review_id": review_id, "questionnaire_id": questionnaire_id,
+                                       "questionnaire_version": current.questionnaire_version, "reviewer": name,
+                                       "revision": current.revision + 1, "version": 1, "status": "draft",
+                                       "answers": canonical_json(current.answers), "created_at": now,
+                                       "updated_at": now, "supersedes": current.response_id,
+                                       "revision_reason": reason.strip()})
             revised = self.get_response(review_id, questionnaire_id, name)
             assert revised is not None
             self.audit(actor, "response_revised", review_id,

@@ -122,11 +122,10 @@ class ReviewsMixin:
             existing = self._fetchone("SELECT evidence_digest FROM reviews WHERE review_id = ?",
                                       (review_id,))
             if existing is None:
-                self._execute(
-                    "INSERT INTO reviews (review_id, name, manifest_path, evidence_digest, "
-                    "created_at, created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (review_id, name, str(manifest_path), evidence_digest, now, _name(actor), now),
-                )
+                self._insert("reviews", {"review_id": review_id, "name": name,
+                                         "manifest_path": str(manifest_path),
+                                         "evidence_digest": evidence_digest, "created_at": now,
+                                         "created_by": _name(actor), "updated_at": now})
             else:
                 self._execute("UPDATE reviews SET evidence_digest = ?, manifest_path = ?, updated_at = ? "
                               "WHERE review_id = ?", (evidence_digest, str(manifest_path), now, review_id))
@@ -156,13 +155,11 @@ class ReviewsMixin:
         self._require_review(review_id)
         content_digest = evidence.get("digest") or digest({k: v for k, v in evidence.items() if k != "digest"})
         with self.transaction():
-            cursor = self._execute(
-                "INSERT INTO evidence_runs (review_id, evidence_digest, content_digest, evidence, "
-                "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
-                (review_id, evidence["evidence_digest"], content_digest, canonical_json(evidence),
-                 self.now(), _name(actor)),
-            )
-            run_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            run_id = self._insert("evidence_runs", {"review_id": review_id,
+                                                    "evidence_digest": evidence["evidence_digest"],
+                                                    "content_digest": content_digest,
+                                                    "evidence": canonical_json(evidence),
+                                                    "created_at": self.now(), "created_by": _name(actor)})
             self.audit(actor, "evidence_saved", review_id,
                        {"run_id": run_id, "evidence_digest": evidence["evidence_digest"],
                         "content_digest": content_digest}, bound=(("evidence_runs", (run_id,)),))
@@ -196,11 +193,10 @@ class ReviewsMixin:
         self._require_review(review_id)
         decision_digest = digest(decision)
         with self.transaction():
-            cursor = self._execute(
-                "INSERT INTO decisions (review_id, decision, digest, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (review_id, canonical_json(decision), decision_digest, self.now(), _name(actor)))
-            decision_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            decision_id = self._insert("decisions", {"review_id": review_id,
+                                                     "decision": canonical_json(decision),
+                                                     "digest": decision_digest, "created_at": self.now(),
+                                                     "created_by": _name(actor)})
             self.audit(actor, "decision_saved", review_id,
                        {"decision_id": decision_id, "digest": decision_digest,
                         "outcome": decision.get("outcome")}, bound=(("decisions", (decision_id,)),))
@@ -228,11 +224,9 @@ class ReviewsMixin:
         self._authorize_actor(actor, "export")
         self._require_review(review_id)
         with self.transaction():
-            cursor = self._execute(
-                "INSERT INTO exports (review_id, kind, sha256, path, bytes, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (review_id, kind, sha256, str(path), int(bytes), self.now(), _name(actor)))
-            export_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            export_id = self._insert("exports", {"review_id": review_id, "kind": kind, "sha256": sha256,
+                                                 "path": str(path), "bytes": int(bytes),
+                                                 "created_at": self.now(), "created_by": _name(actor)})
             self.audit(actor, "exported", review_id,
                        {"export_id": export_id, "kind": kind, "sha256": sha256, "path": str(path),
                         "bytes": int(bytes)})
@@ -265,12 +259,9 @@ class ReviewsMixin:
                     f"version {have} was saved meanwhile by {current.updated_by if current else '?'}; "
                     "reload, re-apply your changes and save again")
             version = (have or 0) + 1
-            self._execute(
-                "INSERT INTO documents (review_id, kind, version, content, updated_at, updated_by) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (review_id, kind) DO UPDATE SET "
-                "version = excluded.version, content = excluded.content, "
-                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                (review_id, kind, version, canonical_json(content), self.now(), _name(actor)))
+            self._upsert("documents", {"review_id": review_id, "kind": kind, "version": version,
+                                       "content": canonical_json(content), "updated_at": self.now(),
+                                       "updated_by": _name(actor)}, pk=("review_id", "kind"))
             self.audit(actor, "document_saved", review_id,
                        {"kind": kind, "version": version, "digest": digest(content)},
                        bound=(("documents", (review_id, kind)),))

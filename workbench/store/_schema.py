@@ -2,21 +2,27 @@
 
 The ``schema_version`` table holds one row per applied migration (``version``,
 ``applied_at``). Opening a store runs every migration whose number is above the highest
-recorded one, each inside ``BEGIN IMMEDIATE`` so two processes opening the same new file
-cannot both apply it. A file whose recorded version is above :data:`SCHEMA_VERSION` was
-written by a newer workbench and is refused.
+recorded one, each inside a write transaction of the backend (``BEGIN IMMEDIATE`` on SQLite,
+the store's advisory lock on PostgreSQL) so two processes opening the same new store cannot
+both apply it. A store whose recorded version is above :data:`SCHEMA_VERSION` was written by a
+newer workbench and is refused.
 
-Add a migration by appending a function to :data:`MIGRATIONS`; never edit an existing one
-(databases in the field already ran it).
+These are the SQLite migrations; the PostgreSQL backend has its own list (``_postgres``) of
+the same length, so a version number means the same schema on both. Add a migration by
+appending a function to :data:`MIGRATIONS` and to the PostgreSQL list; never edit an existing
+one (databases in the field already ran it).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from workbench.errors import StoreError
+
+if TYPE_CHECKING:
+    from workbench.store._backend import Backend
 
 _V1 = """
 CREATE TABLE users (
@@ -250,13 +256,13 @@ CREATE INDEX policy_registrations_model ON policy_registrations(model, tier, ver
 """
 
 
-def _v3(conn: sqlite3.Connection) -> None:
-    _script(_V3)(conn)
+def _v3(backend: Backend) -> None:
+    backend.run_script(_V3)
     # Entries and rows written before binding existed are reported as "legacy" until an
     # admin with the server key binds them (`workbench audit bind`).
-    last = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+    last = backend.rows("SELECT max(seq) FROM audit_log")[0][0]
     if last:
-        conn.execute("INSERT INTO integrity_meta (name, value) VALUES ('legacy_until_seq', ?)", (str(last),))
+        backend.insert("integrity_meta", {"name": "legacy_until_seq", "value": str(last)})
 
 
 _V3_OPERATIONS = """
@@ -311,84 +317,76 @@ CREATE TABLE scheduled_reviews (
 """
 
 
-def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
-    def run(conn: sqlite3.Connection) -> None:
-        for statement in _statements(sql):
-            conn.execute(statement)
+# Sign-out revocations of the app's browser-reload session tokens (issue 18 item 4), shared by
+# every app instance on the store. The app created this same table ad hoc before schema 6, so a
+# store that has it already keeps its rows.
+_V6 = """
+CREATE TABLE IF NOT EXISTS ui_session_revocations (
+    token_id TEXT PRIMARY KEY,         -- the random id inside the token (never the token)
+    expires_at INTEGER NOT NULL        -- unix seconds; rows past it are purged
+);
+"""
+
+
+def _script(sql: str) -> Callable[[Backend], None]:
+    def run(backend: Backend) -> None:
+        backend.run_script(sql)
 
     return run
 
 
-def _statements(sql: str) -> list[str]:
-    # executescript() would COMMIT the surrounding BEGIN IMMEDIATE, so split statements
-    # ourselves; complete_statement understands trigger bodies and comments.
-    out, buffer = [], ""
-    for line in sql.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            out.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
-    return out
-
-
 #: Ordered migrations; migration ``i`` (1-based) brings the schema to version ``i``.
-# 3: record binding (issue 15 items 1-3); 4: who may act (items 4-7); 5: operations (issue 17)
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2), _v3, _script(_V4),
-                                                                 _script(_V3_OPERATIONS))
+# 3: record binding (issue 15 items 1-3); 4: who may act (items 4-7); 5: operations (issue 17);
+# 6: app session revocations (issue 18)
+MIGRATIONS: tuple[Callable[[Backend], None] | None, ...] = (
+    _script(_V1), _script(_V2), _v3, _script(_V4), _script(_V3_OPERATIONS), _script(_V6))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def current_version(conn: sqlite3.Connection) -> int:
+def current_version(backend: Backend) -> int:
     """Highest applied migration number, 0 for an empty database."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone()
-    if not exists:
+    if not backend.table_exists("schema_version"):
         return 0
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+    return int(backend.rows("SELECT max(version) FROM schema_version")[0][0] or 0)
 
 
-def migrate(conn: sqlite3.Connection, *, path: str, target: int = SCHEMA_VERSION) -> int:
-    """Apply pending migrations up to ``target``; return the resulting version.
+def migrate(backend: Backend, *, target: int = SCHEMA_VERSION) -> int:
+    """Apply the backend's pending migrations up to ``target``; return the resulting version.
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``). Each migration runs in
-    its own ``BEGIN IMMEDIATE`` transaction together with its ``schema_version`` row.
+    Each migration runs in its own write transaction together with its ``schema_version`` row.
+    A ``None`` in the backend's list is a step folded into the next migration (a new
+    PostgreSQL store starts at schema 5 in one step).
 
     Raises
     ------
     StoreError
-        When the file's schema is newer than this code knows.
+        When the store's schema is newer than this code knows, or ``target`` is a version the
+        backend never stops at.
     """
+    migrations = backend.migrations
     while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
-            version = current_version(conn)
-            if version > SCHEMA_VERSION:
+        with backend.transaction(immediate=True):
+            if not backend.table_exists("schema_version"):
+                backend.run_script("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                                   "applied_at TEXT NOT NULL);")
+            version = current_version(backend)
+            if version > len(migrations):
                 raise StoreError(
-                    f"{path}: the store has schema version {version} but this workbench "
-                    f"understands up to version {SCHEMA_VERSION}; upgrade the workbench "
+                    f"{backend.location}: the store has schema version {version} but this workbench "
+                    f"understands up to version {len(migrations)}; upgrade the workbench "
                     "or open a different --db"
                 )
             if version >= target:
-                conn.execute("COMMIT")
                 return version
-            MIGRATIONS[version](conn)
-            conn.execute(
-                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                (version + 1, datetime.now(UTC).isoformat(timespec="seconds")),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            step = version
+            while migrations[step] is None:
+                step += 1
+            if step + 1 > target:
+                raise StoreError(f"{backend.location}: a {backend.dialect} store starts at schema version "
+                                 f"{step + 1}, not {target}")
+            migrations[step](backend)  # type: ignore[misc]
+            backend.insert("schema_version", {"version": step + 1,
+                                              "applied_at": datetime.now(UTC).isoformat(timespec="seconds")})
 
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]

@@ -110,11 +110,10 @@ class SignoffsMixin:
         self._require_review(review_id)
         with self.transaction():
             now = self.now()
-            cursor = self._execute(
-                "INSERT INTO signoffs (review_id, user, role, verdict, comment, evidence_digest, "
-                "policy_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (review_id, user.name, role, verdict, comment, evidence_digest, policy_digest, now))
-            signoff_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            signoff_id = self._insert("signoffs", {"review_id": review_id, "user": user.name, "role": role,
+                                                   "verdict": verdict, "comment": comment,
+                                                   "evidence_digest": evidence_digest,
+                                                   "policy_digest": policy_digest, "created_at": now})
             self.audit(user, "sign_off", review_id,
                        {"signoff_id": signoff_id, "role": role, "verdict": verdict, "comment": comment,
                         "evidence_digest": evidence_digest, "policy_digest": policy_digest},
@@ -153,12 +152,11 @@ class SignoffsMixin:
         self._require_review(review_id)
         with self.transaction():
             now = self.now()
-            cursor = self._execute(
-                "INSERT INTO waivers (review_id, user, role, criterion_id, rationale, expires, "
-                "evidence_digest, policy_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (review_id, user.name, role, criterion_id, rationale, expires.isoformat(),
-                 evidence_digest, policy_digest, now))
-            waiver_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+            waiver_id = self._insert("waivers", {"review_id": review_id, "user": user.name, "role": role,
+                                                 "criterion_id": criterion_id, "rationale": rationale,
+                                                 "expires": expires.isoformat(),
+                                                 "evidence_digest": evidence_digest,
+                                                 "policy_digest": policy_digest, "created_at": now})
             self.audit(user, "waiver_added", review_id,
                        {"waiver_id": waiver_id, "role": role, "criterion_id": criterion_id,
                         "rationale": rationale, "expires": expires.isoformat(),

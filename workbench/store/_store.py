@@ -1,11 +1,14 @@
-"""The review store: one SQLite file (via sqlite-utils) holding every piece of review state.
+"""The review store: every piece of review state, in one SQLite file or one PostgreSQL database.
 
-Open it with :meth:`Store.open`; it is WAL-journalled, waits up to 5 s for a lock
-(``busy_timeout``), enforces foreign keys and runs the ordered migrations of
-``workbench.store`` (a newer on-disk schema is refused). One ``Store`` may be shared
-by threads (a lock serialises its use); separate processes coordinate through SQLite.
+Open it with :meth:`Store.open`. The store talks to its database through a small backend
+(``_backend.Backend``): the embedded default is a SQLite file through sqlite-utils
+(WAL-journalled, a 5 s busy timeout, foreign keys); ``postgresql://user@host/dbname`` selects
+the PostgreSQL backend (``_postgres``) for teams running several app instances. Each backend
+runs its own ordered migrations (a newer schema is refused). One ``Store`` may be shared by
+threads (a lock serialises its use); separate processes and hosts coordinate through the database.
 
-Every write method runs in ``BEGIN IMMEDIATE`` and appends exactly one hash-chained audit
+Every write method runs in one write transaction holding the store's write lock (SQLite's
+``BEGIN IMMEDIATE``, a PostgreSQL advisory lock) and appends exactly one hash-chained audit
 entry in the same transaction, so a state change and its audit row commit together or not
 at all. ``actor`` arguments take a user name (``str``) or a :class:`~workbench.auth.User`;
 a ``User`` is authorised (and refusals audited), a plain string is a trusted local actor
@@ -15,9 +18,10 @@ decide on behalf of a role (sign-offs, waivers) always need a ``User``.
 Methods
 -------
 Lifecycle
-    ``Store.open(path, *, create=True, clock=None) -> Store``; ``close()``; context manager;
-    ``path``; ``db`` (the ``sqlite_utils.Database``); ``schema_version``;
-    ``transaction()`` (re-entrant ``BEGIN IMMEDIATE`` ... ``COMMIT``/``ROLLBACK``);
+    ``Store.open(path_or_url, *, create=True, clock=None) -> Store``; ``close()``; context manager;
+    ``path`` (the file, or the URL without its password); ``dialect`` (``sqlite``/``postgresql``);
+    ``db`` (the ``sqlite_utils.Database`` of a SQLite store); ``schema_version``;
+    ``transaction()`` (re-entrant write transaction ... ``COMMIT``/``ROLLBACK``);
     ``now()`` (the store clock as UTC ISO-8601).
 Audit
     ``audit(actor, action, subject, payload) -> AuditEntry``;
@@ -93,6 +97,9 @@ Operations (``workbench/store/_operations.py``)
     ``add_feedback(review_id, *, record_id, kind, text, outcome, links, actor) -> (Feedback, bool)``;
     ``list_feedback(review_id)``; ``open_scheduled_review(review_id, *, reasons, actor)``;
     ``list_scheduled_reviews(review_id)``.
+App sessions (``workbench/store/_sessions.py``)
+    ``revoke_session(token_id, *, expires_at, actor)`` (sign-out, audited);
+    ``session_revoked(token_id) -> bool``.
 
 Examples
 --------
@@ -105,23 +112,23 @@ Examples
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.store import _audit as _store_audit
 from workbench.store import _integrity
+from workbench.store._backend import BUSY_TIMEOUT_MS, Backend, Location, SQLiteBackend, parse_location
 from workbench.store._integrity import IntegrityReport
 from workbench.store._audit import AuditEntry, AuditVerification
 from workbench.store._policies import PoliciesMixin, PolicyRegistration
 from workbench.store._monitoring import Alert, MonitoringBatch, MonitoringMixin
 from workbench.store._objections import Objection, ObjectionsMixin
 from workbench.store._operations import OperationsMixin
+from workbench.store._postgres import PostgresBackend
 from workbench.store._tokens import ApiToken, TokensMixin
 from workbench.store._responses import Response, ResponsesMixin
 from workbench.store._reviews import (
@@ -132,38 +139,38 @@ from workbench.store._reviews import (
     Review,
     ReviewsMixin,
 )
-from workbench.store._schema import SCHEMA_VERSION, current_version, migrate
+from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
+from workbench.store._sessions import SessionsMixin
 from workbench.store._signoffs import SignOff, SignoffsMixin, Waiver
 from workbench.store._users import UsersMixin
 from workbench.auth import ROLES, User
 from workbench.serverkey import ServerKey, load_server_key
 from workbench.errors import IntegrityError, StoreError, WorkbenchError
 
-BUSY_TIMEOUT_MS = 5000
+if TYPE_CHECKING:
+    import sqlite3
 
+    import sqlite_utils
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringMixin, PoliciesMixin,
-            TokensMixin, ObjectionsMixin, OperationsMixin):
+            TokensMixin, ObjectionsMixin, OperationsMixin, SessionsMixin):
     """An open review store. Create with :meth:`Store.open`, not the constructor."""
 
-    def __init__(self, conn: sqlite3.Connection, *, path: Path, clock: Callable[[], datetime],
+    def __init__(self, backend: Backend, *, location: Location, clock: Callable[[], datetime],
                  key: ServerKey | None = None):
-        import sqlite_utils
-
         self._key = key
-        self._intact_at: int | None = None
+        self._intact_at: str | None = None
         self._intact_report: IntegrityReport | None = None
-        self._conn = conn
-        self._path = path
+        self._backend = backend
+        self._path = location if isinstance(location, Path) else backend.location
         self._clock = clock
         self._lock = threading.RLock()
         self._depth = 0
         self._pending_denials: list[tuple[str, str, str, dict[str, Any]]] = []
-        self.db = sqlite_utils.Database(conn)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -181,9 +188,12 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         Parameters
         ----------
         path : str or Path
-            The SQLite file; its parent folder is created when ``create`` is true.
+            The SQLite file (its parent folder is created when ``create`` is true), or a
+            ``postgresql://user@host/dbname`` URL (the database must exist; its tables are
+            created on first use). Any other ``scheme://`` is refused.
         create : bool
-            When False a missing file is an error instead of a new empty store.
+            When False a missing file (or a PostgreSQL database without the workbench's tables) is
+            an error instead of a new empty store.
         clock : callable, optional
             Returns the current time as an aware ``datetime`` (tests inject a fixed clock).
         schema_version : int
@@ -196,66 +206,68 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         Raises
         ------
         StoreError
-            The file is missing (``create=False``), not a SQLite database, or has a newer
-            schema than this workbench understands.
+            The file is missing (``create=False``), not a SQLite database, the server refuses
+            the connection, or the schema is newer than this workbench understands.
         """
-        path = Path(path)
+        location = parse_location(path)
         if key == "auto":
             key = load_server_key()
-        if not path.exists():
-            if not create:
-                raise StoreError(f"{path}: no review store here; check --db / WORKBENCH_DB")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Owner-only from the first byte: the store holds password hashes and the audit trail.
-            # SQLite gives its -wal and -shm files the database file's mode.
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:
-                pass  # another process created it a moment ago
-            except OSError as exc:
-                raise StoreError(f"{path}: cannot create the review store ({exc.strerror or exc})") from None
+        backend: Backend
+        if isinstance(location, Path):
+            backend = SQLiteBackend.connect(location, create=create, migrations=MIGRATIONS,
+                                            busy_timeout_ms=BUSY_TIMEOUT_MS)
+        else:
+            backend = PostgresBackend.connect(location, busy_timeout_ms=BUSY_TIMEOUT_MS)
         try:
-            conn = sqlite3.connect(
-                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open the review store: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"{path}: cannot switch the store to WAL journaling (got {mode})")
-            # In WAL mode NORMAL never corrupts the file and loses nothing on an application
-            # crash; only an OS crash can drop the last commits. Needed for >2k writes/s.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn, path=str(path), target=schema_version)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StoreError(f"{path}: not a usable review store ({exc}); check --db") from exc
+            if not create and not isinstance(backend, SQLiteBackend) and current_version(backend) == 0:
+                raise StoreError(f"{backend.location}: no review store in this database (no workbench tables); "
+                                 "check --db / WORKBENCH_DB")
+            migrate(backend, target=schema_version)
+        except backend.errors as exc:
+            backend.close()
+            detail = " ".join(str(exc).split())[:300]
+            raise StoreError(f"{backend.location}: not a usable review store ({detail}); check --db") from exc
         except BaseException:
-            conn.close()
+            backend.close()
             raise
         if schema_version < 3:  # a store held at an older schema (tests) has nowhere to keep MACs
             key = None
-        return cls(conn, path=path, clock=clock or _utc_now, key=key)  # type: ignore[arg-type]
+        return cls(backend, location=location, clock=clock or _utc_now, key=key)  # type: ignore[arg-type]
 
     @property
-    def path(self) -> Path:
-        """The SQLite file of this store."""
+    def path(self) -> Location:
+        """The SQLite file of this store, or its PostgreSQL URL without the password."""
         return self._path
 
     @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._backend.dialect
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The ``sqlite_utils.Database`` of a SQLite store (StoreError on PostgreSQL)."""
+        if not isinstance(self._backend, SQLiteBackend):
+            raise StoreError(f"{self._path}: a PostgreSQL store has no sqlite-utils view")
+        return self._backend.db
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        # The raw sqlite3 connection (tests tamper with it as an attacker would).
+        if not isinstance(self._backend, SQLiteBackend):
+            raise StoreError(f"{self._path}: not a SQLite store")
+        return self._backend.conn
+
+    @property
     def schema_version(self) -> int:
-        """The schema version of the open file."""
+        """The schema version of the open store."""
         with self._lock:
-            return current_version(self._conn)
+            return current_version(self._backend)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with self._lock:
-            self._conn.close()
+            self._backend.close()
 
     def __enter__(self) -> Store:
         return self
@@ -269,9 +281,10 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
     # ------------------------------------------------------------- transactions
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested calls join.
+        """A write transaction holding the store's write lock (``BEGIN IMMEDIATE`` on SQLite, an
+        advisory lock on PostgreSQL) ... ``COMMIT`` (``ROLLBACK`` on error); nested calls join.
 
-        SQLite errors inside become :class:`StoreError`; workbench errors pass through.
+        Database errors inside become :class:`StoreError`; workbench errors pass through.
         """
         with self._lock:
             if self._depth:
@@ -282,25 +295,14 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
                     self._depth -= 1
                 return
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreError(
-                        f"{self._path}: the store is busy: another writer held it for more than "
-                        f"{BUSY_TIMEOUT_MS / 1000:g} s; nothing was saved, try again") from exc
-                raise StoreError(f"{self._path}: cannot start a write transaction: {exc}") from exc
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self._path}: cannot start a write transaction: {exc}") from exc
-            self._depth = 1
-            try:
-                yield self
-                self._conn.execute("COMMIT")
-            except BaseException as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error) and not isinstance(exc, WorkbenchError):
-                    raise StoreError(f"{self._path}: write failed and was rolled back: {exc}") from exc
-                raise
+                with self._backend.transaction(immediate=True):
+                    self._depth = 1
+                    yield self
+            except self._backend.errors as exc:
+                if isinstance(exc, WorkbenchError):
+                    raise
+                detail = " ".join(str(exc).split())[:500]
+                raise StoreError(f"{self._path}: write failed and was rolled back: {detail}") from exc
             finally:
                 self._depth = 0
                 self._flush_denials()
@@ -314,18 +316,35 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
 
     def _fetchall(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         with self._lock:
-            cursor = self._conn.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return self._backend.query(sql, params)
 
     def _fetchone(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
         rows = self._fetchall(sql, params)
         return rows[0] if rows else None
 
-    def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+    def _need_transaction(self) -> None:
         if not self._depth:
             raise RuntimeError("store writes must run inside store.transaction()")
-        return self._conn.execute(sql, params)
+
+    def _execute(self, sql: str, params: tuple | list = ()) -> int:
+        """An UPDATE or DELETE inside the current transaction; the number of rows changed."""
+        self._need_transaction()
+        return self._backend.execute(sql, params)
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row inside the current transaction; its integer key (0 for other keys)."""
+        self._need_transaction()
+        return int(self._backend.insert(table, row) or 0)
+
+    def _upsert(self, table: str, row: dict[str, Any], *, pk: tuple[str, ...]) -> None:
+        self._need_transaction()
+        self._backend.upsert(table, row, pk=pk)
+
+    def _reset_keys(self, tables: tuple[str, ...]) -> None:
+        # After rows were inserted with their keys (a copy), PostgreSQL's identity sequences must
+        # continue after the largest key; SQLite's INTEGER PRIMARY KEY does so by itself.
+        if isinstance(self._backend, PostgresBackend):
+            self._backend.continue_identities(tables)
 
     def now(self) -> str:
         """The store clock as a UTC ISO-8601 string with microseconds."""
@@ -347,18 +366,18 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             raise StoreError(f"audit payload: expected a dict, got {type(payload).__name__}")
         with self.transaction():
             if bound:
-                payload = {**payload, "bound": [_integrity.binding(self._conn, t, k) for t, k in bound]}
+                payload = {**payload, "bound": [_integrity.binding(self._backend, t, k) for t, k in bound]}
             now = self.now()
             entry = _store_audit.append(
-                self._conn, ts=now, actor=_actor_name(actor), action=action,
+                self._backend, ts=now, actor=_actor_name(actor), action=action,
                 subject=subject, payload=payload,
             )
             if self._key is not None:
-                _integrity.add_mac(self._conn, entry.seq, entry.hash, self._key)
-                last = _integrity.last_checkpoint_at(self._conn)
+                _integrity.add_mac(self._backend, entry.seq, entry.hash, self._key)
+                last = _integrity.last_checkpoint_at(self._backend)
                 if last is None or (datetime.fromisoformat(now) - datetime.fromisoformat(last)
                                     ).total_seconds() >= _integrity.CHECKPOINT_EVERY_S:
-                    _integrity.write_checkpoint(self._conn, self._key, now=now, reason="daily")
+                    _integrity.write_checkpoint(self._backend, self._key, now=now, reason="daily")
             return entry
 
     @property
@@ -371,7 +390,7 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         if self._key is None:
             return None
         with self.transaction():
-            return _integrity.write_checkpoint(self._conn, self._key, now=self.now(), reason=reason)
+            return _integrity.write_checkpoint(self._backend, self._key, now=self.now(), reason=reason)
 
     def checkpoint_at(self, seq: int) -> dict[str, Any] | None:
         """The newest signed checkpoint of the head at ``seq`` (what a packet carries), or None."""
@@ -382,19 +401,26 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         return {**row, "public_key": key.public_b64 if key is not None and key.key_id == row["key_id"] else None}
 
     def verify_integrity(self) -> IntegrityReport:
-        """Chain, entry MACs, signed checkpoints and every bound row (names table and row)."""
+        """Chain, entry MACs, signed checkpoints and every bound row (names table and row).
+
+        Reads one snapshot, so writers committing meanwhile (other hosts) never look like tampering.
+        """
         with self._lock:
-            return _integrity.verify_integrity(self._conn, self._key)
+            if self._depth:
+                return _integrity.verify_integrity(self._backend, self._key)
+            with self._backend.transaction(immediate=False):
+                return _integrity.verify_integrity(self._backend, self._key)
 
     def require_intact(self) -> IntegrityReport:
         """:meth:`verify_integrity`, raising :class:`IntegrityError` on any problem.
 
         What the gate, the report and the app call before reading rows a decision counts. The
-        result is cached until another connection commits a change to the file (``PRAGMA
-        data_version``); this store's own writes bind their rows, so they keep it intact.
+        result is cached until another connection commits a change (``PRAGMA data_version`` on
+        SQLite, the server's transaction snapshot on PostgreSQL); this store's own writes bind
+        their rows, so they keep it intact.
         """
         with self._lock:
-            stamp = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            stamp = self._backend.change_stamp()
             if self._intact_at == stamp and self._intact_report is not None:
                 return self._intact_report
             report = self.verify_integrity()
@@ -413,11 +439,11 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
         if self._key is None:
             raise StoreError("audit bind needs the server key: point --keys / WORKBENCH_KEYS at it")
         with self.transaction():
-            macs = {s for (s,) in self._conn.execute("SELECT seq FROM audit_macs")}
-            entries = self._conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq").fetchall()
+            macs = {s for (s,) in self._backend.rows("SELECT seq FROM audit_macs")}
+            entries = self._backend.rows("SELECT seq, hash FROM audit_log ORDER BY seq")
             unmaced = [(s, h) for s, h in entries if s not in macs]
             for seq, digest in unmaced:
-                _integrity.add_mac(self._conn, seq, digest, self._key)
+                _integrity.add_mac(self._backend, seq, digest, self._key)
             bound = []
             for table, columns in _integrity.BOUND_TABLES.items():
                 for row in self._fetchall(f"SELECT {', '.join(columns)} FROM {table}"):
@@ -426,7 +452,7 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
                                {"entries_maced": len(unmaced), "rows_bound": len(bound),
                                 "note": "rows and entries written before schema 3, bound as found"},
                                bound=tuple(bound))
-            _integrity.write_checkpoint(self._conn, self._key, now=self.now(), reason="bind")
+            _integrity.write_checkpoint(self._backend, self._key, now=self.now(), reason="bind")
         return entry
 
     def audit_entries(
@@ -444,19 +470,19 @@ class Store(UsersMixin, ReviewsMixin, ResponsesMixin, SignoffsMixin, MonitoringM
             since = since.astimezone(UTC).isoformat(timespec="microseconds")
         with self._lock:
             return _store_audit.query(
-                self._conn, subject=subject, actor=actor, action=action, since=since,
+                self._backend, subject=subject, actor=actor, action=action, since=since,
                 limit=limit, newest_first=newest_first,
             )
 
     def verify_audit(self) -> AuditVerification:
         """Re-compute the whole chain; see :mod:`workbench.store` for the problems."""
         with self._lock:
-            return _store_audit.verify_chain(self._conn)
+            return _store_audit.verify_chain(self._backend)
 
     def audit_head(self) -> str | None:
         """Hash of the newest audit entry (what a signed packet pins), None when empty."""
         with self._lock:
-            seq, digest = _store_audit.head(self._conn)
+            seq, digest = _store_audit.head(self._backend)
         return digest if seq else None
 
     def audit_count(self) -> int:

@@ -95,11 +95,10 @@ class TokensMixin:
         token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         with self.transaction():
             now = self.now()
-            self._execute(
-                "INSERT INTO api_tokens (token_id, user, scopes, token_hash, expires, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (token_id, target.name, json.dumps(list(scope_tuple)), _hash(secret), expires.isoformat(), now,
-                 actor.name))
+            self._insert("api_tokens", {"token_id": token_id, "user": target.name,
+                                        "scopes": json.dumps(list(scope_tuple)), "token_hash": _hash(secret),
+                                        "expires": expires.isoformat(), "created_at": now,
+                                        "created_by": actor.name})
             self.audit(actor, "token_created", f"user:{target.name}",
                        {"token_id": token_id, "scopes": list(scope_tuple), "expires": expires.isoformat()})
         return f"wbt_{token_id}_{secret}", self.get_token(token_id)
@@ -116,7 +115,7 @@ class TokensMixin:
         if user is None:
             rows = self._fetchall("SELECT * FROM api_tokens ORDER BY created_at")
         else:
-            rows = self._fetchall("SELECT * FROM api_tokens WHERE user = ? ORDER BY created_at", (user,))
+            rows = self._fetchall("SELECT * FROM api_tokens WHERE \"user\" = ? ORDER BY created_at", (user,))
         return [_token(r) for r in rows]
 
     def revoke_token(self: Store, token_id: str, *, actor: User) -> ApiToken:

@@ -106,11 +106,9 @@ class UsersMixin:
         with self.transaction():
             if self._fetchone("SELECT 1 AS x FROM users WHERE name = ?", (name,)):
                 raise StoreError(f"user {name!r} already exists; pick another name or disable it first")
-            self._execute(
-                "INSERT INTO users (name, display_name, roles, password_hash, active, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
-                (name, display_name or name, json.dumps(list(role_tuple)), hashed, now, now),
-            )
+            self._insert("users", {"name": name, "display_name": display_name or name,
+                                   "roles": json.dumps(list(role_tuple)), "password_hash": hashed, "active": 1,
+                                   "created_at": now, "updated_at": now})
             self.audit(actor, "user_added", f"user:{name}",
                        {"roles": list(role_tuple), "has_password": hashed is not None},
                        bound=(("users", (name,)),))
@@ -201,11 +199,8 @@ class UsersMixin:
         failures = (state["failures"] if state else 0) + 1
         locked_until = (now + timedelta(seconds=LOCKOUT_SECONDS)).isoformat() if failures >= LOCKOUT_FAILURES else None
         with self.transaction():
-            self._execute(
-                "INSERT INTO login_throttle (name, failures, last_failure, locked_until) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET failures = excluded.failures, "
-                "last_failure = excluded.last_failure, locked_until = excluded.locked_until",
-                (key, failures, now.isoformat(), locked_until))
+            self._upsert("login_throttle", {"name": key, "failures": failures, "last_failure": now.isoformat(),
+                                            "locked_until": locked_until}, pk=("name",))
             self.audit(key or "?", "login_failed", f"user:{key}", {"reason": reason, "failures": failures})
             if locked_until:
                 self.audit(key or "?", "login_locked", f"user:{key}",
@@ -242,7 +237,7 @@ class UsersMixin:
                 raise StoreError(
                     f"{self.path}: not a demo store: it already holds users, so it will never "
                     "get the public demo users; use a new --db for the demo (`make run` uses data/workbench.db)")
-            self._execute("INSERT INTO store_meta (key, value, set_at) VALUES ('demo', 'true', ?)", (self.now(),))
+            self._insert("store_meta", {"key": "demo", "value": "true", "set_at": self.now()})
             self.audit(actor, "store_marked_demo", "store", {})
 
     def authorize(self: Store, user: User, action: str, *, role: str | None = None,
