@@ -87,10 +87,14 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
             raise ArtefactError(f"--evidence {path}: cannot read the evidence JSON ({exc})") from None
         if not isinstance(ev, dict) or ev.get("evidence_digest") != review.evidence_digest:
             got = ev.get("evidence_digest") if isinstance(ev, dict) else None
-            raise ArtefactError(
-                f"--evidence {path.name}: computed from other inputs (evidence digest {str(got)[:12]}… ≠ "
-                f"{review.evidence_digest[:12]}… of the manifest's artefacts); re-run `workbench review`"
-            )
+            from workbench.engine import artefact_changes
+
+            changes = artefact_changes(ev.get("artefacts") or [] if isinstance(ev, dict) else [],
+                                       [a.to_dict() for a in review.artefacts])
+            what = (changes[0] + (f" (and {len(changes) - 1} more change(s))" if len(changes) > 1 else "")
+                    if changes else f"evidence digest {str(got)[:12]}… ≠ {review.evidence_digest[:12]}… of the "
+                    "manifest's artefacts")
+            raise ArtefactError(f"--evidence {path.name}: computed from other inputs: {what}; re-run `workbench review`")
         from workbench.evidence import content_digest
 
         if ev.get("digest") != content_digest(ev):
@@ -98,12 +102,22 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
                 f"--evidence {path.name}: its content does not match its digest (edited after "
                 "`workbench review` wrote it?); re-run `workbench review`"
             )
+        if store is not None and review_id is not None and _evidence_limit(args, ev) is None:
+            # Signed by the server key: kept, so `report` and `promote` find the evidence decided on.
+            stored = store.evidence_by_digest(review_id, review.evidence_digest)
+            if stored is None or stored.evidence != ev:
+                store.save_evidence(review_id, ev, actor=GATE_ACTOR)
         return ev
     if store is not None and review_id is not None:
         run = store.evidence_by_digest(review_id, review.evidence_digest)
         if run is not None and run.evidence is not None:
             progress(f"reusing stored evidence run {run.run_id} (evidence digest {review.evidence_digest[:12]}…)")
             return run.evidence
+    from workbench.engine import ScaleReviewData
+
+    if isinstance(review, ScaleReviewData):
+        raise ArtefactError(f"{review.manifest.display_file}: data.evaluation is read by the scale engine: compute "
+                            "its evidence with `workbench review MANIFEST --out E.json` and pass --evidence E.json")
     from workbench.evidence import build_evidence
 
     progress("computing evidence (this takes a while; pass --evidence E.json to reuse a `workbench review` run)")
@@ -137,9 +151,11 @@ def render_table(decision: Any) -> str:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from workbench.artefacts import load_review
+    from workbench.engine import open_review
 
-    review = load_review(Path(args.manifest), progress=progress)
+    # In memory, or for a glob, DuckDB database or large Parquet file the scale review's lineage
+    # and a seeded sample of its rows (docs/SCALE.md "Decisions on a scale review").
+    review = open_review(Path(args.manifest), progress=progress)
     return review, _policy_for(review, getattr(args, "policy", None))
 
 
