@@ -214,7 +214,8 @@ def artefact_changes(reviewed: Sequence[Mapping[str, Any]], current: Sequence[Ma
 
     before, after = kept(reviewed), kept(current)
     out = []
-    for key in sorted(set(before) | set(after)):
+    data_first = {"evaluation": 0, "reference": 1, "replay": 2}
+    for key in sorted(set(before) | set(after), key=lambda k: (data_first.get(k[0], 3), k)):
         b, a = before.get(key), after.get(key)
         what = f"{key[0]} {key[1]}".strip() if key[1] else f"{key[0]} {(a or b or {}).get('path', '')}".strip()
         if b is None:

@@ -217,7 +217,7 @@ def finish_review_evidence(
             if role in out["models"]:
                 out["models"][role].update(parts)
         out["sections"].update(sampled["sections"])
-        for key in ("explanations", "operational_deltas"):
+        for key in ("explanations", "operational_deltas", "fairness_proxies"):
             if key in sampled:
                 out[key] = sampled[key]
         out["sample"] = sampled["sample"]

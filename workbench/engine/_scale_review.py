@@ -201,7 +201,8 @@ def sample_sections(review: ScaleReviewData, *, progress: Callable[[str], None] 
     """The evidence parts of :data:`SAMPLE_SECTIONS`, computed in memory on the review's sample.
 
     Returns ``{"models": {role: {section: ...}}, "sections": {...}, "explanations"?,
-    "operational_deltas"?, "sample": {...}}``; every section's status says it ran on the sample.
+    "operational_deltas"?, "fairness_proxies"?, "sample": {...}}``; every section's status says
+    it ran on the sample (``sample_rows``); the proxy associations of the sensitive features too.
     """
     from workbench.evidence import build_evidence
 
@@ -217,6 +218,12 @@ def sample_sections(review: ScaleReviewData, *, progress: Callable[[str], None] 
     for key in ("explanations", "operational_deltas"):
         if key in ev:
             out[key] = ev[key]
+    sens = [f for f in review.sensitive_features if f in review.evaluation.columns]
+    if sens:  # proxies need the feature rows: the same sample
+        from workbench.fairness import proxy_associations
+
+        inputs = [f for f in dict.fromkeys(review.features) if f in review.evaluation.columns]
+        out["fairness_proxies"] = proxy_associations(review.evaluation, inputs, sens)
     return out
 
 
