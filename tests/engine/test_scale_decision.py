@@ -141,6 +141,12 @@ def test_review_records_what_the_engine_read_and_signs_it(case, capsys):
     assert ev["sample"]["rows"] == 3000 and ev["sample"]["of"] == 3000 and ev["sample"]["seed"] == 1
     assert ev["sections"]["slices"]["status"] == "ok" and ev["sections"]["slices"]["sample_rows"] == 3000
     assert ev["models"]["candidate"]["slices"]
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("workbench").joinpath("schemas/evidence.schema.json").read_text())
+    jsonschema.validate(ev, schema)  # the same published schema as the in-memory evidence
 
 
 def test_gate_decides_on_scale_evidence_and_stores_it(case, capsys):

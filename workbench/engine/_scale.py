@@ -208,6 +208,9 @@ def finish_review_evidence(
     out["review"] = review_block(manifest, **ev["review"], **({"table": table} if table else {}))
     out["models"] = dict(ev["models"])
     out["sections"] = dict(ev["sections"])
+    computed = [k for k, v in ev["sections"].items() if v.get("status") != "skipped"]
+    out["settings"] = {**ev["settings"], "margin": float(manifest.settings.margin), "ci_method":
+                       "poisson_bootstrap_percentile", "include": [*computed, *(sampled["sections"] if sampled else ())]}
     for role in spec.scores:
         entry = getattr(manifest, role)
         kind = "precomputed" if role not in scored_in_spark else f"{entry.kind}, scored in spark"
