@@ -150,12 +150,12 @@ def render_table(decision: Any) -> str:
     return "\n".join(lines)
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from workbench.engine import open_review
+def _load(args: argparse.Namespace, *, rows: bool = True) -> tuple[Any, Any]:
+    from workbench.engine import SAMPLE_ROWS, open_review
 
     # In memory, or for a glob, DuckDB database or large Parquet file the scale review's lineage
-    # and a seeded sample of its rows (docs/SCALE.md "Decisions on a scale review").
-    review = open_review(Path(args.manifest), progress=progress)
+    # and (``rows``: the decision's checks read them) a seeded sample of its rows (docs/SCALE.md).
+    review = open_review(Path(args.manifest), progress=progress, sample=SAMPLE_ROWS if rows else 0)
     return review, _policy_for(review, getattr(args, "policy", None))
 
 
@@ -206,7 +206,7 @@ def _run_gate(args: argparse.Namespace) -> int:
 
 
 def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
-    review, policy = _load(args)
+    review, policy = _load(args, rows=False)  # a sign-off or waiver binds to the lineage, reads no rows
     return review, policy, review.evidence_digest
 
 

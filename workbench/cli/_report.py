@@ -39,7 +39,7 @@ def _run_report(args: argparse.Namespace) -> int:
         raise StoreError(f"review store {path} does not exist: run `workbench gate {args.manifest} --db {path}` first")
     with Store.open(path, create=False) as store:
         author = _actor(args, store)  # before loading the models: no work for an unauthenticated caller
-        review = open_review(Path(args.manifest), progress=progress)  # in memory or at scale
+        review = open_review(Path(args.manifest), progress=progress, sample=0)  # in memory, or a scale lineage
         inp = packet_input_for_review(store, review, generated_by=author)
         result = write_packet(inp, args.out, keys=keys.folder, html=args.html, json_path=args.json, store=store,
                               actor=inp.generated_by)

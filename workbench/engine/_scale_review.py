@@ -118,6 +118,9 @@ def open_review(manifest: Manifest | str | Path, *, progress: Callable[[str], No
                 untrusted: bool = False, sample: int = SAMPLE_ROWS) -> ReviewData:
     """The review a decision, sign-off, packet or promotion is about (see the module docstring).
 
+    ``sample``: rows of the seeded sample of a scale review; 0 for a caller that needs only its
+    lineage (a sign-off, a waiver, a packet, `verify --manifest`): then no rows are read.
+
     Examples
     --------
     >>> open_review("no/such/review.yaml")
@@ -169,7 +172,8 @@ def load_scale_review(manifest: Manifest, *, progress: Callable[[str], None] | N
     seed = int(m.settings.seed)
     needed = tuple(dict.fromkeys([m.target, *m.sensitive_features, *(m.features or ()),
                                   *(e.predictions for e in (m.candidate, m.baseline) if e is not None and e.predictions)]))
-    say(f"drawing a seeded sample of {sample:,} evaluation rows")
+    if sample:
+        say(f"drawing a seeded sample of {sample:,} evaluation rows")
     frame, total = sample_rows(source, sample, seed=seed, id_column=m.id_column, needed=needed)
     distinct = frame[m.target].dropna().unique().tolist()
     y_true, classes = _classes(frame, m, distinct)
@@ -177,7 +181,7 @@ def load_scale_review(manifest: Manifest, *, progress: Callable[[str], None] | N
                 *(e.predictions for e in (m.candidate, m.baseline) if e is not None and e.predictions)}
     features = tuple(m.features) if m.features else tuple(c for c in frame.columns if c not in excluded)
     for role, model in models.items():
-        if not model.is_precomputed:
+        if not model.is_precomputed and len(frame):
             check_scores(model.predict_scores(frame.iloc[:256]), task=m.task, role=role, frame=frame.iloc[:256],
                          id_column=m.id_column, label=m.display_file)
     others: dict[str, pd.DataFrame | None] = {}
@@ -185,7 +189,7 @@ def load_scale_review(manifest: Manifest, *, progress: Callable[[str], None] | N
         rel = getattr(m.data, key)
         path = m.resolve(rel) if rel is not None else None
         others[key] = None
-        if path is not None and path.is_file() and path.suffix.lower() in (".parquet", ".pq"):
+        if sample and path is not None and path.is_file() and path.suffix.lower() in (".parquet", ".pq"):
             others[key] = sample_rows(path, sample, seed=seed)[0]
     info = {"rows": int(len(frame)), "of": total, "seed": seed, "method": SAMPLE_METHOD}
     return ScaleReviewData(manifest=m, evaluation=frame, reference=others["reference"], replay=others["replay"],
