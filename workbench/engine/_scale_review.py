@@ -98,8 +98,20 @@ def sample_rows(source: str | Path, n: int, *, seed: int, id_column: str | None 
         keep = [c for c in columns if c not in ("filename", "file_row_number")] if not is_database(src) else columns
         select = ", ".join(_ident(c) for c in keep)
         total = int(con.execute(f"SELECT count(*) FROM {rel}").fetchone()[0])
-        frame = con.execute(f"SELECT {select} FROM {rel} ORDER BY hash({key}, {int(seed) % 2**63}::UBIGINT), "
-                            f"{key} LIMIT {int(n)}").df()
+        h = f"hash({key}, {int(seed) % 2**63}::UBIGINT)"
+        order = f"ORDER BY {h}, {key} LIMIT {int(n)}"
+        # The n smallest hashes lie below a threshold that n + 6 sd + 100 of the rows pass in
+        # expectation: DuckDB then decodes only the key column of every row and the other
+        # columns of the rows that pass (5.8 s instead of 29 s at 5M rows × 26 columns). Fewer
+        # than n passing (P ≈ 1e-9) falls back to the unfiltered order: the same rows either way.
+        share = (n + 6 * n ** 0.5 + 100) / max(total, 1)
+        frame = None
+        if n and share < 1:
+            cut = int(share * 2**64)
+            frame = con.execute(f"SELECT {select} FROM (SELECT * FROM {rel} WHERE {h} < {cut}::UBIGINT) "
+                                f"{order}").df()
+        if frame is None or len(frame) < min(n, total):
+            frame = con.execute(f"SELECT {select} FROM {rel} {order}").df()
     except duckdb.Error as exc:
         raise ArtefactError(f"{Path(src).name}: DuckDB cannot read it ({type(exc).__name__}: {exc})") from None
     finally:
