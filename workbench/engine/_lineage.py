@@ -5,7 +5,8 @@ at scale that is the one thing never done. Here every input is recorded from wha
 read cheaply and still binds the evidence to its inputs:
 
 * a Parquet file (one, or each file a glob matches): SHA-256 of its bytes, size, and the row
-  count and Arrow schema from its footer;
+  count and schema from its footer (columns and ``schema_fingerprint`` of the frame pandas would
+  load, so a single file has the in-memory loader's record, and the same evidence digest);
 * a DuckDB database: one record per table, whose ``sha256`` is a *content digest* — the row
   count, the (column, type) list and two 128-bit sums of DuckDB's row hash (``hash(t)`` and
   ``hash(t, salt)``) — so rewriting the file without changing a table keeps the lineage, and
@@ -57,15 +58,19 @@ def parquet_record(role: str, path: Path, display: str, *, sha256: str | None = 
 
     from workbench.artefacts import ArtefactRecord
 
+    from workbench.artefacts import schema_fingerprint
+
     try:
         meta = pq.ParquetFile(path)
-        schema = meta.schema_arrow
         rows = int(meta.metadata.num_rows)
+        # the frame pandas would load, without its rows: the in-memory loader's columns and
+        # fingerprint, so one Parquet file has the same record (and lineage) on either path
+        empty = meta.schema_arrow.empty_table().to_pandas()
     except Exception as exc:  # noqa: BLE001 - a damaged or non-Parquet file: one line naming it
         raise ArtefactError(f"{display}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
     return ArtefactRecord(role=role, path=display, sha256=sha256 or sha256_file(path), bytes=path.stat().st_size,
-                          format="parquet", rows=rows, columns=len(schema.names),
-                          schema_fingerprint=digest([[n, str(t)] for n, t in zip(schema.names, schema.types)]))
+                          format="parquet", rows=rows, columns=int(empty.shape[1]),
+                          schema_fingerprint=schema_fingerprint(empty))
 
 
 def table_content_digest(con: Any, table: str) -> tuple[str, int, int, str]:
