@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.engine._evidence import evidence_from_aggregates
 from workbench.engine._plan import ScaleSpec
 from workbench.engine._sources import is_database, is_glob
 from workbench.errors import ManifestError
+
+if TYPE_CHECKING:
+    from workbench.engine._scale_review import ScaleReviewData
 
 Engine = Literal["auto", "numpy", "duckdb", "spark"]
 #: Below this many bytes of input files ``auto`` stays in memory (numpy).
@@ -181,7 +184,7 @@ def build_evidence_at_scale(
 
 def finish_review_evidence(
     ev: dict[str, Any],
-    review: Any,
+    review: ScaleReviewData,
     spec: ScaleSpec,
     *,
     scored_in_spark: Sequence[str] = (),

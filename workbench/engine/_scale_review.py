@@ -97,7 +97,8 @@ def sample_rows(source: str | Path, n: int, *, seed: int, id_column: str | None 
         key = _ident(id_column) if id_column else default_key
         keep = [c for c in columns if c not in ("filename", "file_row_number")] if not is_database(src) else columns
         select = ", ".join(_ident(c) for c in keep)
-        total = int(con.execute(f"SELECT count(*) FROM {rel}").fetchone()[0])
+        (count,) = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0]
+        total = int(count)
         h = f"hash({key}, {int(seed) % 2**63}::UBIGINT)"
         order = f"ORDER BY {h}, {key} LIMIT {int(n)}"
         # The n smallest hashes lie below a threshold that n + 6 sd + 100 of the rows pass in
