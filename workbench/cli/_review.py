@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,9 @@ def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Name
         table = database_table(source, args.table, label=f"{manifest.display_file}: data.evaluation")
     # The lineage (what `gate`, `signoff` and the rest re-derive) and the seeded sample the
     # model-dependent sections run on, before the aggregates: the review reads these inputs.
+    started = time.perf_counter()
     review = load_scale_review(manifest, progress=progress)
+    timings = {"lineage_and_sample": time.perf_counter() - started}
     profile = prof_digest = None
     if spec.features:
         if args.reference_profile is not None:
@@ -156,5 +159,8 @@ def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Name
                                  profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
                                  margin=manifest.settings.margin, progress=progress)
     progress(f"slices, operational, robustness and explanations on a seeded sample of {review.sample['rows']:,} rows")
+    started = time.perf_counter()
     sampled = sample_sections(review, progress=progress)
+    timings["sample_sections"] = time.perf_counter() - started
+    ev["timings_s"] = {**ev.get("timings_s", {}), **{k: round(v, 4) for k, v in timings.items()}}
     return finish_review_evidence(ev, review, spec, scored_in_spark=tuple(models), table=table, sampled=sampled)
