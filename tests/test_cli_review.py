@@ -290,6 +290,9 @@ def test_a_stored_profile_stands_in_for_a_missing_reference_on_the_scale_engine(
     assert len(err) == 1 and "review.yaml: data.reference: file not found: reference.parquet" in err[0], err
     assert main(["review", str(manifest), "--out", str(out), "--reference-profile", str(tmp_path / "profile.json")]) == 0
     assert json.loads(out.read_text())["drift"]["reference_profile_digest"]
+    # the gate re-derives that lineage (no reference file) and decides on the evidence
+    assert main(["gate", str(manifest), "--evidence", str(out), "--no-db"]) in (1, 3)
+    assert "workbench: error" not in capsys.readouterr().err
 
 
 def test_the_manifest_is_read_once_and_the_engine_chosen_once(demo_manifest, tmp_path, monkeypatch):

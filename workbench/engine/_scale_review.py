@@ -149,9 +149,12 @@ def open_review(manifest: Manifest | str | Path, *, progress: Callable[[str], No
     if scale and untrusted:
         raise ManifestError(f"{m.display_file}: data.evaluation is read by the scale engine; a scale review is "
                             "opened by the operator's CLI (`workbench gate`), not from an uploaded manifest")
-    check_files(m, skip=["data.evaluation"] if is_glob(source) else [])
     if not scale:
+        check_files(m)
         return load_review(m, progress=progress, untrusted=untrusted)
+    # a glob is expanded by the engine; a stored reference profile may stand in for a missing
+    # reference file (the lineage records the reference only when it exists, as `review` did)
+    check_files(m, skip=[*(["data.evaluation"] if is_glob(source) else []), "data.reference"])
     return load_scale_review(m, progress=progress, sample=sample)
 
 
