@@ -89,11 +89,13 @@ def _evidence(args: argparse.Namespace, review: Any, store: Any, review_id: str 
             got = ev.get("evidence_digest") if isinstance(ev, dict) else None
             from workbench.engine import artefact_changes
 
-            changes = artefact_changes(ev.get("artefacts") or [] if isinstance(ev, dict) else [],
-                                       [a.to_dict() for a in review.artefacts])
+            recorded = ev.get("artefacts") if isinstance(ev, dict) else None
+            recorded = recorded if isinstance(recorded, list) else None
+            changes = artefact_changes(recorded, [a.to_dict() for a in review.artefacts]) if recorded else []
             what = (changes[0] + (f" (and {len(changes) - 1} more change(s))" if len(changes) > 1 else "")
                     if changes else f"evidence digest {str(got)[:12]}… ≠ {review.evidence_digest[:12]}… of the "
-                    "manifest's artefacts")
+                    "manifest and its artefacts" + (" (the same files: the manifest's content or settings differ)"
+                                                    if recorded else ""))
             raise ArtefactError(f"--evidence {path.name}: computed from other inputs: {what}; re-run `workbench review`")
         from workbench.evidence import content_digest
 
