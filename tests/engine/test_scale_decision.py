@@ -23,6 +23,9 @@ import yaml
 from workbench.cli import main
 from workbench.store import Store
 
+# End to end through the CLI and an embedded MLflow registry: ≈ 40 s for the module on this machine.
+pytestmark = pytest.mark.slow
+
 AT = "2026-12-01T12:00:00+00:00"
 MODEL = "scale-model"
 PASSWORDS = {"sam": "sam-secret-1", "olivia": "olivia-secret-1", "gov": "gov-secret-1", "leg": "leg-secret-1",
