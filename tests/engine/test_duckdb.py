@@ -260,3 +260,34 @@ def test_choose_engine_decides_once_and_checks_an_engine_asked_for(tmp_path):
         choose_engine("lake.duckdb", engine="spark")
     with pytest.raises(ManifestError, match="unknown engine 'gpu'"):
         choose_engine(small, engine="gpu")
+
+
+def test_arrow_drift_binning_gives_the_cells_of_the_sql_scan(tmp_path, monkeypatch):
+    """The one-scan Arrow drift path (default) against one GROUP BY per feature: the same cells,
+    on-anchor counts, missing counts, min and max; sums equal up to the order of addition.
+    Values on the grid edges and anchors, NaN, ±inf and SQL NULLs included."""
+    import pandas as pd
+
+    from workbench.engine._duckdb import DuckDBExecutor
+
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"x1": rng.normal(size=5000), "x2": rng.exponential(size=5000)})
+    profile = build_profile(ref, features=["x1", "x2"])
+    n = 300_000  # more than two Arrow batches
+    x1 = rng.normal(size=n)
+    x1[:400] = np.resize(np.asarray(profile.features["x1"].grid), 400)  # exactly on the edges
+    x1[400:410] = [np.nan, np.inf, -np.inf, *([np.nan] * 7)]
+    x2 = pd.array(rng.exponential(size=n), dtype="Float64")
+    x2[5:20] = pd.NA
+    frame = pd.DataFrame({"id": np.arange(n), "y": rng.integers(0, 2, n), "sc": rng.random(n), "x1": x1, "x2": x2})
+    frame.to_parquet(tmp_path / "f.parquet")
+    spec = ScaleSpec(label="y", scores={"candidate": "sc"}, features=("x1", "x2"), id_column="id", n_boot=0)
+    arrow = duckdb_aggregates(str(tmp_path / "f.parquet"), spec, profile=profile).drift
+    monkeypatch.setattr(DuckDBExecutor, "drift_binning", "sql")
+    sql = duckdb_aggregates(str(tmp_path / "f.parquet"), spec, profile=profile).drift
+    for name in ("x1", "x2"):
+        a, b = arrow[name], sql[name]
+        assert np.array_equal(a.counts, b.counts) and np.array_equal(a.at_edge, b.at_edge), name
+        assert (a.n_missing, a.minimum, a.maximum) == (b.n_missing, b.minimum, b.maximum), name
+        np.testing.assert_allclose(a.sums, b.sums, rtol=1e-12, atol=1e-9)
+    assert arrow["x1"].n_missing == 10 and arrow["x2"].n_missing == 15

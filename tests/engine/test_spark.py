@@ -149,6 +149,12 @@ def test_a_skops_model_scored_inside_spark_gives_the_in_process_scores(spark, tm
     assert main(["review", str(tmp_path / "review.yaml"), "--out", str(tmp_path / "spark.json"),
                  "--engine", "spark"]) == 0, capsys.readouterr().err
     sp = json.loads((tmp_path / "spark.json").read_text())
+    # the model itself runs on the seeded sample (here every row), and the evidence says so
+    assert sp["sample"]["rows"] == len(frame) and sp["sections"]["operational"]["status"] == "ok"
+    assert sp["sections"]["robustness"]["sample_rows"] == len(frame) and sp["models"]["candidate"]["robustness"]
+    from workbench.artefacts import load_review
+
+    assert load_review(tmp_path / "review.yaml").evidence_digest == sp["evidence_digest"]  # gate accepts it
 
     m = load_manifest(tmp_path / "review.yaml")
     loaded = load_model(m.candidate, role="candidate", base_dir=tmp_path, task="binary", features=m.features,

@@ -102,10 +102,16 @@ def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None,
             raise ArtefactError(f"--evidence {path}: cannot read the evidence JSON ({exc})") from None
         if not isinstance(ev, dict) or ev.get("evidence_digest") != review.evidence_digest:
             got = ev.get("evidence_digest") if isinstance(ev, dict) else None
-            raise ArtefactError(
-                f"--evidence {path.name}: computed from other inputs (evidence digest {str(got)[:12]}… ≠ "
-                f"{review.evidence_digest[:12]}… of the manifest's artefacts); re-run `workbench review`"
-            )
+            from workbench.engine import artefact_changes
+
+            recorded = ev.get("artefacts") if isinstance(ev, dict) else None
+            recorded = recorded if isinstance(recorded, list) else None
+            changes = artefact_changes(recorded, [a.to_dict() for a in review.artefacts]) if recorded else []
+            what = (changes[0] + (f" (and {len(changes) - 1} more change(s))" if len(changes) > 1 else "")
+                    if changes else f"evidence digest {str(got)[:12]}… ≠ {review.evidence_digest[:12]}… of the "
+                    "manifest and its artefacts" + (" (the same files: the manifest's content or settings differ)"
+                                                    if recorded else ""))
+            raise ArtefactError(f"--evidence {path.name}: computed from other inputs: {what}; re-run `workbench review`")
         from workbench.evidence import content_digest
 
         if ev.get("digest") != content_digest(ev):
@@ -113,12 +119,22 @@ def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None,
                 f"--evidence {path.name}: its content does not match its digest (edited after "
                 "`workbench review` wrote it?); re-run `workbench review`"
             )
+        if store is not None and review_id is not None and _evidence_limit(args, ev) is None:
+            # Signed by the server key: kept, so `report` and `promote` find the evidence decided on.
+            stored = store.evidence_by_digest(review_id, review.evidence_digest)
+            if stored is None or stored.evidence != ev:
+                store.save_evidence(review_id, ev, actor=GATE_ACTOR)
         return ev
     if store is not None and review_id is not None:
         run = store.evidence_by_digest(review_id, review.evidence_digest)
         if run is not None and run.evidence is not None:
             progress(f"reusing stored evidence run {run.run_id} (evidence digest {review.evidence_digest[:12]}…)")
             return run.evidence
+    from workbench.engine import ScaleReviewData
+
+    if isinstance(review, ScaleReviewData):
+        raise ArtefactError(f"{review.manifest.display_file}: data.evaluation is read by the scale engine: compute "
+                            "its evidence with `workbench review MANIFEST --out E.json` and pass --evidence E.json")
     from workbench.evidence import build_evidence
 
     progress("computing evidence (this takes a while; pass --evidence E.json to reuse a `workbench review` run)")
@@ -151,10 +167,12 @@ def render_table(decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def _load(args: argparse.Namespace) -> tuple[ReviewData, Policy]:
-    from workbench.artefacts import load_review
+def _load(args: argparse.Namespace, *, rows: bool = True) -> tuple[Any, Any]:
+    from workbench.engine import SAMPLE_ROWS, open_review
 
-    review = load_review(Path(args.manifest), progress=progress)
+    # In memory, or for a glob, DuckDB database or large Parquet file the scale review's lineage
+    # and (``rows``: the decision's checks read them) a seeded sample of its rows (docs/SCALE.md).
+    review = open_review(Path(args.manifest), progress=progress, sample=SAMPLE_ROWS if rows else 0)
     return review, _policy_for(review, getattr(args, "policy", None))
 
 
@@ -204,8 +222,8 @@ def _run_gate(args: argparse.Namespace) -> int:
     return decision.exit_code
 
 
-def _digests(args: argparse.Namespace) -> tuple[ReviewData, Policy, str]:
-    review, policy = _load(args)
+def _digests(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    review, policy = _load(args, rows=False)  # a sign-off or waiver binds to the lineage, reads no rows
     return review, policy, review.evidence_digest
 
 

@@ -31,7 +31,7 @@ def _actor(args: argparse.Namespace, store: Store) -> str:
 
 @audited_refusals("report")
 def _run_report(args: argparse.Namespace) -> int:
-    from workbench.artefacts import load_review
+    from workbench.engine import open_review
     from workbench.report import packet_input_for_review, write_packet
     from workbench.report import require_keys
     from workbench.store import Store
@@ -44,7 +44,7 @@ def _run_report(args: argparse.Namespace) -> int:
         raise StoreError(f"review store {path} does not exist: run `workbench gate {args.manifest} --db {path}` first")
     with Store.open(path, create=False) as store:
         author = _actor(args, store)  # before loading the models: no work for an unauthenticated caller
-        review = load_review(Path(args.manifest), progress=progress)
+        review = open_review(Path(args.manifest), progress=progress, sample=0)  # in memory, or a scale lineage
         inp = packet_input_for_review(store, review, generated_by=author)
         result = write_packet(inp, args.out, keys=keys.folder, html=args.html, json_path=args.json, store=store,
                               actor=inp.generated_by)

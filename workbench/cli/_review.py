@@ -9,14 +9,14 @@ the table into memory; everything else keeps the in-memory evidence path
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.cli._common import add_keys_option, keys_dir, progress
-from workbench.errors import ArtefactError, ManifestError
+from workbench.errors import ManifestError
 
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
@@ -109,17 +109,6 @@ def _in_memory_evidence(manifest: Manifest, include: list[str]) -> dict[str, Any
     return build_evidence(review, include=include, progress=progress)
 
 
-def _source_files(manifest: Manifest, source: str) -> list[Path]:
-    from workbench.engine import is_glob
-
-    files = sorted(Path(p) for p in glob.glob(source)) if is_glob(source) else [Path(source)]
-    files = [f for f in files if f.is_file()]
-    if not files:
-        raise ArtefactError(f"{manifest.display_file}: data.evaluation: no file matches {source} "
-                            "(paths are relative to the manifest's folder)")
-    return files
-
-
 def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "spark"],
                     args: argparse.Namespace) -> dict[str, Any]:
     from workbench.engine import (
@@ -128,7 +117,10 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
         finish_review_evidence,
         is_database,
         load_profile,
+        load_scale_review,
         profile_digest,
+        sample_sections,
+        source_files,
         spec_from_manifest,
     )
 
@@ -141,7 +133,8 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
     if engine == "spark" and not spec.id_column:
         raise ManifestError(f"{manifest.display_file}: id_column: the spark engine needs a unique row key "
                             "(hashed into the bootstrap weights); name it with id_column")
-    files = _source_files(manifest, source)
+    if not is_database(source):
+        files = source_files(source, label=f"{manifest.display_file}: data.evaluation")
     if args.table is not None and not is_database(source):
         raise ManifestError(f"--table {args.table}: data.evaluation ({Path(source).name}) is not a DuckDB database; "
                             "--table picks a table of a .duckdb/.db file, drop it for Parquet files")
@@ -150,6 +143,11 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
         from workbench.engine import database_table
 
         table = database_table(source, args.table, label=f"{manifest.display_file}: data.evaluation")
+    # The lineage (what `gate`, `signoff` and the rest re-derive) and the seeded sample the
+    # model-dependent sections run on, before the aggregates: the review reads these inputs.
+    started = time.perf_counter()
+    review = load_scale_review(manifest, progress=progress)
+    timings = {"lineage_and_sample": time.perf_counter() - started}
     profile = prof_digest = None
     if spec.features:
         if args.reference_profile is not None:
@@ -159,9 +157,14 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
             progress(f"profiling the reference {ref.name} ({len(spec.features)} features)")
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
-    progress(f"scale engine ({engine}) on {len(files)} file(s), {spec.n_boot} bootstrap replicates")
+    what = "a DuckDB table" if table is not None else f"{len(files)} file(s)"
+    progress(f"scale engine ({engine}) on {what}, {spec.n_boot} bootstrap replicates")
     ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
                                  profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
                                  margin=manifest.settings.margin, progress=progress)
-    return finish_review_evidence(ev, manifest, spec, files=files, table=table, models=models,
-                                  profile_digest=prof_digest)
+    progress(f"slices, operational, robustness and explanations on a seeded sample of {review.sample['rows']:,} rows")
+    started = time.perf_counter()
+    sampled = sample_sections(review, progress=progress)
+    timings["sample_sections"] = time.perf_counter() - started
+    ev["timings_s"] = {**ev.get("timings_s", {}), **{k: round(v, 4) for k, v in timings.items()}}
+    return finish_review_evidence(ev, review, spec, scored_in_spark=tuple(models), table=table, sampled=sampled)

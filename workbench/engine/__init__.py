@@ -27,14 +27,35 @@ from workbench.engine._scale import (
     finish_review_evidence,
     is_database,
     is_glob,
-    scale_lineage_digest,
     spec_from_manifest,
 )
 
 from workbench.engine._spark_scoring import prepare_models
 from workbench.engine._duckdb import database_table
+from workbench.engine._lineage import artefact_changes, evaluation_records, source_files
+from workbench.engine._scale_review import (
+    SAMPLE_ROWS,
+    SAMPLE_SECTIONS,
+    ScaleReviewData,
+    is_scale_manifest,
+    load_scale_review,
+    open_review,
+    sample_rows,
+    sample_sections,
+)
 
 __all__ = [
+    "SAMPLE_ROWS",
+    "SAMPLE_SECTIONS",
+    "ScaleReviewData",
+    "artefact_changes",
+    "evaluation_records",
+    "is_scale_manifest",
+    "load_scale_review",
+    "open_review",
+    "sample_rows",
+    "sample_sections",
+    "source_files",
     "AggregateSpec",
     "Aggregates",
     "ScaleSpec",
@@ -53,6 +74,5 @@ __all__ = [
     "prepare_models",
     "profile_digest",
     "save_profile",
-    "scale_lineage_digest",
     "spec_from_manifest",
 ]

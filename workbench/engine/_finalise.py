@@ -151,7 +151,7 @@ def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0) -> di
 
 def _tests(agg: Aggregates) -> dict[str, Any]:
     """McNemar from the joint prediction table; DeLong needs rows (not at scale)."""
-    out: dict[str, Any] = {"delong": {"status": "not_available",
+    out: dict[str, Any] = {"delong": {"defined": False, "method": "delong", "status": "not_available",
                                       "reason": "DeLong needs per-row components; the bootstrap delta CI covers AUC"}}
     fair = agg.fairness
     roles = list(agg.roles)

@@ -14,6 +14,7 @@ from workbench.errors import ManifestError
 
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
+    from workbench.engine._scale_review import ScaleReviewData
 
 Engine = Literal["auto", "numpy", "duckdb", "spark"]
 #: Below this many bytes of input files ``auto`` stays in memory (numpy).
@@ -183,59 +184,53 @@ def build_evidence_at_scale(
     return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin)
 
 
-def scale_lineage_digest(manifest: Manifest, artefacts: Sequence[dict[str, Any]], profile_digest: str | None) -> str:
-    """The evidence digest of a scale review: what its evidence was computed *from*.
-
-    Not ``workbench.artefacts.lineage_digest``: that one digests the in-memory loader's records
-    (rows, columns and pandas schema fingerprint of every data file, the reference and replay
-    files), which the scale engine never reads into memory, and it has no place for the reference
-    *profile* drift is measured against — a stored profile (``--reference-profile``) is an input
-    the manifest does not name. So this lineage covers every evaluation file's (or database's)
-    hash and size, the model files scored in Spark, the manifest's content and the profile digest.
-    """
-    from workbench.canonical import digest
-
-    return digest({"artefacts": sorted(({k: v for k, v in a.items() if k != "path"} for a in artefacts),
-                                       key=lambda d: d["sha256"]),
-                   "manifest": manifest.content(), "reference_profile_digest": profile_digest})
-
-
 def finish_review_evidence(
     ev: dict[str, Any],
-    manifest: Manifest,
+    review: ScaleReviewData,
     spec: ScaleSpec,
     *,
-    files: Sequence[Path],
+    scored_in_spark: Sequence[str] = (),
     table: str | None = None,
-    models: dict | None = None,
-    profile_digest: str | None = None,
+    sampled: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Turn :func:`build_evidence_at_scale`'s output into a review's evidence JSON.
 
-    Adds the manifest's header (name, task, positive label, model names and versions), the
-    artefacts (every evaluation file, the model files scored in Spark), the ``evidence_digest``
-    (:func:`scale_lineage_digest`) and — last, as ``workbench.evidence.build_evidence`` does —
-    ``digest = workbench.evidence.content_digest(evidence)``, the check ``workbench gate
-    --evidence`` runs. ``ev`` is not modified.
+    ``review`` is the :class:`~workbench.engine.ScaleReviewData` of the manifest
+    (``load_scale_review``): its artefact records (every evaluation file or table, reference,
+    model files and registry versions, model card) and ``evidence_digest`` are what `gate`,
+    `signoff` and the rest re-derive from the manifest. ``sampled`` (``sample_sections``) adds
+    the sections computed on the seeded sample, each saying so. Adds the manifest's header and —
+    last, as ``workbench.evidence.build_evidence`` does — ``digest = content_digest(evidence)``.
+    ``ev`` is not modified.
     """
-    from workbench.canonical import sha256_file, to_jsonable
+    from workbench.canonical import to_jsonable
     from workbench.evidence import SCHEMA_VERSION, content_digest, review_block
 
-    models = models or {}
-    artefacts = [{"role": "evaluation", "path": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size}
-                 for f in files]
-    if table is not None:
-        artefacts[0]["table"] = table
-    artefacts += [m.record() for m in models.values()]
+    manifest = review.manifest
+    artefacts = [a.to_dict() for a in review.artefacts]
     out = {k: v for k, v in ev.items() if k != "digest"}  # the engine's digest leaves the timings out
     out["schema_version"] = SCHEMA_VERSION
-    out["review"] = review_block(manifest, **ev["review"])
+    out["review"] = review_block(manifest, **ev["review"], **({"table": table} if table else {}))
     out["models"] = dict(ev["models"])
+    out["sections"] = dict(ev["sections"])
+    computed = [k for k, v in ev["sections"].items() if v.get("status") != "skipped"]
+    out["settings"] = {**ev["settings"], "margin": float(manifest.settings.margin), "ci_method":
+                       "poisson_bootstrap_percentile", "include": [*computed, *(sampled["sections"] if sampled else ())]}
     for role in spec.scores:
         entry = getattr(manifest, role)
-        kind = "precomputed" if role not in models else f"{entry.kind}, scored in spark"
+        kind = "precomputed" if role not in scored_in_spark else f"{entry.kind}, scored in spark"
         out["models"][role] = {**ev["models"][role], "name": entry.name, "version": entry.version, "kind": kind}
+    if sampled is not None:
+        for role, parts in sampled["models"].items():
+            if role in out["models"]:
+                out["models"][role].update(parts)
+        out["sections"].update(sampled["sections"])
+        for key in ("explanations", "operational_deltas", "fairness_proxies"):
+            if key in sampled:
+                out[key] = sampled[key]
+        out["sample"] = sampled["sample"]
     out["artefacts"] = to_jsonable(artefacts)
-    out["evidence_digest"] = scale_lineage_digest(manifest, artefacts, profile_digest)
+    out["evidence_digest"] = review.evidence_digest
+    out = to_jsonable(out)
     out["digest"] = content_digest(out)
     return out

@@ -127,14 +127,15 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     verified with. ``step`` is passed to :func:`workbench.registry.promote` (tests interrupt it).
     ``untrusted`` for a manifest that came from the browser (see ``workbench.artefacts.load_review``).
     """
-    from workbench.artefacts import load_manifest, load_review
+    from workbench.artefacts import load_manifest
+    from workbench.engine import open_review
     from workbench.policy import decide_review, default_policy, load_policy
     from workbench.registry import PromotionRequest, TAG_PREFIX, lineage_changes, promote, recover, registry_problems
     from workbench.store import review_id_for
 
     say = progress or (lambda _m: None)
     at = at or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(manifest_path, check_files=False)  # a glob is checked by open_review
     name = registry_model_name(manifest)
     policy = load_policy(policy_path) if policy_path else (
         load_policy(manifest.resolve(manifest.policy)) if manifest.policy else default_policy())
@@ -149,7 +150,7 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     recovered = recover(registry, name)  # before resolving: an interrupted move would look like a change
     _audit_recovery(store, user, review_id, recovered)
     say(f"resolving and loading {manifest.candidate.uri} from {registry.uri}")
-    review = load_review(manifest, progress=say, untrusted=untrusted)
+    review = open_review(manifest, progress=say, untrusted=untrusted)  # in memory or at scale
     reasons: list[str] = []
     if store.get_review(review_id) is None:
         reasons.append(f"review {manifest.name!r} is not in the store: run `workbench gate` and sign it off first")

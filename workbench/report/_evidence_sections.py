@@ -189,6 +189,17 @@ def _slices(evidence: Mapping[str, Any], *, top: int = 10) -> Any:
                  widths=(2, 2, 1, *(2.6 for _ in names)))
 
 
+def _sample_note(evidence: Mapping[str, Any]) -> list[Any]:
+    """A scale review: which sections ran on a seeded sample of rows, how many, how drawn (docs/SCALE.md)."""
+    sample = evidence.get("sample")
+    if not isinstance(sample, Mapping):
+        return []
+    sections = ", ".join(str(s) for s in sample.get("sections") or ())
+    return [Para(f"Computed by the {evidence.get('engine')} engine on every row; {sections} ran on a seeded sample "
+                 f"of {int(sample.get('rows') or 0):,} rows of {int(sample.get('of') or 0):,} (seed "
+                 f"{sample.get('seed')}): {sample.get('method')}.", "note")]
+
+
 def quantitative(evidence: Mapping[str, Any]) -> Section:
     """Metrics with CIs and paired deltas, curves, calibration, drift, operations, robustness, slices."""
     if not _roles(evidence):
@@ -199,6 +210,7 @@ def quantitative(evidence: Mapping[str, Any]) -> Section:
         f"Measured on {fmt(n)} evaluation rows; confidence intervals from {fmt(boot)} paired bootstrap "
         "replicates (candidate and baseline scored on the same replicates). Decision threshold: "
         f"{threshold_text(evidence)}.", "note")]
+    blocks += _sample_note(evidence)
     blocks += [Heading("Metrics and paired deltas"), _metric_table(evidence)]
     charts = tuple(c for c in (_curve_chart(evidence, "roc"), _curve_chart(evidence, "pr")) if c)
     blocks.append(Heading("ROC and precision–recall curves"))
