@@ -87,6 +87,11 @@ class Policy(PolicyModel):
         data = self.model_dump(mode="json")
         if data.get("promotion_roles") is None:  # policies written before the key keep their digest
             data.pop("promotion_roles", None)
+        # likewise for a criterion that leaves inconclusive_blocks unset
+        for crits in (data.get("criteria", []), *(t.get("criteria", []) for t in data.get("risk_tiers", {}).values())):
+            for c in crits:
+                if c.get("inconclusive_blocks", 0) is None:
+                    del c["inconclusive_blocks"]
         return data
 
     @property
