@@ -102,8 +102,19 @@ def _in_memory_evidence(manifest: Any, include: list[str]) -> dict[str, Any]:
     from workbench.artefacts import load_review
     from workbench.evidence import build_evidence
 
+    from workbench.policy import evidence_margins
+
     review = load_review(manifest, progress=progress)
-    return build_evidence(review, include=include, progress=progress)
+    return build_evidence(review, include=include, progress=progress,
+                          margins=evidence_margins(_manifest_policy(manifest)))
+
+
+def _manifest_policy(manifest: Any) -> Any:
+    """The manifest's policy (else the shipped default): the deltas are read against the margins it
+    states, one source for "not worse"."""
+    from workbench.policy import default_policy, load_policy
+
+    return load_policy(manifest.resolve(manifest.policy)) if manifest.policy is not None else default_policy()
 
 
 def _source_files(manifest: Any, source: str) -> list[Path]:
@@ -156,8 +167,11 @@ def _scale_evidence(manifest: Any, source: str, engine: str, args: argparse.Name
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
     progress(f"scale engine ({engine}) on {len(files)} file(s), {spec.n_boot} bootstrap replicates")
+    from workbench.policy import evidence_margins
+
     ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
                                  profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
-                                 margin=manifest.settings.margin, progress=progress)
+                                 margin=manifest.settings.margin, progress=progress,
+                                 margins=evidence_margins(_manifest_policy(manifest)))
     return finish_review_evidence(ev, manifest, spec, files=files, table=table, models=models,
                                   profile_digest=prof_digest)

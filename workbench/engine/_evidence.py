@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import digest, to_jsonable
 from workbench.engine._drift_scale import drift_from_aggregates
 from workbench.engine._fairness_scale import fairness_from_cells
 from workbench.engine._finalise import quantitative
 from workbench.engine._plan import Aggregates, ScaleSpec, aggregation_plan
+
+if TYPE_CHECKING:
+    from workbench.metrics import Margin
 
 
 def evidence_from_aggregates(
@@ -18,13 +22,14 @@ def evidence_from_aggregates(
     profile=None,
     profile_digest: str | None = None,
     margin: float = 0.0,
+    margins: Mapping[str, Margin] | None = None,
 ) -> dict[str, Any]:
     """The evidence sections computed from ``agg``: models, deltas, tests, drift, fairness.
 
     ``digest`` covers everything but the timings. Each metric records ``engine``, ``method``
     (``exact`` or ``histogram(bins, bound)``) and ``error_bound``.
     """
-    quant = quantitative(agg, spec, margin=margin)
+    quant = quantitative(agg, spec, margin=margin, margins=margins)
     roles = list(agg.roles)
     ev: dict[str, Any] = {
         "engine": agg.engine,

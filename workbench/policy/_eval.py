@@ -156,7 +156,8 @@ def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionRe
     margin = c.max_drop if c.max_drop is not None else 0.0  # a min_gain-only criterion allows no loss
     if c.max_drop is not None:
         item = check_bounds(label, imp, lo=-c.max_drop, hi=None, ci=c.ci, name="max_drop", power=power)
-        item = dataclasses.replace(item, reason=f"{item.reason} (non-inferiority margin {fmt_bound(c.max_drop)}{unit})")
+        of = " of the baseline" if c.mode == "relative" else ""
+        item = dataclasses.replace(item, reason=f"{item.reason} (non-inferiority margin {fmt_bound(c.max_drop)}{of})")
         items.append(_powered(item, mde, c.max_drop, unit))
     if c.min_gain is not None:
         items.append(check_bounds(label, imp, lo=c.min_gain, hi=None, ci=c.ci, name="min_gain", power=power))
