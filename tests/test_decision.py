@@ -371,3 +371,33 @@ def test_demo_waived_and_signed_becomes_go_and_a_changed_input_makes_it_pending(
         assert any(w["ignored_because"].startswith("stale: the evidence changed") for w in again.to_dict()["waivers_ignored"])
     finally:
         store.close()
+
+
+def test_decisions_fit_the_published_decision_schema():
+    import jsonschema
+    from importlib import resources
+
+    schema = json.loads(resources.files("workbench").joinpath("schemas/decision.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    thin = ev(auc=(0.82, 0.79, 0.85))
+    thin["review"] = {"n_evaluation": 2000}
+    on_bound = ev(auc=(0.80, 0.78, 0.82))
+    cases = [
+        decide(POLICY, ev(), at=AT, signoffs=BOTH),                                   # GO
+        decide(POLICY, ev(auc=(0.78, 0.75, 0.79), eo=0.2), at=AT),                    # NO-GO, missing sign-offs
+        decide(POLICY, thin, at=AT, signoffs=BOTH),                                   # PENDING: INCONCLUSIVE, rows
+        decide(POLICY, on_bound, at=AT, signoffs=BOTH),                               # rows_needed null
+        decide(POLICY, thin, at=AT, signoffs=BOTH, waivers=[wv("auc", "product_owner")]),  # inconclusive, waived
+    ]
+    for d in cases:
+        body = d.to_dict()
+        assert not list(validator.iter_errors(body)), [e.message for e in validator.iter_errors(body)]
+    assert cases[3].to_dict()["rows_needed"] is None and cases[3].criterion("auc").status == "INCONCLUSIVE"
+    waived = cases[4].criterion("auc")
+    assert (waived.status, waived.raw_status, cases[4].outcome) == ("WAIVED", "INCONCLUSIVE", "GO")
+    assert "rows_needed" in waived.to_dict()
+    # the schema refuses what the engine never writes
+    bad = cases[2].to_dict()
+    bad["criteria"][0]["rows_needed"] = 1.5
+    assert list(validator.iter_errors(bad))
