@@ -24,6 +24,7 @@ from workbench.policy._schema import (
 )
 from workbench.policy._values import (
     _ABSENT,
+    STATUS_RANK,
     CriterionResult,
     ItemResult,
     Power,
@@ -31,11 +32,10 @@ from workbench.policy._values import (
     check_bounds,
     combine,
     fmt,
-    lookup,
     fmt_bound,
+    lookup,
     read_value,
 )
-from workbench.policy._values import STATUS_RANK
 
 def greater_is_better(metric: str, *, task: str | None = None) -> bool:
     """Direction of a metric, from the metric registry only (``workbench.metrics.metric_direction``).
@@ -196,6 +196,7 @@ def eval_fairness(c: FairnessCriterion, evidence: dict[str, Any]) -> CriterionRe
 
 def _widening(c: FairnessCriterion, feat: str, cand: Value | None, base_all: Any, evidence: dict[str, Any]) -> ItemResult:
     name = f"{feat} vs baseline"
+    assert c.max_widening is not None  # only called when the criterion bounds the widening
     base = read_value(lookup(base_all, [feat, c.metric])) if isinstance(base_all, dict) else None
     if cand is None or base is None or not cand.defined or not base.defined:
         return ItemResult(name, "MISSING", f"{c.metric}[{feat}]: candidate or baseline value missing or undefined")
