@@ -221,7 +221,8 @@ def test_the_packet_shows_inconclusive_with_its_rows_margins_and_underpowered_pa
     evidence = {"evidence_digest": "e" * 64, "review": {"name": "thin", "n_evaluation": 2000},
                 "models": {"candidate": {"metrics": {"roc_auc": {"value": 0.82, "ci_low": 0.79, "ci_high": 0.85}}},
                            "baseline": {"metrics": {"roc_auc": {"value": 0.80, "ci_low": 0.77, "ci_high": 0.83}}}},
-                "deltas": {"roc_auc": {"value": 0.02, "ci_low": 0.005, "ci_high": 0.035, "mde": 0.021}}}
+                "deltas": {"roc_auc": {"value": 0.02, "ci_low": 0.005, "ci_high": 0.035, "mde": 0.021,
+                                       "reading": "better", "margin": 0.01}}}
     decision = decide(policy, evidence, at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
     floor = decision.criterion("auc-floor")
     assert floor.status == "INCONCLUSIVE" and decision.criterion("auc-non-inferior").underpowered
@@ -230,3 +231,5 @@ def test_the_packet_shows_inconclusive_with_its_rows_margins_and_underpowered_pa
     assert "INCONCLUSIVE" in html
     assert f"Rows needed to settle it: {floor.rows_needed:,}." in html
     assert "Margin 0.010." in html and "Underpowered (minimum detectable effect above the margin): max_drop." in html
+    # the evidence's metric table gives each paired delta its MDE and the margin its reading used
+    assert "MDE (80% power)" in html and "0.021" in html and "better (0.010)" in html
