@@ -85,6 +85,8 @@ def comparison_frame(evidence: Mapping[str, Any], metrics: Sequence[str], *, sec
             row["Δ candidate − baseline [95% CI]"] = fmt_ci(delta)
             row["reading"] = READING_TEXT.get(delta.get("reading"), str(delta.get("reading")))
             row["p-value"] = fmt_p(delta.get("p_value"))
+            # the smallest true difference this comparison finds four times in five
+            row["MDE (80% power)"] = fmt(delta["mde"]) if delta.get("mde") is not None else "—"
         rows.append(row)
     return pd.DataFrame(rows)
 
