@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -122,7 +123,8 @@ def bootstrap_mde(replicates: np.ndarray, *, confidence: float = 0.95, power: fl
     d = d[np.isfinite(d)]
     if d.size < 2:
         return None
-    z = float(stats.norm.ppf(1 - (1 - confidence) / 2) + stats.norm.ppf(power))
+    normal = NormalDist()  # scipy's ppf costs ~0.2 ms a call; this is called for every delta
+    z = normal.inv_cdf(1 - (1 - confidence) / 2) + normal.inv_cdf(power)
     return z * float(np.std(d, ddof=1))
 
 
