@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+from importlib import resources
 from pathlib import Path
+
+import jsonschema
 
 import pandas as pd
 import pytest
@@ -67,6 +71,8 @@ def test_a_bound_inside_the_interval_at_2000_rows_is_inconclusive_and_settled_at
     assert c.rows_needed == pytest.approx(expected, rel=1e-4) and c.rows_needed > 2000
     body = thin.to_dict()
     assert body["rows_needed"] == c.rows_needed == body["criteria"][0]["rows_needed"]
+    schema = json.loads(resources.files("workbench").joinpath("schemas/decision.schema.json").read_text())
+    jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
     assert f"about {c.rows_needed:,} rows would settle it" in c.reason
     table = render_table(thin).splitlines()
     assert table[1].split()[:4] == ["STATUS", "SEVERITY", "CRITERION", "ROWS"]
