@@ -17,7 +17,6 @@ from importlib import resources
 from pathlib import Path
 
 import jsonschema
-
 import pandas as pd
 import pytest
 
