@@ -32,15 +32,21 @@ with guard("show the decision"):
         st.subheader("What blocks promotion")
         for c in decision.blockers:
             st.markdown(f"{widgets.status_text(c.status)} **{c.id}** — {c.reason}")
+        if decision.rows_needed is not None:
+            st.info(f"Inconclusive is not a failure: about {decision.rows_needed:,} evaluation rows would settle "
+                    "every blocking inconclusive criterion at the values observed (80% power).",
+                    icon=":material/pending:")
 
     st.subheader("Criteria, worst first")
-    show = st.multiselect("Show", ["FAIL", "MISSING", "WARN", "WAIVED", "PASS"],
-                          default=["FAIL", "MISSING", "WARN", "WAIVED", "PASS"], key="criteria_filter")
+    statuses = ["FAIL", "MISSING", "INCONCLUSIVE", "WARN", "WAIVED", "PASS"]
+    show = st.multiselect("Show", statuses, default=statuses, key="criteria_filter")
     order = {c.id: i for i, c in enumerate(decision.failures)}
     rows = [{"status": c.status, "severity": c.severity, "criterion": c.id,
              "value [95% CI]": widgets.fmt_ci({"value": c.measured, "ci_low": c.ci[0], "ci_high": c.ci[1]})
              if c.ci else widgets.fmt(c.measured),
-             "bound": c.bound or "—", "reason": c.reason}
+             "bound": c.bound or "—", "margin": widgets.fmt(c.margin) if c.margin is not None else "—",
+             "rows needed": widgets.rows_needed_text(c),
+             "underpowered": ", ".join(c.underpowered), "reason": c.reason}
             for c in sorted(decision.criteria, key=lambda c: order.get(c.id, len(order))) if c.status in show]
     # tall enough to show every criterion without an inner scrollbar; full reasons on hover
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="criteria_table",

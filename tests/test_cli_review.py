@@ -19,6 +19,12 @@ def test_review_writes_evidence(demo_manifest, tmp_path, capsys):
     assert ev["settings"]["n_bootstrap"] == 20 and ev["settings"]["seed"] == 5
     assert ev["sections"]["fairness"]["status"] == "skipped"
     assert ev["models"]["candidate"]["metrics"]["roc_auc"]["ci_low"] is not None
+    # the deltas are read against the margins the manifest's policy states, not a separate default
+    auc = ev["deltas"]["roc_auc"]
+    assert (auc["margin"], auc["margin_source"]) == (0.01, "policy default-promotion-policy 1.0.0: auc-non-inferior")
+    assert ev["settings"]["margins"]["brier_score"] == {"value": 0.1, "relative": True,
+                                                        "source": "policy default-promotion-policy 1.0.0: brier-not-worse"}
+    assert auc["mde"] > 0 and ev["deltas"]["accuracy"]["margin_source"] == "settings.margin"
 
 
 def test_bad_skip_and_missing_manifest_exit_2_with_one_line(demo_manifest, tmp_path, capsys):
@@ -117,6 +123,9 @@ def test_duckdb_engine_matches_sklearn_and_the_in_memory_engine(tmp_path, capsys
     for name in ("x0", "x1"):  # the same reference bins: the same PSI as the in-memory drift
         assert abs(duck["drift"]["features"][name]["psi"] - mem["drift"]["features"][name]["psi"]) < 1e-9
     assert duck["artefacts"][0]["sha256"] and duck["evidence_digest"] and duck["settings"]["n_bootstrap"] == 30
+    # both engines read the deltas against the policy's margins
+    assert duck["deltas"]["roc_auc"]["margin"] == mem["deltas"]["roc_auc"]["margin"] == 0.01
+    assert duck["deltas"]["roc_auc"]["margin_source"] == mem["deltas"]["roc_auc"]["margin_source"]
     # the evidence digest is lineage only: a re-run reproduces it; another setting changes it
     assert main(["review", str(manifest), "--out", str(out_d), "--engine", "duckdb"]) == 0
     assert json.loads(out_d.read_text())["evidence_digest"] == duck["evidence_digest"]

@@ -139,14 +139,39 @@ def test_go_pending_and_no_go():
     pending = decide(POLICY, ev(), at=AT)
     assert pending.outcome == "PENDING" and pending.exit_code == 3
     assert pending.summary == "PENDING: nothing blocking fails, but 1 blocking criteria are missing (sign)."
-    nogo = decide(POLICY, ev(auc=(0.82, 0.79, 0.85), eo=0.2), at=AT, signoffs=BOTH)
+    # the whole interval below the bound fails (one that holds the bound is INCONCLUSIVE: see below)
+    nogo = decide(POLICY, ev(auc=(0.78, 0.75, 0.79), eo=0.2), at=AT, signoffs=BOTH)
     assert nogo.outcome == "NO-GO" and nogo.exit_code == 1
     assert [c.id for c in nogo.failures] == ["auc", "eo"]
-    assert nogo.criterion("auc").reason == "roc_auc 0.820 [0.790, 0.850]: CI lower 0.790 >= 0.8: fail"
+    assert nogo.criterion("auc").reason == "roc_auc 0.780 [0.750, 0.790]: CI lower 0.750 >= 0.8: fail"
+
+
+def test_an_interval_holding_the_bound_is_inconclusive_and_keeps_the_decision_pending():
+    e = ev(auc=(0.82, 0.79, 0.85))
+    e["review"] = {"n_evaluation": 2000}
+    d = decide(POLICY, e, at=AT, signoffs=BOTH)
+    auc = d.criterion("auc")
+    # CI lower 0.79 < 0.8 <= 0.85: this used to FAIL (ci: lower); the data cannot tell either way
+    assert (d.outcome, d.exit_code, auc.status) == ("PENDING", 3, "INCONCLUSIVE")
+    # SE = 0.03 / 1.96 at 2,000 rows; 80% power to clear 0.8 at 0.82 needs (2.80 * SE / 0.02)^2 * 2,000 rows
+    assert auc.rows_needed == pytest.approx(2000 * (2.8016 * 0.03 / 1.95996 / 0.02) ** 2, rel=1e-3)
+    assert f"auc: ~{auc.rows_needed:,} rows" in d.summary and "inconclusive" in d.summary
+    body = d.to_dict()
+    assert body["rows_needed"] == auc.rows_needed and body["counts"]["INCONCLUSIVE"] == 1
+    assert body["criteria"][0]["rows_needed"] == auc.rows_needed
+    assert body["failures"] == [{"id": "auc", "severity": "blocking", "status": "INCONCLUSIVE",
+                                 "reason": auc.reason, "rows_needed": auc.rows_needed}]
+    # a policy may let it through: reported with its rows, but not in the way of GO
+    lenient = parse_policy({**POLICY.model_dump(mode="json"), "criteria": [
+        {**c.model_dump(mode="json"), **({"inconclusive_blocks": False} if c.id == "auc" else {})}
+        for c in POLICY.criteria]})
+    g = decide(lenient, e, at=AT, signoffs=[so(r, policy=lenient.digest) for r in ("product_owner", "security")])
+    assert g.outcome == "GO" and g.criterion("auc").status == "INCONCLUSIVE"
+    assert "1 inconclusive, not blocking (auc: ~" in g.summary and "rows_needed" not in g.to_dict()
 
 
 def test_every_failure_is_listed_blocking_first_and_advisory_is_a_warning():
-    d = decide(POLICY, ev(auc=(0.7, 0.6, 0.8), ece=0.09, eo=0.3), at=AT)
+    d = decide(POLICY, ev(auc=(0.7, 0.6, 0.75), ece=0.09, eo=0.3), at=AT)
     assert [(c.id, c.status) for c in d.failures] == [("auc", "FAIL"), ("eo", "FAIL"), ("sign", "MISSING"), ("ece", "WARN")]
     assert [c.id for c in d.blockers] == ["auc", "eo", "sign"]  # the advisory WARN does not block
     assert d.criterion("ece").raw_status == "FAIL"
@@ -346,3 +371,33 @@ def test_demo_waived_and_signed_becomes_go_and_a_changed_input_makes_it_pending(
         assert any(w["ignored_because"].startswith("stale: the evidence changed") for w in again.to_dict()["waivers_ignored"])
     finally:
         store.close()
+
+
+def test_decisions_fit_the_published_decision_schema():
+    import jsonschema
+    from importlib import resources
+
+    schema = json.loads(resources.files("workbench").joinpath("schemas/decision.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    thin = ev(auc=(0.82, 0.79, 0.85))
+    thin["review"] = {"n_evaluation": 2000}
+    on_bound = ev(auc=(0.80, 0.78, 0.82))
+    cases = [
+        decide(POLICY, ev(), at=AT, signoffs=BOTH),                                   # GO
+        decide(POLICY, ev(auc=(0.78, 0.75, 0.79), eo=0.2), at=AT),                    # NO-GO, missing sign-offs
+        decide(POLICY, thin, at=AT, signoffs=BOTH),                                   # PENDING: INCONCLUSIVE, rows
+        decide(POLICY, on_bound, at=AT, signoffs=BOTH),                               # rows_needed null
+        decide(POLICY, thin, at=AT, signoffs=BOTH, waivers=[wv("auc", "product_owner")]),  # inconclusive, waived
+    ]
+    for d in cases:
+        body = d.to_dict()
+        assert not list(validator.iter_errors(body)), [e.message for e in validator.iter_errors(body)]
+    assert cases[3].to_dict()["rows_needed"] is None and cases[3].criterion("auc").status == "INCONCLUSIVE"
+    waived = cases[4].criterion("auc")
+    assert (waived.status, waived.raw_status, cases[4].outcome) == ("WAIVED", "INCONCLUSIVE", "GO")
+    assert "rows_needed" in waived.to_dict()
+    # the schema refuses what the engine never writes
+    bad = cases[2].to_dict()
+    bad["criteria"][0]["rows_needed"] = 1.5
+    assert list(validator.iter_errors(bad))

@@ -9,6 +9,7 @@ import fairlearn.metrics as flm
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
@@ -164,6 +165,35 @@ def test_bootstrap_cis_equal_direct_weighted_replicates() -> None:
     ca = out["models"]["candidate"]["sex"]["demographic_parity_difference"]["value"]
     cb = out["models"]["baseline"]["sex"]["demographic_parity_difference"]["value"]
     assert abs(dpd["value"] - (ca - cb)) <= TOL and dpd["widened"] == (ca > cb)
+
+
+def test_every_disparity_delta_has_its_mde_per_feature_and_intersection() -> None:
+    """Candidate vs baseline "did not widen" needs the power to see a widening: the MDE at 80% power,
+    (z_0.975 + z_0.8) x the SD of the paired replicate differences, recomputed here from the weights."""
+    rng = np.random.default_rng(12)
+    n, n_boot, seed = 2000, 300, 4
+    y = rng.integers(0, 2, n)
+    s_c, s_b = rng.random(n), np.clip(rng.random(n) * 0.6 + 0.4 * y, 0, 1)
+    sens = {"sex": rng.choice(["F", "M"], n), "band": rng.choice(["a", "b", "c"], n)}
+    models = {"candidate": ((s_c >= 0.5).astype(int), s_c), "baseline": ((s_b >= 0.5).astype(int), s_b)}
+    out = compare_fairness(y, models, sens, n_boot=n_boot, seed=seed)
+    assert set(out["deltas"]) == {"sex", "band", "sex×band"}
+    for feature, block in out["deltas"].items():
+        for disp in ("demographic_parity_difference", "equalized_odds_difference", "demographic_parity_ratio"):
+            for d in (block[disp], block["to_overall"][disp]):
+                assert d["mde"] > 0, (feature, disp)
+    # sex, demographic parity difference, from the Poisson weights directly
+    w = poisson_weights(n, n_boot=n_boot, seed=seed).astype(np.float64)
+    f = sens["sex"] == "F"
+
+    def gap(pred: np.ndarray) -> np.ndarray:
+        rate_f = (w[:, f] * pred[f]).sum(1) / w[:, f].sum(1)
+        rate_m = (w[:, ~f] * pred[~f]).sum(1) / w[:, ~f].sum(1)
+        return np.abs(rate_f - rate_m)
+
+    diff = gap(s_c >= 0.5) - gap(s_b >= 0.5)
+    expected = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * diff.std(ddof=1)
+    assert out["deltas"]["sex"]["demographic_parity_difference"]["mde"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_scatter_and_blas_engines_agree() -> None:

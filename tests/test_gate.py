@@ -75,7 +75,9 @@ def test_go_exit_0_and_decision_file(scenario, tmp_path, capsys, monkeypatch):
     assert d["outcome"] == "GO" and d["exit_code"] == 0 and d["decided_at"] == AT
     assert d["policy"]["id"] == "go" and d["evidence_digest"] == json.loads((scenario / "evidence.json").read_text())["evidence_digest"]
     table = capsys.readouterr().out
-    assert "PASS     blocking  auc-floor" in table and table.rstrip().endswith("GO: all 1 blocking criteria pass or are waived.")
+    # the status column is as wide as INCONCLUSIVE, and a ROWS NEEDED column (empty unless inconclusive) follows
+    assert any(line.split()[:4] == ["PASS", "blocking", "auc-floor", "roc_auc"] for line in table.splitlines())
+    assert "ROWS NEEDED" in table and table.rstrip().endswith("GO: all 1 blocking criteria pass or are waived.")
 
 
 def test_pending_exit_3_without_a_store(scenario, tmp_path):

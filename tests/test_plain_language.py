@@ -28,7 +28,7 @@ def _decision(outcome: str, problems: list[tuple[str, str]], *, waived: bool = F
 
 
 def _cases():
-    for kind, status in itertools.product(KINDS, ("FAIL", "MISSING")):
+    for kind, status in itertools.product(KINDS, ("FAIL", "MISSING", "INCONCLUSIVE")):
         yield _decision("NO-GO" if status == "FAIL" else "PENDING", [(kind, status)])
     for combo in itertools.combinations(KINDS, 3):
         yield _decision("NO-GO", [(k, "FAIL") for k in combo])
@@ -62,6 +62,13 @@ def test_advisory_warnings_come_after_blocking_problems_and_duplicates_collapse(
         {"id": "c", "kind": "fairness", "status": "FAIL", "severity": "blocking"}]}
     assert plain_summary(d).reasons == ("It treats some groups of people too differently.",
                                         "The data it would see has changed too much since it was built.")
+
+
+def test_an_inconclusive_criterion_is_not_enough_data_not_a_failure() -> None:
+    s = plain_summary(_decision("PENDING", [("fairness", "INCONCLUSIVE")]))
+    assert s.reasons == ("There is not yet enough data to tell whether it meets one of the rules; more test cases "
+                         "would.",)
+    assert "too differently" not in s.text
 
 
 def test_go_mentions_accepted_risk_only_when_a_waiver_was_used() -> None:

@@ -156,20 +156,31 @@ def test_absolute_pass_and_fail_exact():
     ok = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.80), EVIDENCE)
     assert (ok.status, ok.measured, ok.ci, ok.bound) == ("PASS", 0.812, (0.804, 0.820), ">= 0.8")
     assert ok.reason == "roc_auc 0.812 [0.804, 0.820] >= 0.8: pass"
-    bad = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.82), EVIDENCE)
-    assert bad.status == "FAIL" and bad.reason == "roc_auc 0.812 [0.804, 0.820] >= 0.82: fail"
+    bad = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.83), EVIDENCE)
+    assert bad.status == "FAIL" and bad.reason == "roc_auc 0.812 [0.804, 0.820] >= 0.83: fail"
+    # the interval's upper end touches 0.82: the true AUC may reach it, so the data cannot tell
+    edge = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.82), EVIDENCE)
+    assert edge.status == "INCONCLUSIVE"
     mx = evaluate_criterion(crit(kind="absolute", metric="models.candidate.calibration.ece", max=0.03), EVIDENCE)
     assert mx.status == "FAIL" and mx.reason == "ece 0.031 <= 0.03: fail"
 
 
-def test_ci_aware_bound_passes_on_the_point_estimate_but_fails_on_the_ci_end():
-    point = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.81), EVIDENCE)
-    lower = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.81, ci="lower"), EVIDENCE)
-    assert point.status == "PASS"
-    assert lower.status == "FAIL"
-    assert lower.reason == "roc_auc 0.812 [0.804, 0.820]: CI lower 0.804 >= 0.81: fail"
-    upper = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.log_loss", max=0.51, ci="upper"), EVIDENCE)
-    assert upper.status == "FAIL"  # point 0.50 would pass, the upper end 0.52 does not
+def test_an_interval_holding_the_bound_is_inconclusive_whatever_the_ci_setting():
+    # Before issue 21 the point passed and the CI lower end failed; the interval says neither.
+    ev = {**EVIDENCE, "review": {"n_evaluation": 2000}, "settings": {"confidence": 0.95}}
+    point = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.81), ev)
+    lower = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.81, ci="lower"), ev)
+    assert point.status == lower.status == "INCONCLUSIVE"
+    # 0.812 - 0.804 = 0.008 is 1.96 SE; 80% power to clear 0.81 needs (2.80 SE / 0.002)^2 relative to n
+    assert lower.rows_needed == point.rows_needed == pytest.approx(2000 * (2.8016 * 0.008 / 1.95996 / 0.002) ** 2, rel=1e-3)
+    assert lower.reason == (f"roc_auc 0.812 [0.804, 0.820] >= 0.81: inconclusive, the interval holds the bound 0.81; "
+                            f"about {lower.rows_needed:,} rows would settle it at the observed value")
+    upper = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.log_loss", max=0.51, ci="upper"), ev)
+    assert upper.status == "INCONCLUSIVE"  # point 0.50 would pass, the upper end 0.52 would not
+    on_bound = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.812), ev)
+    assert on_bound.rows_needed is None and "no sample size settles it" in on_bound.reason
+    no_n = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=0.81), EVIDENCE)
+    assert no_n.status == "INCONCLUSIVE" and no_n.rows_needed is None
 
 
 def test_absolute_missing_and_undefined_values_are_missing_not_failed():
@@ -187,33 +198,57 @@ def test_absolute_missing_and_undefined_values_are_missing_not_failed():
     half=st.floats(0, 0.2, allow_nan=False),
     bound=st.floats(0, 1, allow_nan=False),
 )
-def test_ci_lower_bound_is_never_laxer_than_the_point_bound(value, half, bound):
+def test_an_interval_is_judged_whole_whatever_the_ci_setting(value, half, bound):
     ev = {"models": {"candidate": {"metrics": {"roc_auc": m(value, value - half, value + half)}}}}
-    p = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=bound), ev)
-    lo = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=bound, ci="lower"), ev)
-    assert (p.status == "PASS") == (value >= bound)
-    assert (lo.status == "PASS") == (value - half >= bound)
-    if lo.status == "PASS":
-        assert p.status == "PASS"
+    low, high = value - half, value + half
+    want = "PASS" if low >= bound else "FAIL" if high < bound else "INCONCLUSIVE"
+    for ci in ("point", "lower", "upper"):
+        r = evaluate_criterion(crit(kind="absolute", metric="models.candidate.metrics.roc_auc", min=bound, ci=ci), ev)
+        assert r.status == want
 
 
 # ---- relative to baseline ---------------------------------------------------------------
 
 def test_relative_non_inferiority_on_the_paired_ci():
+    # improvement CI [-0.004, 0.048] holds the margin's bound -0.003: not shown non-inferior, nor inferior
     point = evaluate_criterion(crit(kind="relative", metric="roc_auc", max_drop=0.003), EVIDENCE)
-    assert point.status == "PASS" and point.measured == pytest.approx(0.022)
+    assert point.status == "INCONCLUSIVE" and point.measured == pytest.approx(0.022)
     ni = evaluate_criterion(crit(kind="relative", metric="roc_auc", max_drop=0.003, ci="lower"), EVIDENCE)
-    assert ni.status == "FAIL"  # improvement CI lower end -0.004 < -0.003
-    assert ni.reason == ("roc_auc improvement over baseline (0.790 -> 0.812) 0.022 [-0.004, 0.048]: "
-                         "CI lower -0.004 >= -0.003: fail")
+    assert ni.status == "INCONCLUSIVE" and ni.margin == 0.003
+    assert ni.reason.startswith("roc_auc improvement over baseline (0.790 -> 0.812) 0.022 [-0.004, 0.048] >= -0.003: "
+                                "inconclusive, the interval holds the bound -0.003;")
+    assert ni.reason.endswith("(non-inferiority margin 0.003)")
     ok = evaluate_criterion(crit(kind="relative", metric="roc_auc", max_drop=0.01, ci="lower"), EVIDENCE)
-    assert ok.status == "PASS"
+    assert ok.status == "PASS" and ok.reason.endswith("pass (non-inferiority margin 0.01)")
+    inferior = json.loads(json.dumps(EVIDENCE))
+    inferior["deltas"]["roc_auc"] = {"value": -0.03, "ci_low": -0.05, "ci_high": -0.02}
+    assert evaluate_criterion(crit(kind="relative", metric="roc_auc", max_drop=0.01, ci="lower"), inferior).status == "FAIL"
+
+
+def test_a_pass_whose_minimum_detectable_effect_exceeds_the_margin_is_underpowered():
+    ev = json.loads(json.dumps(EVIDENCE))
+    ev["deltas"]["roc_auc"]["mde"] = 0.037
+    r = evaluate_criterion(crit(kind="relative", metric="roc_auc", max_drop=0.01), ev)
+    assert r.status == "PASS" and r.underpowered == ("max_drop",)
+    assert "underpowered: the minimum detectable effect 0.037 at 80% power exceeds the margin 0.010" in r.reason
+    assert r.to_dict()["underpowered"] == ["max_drop"] and r.to_dict()["margin"] == 0.01
+    ev["deltas"]["roc_auc"]["mde"] = 0.008
+    assert evaluate_criterion(crit(kind="relative", metric="roc_auc", max_drop=0.01), ev).underpowered == ()
+    # a fairness widening: the MDE of the candidate-vs-baseline disparity delta against max_widening
+    ev["fairness_deltas"]["sex"]["equalized_odds_difference"] = {"value": 0.01, "ci_low": 0.0, "ci_high": 0.02, "mde": 0.03}
+    w = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max_widening=0.025,
+                                features=["sex"]), ev)
+    assert w.status == "PASS" and w.underpowered == ("sex vs baseline",) and w.margin == 0.025
 
 
 def test_relative_min_gain_and_lower_is_better_metrics():
-    gain = evaluate_criterion(crit(kind="relative", metric="roc_auc", min_gain=0.02), EVIDENCE)
+    # the paired CI [-0.004, 0.048] holds both 0.02 and 0.03; a tighter one settles them
+    assert evaluate_criterion(crit(kind="relative", metric="roc_auc", min_gain=0.02), EVIDENCE).status == "INCONCLUSIVE"
+    tight = json.loads(json.dumps(EVIDENCE))
+    tight["deltas"]["roc_auc"] = {"value": 0.022, "ci_low": 0.021, "ci_high": 0.023}
+    gain = evaluate_criterion(crit(kind="relative", metric="roc_auc", min_gain=0.02), tight)
     assert gain.status == "PASS"
-    gain_hi = evaluate_criterion(crit(kind="relative", metric="roc_auc", min_gain=0.03), EVIDENCE)
+    gain_hi = evaluate_criterion(crit(kind="relative", metric="roc_auc", min_gain=0.03), tight)
     assert gain_hi.status == "FAIL"
     # log_loss: lower is better; 0.45 -> 0.50 is a drop of 0.05, i.e. 11.1% of the baseline
     rel = evaluate_criterion(crit(kind="relative", metric="log_loss", max_drop=0.10, mode="relative"), EVIDENCE)
@@ -236,15 +271,20 @@ def test_relative_zero_baseline_and_no_baseline_are_named():
 # ---- fairness ------------------------------------------------------------------------------
 
 def test_fairness_bound_for_every_feature_skips_intersections_by_default():
+    # sex: [0.100, 0.180] holds the bound 0.10 at its lower end: the data cannot tell
     r = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max=0.10), EVIDENCE)
-    assert r.status == "FAIL"
-    assert [(i.name, i.status) for i in r.items] == [("age_band", "PASS"), ("sex", "FAIL")]
+    assert r.status == "INCONCLUSIVE"
+    assert [(i.name, i.status) for i in r.items] == [("age_band", "PASS"), ("sex", "INCONCLUSIVE")]
     assert r.measured == 0.14
-    assert "sex: equalized_odds_difference[sex] 0.140 [0.100, 0.180] <= 0.1: fail" in r.reason
-    ok = evaluate_criterion(crit(kind="fairness", metric="demographic_parity_ratio", min=0.80), EVIDENCE)
+    assert "sex: equalized_odds_difference[sex] 0.140 [0.100, 0.180] <= 0.1: inconclusive" in r.reason
+    bad = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max=0.09), EVIDENCE)
+    assert [(i.name, i.status) for i in bad.items] == [("age_band", "PASS"), ("sex", "FAIL")]
+    # sex: point 0.85 passed and CI lower 0.78 failed the four-fifths rule; the interval holds 0.80
+    for ci in ("point", "lower"):
+        held = evaluate_criterion(crit(kind="fairness", metric="demographic_parity_ratio", min=0.80, ci=ci), EVIDENCE)
+        assert held.status == "INCONCLUSIVE"
+    ok = evaluate_criterion(crit(kind="fairness", metric="demographic_parity_ratio", min=0.75), EVIDENCE)
     assert ok.status == "PASS"
-    ci = evaluate_criterion(crit(kind="fairness", metric="demographic_parity_ratio", min=0.80, ci="lower"), EVIDENCE)
-    assert ci.status == "FAIL"  # sex: point 0.85 passes, CI lower 0.78 does not
     inter = evaluate_criterion(crit(kind="fairness", metric="demographic_parity_ratio", min=0.80, include_intersections=True), EVIDENCE)
     assert inter.status == "FAIL" and [i.name for i in inter.items if i.status == "FAIL"] == ["sex×age_band"]
 
@@ -255,11 +295,15 @@ def test_fairness_listed_features_and_widening_vs_baseline():
     absent = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max=0.10, features=["race"]), EVIDENCE)
     assert absent.status == "MISSING"
     # sex: 0.06 -> 0.14 widens by 0.08 (CI from fairness_deltas); age_band 0.04 -> 0.05 by 0.01
+    # (its CI [0.03, 0.13] holds 0.05: inconclusive; below 0.03 it fails, above 0.13 it passes)
     w = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max_widening=0.05), EVIDENCE)
-    assert [(i.name, i.status) for i in w.items] == [("age_band vs baseline", "PASS"), ("sex vs baseline", "FAIL")]
+    assert [(i.name, i.status) for i in w.items] == [("age_band vs baseline", "PASS"), ("sex vs baseline", "INCONCLUSIVE")]
     sex = [i for i in w.items if i.name == "sex vs baseline"][0]
     assert sex.measured == pytest.approx(0.08) and sex.ci == (0.03, 0.13)
-    w_ok = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max_widening=0.09), EVIDENCE)
+    assert "(margin 0.05)" in sex.reason
+    w_bad = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max_widening=0.02), EVIDENCE)
+    assert [i.status for i in w_bad.items] == ["PASS", "FAIL"]
+    w_ok = evaluate_criterion(crit(kind="fairness", metric="equalized_odds_difference", max_widening=0.14), EVIDENCE)
     assert w_ok.status == "PASS"
     # a ratio is fairer when higher: 0.90 -> 0.85 widens by 0.05
     wr = evaluate_criterion(crit(kind="fairness", metric="demographic_parity_ratio", max_widening=0.04, features=["sex"]), EVIDENCE)

@@ -23,6 +23,7 @@ from workbench.canonical import digest, to_jsonable
 
 if TYPE_CHECKING:
     from workbench.artefacts import LoadedModel, Manifest, ReviewData
+    from workbench.metrics import Margin
 
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
@@ -139,6 +140,7 @@ def build_evidence(
     include: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
     operations: dict[str, Any] | None = None,
+    margins: Mapping[str, Margin] | None = None,
 ) -> dict[str, Any]:
     """Compute the evidence JSON of a loaded review (``workbench.artefacts.ReviewData``).
 
@@ -155,6 +157,10 @@ def build_evidence(
         What happened after an earlier promotion (``workbench.replay.operations_evidence``:
         monitoring windows, alerts, feedback and contest rates, re-reviews), read from the store by
         the caller; recorded as ``operations``.
+    margins : mapping of str to workbench.metrics.Margin, optional
+        The non-inferiority margins the policy states per delta (``workbench.policy.evidence_margins``):
+        each paired delta is read against its own (recorded as ``margin`` and ``margin_source``),
+        the others against ``settings.margin``. Recorded under ``settings.margins``.
 
     Returns
     -------
@@ -202,7 +208,11 @@ def build_evidence(
         "models": {r: _model_header(review.models[r]) for r in roles},
         "deltas": {}, "tests": {}, "sections": {},
     }
+    if margins:
+        evidence["settings"]["margins"] = {k: {"value": m.value, "relative": m.relative, "source": m.source}
+                                           for k, m in sorted(margins.items())}
     ctx = _Context(review, evidence, chosen, scores, say, timings, cpu)
+    ctx.margins = margins
     if "metrics" in chosen or "calibration" in chosen:
         ctx.run(("metrics", "calibration"), _quantitative)
     for name, runner in _RUNNERS.items():
@@ -227,6 +237,7 @@ class _Context:
         self.review, self.evidence, self.chosen = review, evidence, chosen
         self.scores, self.say, self.timings, self.cpu = scores, say, timings, cpu
         self.settings = review.manifest.settings
+        self.margins: Mapping[str, Margin] | None = None
 
     @property
     def models(self) -> dict[str, Any]:
@@ -269,7 +280,7 @@ def _quantitative(ctx: _Context) -> dict[str, dict[str, Any]]:
     metrics, calibration = "metrics" in ctx.chosen, "calibration" in ctx.chosen
     quant = quantitative_evidence(
         review.task, review.y_true, ctx.scores, threshold=float(review.threshold), classes=tuple(review.classes),
-        n_boot=s.n_bootstrap, seed=s.seed, confidence=s.confidence, margin=s.margin,
+        n_boot=s.n_bootstrap, seed=s.seed, confidence=s.confidence, margin=s.margin, margins=ctx.margins,
         calibration_bins=s.calibration_bins, include_metrics=metrics, include_calibration=calibration,
         progress=ctx.say)
     for role in ctx.models:

@@ -68,7 +68,8 @@ def waivers_section(data: Any, review_id: str, pol: Any, decision: Any, user: An
                                     "counts": "yes" if w.is_active(today) else "no"} for w in waivers]),
                      hide_index=True, width="stretch", key="waiver_table")
     open_ = [c.id for c in decision.criteria
-             if c.status in ("FAIL", "MISSING", "WARN") and c.kind not in ("signoff", "objection") and pol.waiver_roles(c.id)]
+             if c.status in ("FAIL", "MISSING", "INCONCLUSIVE", "WARN") and c.kind not in ("signoff", "objection")
+             and pol.waiver_roles(c.id)]
     if open_ and user.roles:
         with st.form("waiver_form"):
             crit = st.selectbox("Criterion", open_, key="waiver_criterion")

@@ -103,7 +103,10 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
 
         started = time.perf_counter()
         with st.status("Computing the evidence: metrics, calibration, drift, fairness …", expanded=False) as status:
-            ev = build_evidence(review, progress=lambda msg: status.update(label=f"Computing evidence — {msg}"))
+            from workbench.policy import evidence_margins
+
+            ev = build_evidence(review, progress=lambda msg: status.update(label=f"Computing evidence — {msg}"),
+                                margins=evidence_margins(policy(review)))
             status.update(label="Evidence computed", state="complete")
         _registry()["timings"][key] = time.perf_counter() - started
         if review_id:

@@ -9,7 +9,7 @@ from workbench_ui import review as review_ui
 from workbench_ui.feedback import guard
 from workbench_ui.widgets import badge
 
-_COUNTED = ("PASS", "FAIL", "WARN", "WAIVED", "MISSING")
+_COUNTED = ("PASS", "FAIL", "WARN", "WAIVED", "MISSING", "INCONCLUSIVE")
 
 
 def render(user: context.SessionUser) -> None:
@@ -39,5 +39,5 @@ def _review_status() -> None:
     decision = review_ui.decision(data, context.review_id())
     badge(decision.outcome, f"Decision: {decision.outcome}")
     counts = {s: sum(c.status == s for c in decision.criteria) for s in _COUNTED}
-    st.markdown(" · ".join(f"{s} **{n}**" for s, n in counts.items() if n or s != "WAIVED"))
+    st.markdown(" · ".join(f"{s} **{n}**" for s, n in counts.items() if n or s not in ("WAIVED", "INCONCLUSIVE")))
     st.caption(f"Policy {decision.policy['id']} {decision.policy['version']}")

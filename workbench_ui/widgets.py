@@ -28,6 +28,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "WARN": ("orange", ":material/warning:"),
     "WAIVED": ("violet", ":material/approval:"),
     "MISSING": ("gray", ":material/help:"),
+    "INCONCLUSIVE": ("blue", ":material/pending:"),
     "GO": ("green", ":material/check_circle:"),
     "NO-GO": ("red", ":material/cancel:"),
     "PENDING": ("orange", ":material/hourglass_top:"),
@@ -58,7 +59,15 @@ def status_text(status: str) -> str:
     return f":{colour}-badge[{status}]"
 
 
-READING_TEXT = {"better": "better", "worse": "worse", "inconclusive": "no clear difference", None: "—"}
+READING_TEXT = {"better": "better", "worse": "worse", "non_inferior": "not worse (within the margin)",
+                "inferior": "worse beyond the margin", "inconclusive": "no clear difference", None: "—"}
+
+
+def rows_needed_text(criterion: Any) -> str:
+    """The rows that would settle an INCONCLUSIVE criterion (``CriterionResult.rows_needed``), as text."""
+    if criterion.status != "INCONCLUSIVE":
+        return ""
+    return f"{criterion.rows_needed:,}" if criterion.rows_needed is not None else "no row count settles it"
 
 
 def comparison_frame(evidence: Mapping[str, Any], metrics: Sequence[str], *, section: str = "metrics") -> pd.DataFrame:
@@ -76,6 +85,8 @@ def comparison_frame(evidence: Mapping[str, Any], metrics: Sequence[str], *, sec
             row["Δ candidate − baseline [95% CI]"] = fmt_ci(delta)
             row["reading"] = READING_TEXT.get(delta.get("reading"), str(delta.get("reading")))
             row["p-value"] = fmt_p(delta.get("p_value"))
+            # the smallest true difference this comparison finds four times in five
+            row["MDE (80% power)"] = fmt(delta["mde"]) if delta.get("mde") is not None else "—"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -84,7 +95,7 @@ def _reading_style(value: str) -> str:
     # colour supports the word, never replaces it
     if value == "better":
         return f"color: {CANDIDATE}; font-weight: 600"
-    if value == "worse":
+    if value in ("worse", "worse beyond the margin"):
         return "color: #D55E00; font-weight: 600"  # Okabe–Ito vermillion
     return ""
 

@@ -233,3 +233,17 @@ def test_decision_page_opens_with_the_plain_language_summary():
     assert len(plain) == 1
     assert any(s in plain[0] for s in ("must not be used yet", "may now be used", "No final answer yet"))
     assert "Next, " in plain[0]
+
+
+def test_decision_table_shows_margins_rows_needed_and_underpowered_passes():
+    at = ok(app("bob", page="pages/decision.py"))
+    assert "INCONCLUSIVE" in at.multiselect(key="criteria_filter").options
+    table = at.dataframe[0].value
+    assert {"margin", "rows needed", "underpowered"} <= set(table.columns)
+    row = table.set_index("criterion")
+    assert row.loc["auc-non-inferior", "margin"] == "0.010" and row.loc["fairness-no-widening", "margin"] == "0.020"
+    assert row.loc["auc-floor", "margin"] == "—"  # an absolute bound compares with no baseline
+    # the columns say what the reasons say (the flags come from the evidence's MDEs, not from the page)
+    for _, r in table.iterrows():
+        assert bool(r["rows needed"]) == (r["status"] == "INCONCLUSIVE")
+        assert bool(r["underpowered"]) == ("underpowered:" in r["reason"]), r["criterion"]

@@ -104,6 +104,33 @@ def test_min_detectable_difference_formula():
     assert out["accuracy"] == pytest.approx(factor * np.sqrt((pb + pc - (pb - pc) ** 2) / 1000))
 
 
+def test_every_paired_delta_has_its_mde_and_it_agrees_with_delong():
+    """The bootstrap MDE of the AUC delta against the analytic one from DeLong's paired variance."""
+    from workbench.metrics import Margin, quantitative_evidence
+
+    rng = np.random.default_rng(11)
+    n = 4000
+    y = (rng.random(n) < 0.4).astype(int)
+    signal = rng.normal(size=n) + y
+    base = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.2, n))))
+    cand = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.0, n))))
+    ev = quantitative_evidence("binary", y, {"candidate": cand, "baseline": base}, n_boot=400, seed=3,
+                               include_calibration=False,
+                               margins={"roc_auc": Margin(0.01, source="policy p 1: auc-ni"),
+                                        "brier_score": Margin(0.10, relative=True, source="policy p 1: brier")})
+    auc = ev["deltas"]["roc_auc"]
+    analytic = ev["tests"]["min_detectable_difference"]["roc_auc"]
+    assert auc["mde"] == pytest.approx(analytic, rel=0.15)  # two estimates of one SE
+    assert all(d["mde"] is not None and d["mde"] > 0 for d in ev["deltas"].values() if d["defined"])
+    # the stated margins are the ones the readings use; the rest fall back to settings.margin (0)
+    assert (auc["margin"], auc["margin_source"]) == (0.01, "policy p 1: auc-ni")
+    assert auc["reading"] == reading(auc["ci_low"], auc["ci_high"], greater_is_better=True, margin=0.01)
+    brier = ev["deltas"]["brier_score"]
+    base_brier = float(np.mean((base - y) ** 2))
+    assert brier["margin"] == pytest.approx(0.10 * base_brier) and brier["margin_source"] == "policy p 1: brier"
+    assert (ev["deltas"]["accuracy"]["margin"], ev["deltas"]["accuracy"]["margin_source"]) == (0.0, "settings.margin")
+
+
 @pytest.mark.slow
 def test_bootstrap_auc_ci_coverage_by_simulation():
     """Nominal 95% percentile intervals cover the true AUC in 93-97% of 400 data sets."""

@@ -188,6 +188,23 @@ def test_significance_is_each_slice_against_its_complement_with_bh(scored):
     assert east["significance"]["difference"] < 0
 
 
+
+def test_each_slice_has_its_minimum_detectable_difference_at_80_percent_power(scored):
+    from scipy.stats import norm
+
+    df, y, s = scored
+    out = slice_evidence(df, y, s, features=["region"], n_boot=0)
+    correct = (s >= 0.5) == y.astype(bool)
+    z = norm.ppf(0.975) + norm.ppf(0.8)
+    for e in out:
+        mask = (df["region"] == e["slice"]).to_numpy()
+        n_g, n_r, p = mask.sum(), (~mask).sum(), correct.mean()  # pooled: the null of no difference
+        assert e["significance"]["mde"] == pytest.approx(z * np.sqrt(p * (1 - p) * (1 / n_g + 1 / n_r)), rel=1e-12)
+    # the smaller the slice, the larger the difference it needs to show
+    by_size = sorted(out, key=lambda e: e["n"])
+    assert by_size[0]["significance"]["mde"] >= by_size[-1]["significance"]["mde"]
+
+
 def test_regression_significance_is_welch_on_absolute_errors():
     from scipy.stats import ttest_ind
 
@@ -202,3 +219,5 @@ def test_regression_significance_is_welch_on_absolute_errors():
         ref = ttest_ind(err[mask], err[~mask], equal_var=False)
         assert e["significance"]["test"] == "welch_t"
         assert e["significance"]["p_value"] == pytest.approx(ref.pvalue, rel=1e-6)
+        se = np.sqrt(err[mask].var(ddof=1) / mask.sum() + err[~mask].var(ddof=1) / (~mask).sum())
+        assert e["significance"]["mde"] == pytest.approx(2.8015853 * se, rel=1e-6)

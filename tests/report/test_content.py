@@ -208,3 +208,28 @@ def test_objections_and_the_waivers_second_pair_of_eyes_are_in_the_packet(realis
     html = render_packet_html(inp)
     assert "pen test pending" in html and "youth panel consulted" in html
     assert "Noreviewerobjected." in _text(render_packet_pdf(realistic_input))  # _text drops spaces
+
+
+def test_the_packet_shows_inconclusive_with_its_rows_margins_and_underpowered_passes() -> None:
+    import datetime as dt
+
+    from workbench.policy import decide, parse_policy
+
+    policy = parse_policy({"id": "p", "version": "1", "criteria": [
+        {"id": "auc-floor", "kind": "absolute", "metric": "models.candidate.metrics.roc_auc", "min": 0.80},
+        {"id": "auc-non-inferior", "kind": "relative", "metric": "roc_auc", "max_drop": 0.01}]})
+    evidence = {"evidence_digest": "e" * 64, "review": {"name": "thin", "n_evaluation": 2000},
+                "models": {"candidate": {"metrics": {"roc_auc": {"value": 0.82, "ci_low": 0.79, "ci_high": 0.85}}},
+                           "baseline": {"metrics": {"roc_auc": {"value": 0.80, "ci_low": 0.77, "ci_high": 0.83}}}},
+                "deltas": {"roc_auc": {"value": 0.02, "ci_low": 0.005, "ci_high": 0.035, "mde": 0.021,
+                                       "reading": "better", "margin": 0.01}}}
+    decision = decide(policy, evidence, at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    floor = decision.criterion("auc-floor")
+    assert floor.status == "INCONCLUSIVE" and decision.criterion("auc-non-inferior").underpowered
+    html = render_packet_html(PacketInput(review_name="thin", generated_at="2026-12-03T10:00:00+00:00",
+                                          generated_by="ci", evidence=evidence, decision=decision.to_dict()))
+    assert "INCONCLUSIVE" in html
+    assert f"Rows needed to settle it: {floor.rows_needed:,}." in html
+    assert "Margin 0.010." in html and "Underpowered (minimum detectable effect above the margin): max_drop." in html
+    # the evidence's metric table gives each paired delta its MDE and the margin its reading used
+    assert "MDE (80% power)" in html and "0.021" in html and "better (0.010)" in html

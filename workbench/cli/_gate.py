@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 #: The actor of what `gate` records: the workbench itself, not a person.
 GATE_ACTOR = "workbench"
 
-_STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
 
 
 def _store_path(args: argparse.Namespace) -> tuple[Location | None, bool]:
@@ -93,7 +92,8 @@ def _parse_at(text: str | None) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
-def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None, review_id: str | None) -> dict[str, Any]:
+def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None, review_id: str | None,
+              policy: Policy) -> dict[str, Any]:
     if args.evidence is not None:
         path = Path(args.evidence)
         try:
@@ -143,28 +143,43 @@ def _evidence(args: argparse.Namespace, review: ReviewData, store: Store | None,
         from workbench.replay import operations_evidence
 
         operations = operations_evidence(review, store=store)  # monitoring and feedback since the last review
-    ev = build_evidence(review, progress=progress, operations=operations)
+    from workbench.policy import evidence_margins
+
+    ev = build_evidence(review, progress=progress, operations=operations, margins=evidence_margins(policy))
     if store is not None and review_id is not None:
         store.save_evidence(review_id, ev, actor=GATE_ACTOR)
     return ev
 
 
 def render_table(decision: Decision) -> str:
-    """The decision as a plain-text table: worst first, then the sign-offs and the summary."""
-    rows = sorted(decision.criteria, key=lambda c: (_STATUS_ORDER[c.status], c.severity != "blocking"))
+    """The decision as a plain-text table: worst first, then the sign-offs and the summary.
+
+    An INCONCLUSIVE criterion shows the evaluation rows that would settle it (``ROWS NEEDED``);
+    the reason of one that passes with a minimum detectable effect above its margin says
+    ``underpowered``.
+    """
+    from workbench.policy import STATUS_RANK
+
+    rows = sorted(decision.criteria, key=lambda c: (STATUS_RANK[c.status], c.severity != "blocking"))
     width = max(len(c.id) for c in rows)
     lines = [
         f"{decision.review.get('name', 'review')} — policy {decision.policy['id']} {decision.policy['version']} "
         f"({decision.policy['digest'][:12]}…), evidence {str(decision.evidence_digest)[:12]}…",
-        f"{'STATUS':<8} {'SEVERITY':<9} {'CRITERION':<{width}}  REASON",
+        f"{'STATUS':<12} {'SEVERITY':<9} {'CRITERION':<{width}}  {'ROWS NEEDED':>11}  REASON",
     ]
-    lines += [f"{c.status:<8} {c.severity:<9} {c.id:<{width}}  {c.reason}" for c in rows]
+    lines += [f"{c.status:<12} {c.severity:<9} {c.id:<{width}}  {_rows_needed(c):>11}  {c.reason}" for c in rows]
     if decision.signoffs:
         lines.append("sign-offs: " + ", ".join(f"{s.role} {s.status}" + (f" ({s.user})" if s.user else "") for s in decision.signoffs))
     lines.append(decision.summary)
     if decision.what_if:
         lines.insert(0, "WHAT-IF: judged by a policy that is not registered for this model; this is not a decision")
     return "\n".join(lines)
+
+
+def _rows_needed(c: Any) -> str:
+    if c.status != "INCONCLUSIVE":
+        return ""
+    return f"{c.rows_needed:,}" if c.rows_needed is not None else "unknown"
 
 
 def _load(args: argparse.Namespace, *, rows: bool = True) -> tuple[Any, Any]:
@@ -200,7 +215,7 @@ def _run_gate(args: argparse.Namespace) -> int:
         if store is not None:
             review_id = store.upsert_review(review.manifest.name, manifest_path=str(review.manifest.source),
                                             evidence_digest=review.evidence_digest, actor=GATE_ACTOR)
-        evidence = _evidence(args, review, store, review_id)
+        evidence = _evidence(args, review, store, review_id, policy)
         decision = decide_review(review, policy, evidence, at=at, store=store, review_id=review_id)
         if what_if is not None:
             decision = limit_decision(decision, what_if, what_if=True)

@@ -20,6 +20,7 @@ from workbench.errors import ManifestError
 
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
+    from workbench.policy import Policy
 
 ENGINES = ("auto", "numpy", "duckdb", "spark")
 
@@ -105,8 +106,19 @@ def _in_memory_evidence(manifest: Manifest, include: list[str]) -> dict[str, Any
     from workbench.artefacts import load_review
     from workbench.evidence import build_evidence
 
+    from workbench.policy import evidence_margins
+
     review = load_review(manifest, progress=progress)
-    return build_evidence(review, include=include, progress=progress)
+    return build_evidence(review, include=include, progress=progress,
+                          margins=evidence_margins(_manifest_policy(manifest)))
+
+
+def _manifest_policy(manifest: Manifest) -> Policy:
+    """The manifest's policy (else the shipped default): the deltas are read against the margins it
+    states, one source for "not worse"."""
+    from workbench.policy import default_policy, load_policy
+
+    return load_policy(manifest.resolve(manifest.policy)) if manifest.policy is not None else default_policy()
 
 
 def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "spark"],
@@ -158,10 +170,13 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
     what = "a DuckDB table" if table is not None else f"{len(files)} file(s)"
+    from workbench.policy import evidence_margins
+
     progress(f"scale engine ({engine}) on {what}, {spec.n_boot} bootstrap replicates")
     ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
                                  profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
-                                 margin=manifest.settings.margin, progress=progress)
+                                 margin=manifest.settings.margin, progress=progress,
+                                 margins=evidence_margins(_manifest_policy(manifest)))
     progress(f"slices, operational, robustness and explanations on a seeded sample of {review.sample['rows']:,} rows")
     started = time.perf_counter()
     sampled = sample_sections(review, progress=progress)

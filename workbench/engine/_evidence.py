@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from workbench.canonical import digest, to_jsonable
@@ -12,6 +13,7 @@ from workbench.engine._plan import Aggregates, ScaleSpec, aggregation_plan
 
 if TYPE_CHECKING:
     from workbench.metrics.drift import ReferenceProfile
+    from workbench.metrics import Margin
 
 
 def evidence_from_aggregates(
@@ -21,13 +23,14 @@ def evidence_from_aggregates(
     profile: ReferenceProfile | None = None,
     profile_digest: str | None = None,
     margin: float = 0.0,
+    margins: Mapping[str, Margin] | None = None,
 ) -> dict[str, Any]:
     """The evidence sections computed from ``agg``: models, deltas, tests, drift, fairness.
 
     ``digest`` covers everything but the timings. Each metric records ``engine``, ``method``
     (``exact`` or ``histogram(bins, bound)``) and ``error_bound``.
     """
-    quant = quantitative(agg, spec, margin=margin)
+    quant = quantitative(agg, spec, margin=margin, margins=margins)
     roles = list(agg.roles)
     ev: dict[str, Any] = {
         "engine": agg.engine,

@@ -9,6 +9,7 @@ by construction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,10 @@ from workbench.metrics import (
     mcnemar_test,
     metric_entry,
     metrics_for,
+    Margin,
     paired_delta,
     reason,
+    resolve_margin,
 )
 from workbench.metrics.calibration import CALIBRATION_METRICS, CalibrationPrepared
 
@@ -118,8 +121,9 @@ def _calibration(role_name: str, agg: Aggregates, spec: ScaleSpec) -> dict[str, 
     return entry
 
 
-def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0) -> dict[str, Any]:
-    """``{"models", "deltas"}`` for every role of the aggregates."""
+def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0,
+                 margins: Mapping[str, Margin] | None = None) -> dict[str, Any]:
+    """``{"models", "deltas"}`` for every role of the aggregates; ``margins`` as in ``quantitative_evidence``."""
     models, points, reps = {}, {}, {}
     for role in agg.roles:
         models[role], points[role], reps[role] = model_metrics(role, agg, spec)
@@ -127,10 +131,11 @@ def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0) -> di
     if "candidate" in models and "baseline" in models and agg.boot is not None:
         for name, mspec in metrics_for("binary").items():
             c, b = points["candidate"][name], points["baseline"][name]
+            m, source = resolve_margin(name, margins, default=margin, baseline_value=b.value)
             d = paired_delta(reps["candidate"].get(name, np.array([])), reps["baseline"].get(name, np.array([])),
                                      candidate_value=c.value, baseline_value=b.value,
-                                     greater_is_better=mspec.greater_is_better, margin=margin,
-                                     confidence=spec.confidence)
+                                     greater_is_better=mspec.greater_is_better, margin=m,
+                                     confidence=spec.confidence, margin_source=source)
             d["greater_is_better"] = mspec.greater_is_better
             deltas[name] = d
         for name in CALIBRATION_METRICS:
@@ -141,8 +146,10 @@ def quantitative(agg: Aggregates, spec: ScaleSpec, *, margin: float = 0.0) -> di
                 agg.boot.calibration["candidate"])[name]
             rb = calibration_prepared(agg.roles["baseline"], n_bins=spec.calibration_bins).finalise(
                 agg.boot.calibration["baseline"])[name]
+            m, source = resolve_margin(f"calibration.{name}", margins, default=0.0, baseline_value=bc[name]["value"])
             d = paired_delta(rc, rb, candidate_value=cc[name]["value"], baseline_value=bc[name]["value"],
-                                     greater_is_better=name == "resolution", margin=0.0, confidence=spec.confidence)
+                                     greater_is_better=name == "resolution", margin=m, confidence=spec.confidence,
+                                     margin_source=source if source != "settings.margin" else "none stated")
             if name in ("slope", "intercept", "uncertainty"):
                 d["reading"] = None
             deltas[f"calibration.{name}"] = d

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,6 +15,7 @@ from workbench.errors import ManifestError
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
     from workbench.engine._scale_review import ScaleReviewData
+    from workbench.metrics import Margin
 
 Engine = Literal["auto", "numpy", "duckdb", "spark"]
 #: Below this many bytes of input files ``auto`` stays in memory (numpy).
@@ -131,6 +132,7 @@ def build_evidence_at_scale(
     models: dict | None = None,
     margin: float = 0.0,
     progress: Callable[[str], None] | None = None,
+    margins: Mapping[str, Margin] | None = None,
 ) -> dict[str, Any]:
     """The evidence sections of a scored table, computed where the data lives.
 
@@ -181,7 +183,8 @@ def build_evidence_at_scale(
         agg = spark_aggregates(session, source, spec, table=table, profile=profile, models=models,
                                progress=progress)
     agg.timings["total"] = time.perf_counter() - t0
-    return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin)
+    return evidence_from_aggregates(agg, spec, profile=profile, profile_digest=profile_digest, margin=margin,
+                                    margins=margins)
 
 
 def finish_review_evidence(

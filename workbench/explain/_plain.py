@@ -55,7 +55,9 @@ _REASONS: dict[str, tuple[str, str]] = {
                 "A person who must approve it has not done so yet."),
 }
 _OTHER = ("One of the rules for using a model is not met.", "One of the rules could not be checked yet.")
-_STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "WARN": 2}
+_STATUS_ORDER = {"FAIL": 0, "MISSING": 1, "INCONCLUSIVE": 2, "WARN": 3}
+#: Whatever the kind: the measurements cannot yet tell whether a rule is met (docs/POLICY.md).
+_NOT_ENOUGH_DATA = "There is not yet enough data to tell whether it meets one of the rules; more test cases would."
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def plain_summary(decision: Mapping[str, Any], *, max_reasons: int = 3) -> Plain
     reasons: list[str] = []
     for c in relevant:
         failed, missing = _REASONS.get(_kind(c), _OTHER)
-        sentence = missing if str(c.get("status")).upper() == "MISSING" else failed
+        status = str(c.get("status")).upper()
+        sentence = missing if status == "MISSING" else _NOT_ENOUGH_DATA if status == "INCONCLUSIVE" else failed
         if sentence not in reasons:
             reasons.append(sentence)
         if len(reasons) == max_reasons:

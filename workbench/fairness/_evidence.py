@@ -30,7 +30,7 @@ Evidence shape (``fairness_evidence`` returns ``{"models", "fairness_deltas", "p
                        insufficient_data, min_detectable_difference}]
     fairness_deltas.<grouping>                 candidate − baseline on the same replicates
         groups.<label>.<metric>: V
-        <disparity>: V + {widened, significantly_widened}; to_overall.<disparity>: same
+        <disparity>: V + {widened, significantly_widened, mde (80% power)}; to_overall.<disparity>: same
     fairness_proxies.<sensitive>: {used_as_input, top_proxies: [feature],
         associations: [{feature, cramers_v, mutual_information (nats), strength}]}
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from workbench.fairness import _engine as eng
 from workbench.fairness import _stats as st
+from workbench.metrics import bootstrap_mde
 from workbench.metrics.bootstrap import percentile_ci
 
 DIFFERENCES = ("demographic_parity_difference", "equalized_odds_difference", "equal_opportunity_difference")
@@ -196,7 +197,9 @@ def deltas(sections: Mapping[str, dict], reps: Mapping[str, dict], first: str, s
     """``first − second`` per group metric and per disparity, paired over shared replicates.
 
     ``widened`` says whether the first model's gap is larger (difference up, ratio down);
-    ``significantly_widened`` whether the whole CI of the change points that way.
+    ``significantly_widened`` whether the whole CI of the change points that way; ``mde`` is the
+    smallest change of the disparity the comparison detects at 80% power (``(z + z_0.8) * SE``
+    over the paired replicates): "did not widen" means little when it exceeds the allowed widening.
     """
     out: dict[str, dict] = {}
     for name, sec_a in sections[first].items():
@@ -216,8 +219,10 @@ def deltas(sections: Mapping[str, dict], reps: Mapping[str, dict], first: str, s
             src_b = sec_b if method == "between_groups" else sec_b["to_overall"]
             target = feature if method == "between_groups" else feature.setdefault("to_overall", {})
             for disp in DIFFERENCES + RATIOS:
-                d = _delta(src_a[disp], src_b[disp], rep_a["disparities"][method][disp],
-                           rep_b["disparities"][method][disp], confidence)
+                ra, rb = rep_a["disparities"][method][disp], rep_b["disparities"][method][disp]
+                d = _delta(src_a[disp], src_b[disp], ra, rb, confidence)
+                if d.get("value") is not None and ra is not None and rb is not None:
+                    d["mde"] = bootstrap_mde(np.asarray(ra) - np.asarray(rb), confidence=confidence)
                 sign = 1.0 if disp in DIFFERENCES else -1.0
                 d["widened"] = None if d["value"] is None else bool(sign * d["value"] > 0)
                 d["significantly_widened"] = (None if d["ci_low"] is None else

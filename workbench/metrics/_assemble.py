@@ -102,6 +102,7 @@ def quantitative_evidence(
     seed: int = 0,
     confidence: float = 0.95,
     margin: float = 0.0,
+    margins: Mapping[str, _paired.Margin] | None = None,
     calibration_bins: int = 10,
     include_metrics: bool = True,
     include_calibration: bool = True,
@@ -110,7 +111,9 @@ def quantitative_evidence(
     """Per-model metrics/curves/calibration with CIs, paired deltas and analytic tests.
 
     ``include_metrics=False`` computes calibration only (``models.<role>.calibration`` and the
-    ``calibration.*`` deltas); ``include_calibration=False`` leaves calibration out.
+    ``calibration.*`` deltas); ``include_calibration=False`` leaves calibration out. ``margins``
+    (keyed by delta name, e.g. ``roc_auc`` or ``calibration.ece``: the policy's stated margins)
+    take precedence over the single ``margin`` when a delta is read as better / non-inferior.
     """
     y = np.asarray(y_true)
     if task == "binary" and not include_metrics:
@@ -169,13 +172,15 @@ def quantitative_evidence(
     out: dict[str, Any] = {"models": models, "deltas": {}, "tests": {}}
     if "candidate" in scores and "baseline" in scores:
         if include_metrics:
-            out["deltas"] = _deltas(specs, points, reps, confidence, margin)
+            out["deltas"] = _deltas(specs, points, reps, confidence, margin, margins)
         for name in CALIBRATION_METRICS if len(calib) == 2 else ():
             c, b = (models[r]["calibration"][name] for r in ("candidate", "baseline"))
+            m, source = _paired.resolve_margin(f"calibration.{name}", margins, default=0.0, baseline_value=b["value"])
             delta = _paired.paired_delta(
                 reps["calibration:candidate"][name], reps["calibration:baseline"][name],
                 candidate_value=c["value"], baseline_value=b["value"],
-                greater_is_better=name == "resolution", margin=0.0, confidence=confidence)
+                greater_is_better=name == "resolution", margin=m, confidence=confidence,
+                margin_source=source if source != "settings.margin" else "none stated")
             if name in _NO_DIRECTION:  # better means "closer to 1 / 0", not larger or smaller
                 delta["reading"] = None
             out["deltas"][f"calibration.{name}"] = delta
@@ -216,14 +221,15 @@ def calibration_entry(prep: CalibrationPrepared, reps: dict, confidence: float,
     return entry
 
 
-def _deltas(specs, points, reps, confidence, margin) -> dict[str, dict]:
+def _deltas(specs, points, reps, confidence, margin, margins=None) -> dict[str, dict]:
     out = {}
     for name, spec in specs.items():
         c, b = points["candidate"][name], points["baseline"][name]
+        m, source = _paired.resolve_margin(name, margins, default=margin, baseline_value=b.value)
         out[name] = _paired.paired_delta(
             reps["candidate"].get(name, np.array([])), reps["baseline"].get(name, np.array([])),
             candidate_value=c.value, baseline_value=b.value, greater_is_better=spec.greater_is_better,
-            margin=margin, confidence=confidence)
+            margin=m, confidence=confidence, margin_source=source)
         out[name]["greater_is_better"] = spec.greater_is_better
     return out
 

@@ -14,7 +14,10 @@ binary slices asked for log loss or Brier score) take each slice's columns of th
 one matrix product per slice, with ``BinaryPrepared``-style rank statistics.
 
 Each slice also carries ``significance``: the slice against its complement (accuracy, or MAE
-for regression), Benjamini–Hochberg-adjusted over every slice of the model.
+for regression), Benjamini–Hochberg-adjusted over every slice of the model, with ``mde``: the
+smallest slice-vs-complement difference the test detects at 80% power (two-sided
+``SLICE_ALPHA`` before the adjustment), so a slice that "does not differ" can be told from one
+too small to tell.
 
 Slices with fewer than ``min_size`` rows are reported with point values only and
 ``insufficient_data: true``. Results are ordered worst first by the first requested metric
@@ -197,7 +200,9 @@ def _significance(task: str, y: np.ndarray, s: np.ndarray, threshold: float,
     error, Welch's t-test. ``p_adjusted`` is Benjamini–Hochberg over every slice of the model
     (all features); ``significant`` when it is below ``SLICE_ALPHA``.
     """
-    from scipy.stats import false_discovery_control, ttest_ind_from_stats
+    from scipy.stats import false_discovery_control, norm, ttest_ind_from_stats
+
+    z = float(norm.ppf(1 - SLICE_ALPHA / 2) + norm.ppf(0.8))  # minimum detectable effect at 80% power
 
     if task == "regression":
         value = np.abs(np.asarray(y, dtype=np.float64) - s)
@@ -228,12 +233,17 @@ def _significance(task: str, y: np.ndarray, s: np.ndarray, threshold: float,
                 if vg + vr > 0:
                     res = ttest_ind_from_stats(mg, np.sqrt(vg), n_g, mr, np.sqrt(vr), n_r, equal_var=False)
                     test, stat, p = "welch_t", float(res.statistic), float(res.pvalue)
-            tests.append({"metric": "mae", "difference": diff, "test": test, "statistic": stat, "p_value": p})
+            mde = z * float(np.sqrt(vg / n_g + vr / n_r)) if test == "welch_t" else None
+            tests.append({"metric": "mae", "difference": diff, "test": test, "statistic": stat, "p_value": p,
+                          "mde": mde})
             continue
         hit_g, hit_r = int(round(sg)), int(round(sr))
         table = np.array([[hit_g, n_g - hit_g], [hit_r, n_r - hit_r]], dtype=np.int64)
         test, stat, p = two_by_two_test(table)
-        tests.append({"metric": "accuracy", "difference": diff, "test": test, "statistic": stat, "p_value": p})
+        pooled = (sg + sr) / n_all if n_all else 0.0  # the null of no difference: one accuracy for both
+        mde = z * float(np.sqrt(pooled * (1 - pooled) * (1 / n_g + 1 / n_r))) if n_g and n_r else None
+        tests.append({"metric": "accuracy", "difference": diff, "test": test, "statistic": stat, "p_value": p,
+                      "mde": mde})
     ps = [t["p_value"] for t in tests if t["p_value"] is not None]
     adjusted: Iterator[Any] = iter(false_discovery_control(np.asarray(ps, dtype=float)) if ps else [])
     for entry, t in zip(results, tests):

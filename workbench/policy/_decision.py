@@ -1,7 +1,9 @@
 """The decision engine: policy + evidence + governance + questionnaires + sign-offs → GO / NO-GO / PENDING.
 
-Every criterion is evaluated (nothing stops at the first problem) to PASS, FAIL, WARN, WAIVED
-or MISSING with its measured value, bound, CI and a one-line reason. Then:
+Every criterion is evaluated (nothing stops at the first problem) to PASS, FAIL, WARN, WAIVED,
+MISSING or INCONCLUSIVE with its measured value, bound, CI and a one-line reason. INCONCLUSIVE
+means the confidence interval holds the bound: the data cannot tell, and ``rows_needed`` says how
+many evaluation rows would (80% power at the observed value). Then:
 
 * an advisory criterion that fails is shown as WARN and never decides;
 * a failed or missing blocking criterion with a valid waiver is WAIVED (a waiver counts for
@@ -12,7 +14,9 @@ or MISSING with its measured value, bound, CI and a one-line reason. Then:
   required sign-off role: a named approver said no to exactly this evidence under exactly
   this policy, which is a decision, not missing information;
 * **PENDING** when nothing blocking fails but something blocking is MISSING (sign-offs that
-  are absent or stale, questionnaires not submitted, readiness items or evidence absent);
+  are absent or stale, questionnaires not submitted, readiness items or evidence absent) or
+  INCONCLUSIVE (unless the criterion sets ``inconclusive_blocks: false``; an advisory
+  INCONCLUSIVE never decides);
 * **GO** otherwise.
 
 The result is deterministic: the decision time is passed in (``at``), never read from the
@@ -88,9 +92,15 @@ class Decision:
 
     @property
     def blockers(self) -> tuple[CriterionResult, ...]:
-        """What stands between the candidate and GO: blocking criteria that FAIL or are MISSING
-        (FAIL first)."""
+        """What stands between the candidate and GO: blocking criteria that FAIL, are MISSING or
+        block while INCONCLUSIVE (FAIL first)."""
         return tuple(c for c in self.failures if _blocks(c))
+
+    @property
+    def rows_needed(self) -> int | None:
+        """Evaluation rows that would settle every blocking INCONCLUSIVE criterion (None: none, or unknown)."""
+        need = [c.rows_needed for c in self.blockers if c.status == "INCONCLUSIVE"]
+        return max(need) if need and None not in need else None  # type: ignore[type-var]
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         return next(c for c in self.criteria if c.id == criterion_id)
@@ -108,9 +118,7 @@ class Decision:
             "review": self.review,
             "counts": {s: sum(c.status == s for c in self.criteria) for s in STATUS_RANK},
             "criteria": [c.to_dict() for c in self.criteria],
-            "failures": [
-                {"id": c.id, "severity": c.severity, "status": c.status, "reason": c.reason} for c in self.failures
-            ],
+            "failures": [_failure(c) for c in self.failures],
             "signoffs": [s.to_dict() for s in self.signoffs],
             "waivers_applied": list(self.waivers_applied),
             "waivers_ignored": list(self.waivers_ignored),
@@ -118,6 +126,8 @@ class Decision:
             "objections": list(self.objections),
         }
         # Only present when set, so the JSON of an unlimited decision is unchanged.
+        if any(c.status == "INCONCLUSIVE" for c in self.blockers):
+            body["rows_needed"] = self.rows_needed
         if self.what_if:
             body["what_if"] = True
         if self.limits:
@@ -140,7 +150,7 @@ def _apply(c: Any, raw: CriterionResult, policy: Policy, waivers: Sequence[Any],
     if status == "MISSING" and c.on_missing != "missing":
         status = "FAIL" if c.on_missing == "fail" else "WARN"
     waiver = None
-    if status in ("FAIL", "MISSING") and c.kind != "signoff":
+    if status in ("FAIL", "MISSING", "INCONCLUSIVE") and c.kind != "signoff":
         allowed = policy.waiver_roles(c.id)
         for w in waivers:
             if field(w, "criterion_id", "criterion") != c.id:
@@ -162,25 +172,47 @@ def _apply(c: Any, raw: CriterionResult, policy: Policy, waivers: Sequence[Any],
 
 
 def _blocks(c: CriterionResult) -> bool:
-    return c.severity == "blocking" and c.status in ("FAIL", "MISSING")
+    if c.severity != "blocking":
+        return False
+    return c.status in ("FAIL", "MISSING") or (c.status == "INCONCLUSIVE" and c.inconclusive_blocks)
+
+
+def _failure(c: CriterionResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": c.id, "severity": c.severity, "status": c.status, "reason": c.reason}
+    if c.status == "INCONCLUSIVE":
+        out["rows_needed"] = c.rows_needed
+    return out
+
+
+def _rows(c: CriterionResult) -> str:
+    return f"{c.id}: ~{c.rows_needed:,} rows" if c.rows_needed is not None else c.id
 
 
 def _summary(outcome: str, results: list[CriterionResult]) -> str:
     failed = [c.id for c in results if _blocks(c) and c.status == "FAIL"]
     missing = [c.id for c in results if _blocks(c) and c.status == "MISSING"]
+    unsure = [_rows(c) for c in results if _blocks(c) and c.status == "INCONCLUSIVE"]
     waived = [c.id for c in results if c.status == "WAIVED"]
     warns = [c.id for c in results if c.status == "WARN"]
+    open_ = [_rows(c) for c in results if c.status == "INCONCLUSIVE" and not _blocks(c)]
     extra = []
     if waived:
         extra.append(f"{len(waived)} waived ({', '.join(waived)})")
     if warns:
         extra.append(f"{len(warns)} advisory warning(s) ({', '.join(warns)})")
+    if open_:
+        extra.append(f"{len(open_)} inconclusive, not blocking ({', '.join(open_)})")
     tail = f"; {'; '.join(extra)}" if extra else ""
     if outcome == "NO-GO":
         more = f"; also missing: {', '.join(missing)}" if missing else ""
+        more += f"; also inconclusive: {', '.join(unsure)}" if unsure else ""
         return f"NO-GO: {len(failed)} blocking criteria fail ({', '.join(failed)}){more}{tail}."
     if outcome == "PENDING":
-        return f"PENDING: nothing blocking fails, but {len(missing)} blocking criteria are missing ({', '.join(missing)}){tail}."
+        parts = [f"{len(missing)} blocking criteria are missing ({', '.join(missing)})"] if missing else []
+        if unsure:
+            parts.append(f"{len(unsure)} blocking criteria are inconclusive, more data would settle them "
+                         f"({', '.join(unsure)})")
+        return f"PENDING: nothing blocking fails, but {' and '.join(parts)}{tail}."
     return f"GO: all {sum(c.severity == 'blocking' for c in results)} blocking criteria pass or are waived{tail}."
 
 

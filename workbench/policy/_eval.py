@@ -7,6 +7,8 @@ raises to mean "failed".
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +26,15 @@ from workbench.policy._schema import (
 )
 from workbench.policy._values import (
     _ABSENT,
+    STATUS_RANK,
     CriterionResult,
     ItemResult,
+    Power,
     Value,
     check_bounds,
     combine,
     fmt,
+    fmt_bound,
     lookup,
     read_value,
 )
@@ -50,14 +55,19 @@ def greater_is_better(metric: str, *, task: str | None = None) -> bool:
     return direction
 
 
-def _result(c: Any, items: list[ItemResult], *, details: dict[str, Any] | None = None) -> CriterionResult:
+def _result(c: Any, items: list[ItemResult], *, details: dict[str, Any] | None = None,
+            margin: float | None = None) -> CriterionResult:
     status = combine([i.status for i in items])
     if len(items) == 1:
         reason = items[0].reason
     else:
-        bad = [i for i in items if i.status != "PASS"]
+        bad = [i for i in items if i.status != "PASS" or i.underpowered]
         reason = "; ".join(f"{i.name}: {i.reason}" for i in bad) if bad else f"all {len(items)} checks pass"
-    worst = min(items, key=lambda i: {"FAIL": 0, "MISSING": 1, "WARN": 2}.get(i.status, 3)) if items else None
+    worst = min(items, key=lambda i: STATUS_RANK.get(i.status, 9)) if items else None
+    unsure = [i.rows_needed for i in items if i.status == "INCONCLUSIVE"]
+    # the criterion settles when its last inconclusive item does; unknown if any one cannot
+    rows_needed = max(unsure) if unsure and None not in unsure else None  # type: ignore[type-var]
+    blocks = getattr(c, "inconclusive_blocks", None)
     return CriterionResult(
         id=c.id,
         kind=c.kind,
@@ -71,7 +81,30 @@ def _result(c: Any, items: list[ItemResult], *, details: dict[str, Any] | None =
         items=tuple(items) if len(items) > 1 else (),
         raw_status=status,
         details=details or {},
+        rows_needed=rows_needed,
+        inconclusive_blocks=True if blocks is None else bool(blocks),
+        margin=margin,
+        underpowered=tuple(i.name for i in items if i.underpowered),
     )
+
+
+def _powered(item: ItemResult, mde: float | None, margin: float, unit: str = "") -> ItemResult:
+    """The item with its minimum detectable effect; a PASS whose MDE exceeds the margin is flagged.
+
+    Such a pass is weak evidence: a harm as large as the margin would have gone unseen more than
+    one time in five.
+    """
+    if mde is None:
+        return item
+    under = item.status == "PASS" and mde > margin
+    reason = item.reason + (f"; underpowered: the minimum detectable effect {fmt(mde)}{unit} at 80% power exceeds "
+                            f"the margin {fmt(margin)}{unit}" if under else "")
+    return dataclasses.replace(item, reason=reason, mde=mde, underpowered=under)
+
+
+def _mde(node: Any) -> float | None:
+    v = node.get("mde") if isinstance(node, dict) else None
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
 def _missing(c: Any, reason: str) -> CriterionResult:
@@ -81,7 +114,8 @@ def _missing(c: Any, reason: str) -> CriterionResult:
 def eval_absolute(c: AbsoluteCriterion, evidence: dict[str, Any]) -> CriterionResult:
     label = c.metric.rsplit(".", 1)[-1] if c.metric.startswith("models.") else c.metric
     v = read_value(lookup(evidence, c.metric))
-    item = check_bounds(label, v, lo=c.min, hi=c.max, ci=c.ci, missing=f"not in the evidence ({c.metric})")
+    item = check_bounds(label, v, lo=c.min, hi=c.max, ci=c.ci, missing=f"not in the evidence ({c.metric})",
+                        power=Power.of(evidence))
     return _result(c, [item], details={"path": c.metric})
 
 
@@ -117,12 +151,22 @@ def eval_relative(c: RelativeCriterion, evidence: dict[str, Any]) -> CriterionRe
         imp = Value(imp.value / scale, *(x / scale if x is not None else None for x in (imp.low, imp.high)))  # type: ignore[operator, arg-type]  # defined above; yields (low, high)
         unit = " (relative)"
     label = f"{c.metric} improvement over baseline{unit} ({fmt(base.value)} -> {fmt(cand.value)})"
+    power = Power.of(evidence)
+    mde = _mde(lookup(evidence, ["deltas", c.metric]))
+    if mde is not None and c.mode == "relative":
+        mde /= abs(base.value)
     items = []
+    margin = c.max_drop if c.max_drop is not None else 0.0  # a min_gain-only criterion allows no loss
     if c.max_drop is not None:
-        items.append(check_bounds(label, imp, lo=-c.max_drop, hi=None, ci=c.ci, name="max_drop"))
+        item = check_bounds(label, imp, lo=-c.max_drop, hi=None, ci=c.ci, name="max_drop", power=power)
+        of = " of the baseline" if c.mode == "relative" else ""
+        item = dataclasses.replace(item, reason=f"{item.reason} (non-inferiority margin {fmt_bound(c.max_drop)}{of})")
+        items.append(_powered(item, mde, c.max_drop, unit))
     if c.min_gain is not None:
-        items.append(check_bounds(label, imp, lo=c.min_gain, hi=None, ci=c.ci, name="min_gain"))
-    return _result(c, items, details={"greater_is_better": gib, "baseline": base.value, "candidate": cand.value})
+        items.append(check_bounds(label, imp, lo=c.min_gain, hi=None, ci=c.ci, name="min_gain", power=power))
+    return _result(c, items, margin=margin,
+                   details={"greater_is_better": gib, "baseline": base.value, "candidate": cand.value,
+                            "margin": margin, "margin_mode": c.mode, "mde": mde})
 
 
 def _fairer_is_higher(metric: str) -> bool:
@@ -145,16 +189,17 @@ def eval_fairness(c: FairnessCriterion, evidence: dict[str, Any]) -> CriterionRe
         label = f"{c.metric}[{feat}]"
         v = read_value(lookup(cand_all, [feat, c.metric]))
         if c.min is not None or c.max is not None:
-            items.append(check_bounds(label, v, lo=c.min, hi=c.max, ci=c.ci, name=feat))
+            items.append(check_bounds(label, v, lo=c.min, hi=c.max, ci=c.ci, name=feat, power=Power.of(evidence)))
         if c.max_widening is not None:
             items.append(_widening(c, feat, v, base_all, evidence))
     if not items:
         return _missing(c, "no sensitive feature in the fairness evidence")
-    return _result(c, items, details={"metric": c.metric})
+    return _result(c, items, details={"metric": c.metric}, margin=c.max_widening)
 
 
 def _widening(c: FairnessCriterion, feat: str, cand: Value | None, base_all: Any, evidence: dict[str, Any]) -> ItemResult:
     name = f"{feat} vs baseline"
+    assert c.max_widening is not None  # only called when the criterion bounds the widening
     base = read_value(lookup(base_all, [feat, c.metric])) if isinstance(base_all, dict) else None
     if cand is None or base is None or not cand.defined or not base.defined:
         return ItemResult(name, "MISSING", f"{c.metric}[{feat}]: candidate or baseline value missing or undefined")
@@ -168,7 +213,9 @@ def _widening(c: FairnessCriterion, feat: str, cand: Value | None, base_all: Any
     else:
         w = Value(sign * (cand.value - base.value))
     label = f"{c.metric}[{feat}] widening vs baseline ({fmt(base.value)} -> {fmt(cand.value)})"
-    return check_bounds(label, w, lo=None, hi=c.max_widening, ci=c.ci, name=name)
+    item = check_bounds(label, w, lo=None, hi=c.max_widening, ci=c.ci, name=name, power=Power.of(evidence))
+    item = dataclasses.replace(item, reason=f"{item.reason} (margin {fmt_bound(c.max_widening)})")
+    return _powered(item, _mde(lookup(evidence, ["fairness_deltas", feat, c.metric])), c.max_widening)
 
 
 def eval_drift(c: DriftCriterion, evidence: dict[str, Any]) -> CriterionResult:
@@ -249,7 +296,8 @@ def eval_robustness(c: RobustnessCriterion, evidence: dict[str, Any]) -> Criteri
         v = read_value(t.get("degradation", _ABSENT))
         metric = t.get("metric", "metric")
         if c.max_degradation is not None:
-            items.append(check_bounds(f"{metric} degradation under {key}", v, lo=None, hi=c.max_degradation, name=key))
+            items.append(check_bounds(f"{metric} degradation under {key}", v, lo=None, hi=c.max_degradation, name=key,
+                                      power=Power.of(evidence)))
         if c.max_excess_degradation is not None:
             b = read_value(base[key].get("degradation", _ABSENT)) if key in base else None
             if v is None or b is None or not v.defined or not b.defined:

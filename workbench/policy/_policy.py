@@ -46,7 +46,7 @@ from workbench.policy._schema import (
 from workbench.yamlio import parse_yaml, read_yaml
 from workbench.canonical import canonical_json, digest
 from workbench.errors import PolicyError
-from workbench.metrics import metric_direction
+from workbench.metrics import Margin, metric_direction
 
 _KINDS = {
     "absolute",
@@ -87,6 +87,11 @@ class Policy(PolicyModel):
         data = self.model_dump(mode="json")
         if data.get("promotion_roles") is None:  # policies written before the key keep their digest
             data.pop("promotion_roles", None)
+        # likewise for a criterion that leaves inconclusive_blocks unset
+        for crits in (data.get("criteria", []), *(t.get("criteria", []) for t in data.get("risk_tiers", {}).values())):
+            for c in crits:
+                if c.get("inconclusive_blocks", 0) is None:
+                    del c["inconclusive_blocks"]
         return data
 
     @property
@@ -256,6 +261,28 @@ def metric_name_problems(policy: Policy) -> list[str]:
     return problems
 
 
+def evidence_margins(policy: Policy) -> dict[str, Margin]:
+    """The non-inferiority margin each relative criterion states, keyed by its metric (the delta's name).
+
+    One source for "not worse": the evidence reads each paired delta against the margin the
+    policy judges it by (``build_evidence(..., margins=...)``) instead of a separate default.
+    ``max_drop`` is the margin (a share of |baseline| with ``mode: relative``); a criterion with
+    only ``min_gain`` states none. When two criteria name a metric, the first (base criteria,
+    then risk tiers in order) is the one recorded.
+
+    >>> m = evidence_margins(default_policy())
+    >>> m["roc_auc"].value, m["brier_score"].relative, m["roc_auc"].source
+    (0.01, True, 'policy default-promotion-policy 1.0.0: auc-non-inferior')
+    """
+    out: dict[str, Margin] = {}
+    every = [*policy.criteria, *(c for t in policy.risk_tiers.values() for c in t.criteria)]
+    for c in every:
+        if isinstance(c, RelativeCriterion) and c.max_drop is not None and c.metric not in out:
+            out[c.metric] = Margin(c.max_drop, relative=c.mode == "relative",
+                                   source=f"policy {policy.id} {policy.version}: {c.id}")
+    return out
+
+
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy YAML file.
 
@@ -313,6 +340,7 @@ __all__ = [
     "default_policy",
     "default_policy_text",
     "evaluate_criterion",
+    "evidence_margins",
     "greater_is_better",
     "load_policy",
     "parse_policy",

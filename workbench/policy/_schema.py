@@ -37,6 +37,12 @@ class _Criterion(_Strict):
     on_missing: Literal["missing", "warn", "fail"] = Field(
         default="missing", description="what a value absent from the evidence counts as"
     )
+    inconclusive_blocks: bool | None = Field(
+        default=None,
+        description="whether an INCONCLUSIVE result (the confidence interval holds the bound) of a blocking "
+                    "criterion keeps the decision PENDING; null: true. false: it is reported with the rows "
+                    "needed but does not stand in the way of GO",
+    )
 
 
 def _need_one(obj: BaseModel, *names: str) -> None:

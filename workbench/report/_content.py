@@ -141,13 +141,13 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
         for c in crit:
             counts[str(c.get("status", "?")).upper()] = counts.get(str(c.get("status", "?")).upper(), 0) + 1
         blocks.append(Para("Criteria: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "."))
-        order = {"FAIL": 0, "MISSING": 1, "WARN": 2, "WAIVED": 3, "PASS": 4}
-        crit = sorted(crit, key=lambda c: (order.get(str(c.get("status", "")).upper(), 5), c.get("severity") != "blocking"))
+        order = {"FAIL": 0, "MISSING": 1, "INCONCLUSIVE": 2, "WARN": 3, "WAIVED": 4, "PASS": 5}
+        crit = sorted(crit, key=lambda c: (order.get(str(c.get("status", "")).upper(), 6), c.get("severity") != "blocking"))
         rows = [
             (str(c.get("id", "—")), str(c.get("status", "—")).upper(), str(c.get("severity") or "—"),
              (fmt(c.get("value", c.get("measured"))) + (" " + _ci_text(c) if _ci_text(c) else "")),
              fmt_bound(c.get("bound")),
-             _clip(str(c.get("reason") or c.get("description") or "")))
+             _clip(_verdict_note(c) + str(c.get("reason") or c.get("description") or "")))
             for c in crit
         ]
         blocks += [Heading("Criteria"), table(("Criterion", "Status", "Severity", "Measured [CI]", "Bound", "Reason"),
@@ -155,20 +155,36 @@ def _summary(inp: PacketInput, cover: Cover) -> Section:
     else:
         blocks += [Heading("Criteria"), missing("Criteria results")]
     blocks.append(Heading("Open risks and accepted waivers"))
-    risks = [c for c in crit if str(c.get("status", "")).upper() in ("FAIL", "WARN", "MISSING")]
+    risks = [c for c in crit if str(c.get("status", "")).upper() in ("FAIL", "WARN", "MISSING", "INCONCLUSIVE")
+             or c.get("underpowered")]
     if risks:
         blocks.append(table(("Open risk", "Status", "Reason"),
-                            [(str(c.get("id")), str(c.get("status")).upper(), _clip(str(c.get("reason") or ""), 400))
+                            [(str(c.get("id")), str(c.get("status")).upper(),
+                              _clip(_verdict_note(c) + str(c.get("reason") or ""), 400))
                              for c in risks],
-                            widths=(2.5, 1.1, 7.4), status_col=1))
+                            widths=(2.5, 1.5, 7.0), status_col=1))
     else:
-        blocks.append(Para("No failing, warning or missing criterion."))
+        blocks.append(Para("No failing, warning, missing, inconclusive or underpowered criterion."))
     blocks.append(_waiver_table(inp) if inp.waivers else Para("No waiver has been accepted.", "note"))
     blocks.append(Heading("Sign-off status per role"))
     so = signoff_status(inp)
     blocks.append(table(("Role", "Status", "By", "When"), so, widths=(2.5, 1.5, 2.5, 3.0), status_col=1)
                   if so else missing("Sign-off status"))
     return Section("summary", "Executive summary", tuple(blocks))
+
+
+def _verdict_note(c: Mapping[str, Any]) -> str:
+    """What the clipped reason must not lose: the rows an INCONCLUSIVE criterion needs, its margin, underpowered items."""
+    notes = []
+    if str(c.get("status", "")).upper() == "INCONCLUSIVE":
+        rows = c.get("rows_needed")
+        notes.append(f"Rows needed to settle it: {rows:,}." if isinstance(rows, int)
+                     else "No row count settles it at the observed value.")
+    if c.get("margin") is not None:
+        notes.append(f"Margin {fmt_bound(c.get('margin'))}.")
+    if c.get("underpowered"):
+        notes.append(f"Underpowered (minimum detectable effect above the margin): {', '.join(map(str, c['underpowered']))}.")
+    return " ".join(notes) + (" " if notes else "")
 
 
 def _clip(text: str, limit: int = 240) -> str:

@@ -121,10 +121,21 @@ def _metric_table(evidence: Mapping[str, Any]) -> Any:
     for n in names:
         d = deltas.get(n) or {}
         rows.append((label(n), *(fmt_metric(get_path(evidence, f"models.{r}.metrics.{n}")) for r in roles),
-                     fmt_metric(d) if d else "—", fmt(d.get("p_value")) if d else "—", str(d.get("reading") or "")))
-    header = ("Metric", *(f"{r.capitalize()} [95% CI]" for r in roles), "Delta cand. − base. [CI]", "p", "Reading")
-    widths = (2.0, *(2.6 for _ in roles), 2.8, 0.9, 2.1)
+                     fmt_metric(d) if d else "—", fmt(d.get("p_value")) if d else "—",
+                     fmt(d.get("mde")) if d.get("mde") is not None else "—", _reading(d)))
+    # the MDE: the smallest true difference the comparison finds four times in five (docs/POLICY.md)
+    header = ("Metric", *(f"{r.capitalize()} [95% CI]" for r in roles), "Delta cand. − base. [CI]", "p",
+              "MDE (80% power)", "Reading (margin)")
+    widths = (1.8, *(2.4 for _ in roles), 2.6, 0.8, 1.2, 1.8)
     return table(header, rows, widths=widths)
+
+
+def _reading(delta: Mapping[str, Any]) -> str:
+    """The delta's reading with the margin it was read against (the policy's, when it states one)."""
+    if not delta.get("reading"):
+        return ""
+    margin = delta.get("margin")
+    return f"{delta['reading']} ({fmt(margin)})" if isinstance(margin, (int, float)) and margin else str(delta["reading"])
 
 
 def _drift(evidence: Mapping[str, Any]) -> list[Any]:
