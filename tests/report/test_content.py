@@ -208,3 +208,15 @@ def test_objections_and_the_waivers_second_pair_of_eyes_are_in_the_packet(realis
     html = render_packet_html(inp)
     assert "pen test pending" in html and "youth panel consulted" in html
     assert "Noreviewerobjected." in _text(render_packet_pdf(realistic_input))  # _text drops spaces
+
+
+def test_operational_and_robustness_show_their_intervals(realistic_input) -> None:
+    """Metric objects print with their interval; bare numbers of older evidence still print."""
+    section = next(s for s in build_packet(realistic_input).sections if s.id == "quantitative")
+    rows = {(r[0], r[1]): r for b in section.blocks if hasattr(b, "rows") for r in b.rows}
+    assert rows[("candidate", "0.410 [0.400, 0.430]")][2:5] == ("0.630 [0.600, 0.700]", "0.900",
+                                                                 "250,000 [240,000, 262,000]")
+    assert ("baseline", "0.410") in rows
+    tests = {(r[0], r[1]): r for b in section.blocks if hasattr(b, "rows") for r in b.rows if r[1] == "gaussian_noise"}
+    assert tests[("candidate", "gaussian_noise")][5:7] == ("0.870 [0.850, 0.890]", "0.030 [0.020, 0.040]")
+    assert tests[("baseline", "gaussian_noise")][5:7] == ("0.870", "0.030")
