@@ -132,3 +132,19 @@ def test_quantile_ci_covers_the_true_p95_at_its_level():
     true_p99 = -np.log(0.01)
     ends = [quantile_ci(rng.exponential(size=400), 0.99) for _ in range(400)]
     assert 0.92 <= np.mean([lo <= true_p99 <= hi for lo, hi in ends]) <= 1.0
+
+
+def test_latency_loop_stops_once_its_figures_are_precise_enough():
+    """A steady model stops at the first check past 368 calls (every percentile bounded, p95 within 5%)."""
+    X = pd.DataFrame({"a": np.arange(500.0)})
+    steady = operational_evidence(lambda f: f["a"].to_numpy(), X, latency_calls=1000, warmup=2, latency_budget_s=None)
+    lat = steady["latency_ms"]
+    if lat["stopped"] == "precision":  # a shared machine can make even a trivial call jittery: then it runs on
+        assert lat["calls"] % 50 == 0 and 368 <= lat["calls"] < 1000
+        assert lat["p99"]["ci_high"] is not None
+        assert lat["p95"]["ci_high"] <= 1.05 * lat["p95"]["value"]
+    else:
+        assert lat["stopped"] == "calls" and lat["calls"] == 1000
+    from workbench.metrics.operational import _precise
+
+    assert _precise(np.full(400, 2.0)) and not _precise(np.random.default_rng(0).exponential(size=400))

@@ -5,7 +5,10 @@
   views of one seeded sample of rows taken before timing). The loop stops early once
   ``latency_budget_s`` seconds of timed calls are spent and at least ``MIN_LATENCY_CALLS`` were
   made (``stopped: "time_budget"``): a slow model is timed for as long as the budget allows, not
-  for a fixed count. ``p50``, ``p95`` and ``p99`` are metric objects ``{value, ci_low, ci_high,
+  for a fixed count. It also stops once the calls suffice (``stopped: "precision"``): every
+  percentile has both interval ends (368 calls for the p99) and the p95's interval is within
+  ``LATENCY_PRECISION`` (5%) of its value either side, checked every 50 calls outside the timed
+  region, so a steady model is not timed for longer than its figures need. ``p50``, ``p95`` and ``p99`` are metric objects ``{value, ci_low, ci_high,
   defined, ci_method}`` like every other metric of the evidence: the interval is the
   distribution-free confidence interval of the quantile from the order statistics of the calls
   made (binomial; no extra calls), so fewer calls show as a wider interval, and an end the calls
@@ -38,13 +41,16 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-__all__ = ["LATENCY_BUDGET_S", "MIN_LATENCY_CALLS", "THROUGHPUT_PARTS", "calls_for_quantile_ci", "compare_operational",
+__all__ = ["LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "THROUGHPUT_PARTS", "calls_for_quantile_ci", "compare_operational",
            "latency_quantile", "operational_evidence", "quantile_ci", "throughput_entry"]
 
 #: Seconds of timed single-row calls per model before the latency loop may stop early.
 LATENCY_BUDGET_S = 1.5
 #: Timed calls made whatever the budget (the p95 needs a few hundred for a useful interval).
 MIN_LATENCY_CALLS = 200
+#: The latency loop may stop once the p95's interval is within this share of the p95 either side.
+LATENCY_PRECISION = 0.05
+_PRECISION_EVERY = 50
 #: Consecutive parts the throughput batch is timed in (the repetitions its spread comes from).
 THROUGHPUT_PARTS = 5
 _LATENCY_METHOD = "percentile_of_timed_calls"
@@ -124,6 +130,7 @@ def operational_evidence(
     try:
         timings = np.empty(latency_calls, dtype=np.float64)
         floor = min(latency_calls, MIN_LATENCY_CALLS)
+        enough = max(floor, calls_for_quantile_ci(0.99))  # from here every percentile has both ends
         budget_ms = np.inf if latency_budget_s is None else 1e3 * float(latency_budget_s)
         spent, made, stopped = 0.0, 0, "calls"
         with threadpool_limits(limits=1):
@@ -137,6 +144,10 @@ def operational_evidence(
                 made += 1
                 if made >= floor and spent >= budget_ms and made < latency_calls:
                     stopped = "time_budget"
+                    break
+                if made >= enough and made % _PRECISION_EVERY == 0 and made < latency_calls \
+                        and _precise(timings[:made]):
+                    stopped = "precision"
                     break
         timings = timings[:made]
         score(batch.iloc[: min(100, len(batch))])
@@ -159,6 +170,15 @@ def operational_evidence(
         "method": "single-row perf_counter_ns after warm-up, one native thread; "
                   f"one batch in {THROUGHPUT_PARTS} timed parts for throughput",
     }
+
+
+def _precise(timings: np.ndarray) -> bool:
+    """Whether the p95's interval lies within ``LATENCY_PRECISION`` of the p95 either side."""
+    ends = quantile_ci(timings, 0.95)
+    if ends is None:
+        return False
+    p95 = float(np.percentile(timings, 95))
+    return p95 > 0 and ends[0] >= p95 * (1 - LATENCY_PRECISION) and ends[1] <= p95 * (1 + LATENCY_PRECISION)
 
 
 def _timed_parts(score: Scorer, batch: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
