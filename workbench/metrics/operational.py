@@ -174,11 +174,11 @@ def operational_evidence(
 
 def _precise(timings: np.ndarray) -> bool:
     """Whether the p95's interval lies within ``LATENCY_PRECISION`` of the p95 either side."""
-    ends = quantile_ci(timings, 0.95)
-    if ends is None:
+    lo, hi = quantile_ci(timings, 0.95) or (None, None)
+    if lo is None or hi is None:
         return False
     p95 = float(np.percentile(timings, 95))
-    return p95 > 0 and ends[0] >= p95 * (1 - LATENCY_PRECISION) and ends[1] <= p95 * (1 + LATENCY_PRECISION)
+    return p95 > 0 and lo >= p95 * (1 - LATENCY_PRECISION) and hi <= p95 * (1 + LATENCY_PRECISION)
 
 
 def _timed_parts(score: Scorer, batch: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

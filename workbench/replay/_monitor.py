@@ -351,10 +351,10 @@ def monitor_batch(
                                           message=rule["message"], details=details, actor=actor))
     schedule = review_schedule_for(store, review, review_id, today=today)
     if schedule["status"] in ("due", "overdue"):
-        rule = f"review_{schedule['status']}"
-        if not any(a.rule == rule for a in store.list_alerts(review_id, open_only=True)):
+        due_rule = f"review_{schedule['status']}"
+        if not any(a.rule == due_rule for a in store.list_alerts(review_id, open_only=True)):
             alerts.append(store.add_alert(
-                review_id, rule=rule, severity="warning" if schedule["status"] == "overdue" else "info",
+                review_id, rule=due_rule, severity="warning" if schedule["status"] == "overdue" else "info",
                 message=f"the periodic review is {schedule['status']} (next review {schedule['next_review']}, "
                 f"cadence {schedule['cadence_days']} days); schedule the review meeting",
                 details=schedule, actor=actor))

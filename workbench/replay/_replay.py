@@ -159,7 +159,8 @@ class _Canary:
                     se = None
                     if g.performance_metric == "roc_auc":  # DeLong's paired standard error of the difference
                         test = delong_test(yl, sc[labelled], sb[labelled])
-                        se = test.get("se") if test.get("defined") else None
+                        raw = test.get("se")
+                        se = float(raw) if test.get("defined") and isinstance(raw, (int, float)) else None
                     add(f"{g.performance_metric}_drop_vs_baseline", drop, g.max_performance_drop, se=se)
         entry = {"window": index, "start": window["start"], "end": window["end"],
                  "stage_percent": g.stages[stage], "routed_rows": n, "checks": checks}
