@@ -47,7 +47,7 @@ def _band(covered: np.ndarray, name: str) -> None:
 @pytest.mark.slow
 def test_paired_auc_delta_interval_coverage_by_simulation():
     """Candidate and baseline on the same rows (correlated scores): the paired delta's interval."""
-    sims, n, rho = 600, 400, 0.5
+    sims, n, rho = 600, 1000, 0.5
     mu_c, mu_b = 1.2, 0.8  # binormal, unit variances: AUC = Phi(mu / sqrt(2)) whatever the correlation
     true_delta = stats.norm.cdf(mu_c / np.sqrt(2)) - stats.norm.cdf(mu_b / np.sqrt(2))  # 0.088
     rng = np.random.default_rng(21)
