@@ -23,6 +23,7 @@ function the alerting paths (``monitor_batch``, ``monitor_source``) call.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.stats import binom
 
 from workbench.replay import evaluate_rules
@@ -82,3 +83,32 @@ def test_a_planted_shift_is_detected_and_its_delay_reported():
     assert before <= ALPHA
     assert detected.mean() >= 0.99
     assert np.median(delay) <= 3 and np.percentile(delay, 90) <= 8
+
+
+def test_looks_count_only_windows_where_the_signal_has_a_value():
+    labelled = {"models": {"candidate": {"performance": {"accuracy": 0.8}, "n_labelled": 100}}}
+    unlabelled = {"models": {"candidate": {"performance": {}}}}
+    looks = rule_looks([labelled, unlabelled, labelled], {"accuracy": 0.8, "roc_auc": 0.7})
+    assert looks == [{"accuracy": 1}, {}, {"accuracy": 2}]
+
+
+def test_each_signal_takes_its_standard_error_or_says_it_used_the_point_value():
+    # a fairness ratio with its window's bootstrap interval: 0.76 against a floor of 0.8 is within noise
+    # when the 95% interval is [0.66, 0.86] (se 0.051; at look 1 the bound is 0.76 + 1.96 se = 0.86)
+    fair = {"models": {"candidate": {"fairness": {"sex": {"demographic_parity_ratio": 0.76,
+                                                         "ci": {"demographic_parity_ratio": [0.66, 0.86]}}}}}}
+    assert evaluate_rules(fair, {"demographic_parity_ratio": 0.8}, looks={"demographic_parity_ratio": 1},
+                          alpha=ALPHA)[0] == []
+    tight = {"models": {"candidate": {"fairness": {"sex": {"demographic_parity_ratio": 0.76,
+                                                          "ci": {"demographic_parity_ratio": [0.75, 0.77]}}}}}}
+    fired = evaluate_rules(tight, {"demographic_parity_ratio": 0.8}, looks={"demographic_parity_ratio": 1}, alpha=ALPHA)[0]
+    assert [f["decision"] for f in fired] == ["sequential"] and fired[0]["bound"] < 0.8 and fired[0]["look"] == 1
+    # ROC AUC: Hanley-McNeil at the threshold from the window's positives and negatives
+    auc = {"models": {"candidate": {"performance": {"roc_auc": 0.70}, "n_labelled": 2000, "label_rate": 0.3}}}
+    fired = evaluate_rules(auc, {"roc_auc": 0.74}, looks={"roc_auc": 1}, alpha=ALPHA)[0]
+    assert fired and fired[0]["se"] == pytest.approx(0.012838, abs=1e-6)  # docs/POLICY.md's worked example
+    assert evaluate_rules(auc, {"roc_auc": 0.74}, looks={"roc_auc": 10}, alpha=ALPHA)[0] == []  # 0.743 >= 0.74
+    # PSI has no standard error: the point rule, and the alert says so
+    psi = {"drift": {"max_psi": 0.3}, "models": {"candidate": {}}}
+    fired = evaluate_rules(psi, {"psi": 0.25}, looks={"psi": 7}, alpha=ALPHA)[0]
+    assert fired[0]["decision"] == "point" and "no standard error" in fired[0]["message"]
