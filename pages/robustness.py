@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from workbench.formatting import metric_value
 from workbench_ui import context, review, widgets
 from workbench_ui.feedback import guard
 
@@ -52,11 +53,13 @@ with guard("show drift, robustness and operational evidence"):
 
     st.subheader("Stress tests")
     if not widgets.not_available(ev, "robustness"):
-        rows = [{"model": r, "test": t["name"], "metric": t.get("metric"), "clean": widgets.fmt(t.get("clean")),
-                 "perturbed": widgets.fmt(t.get("perturbed")), "degradation": widgets.fmt(t.get("degradation")),
-                 "error": t.get("error") or ""}
+        rows = [{"model": r, "test": t["name"], "metric": t.get("metric"),
+                 "clean": widgets.fmt(metric_value(t.get("clean"))),
+                 "perturbed [95% CI]": widgets.fmt(t.get("perturbed")),
+                 "degradation [95% CI]": widgets.fmt(t.get("degradation")), "error": t.get("error") or ""}
                 for r, m in ev["models"].items() for t in m.get("robustness", {}).get("tests", [])]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="robustness_table")
+        st.caption("Degradation > 0 means worse. Intervals: paired Poisson bootstrap over the sampled rows.")
 
     st.subheader("Latency, throughput and memory")
     if not widgets.not_available(ev, "operational"):
@@ -64,9 +67,12 @@ with guard("show drift, robustness and operational evidence"):
         for r, m in ev["models"].items():
             op = m.get("operational", {})
             lat = op.get("latency_ms", {})
-            rows.append({"model": r, "p50 (ms)": widgets.fmt(lat.get("p50"), 2), "p95 (ms)": widgets.fmt(lat.get("p95"), 2),
-                         "p99 (ms)": widgets.fmt(lat.get("p99"), 2),
-                         "throughput (rows/s)": widgets.fmt(op.get("throughput_rows_per_s"), 0),
+            rows.append({"model": r, "p50 (ms) [95% CI]": widgets.fmt(lat.get("p50"), 2),
+                         "p95 (ms) [95% CI]": widgets.fmt(lat.get("p95"), 2),
+                         "p99 (ms) [95% CI]": widgets.fmt(lat.get("p99"), 2),
+                         "throughput (rows/s) [95% CI]": widgets.fmt(op.get("throughput_rows_per_s"), 0),
                          "model size (KiB)": widgets.fmt((op.get("model_bytes") or 0) / 1024, 1),
                          "peak memory (MiB)": widgets.fmt(op.get("peak_memory_mb"), 1)})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="operational_table")
+        st.caption("Latency intervals: order statistics of the timed single-row calls (an end too few calls "
+                   "can bound is not shown); throughput: t-interval over the batch's timed parts.")

@@ -335,13 +335,14 @@ def _operational(ctx: _Context) -> dict[str, dict[str, Any]]:
 
 
 def _robustness(ctx: _Context) -> dict[str, dict[str, Any]]:
-    from workbench.metrics.robustness import robustness_evidence
+    from workbench.metrics.robustness import BOOTSTRAP_CAP, robustness_evidence
 
     review, s = ctx.review, ctx.settings
     metric = ROBUSTNESS_METRIC[review.task]
     blocks = _per_model(ctx, "robustness", lambda role, model: robustness_evidence(
         model, review.evaluation, review.y_true, metric=metric, task=review.task, threshold=float(review.threshold),
-        features=list(model.features or review.features), seed=s.seed))
+        features=list(model.features or review.features), seed=s.seed,
+        n_boot=min(s.n_bootstrap, BOOTSTRAP_CAP), confidence=s.confidence))
     return {"robustness": _combined_status(blocks)}
 
 

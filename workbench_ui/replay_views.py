@@ -145,8 +145,11 @@ def timeline_frame(canary: Mapping[str, Any]) -> pd.DataFrame:
         row = {"window": e["window"], "start": e["start"][:10], "stage": f"{e['stage_percent']:g}%",
                "routed rows": e["routed_rows"]}
         for name, c in e["checks"].items():
-            row[name] = f"{widgets.fmt(c['value'])} {'>' if c['breached'] else '≤'} {widgets.fmt(c['limit'])}" \
-                if name != "agreement" else f"{widgets.fmt(c['value'])} vs ≥ {widgets.fmt(c['limit'])}"
+            # a sequential check compares its confidence bound, not the value, with the limit
+            shown = widgets.fmt(c["value"]) + (f" (bound {widgets.fmt(c['bound'])})"
+                                               if c.get("decision") == "sequential" else "")
+            row[name] = f"{shown} {'>' if c['breached'] else '≤'} {widgets.fmt(c['limit'])}" \
+                if name != "agreement" else f"{shown} vs ≥ {widgets.fmt(c['limit'])}"
         row["result"] = "BREACH — halted" if any(c["breached"] for c in e["checks"].values()) else "ok"
         rows.append(row)
     return pd.DataFrame(rows)

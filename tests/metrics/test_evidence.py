@@ -137,7 +137,9 @@ def test_all_sections_run_and_validate(full_evidence):
     for role in ("candidate", "baseline"):
         op = ev["models"][role]["operational"]
         assert op["status"] == "measured" and op["latency_ms"]["calls"] == 20
-        assert 0 < op["latency_ms"]["p50"] <= op["latency_ms"]["p95"] <= op["latency_ms"]["p99"]
+        lat = op["latency_ms"]
+        assert 0 < lat["p50"]["value"] <= lat["p95"]["value"] <= lat["p99"]["value"]
+        assert lat["p50"]["ci_low"] <= lat["p50"]["value"] <= lat["p50"]["ci_high"]
         assert op["model_bytes"] == next(a["bytes"] for a in ev["artefacts"] if a["role"] == role)
         rob = ev["models"][role]["robustness"]
         assert rob["metric"] == "roc_auc" and rob["tests"]
@@ -145,7 +147,8 @@ def test_all_sections_run_and_validate(full_evidence):
         assert [t["params"]["sigma"] for t in noise] == [0.1, 0.2, 0.3, 0.5]
         for t in rob["tests"]:  # the policy reads degradation > 0 as worse, for a score clean - perturbed
             if t["error"] is None:
-                assert t["degradation"] == pytest.approx(t["clean"] - t["perturbed"])
+                assert t["degradation"]["value"] == pytest.approx(t["clean"]["value"] - t["perturbed"]["value"])
+                assert t["degradation"]["ci_low"] <= t["degradation"]["value"] <= t["degradation"]["ci_high"]
         slices = ev["models"][role]["slices"]
         assert {s["feature"] for s in slices} >= set(review.sensitive_features)
         measured = [s for s in slices if not s["insufficient_data"] and s["metrics"]["accuracy"]["defined"]]
@@ -172,8 +175,8 @@ def test_operational_relative_change_is_derived_from_both_blocks(full_evidence):
     _, ev = full_evidence
     c, b = (ev["models"][r]["operational"] for r in ("candidate", "baseline"))
     rel = ev["operational_deltas"]
-    assert rel["latency_ms.p95"]["relative_change"] == pytest.approx(
-        (c["latency_ms"]["p95"] - b["latency_ms"]["p95"]) / b["latency_ms"]["p95"])
+    cp, bp = c["latency_ms"]["p95"]["value"], b["latency_ms"]["p95"]["value"]
+    assert rel["latency_ms.p95"]["relative_change"] == pytest.approx((cp - bp) / bp)
     assert rel["model_bytes"]["relative_change"] == pytest.approx((c["model_bytes"] - b["model_bytes"]) / b["model_bytes"])
 
 

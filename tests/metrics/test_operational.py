@@ -32,9 +32,17 @@ def test_real_model_gives_sane_positive_ordered_numbers(pipeline_and_data):
                                warmup=10, batch_size=3000, model_bytes=1234)
     assert out["status"] == "measured"
     lat = out["latency_ms"]
-    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert 0 < lat["p50"]["value"] <= lat["p95"]["value"] <= lat["p99"]["value"]
     assert lat["calls"] == 200 and lat["mean"] > 0
-    assert out["throughput_rows_per_s"] > 1000  # a logistic pipeline scores >1k rows/s easily
+    # every percentile is a metric object with its order-statistic interval from the same calls
+    assert lat["p50"]["ci_low"] <= lat["p50"]["value"] <= lat["p50"]["ci_high"]
+    assert lat["p95"]["ci_low"] <= lat["p95"]["value"] <= lat["p95"]["ci_high"]
+    # 200 calls cannot bound the p99 from above at 95% (368 can): said, not invented
+    assert lat["p99"]["ci_high"] is None and "368 calls" in lat["p99"]["ci_reason"]
+    tp = out["throughput_rows_per_s"]
+    assert tp["value"] > 1000  # a logistic pipeline scores >1k rows/s easily
+    assert tp["spread"]["parts"] == 5 and tp["spread"]["min"] <= tp["value"] <= tp["spread"]["max"]
+    assert tp["ci_low"] <= tp["value"] and (tp["ci_high"] is None or tp["value"] <= tp["ci_high"])
     assert out["batch_rows"] == 3000 and out["model_bytes"] == 1234
     assert out["peak_memory_mb"] > 0  # the batch's transformed matrix is allocated by numpy
 
@@ -52,6 +60,31 @@ def test_precomputed_and_raising_models_are_reported_not_raised(pipeline_and_dat
 
     out = operational_evidence(broken, X, latency_calls=5, warmup=1)
     assert out["status"] == "error" and "cannot score" in out["reason"]
+
+
+def test_throughput_interval_inverts_the_t_interval_of_seconds_per_row():
+    from scipy import stats
+
+    from workbench.metrics.operational import throughput_entry
+
+    rows, seconds = np.array([200.0, 200.0, 200.0]), np.array([0.10, 0.12, 0.11])
+    e = throughput_entry(rows, seconds)
+    per_row = seconds / rows
+    lo, hi = stats.t.interval(0.95, 2, loc=per_row.mean(), scale=stats.sem(per_row))
+    assert e["value"] == pytest.approx(600 / 0.33)
+    assert (e["ci_low"], e["ci_high"]) == pytest.approx((1 / hi, 1 / lo))
+    assert e["spread"] == {"min": pytest.approx(200 / 0.12), "max": pytest.approx(200 / 0.10), "parts": 3}
+    wild = throughput_entry(np.array([10.0, 10.0]), np.array([0.001, 1.0]))
+    assert wild["ci_high"] is None and "vary" in wild["ci_reason"]
+
+
+def test_compare_operational_reads_metric_objects_and_bare_numbers():
+    c = {"latency_ms": {"p95": {"value": 4.0, "ci_low": 3.0, "ci_high": 5.0, "defined": True}},
+         "throughput_rows_per_s": {"value": 50.0, "defined": True}}
+    b = {"latency_ms": {"p95": 2.0}, "throughput_rows_per_s": {"value": None, "defined": False}}
+    out = compare_operational(c, b)
+    assert out["latency_ms.p95"]["relative_change"] == pytest.approx(1.0)
+    assert out["throughput_rows_per_s"]["relative_change"] is None
 
 
 def test_compare_operational_relative_changes():
@@ -83,8 +116,8 @@ def test_latency_loop_stops_at_its_time_budget_and_states_its_precision():
     lat = out["latency_ms"]
     # at least the floor of calls, then stopped by the budget, not by the count
     assert lat["stopped"] == "time_budget" and lat["calls"] == 200 and lat["requested_calls"] == 1000
-    low, high = lat["p95_ci_ms"]
-    assert low <= lat["p95"] <= high and low >= 2.0
+    p95 = lat["p95"]
+    assert p95["ci_low"] <= p95["value"] <= p95["ci_high"] and p95["ci_low"] >= 2.0
     full = operational_evidence(lambda f: f["a"].to_numpy(), X, latency_calls=300, warmup=2, latency_budget_s=None)
     assert full["latency_ms"]["calls"] == 300 and full["latency_ms"]["stopped"] == "calls"
 
@@ -96,3 +129,22 @@ def test_quantile_ci_covers_the_true_p95_at_its_level():
     true_p95 = -np.log(0.05)  # exponential(1)
     hits = [lo <= true_p95 <= hi for lo, hi in (quantile_ci(rng.exponential(size=300), 0.95) for _ in range(400))]
     assert 0.92 <= np.mean(hits) <= 1.0
+    true_p99 = -np.log(0.01)
+    ends = [quantile_ci(rng.exponential(size=400), 0.99) for _ in range(400)]
+    assert 0.92 <= np.mean([lo <= true_p99 <= hi for lo, hi in ends]) <= 1.0
+
+
+def test_latency_loop_stops_once_its_figures_are_precise_enough():
+    """A steady model stops at the first check past 368 calls (every percentile bounded, p95 within 5%)."""
+    X = pd.DataFrame({"a": np.arange(500.0)})
+    steady = operational_evidence(lambda f: f["a"].to_numpy(), X, latency_calls=1000, warmup=2, latency_budget_s=None)
+    lat = steady["latency_ms"]
+    if lat["stopped"] == "precision":  # a shared machine can make even a trivial call jittery: then it runs on
+        assert lat["calls"] % 50 == 0 and 368 <= lat["calls"] < 1000
+        assert lat["p99"]["ci_high"] is not None
+        assert lat["p95"]["ci_high"] <= 1.05 * lat["p95"]["value"]
+    else:
+        assert lat["stopped"] == "calls" and lat["calls"] == 1000
+    from workbench.metrics.operational import _precise
+
+    assert _precise(np.full(400, 2.0)) and not _precise(np.random.default_rng(0).exponential(size=400))

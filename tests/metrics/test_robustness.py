@@ -43,13 +43,14 @@ def test_robust_pipeline_degrades_with_noise_and_ablation(data):
     score = lambda f: model.predict_proba(f)[:, 1]  # noqa: E731
     out = robustness_evidence(score, X, y, metric="roc_auc", seed=0)
     assert out["status"] == "measured"
-    assert out["clean"] == pytest.approx(roc_auc_score(y, score(X)), abs=1e-12)
+    assert out["clean"]["value"] == pytest.approx(roc_auc_score(y, score(X)), abs=1e-12)
     tests = {(t["name"], t["params"].get("sigma", t["params"].get("rate"))): t for t in out["tests"]}
-    noise = [tests[("gaussian_noise", s)]["degradation"] for s in (0.1, 0.2, 0.3, 0.5)]
+    noise = [tests[("gaussian_noise", s)]["degradation"]["value"] for s in (0.1, 0.2, 0.3, 0.5)]
     assert all(d is not None for d in noise)
     assert noise[-1] > noise[0] > -0.01  # more noise, more damage
     assert all(t["error"] is None for t in out["tests"])
-    perm = {t["params"]["feature"]: t["degradation"] for t in out["tests"] if t["name"].startswith("permutation:")}
+    perm = {t["params"]["feature"]: t["degradation"]["value"] for t in out["tests"]
+            if t["name"].startswith("permutation:")}
     assert perm["a"] > perm["b"] > abs(perm["noise"])  # importance follows the true coefficients
     assert {"unseen_category", "extreme_high", "extreme_low"} <= {t["name"] for t in out["tests"]}
 
@@ -60,7 +61,7 @@ def test_model_that_raises_on_missing_values_is_reported(data):
     out = robustness_evidence(lambda f: model.predict_proba(f)[:, 1], X, y,
                               metric="accuracy", noise_levels=(0.1,), permutation=False)
     missing = [t for t in out["tests"] if t["name"] == "missing_values"]
-    assert missing and all(t["perturbed"] is None and "NaN" in t["error"] for t in missing)
+    assert missing and all(t["perturbed"] is None and t["degradation"] is None and "NaN" in t["error"] for t in missing)
     noise = next(t for t in out["tests"] if t["name"] == "gaussian_noise")
     assert noise["error"] is None and noise["perturbed"] is not None
 
@@ -86,8 +87,35 @@ def test_model_raising_on_unseen_category_and_tree_model_with_nan(data):
     assert out["greater_is_better"] is False
     for t in out["tests"]:
         assert t["error"] is None
-        assert t["degradation"] == pytest.approx(t["perturbed"] - t["clean"])
-    assert next(t for t in out["tests"] if t["name"] == "missing_values")["degradation"] > 0
+        assert t["degradation"]["value"] == pytest.approx(t["perturbed"]["value"] - t["clean"]["value"])
+    assert next(t for t in out["tests"] if t["name"] == "missing_values")["degradation"]["value"] > 0
+
+
+def test_intervals_are_the_paired_poisson_bootstrap_of_the_metric(data):
+    """Oracle: scikit-learn's weighted AUC on the workbench's own Poisson replicates."""
+    from workbench.metrics.bootstrap import percentile_ci, poisson_weights
+
+    X, y = data
+    model = _pipeline(True, X, y)
+    seen = []
+
+    def score(frame):
+        seen.append(model.predict_proba(frame)[:, 1])
+        return seen[-1]
+
+    out = robustness_evidence(score, X, y, noise_levels=(0.5,), missing_rates=(), unseen_rate=0, extreme_rate=0,
+                              permutation=False, seed=3, n_boot=120)
+    w = poisson_weights(len(y), n_boot=120, seed=3)
+    clean = np.array([roc_auc_score(y, seen[0], sample_weight=r) for r in w])
+    noisy = np.array([roc_auc_score(y, seen[1], sample_weight=r) for r in w])
+    test = out["tests"][0]
+    assert (test["clean"]["ci_low"], test["clean"]["ci_high"]) == pytest.approx(percentile_ci(clean), abs=1e-12)
+    assert (test["perturbed"]["ci_low"], test["perturbed"]["ci_high"]) == pytest.approx(percentile_ci(noisy), abs=1e-12)
+    deg = test["degradation"]
+    assert (deg["ci_low"], deg["ci_high"]) == pytest.approx(percentile_ci(clean - noisy), abs=1e-12)
+    # paired: the degradation's interval is narrower than the perturbed metric's own
+    assert deg["ci_high"] - deg["ci_low"] < test["perturbed"]["ci_high"] - test["perturbed"]["ci_low"]
+    assert 0 < deg["ci_low"] <= deg["value"] <= deg["ci_high"]
 
 
 def test_precomputed_and_clean_failure():

@@ -233,3 +233,15 @@ def test_the_packet_shows_inconclusive_with_its_rows_margins_and_underpowered_pa
     assert "Margin 0.010." in html and "Underpowered (minimum detectable effect above the margin): max_drop." in html
     # the evidence's metric table gives each paired delta its MDE and the margin its reading used
     assert "MDE (80% power)" in html and "0.021" in html and "better (0.010)" in html
+
+
+def test_operational_and_robustness_show_their_intervals(realistic_input) -> None:
+    """Metric objects print with their interval; bare numbers of older evidence still print."""
+    section = next(s for s in build_packet(realistic_input).sections if s.id == "quantitative")
+    rows = {(r[0], r[1]): r for b in section.blocks if hasattr(b, "rows") for r in b.rows}
+    assert rows[("candidate", "0.410 [0.400, 0.430]")][2:5] == ("0.630 [0.600, 0.700]", "0.900",
+                                                                 "250,000 [240,000, 262,000]")
+    assert ("baseline", "0.410") in rows
+    tests = {(r[0], r[1]): r for b in section.blocks if hasattr(b, "rows") for r in b.rows if r[1] == "gaussian_noise"}
+    assert tests[("candidate", "gaussian_noise")][5:7] == ("0.870 [0.850, 0.890]", "0.030 [0.020, 0.040]")
+    assert tests[("baseline", "gaussian_noise")][5:7] == ("0.870", "0.030")

@@ -243,7 +243,9 @@ class MonitoringPlan(_Strict):
 
     ``alert_channel`` is a free-text label kept for old manifests (never a delivery channel);
     ``alerts`` lists the channels alerts are actually delivered through. ``rereview_after_windows``
-    breached windows in a row of the same signal recommend a re-review.
+    breached windows in a row of the same signal recommend a re-review. ``false_alarm_rate`` is the
+    chance of any false alarm over the whole monitoring horizon that the sequential alert rule
+    spends across windows (docs/POLICY.md, "Sequential monitoring").
     """
 
     metrics: tuple[str, ...] = ()
@@ -253,6 +255,7 @@ class MonitoringPlan(_Strict):
     cadence_days: int | None = Field(default=None, ge=1)
     rereview_after_windows: int = Field(default=3, ge=1)
     window: str | None = None
+    false_alarm_rate: float = Field(default=0.05, gt=0, lt=1)
 
     @model_serializer(mode="wrap")
     def _omit_unset_operations(self, handler: Any) -> Any:
@@ -260,7 +263,8 @@ class MonitoringPlan(_Strict):
         # readiness check counts every key it sees, and an unset optional key is not "missing".
         data = handler(self)
         if isinstance(data, dict):
-            for key, default in (("alerts", ()), ("window", None), ("rereview_after_windows", 3)):
+            for key, default in (("alerts", ()), ("window", None), ("rereview_after_windows", 3),
+                                 ("false_alarm_rate", 0.05)):
                 if getattr(self, key) == default:
                     data.pop(key, None)
         return data

@@ -2,17 +2,25 @@
 
 * **Latency**: single-row calls, ``warmup`` unrecorded calls first, then up to ``latency_calls``
   timed calls (``time.perf_counter_ns`` around the predict call only; the one-row frames are
-  built before timing), rows drawn with a seeded generator. p50/p95/p99/mean in ms. The loop
-  stops early once ``latency_budget_s`` seconds of timed calls are spent and at least
-  ``MIN_LATENCY_CALLS`` were made (``stopped: "time_budget"``): a slow model is timed for as
-  long as the budget allows, not for a fixed count. Its precision is stated:
-  ``p95_ci_ms`` is the distribution-free 95% confidence interval of the p95 from the order
-  statistics of the calls made (binomial), so fewer calls show as a wider interval. Native
-  thread pools (OpenMP/BLAS) are limited to one thread while timing, as in a request handler
-  that scores one row: a multi-threaded pool only adds hand-off overhead to a one-row call,
-  and under CPU contention that overhead, not the model, would dominate the figure.
-* **Throughput**: one batch of up to ``batch_size`` rows scored after a small warm-up call;
-  rows per second of wall-clock time.
+  views of one seeded sample of rows taken before timing). The loop stops early once
+  ``latency_budget_s`` seconds of timed calls are spent and at least ``MIN_LATENCY_CALLS`` were
+  made (``stopped: "time_budget"``): a slow model is timed for as long as the budget allows, not
+  for a fixed count. It also stops once the calls suffice (``stopped: "precision"``): every
+  percentile has both interval ends (368 calls for the p99) and the p95's interval is within
+  ``LATENCY_PRECISION`` (5%) of its value either side, checked every 50 calls outside the timed
+  region, so a steady model is not timed for longer than its figures need. ``p50``, ``p95`` and ``p99`` are metric objects ``{value, ci_low, ci_high,
+  defined, ci_method}`` like every other metric of the evidence: the interval is the
+  distribution-free confidence interval of the quantile from the order statistics of the calls
+  made (binomial; no extra calls), so fewer calls show as a wider interval, and an end the calls
+  cannot bound is ``null`` with a ``ci_reason`` (the p99's upper end needs >= 368 calls at 95%).
+  Native thread pools (OpenMP/BLAS) are limited to one thread while warming up and timing, as in
+  a request handler that scores one row: a multi-threaded pool only adds hand-off overhead to a
+  one-row call, and under CPU contention that overhead, not the model, would dominate the figure.
+* **Throughput**: one batch of up to ``batch_size`` rows scored after a small warm-up call, in
+  ``THROUGHPUT_PARTS`` consecutive equal parts each timed on its own (the same rows and calls as
+  one batch, bar a few per-call overheads): ``throughput_rows_per_s`` is a metric object whose
+  value is rows per second of the whole batch, with the spread of the parts (``spread{min, max,
+  parts}``) and a t-interval over the parts' seconds per row, inverted.
 * **Peak memory**: ``tracemalloc`` peak of Python and numpy allocations during a separate
   scoring of the same batch (allocations made by native runtimes outside numpy, e.g.
   onnxruntime's arena, are not seen), in MiB.
@@ -36,12 +44,22 @@ from threadpoolctl import threadpool_limits
 if TYPE_CHECKING:
     from workbench.artefacts import LoadedModel
 
-__all__ = ["LATENCY_BUDGET_S", "MIN_LATENCY_CALLS", "operational_evidence", "compare_operational", "quantile_ci"]
+__all__ = ["LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "THROUGHPUT_PARTS", "calls_for_quantile_ci", "compare_operational",
+           "latency_quantile", "operational_evidence", "quantile_ci", "throughput_entry"]
 
-#: Seconds of timed single-row calls per model before the latency loop may stop early.
-LATENCY_BUDGET_S = 1.5
+#: Seconds of timed single-row calls per model before the latency loop may stop early (1.0 s since
+#: issue 21: with the intervals the figures state their precision, and operational + robustness
+#: must fit 8 s at 1M rows; 4 ms calls still make 250, enough for the p95's interval).
+LATENCY_BUDGET_S = 1.0
 #: Timed calls made whatever the budget (the p95 needs a few hundred for a useful interval).
 MIN_LATENCY_CALLS = 200
+#: The latency loop may stop once the p95's interval is within this share of the p95 either side.
+LATENCY_PRECISION = 0.05
+_PRECISION_EVERY = 50
+#: Consecutive parts the throughput batch is timed in (the repetitions its spread comes from).
+THROUGHPUT_PARTS = 5
+_LATENCY_METHOD = "percentile_of_timed_calls"
+_THROUGHPUT_METHOD = "rows_over_seconds"
 
 Scorer = Callable[[pd.DataFrame], Any]
 
@@ -64,7 +82,7 @@ def operational_evidence(
     X: pd.DataFrame,
     *,
     latency_calls: int = 1000,
-    warmup: int = 50,
+    warmup: int = 20,
     batch_size: int = 100_000,
     seed: int = 0,
     model_bytes: int | None = None,
@@ -89,16 +107,18 @@ def operational_evidence(
     Returns
     -------
     dict
-        ``{"status": "measured", "latency_ms": {p50, p95, p99, mean, calls}, "throughput_rows_per_s",
-        "batch_rows", "model_bytes", "peak_memory_mb", "memory_method", "method"}``, or
+        ``{"status": "measured", "latency_ms": {p50, p95, p99, mean, calls, ...}, "throughput_rows_per_s",
+        "batch_rows", "model_bytes", "peak_memory_mb", "memory_method", "method"}`` (the
+        percentiles and the throughput are metric objects ``{value, ci_low, ci_high, defined}``), or
         ``{"status": "not_applicable" | "error", "reason"}``.
 
     Examples
     --------
     >>> X = pd.DataFrame({"a": np.arange(100.0)})
     >>> out = operational_evidence(lambda f: f["a"].to_numpy() * 2, X, latency_calls=20, warmup=2)
-    >>> out["status"], out["latency_ms"]["p50"] <= out["latency_ms"]["p99"]
-    ('measured', True)
+    >>> lat = out["latency_ms"]
+    >>> out["status"], lat["p50"]["value"] <= lat["p99"]["value"], lat["p50"]["ci_low"] <= lat["p50"]["value"]
+    ('measured', True, True)
     """
     score, size, reason = _scorer(model)
     if score is None:
@@ -107,16 +127,20 @@ def operational_evidence(
         return {"status": "not_applicable", "reason": "no rows to score"}
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(X), size=warmup + latency_calls)
-    rows = [X.iloc[[int(i)]] for i in picks]
+    # One gather of the sampled rows, then one-row views of it: a per-row ``X.iloc[[i]]`` on a
+    # large frame costs a take per column (0.5 ms each on Arrow strings: 3.5 s per model at 1M rows).
+    sample = X.iloc[picks]
+    rows = [sample.iloc[k:k + 1] for k in range(len(sample))]
     batch = X.iloc[: min(batch_size, len(X))]
     try:
-        for frame in rows[:warmup]:
-            score(frame)
         timings = np.empty(latency_calls, dtype=np.float64)
         floor = min(latency_calls, MIN_LATENCY_CALLS)
+        enough = max(floor, calls_for_quantile_ci(0.99))  # from here every percentile has both ends
         budget_ms = np.inf if latency_budget_s is None else 1e3 * float(latency_budget_s)
         spent, made, stopped = 0.0, 0, "calls"
         with threadpool_limits(limits=1):
+            for frame in rows[:warmup]:
+                score(frame)
             for frame in rows[warmup:]:
                 t0: float = time.perf_counter_ns()
                 score(frame)
@@ -126,46 +150,152 @@ def operational_evidence(
                 if made >= floor and spent >= budget_ms and made < latency_calls:
                     stopped = "time_budget"
                     break
+                if made >= enough and made % _PRECISION_EVERY == 0 and made < latency_calls \
+                        and _precise(timings[:made]):
+                    stopped = "precision"
+                    break
         timings = timings[:made]
         score(batch.iloc[: min(100, len(batch))])
-        t0 = time.perf_counter()
-        score(batch)
-        elapsed = time.perf_counter() - t0
+        part_rows, part_seconds = _timed_parts(score, batch)
         peak = _peak_memory_mb(score, batch)
     except Exception as exc:  # noqa: BLE001 - a failing model is evidence, not a crash
         return {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
-    p50, p95, p99 = np.percentile(timings, [50, 95, 99]) if timings.size else (np.nan,) * 3
     return {
         "status": "measured",
-        "latency_ms": {"p50": float(p50), "p95": float(p95), "p99": float(p99),
+        "latency_ms": {**{f"p{q}": latency_quantile(timings, q / 100) for q in (50, 95, 99)},
                        "mean": float(timings.mean()) if timings.size else None,
                        "calls": int(timings.size), "warmup": int(warmup),
                        "requested_calls": int(latency_calls), "stopped": stopped,
-                       "budget_s": None if latency_budget_s is None else float(latency_budget_s),
-                       "p95_ci_ms": quantile_ci(timings, 0.95)},
-        "throughput_rows_per_s": len(batch) / elapsed if elapsed > 0 else None,
+                       "budget_s": None if latency_budget_s is None else float(latency_budget_s)},
+        "throughput_rows_per_s": throughput_entry(part_rows, part_seconds),
         "batch_rows": int(len(batch)),
         "model_bytes": model_bytes if model_bytes is not None else size,
         "peak_memory_mb": peak,
         "memory_method": "tracemalloc peak (Python + numpy allocations) while scoring the batch",
-        "method": "single-row perf_counter_ns after warm-up, one native thread; one batch for throughput",
+        "method": "single-row perf_counter_ns after warm-up, one native thread; "
+                  f"one batch in {THROUGHPUT_PARTS} timed parts for throughput",
     }
 
 
-def quantile_ci(values: np.ndarray, q: float, *, confidence: float = 0.95) -> list[float] | None:
+def _precise(timings: np.ndarray) -> bool:
+    """Whether the p95's interval lies within ``LATENCY_PRECISION`` of the p95 either side."""
+    lo, hi = quantile_ci(timings, 0.95) or (None, None)
+    if lo is None or hi is None:
+        return False
+    p95 = float(np.percentile(timings, 95))
+    return p95 > 0 and lo >= p95 * (1 - LATENCY_PRECISION) and hi <= p95 * (1 + LATENCY_PRECISION)
+
+
+def _timed_parts(score: Scorer, batch: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and wall seconds of each of ``THROUGHPUT_PARTS`` consecutive parts of ``batch``."""
+    k = max(1, min(THROUGHPUT_PARTS, len(batch)))
+    edges = np.linspace(0, len(batch), k + 1).round().astype(int)
+    seconds = np.empty(k)
+    for i in range(k):
+        part = batch.iloc[edges[i]:edges[i + 1]]
+        t0 = time.perf_counter()
+        score(part)
+        seconds[i] = time.perf_counter() - t0
+    return np.diff(edges).astype(np.float64), seconds
+
+
+def throughput_entry(rows: np.ndarray, seconds: np.ndarray, *, confidence: float = 0.95) -> dict[str, Any]:
+    """Rows per second of a batch timed in parts, as a metric object with the parts' spread.
+
+    The value is all rows over all seconds. The interval is a Student-t interval of the mean
+    seconds per row over the parts, inverted (rows/s is 1 / seconds per row): parts are the
+    repetitions, so a machine whose speed varies while scoring shows a wide interval. An upper
+    end is ``None`` when the interval of seconds per row reaches 0.
+
+    Examples
+    --------
+    >>> e = throughput_entry(np.array([100.0] * 4), np.array([0.010, 0.011, 0.009, 0.010]))
+    >>> round(e["value"]), e["ci_low"] < e["value"] < e["ci_high"], e["spread"]["parts"]
+    (10000, True, 4)
+    """
+    from scipy.stats import t as student_t
+
+    rows, seconds = np.asarray(rows, dtype=np.float64), np.asarray(seconds, dtype=np.float64)
+    total = float(seconds.sum())
+    if total <= 0 or rows.sum() == 0:
+        return {"value": None, "ci_low": None, "ci_high": None, "defined": False,
+                "reason": "the batch took no measurable time", "method": _THROUGHPUT_METHOD}
+    rates = np.divide(rows, seconds, out=np.full(rows.size, np.inf), where=seconds > 0)
+    entry: dict[str, Any] = {"value": float(rows.sum() / total), "ci_low": None, "ci_high": None, "defined": True,
+                             "method": _THROUGHPUT_METHOD, "spread": {"min": float(rates.min()), "max": float(rates.max()), "parts": int(rows.size)}}
+    if rows.size < 2:
+        entry["ci_reason"] = "one timed part: no spread to estimate"
+        return entry
+    per_row = seconds / rows
+    half = float(student_t.ppf((1 + confidence) / 2, rows.size - 1) * per_row.std(ddof=1) / np.sqrt(rows.size))
+    lo, hi = float(per_row.mean()) - half, float(per_row.mean()) + half
+    entry["ci_low"] = 1.0 / hi
+    if lo > 0:
+        entry["ci_high"] = 1.0 / lo
+    else:
+        entry["ci_reason"] = "the parts vary too much to bound the throughput from above"
+    entry["ci_method"] = "student_t_over_timed_parts"
+    return entry
+
+
+def latency_quantile(timings: np.ndarray, q: float, *, confidence: float = 0.95) -> dict[str, Any]:
+    """The ``q`` quantile of the timed calls as a metric object with its order-statistic interval.
+
+    Examples
+    --------
+    >>> e = latency_quantile(np.arange(1.0, 1001.0), 0.95)
+    >>> e["value"], e["ci_low"], e["ci_high"], e["ci_method"]
+    (950.05, 936.0, 964.0, 'order_statistic_binomial')
+    >>> e = latency_quantile(np.arange(1.0, 201.0), 0.99)
+    >>> e["ci_high"] is None, e["ci_reason"]
+    (True, 'the upper end needs at least 368 calls (200 made)')
+    """
+    x = np.asarray(timings, dtype=np.float64)
+    if x.size == 0:
+        return {"value": None, "ci_low": None, "ci_high": None, "defined": False, "reason": "no timed calls",
+                "method": _LATENCY_METHOD}
+    lo, hi = quantile_ci(x, q, confidence=confidence, one_sided_ok=True) or (None, None)
+    entry: dict[str, Any] = {"value": float(np.percentile(x, 100 * q)), "ci_low": lo, "ci_high": hi,
+                             "defined": True, "method": _LATENCY_METHOD, "ci_method": "order_statistic_binomial"}
+    missing = [end for end, v in (("lower", lo), ("upper", hi)) if v is None]
+    if missing:
+        need = calls_for_quantile_ci(q, confidence=confidence)
+        entry["ci_reason"] = f"the {' and '.join(missing)} end{'s' if len(missing) > 1 else ''} " \
+                             f"need{'' if len(missing) > 1 else 's'} at least {need} calls ({x.size} made)"
+    return entry
+
+
+def calls_for_quantile_ci(q: float, *, confidence: float = 0.95) -> int:
+    """Fewest values whose order statistics bound the ``q`` quantile from both sides at ``confidence``.
+
+    Examples
+    --------
+    >>> calls_for_quantile_ci(0.99), calls_for_quantile_ci(0.95), calls_for_quantile_ci(0.5)
+    (368, 72, 6)
+    """
+    import math
+
+    tail = (1.0 - confidence) / 2
+    return int(math.ceil(math.log(tail) / math.log(max(q, 1.0 - q))))
+
+
+def quantile_ci(values: np.ndarray, q: float, *, confidence: float = 0.95,
+                one_sided_ok: bool = False) -> tuple[float | None, float | None] | None:
     """Distribution-free CI of the ``q`` quantile from order statistics (binomial), or None.
 
     The interval ``[x_(l), x_(u)]`` (1-based order statistics) with ``l`` and ``u`` the
     binomial(n, q) quantiles at (1 - confidence) / 2 and (1 + confidence) / 2 (plus one) covers the true
-    quantile with probability >= ``confidence`` (conservative: the binomial is discrete); None when the
-    sample is too small for an upper bound (about 100 values or fewer for the p95).
+    quantile with probability >= ``confidence`` (conservative: the binomial is discrete). When the
+    sample is too small for one end (fewer than 72 values for the p95's upper end), None; with
+    ``one_sided_ok`` the end that exists is kept (a one-sided bound at (1 + confidence) / 2) and the
+    other is None.
 
     Examples
     --------
     >>> quantile_ci(np.arange(1.0, 1001.0), 0.95)
-    [936.0, 964.0]
-    >>> quantile_ci(np.arange(10.0), 0.95) is None
-    True
+    (936.0, 964.0)
+    >>> quantile_ci(np.arange(10.0), 0.95) is None, quantile_ci(np.arange(10.0), 0.95, one_sided_ok=True)
+    (True, (7.0, None))
     """
     from scipy.stats import binom
 
@@ -176,9 +306,11 @@ def quantile_ci(values: np.ndarray, q: float, *, confidence: float = 0.95) -> li
     alpha = 1.0 - confidence
     lo = int(binom.ppf(alpha / 2, n, q))
     hi = int(binom.ppf(1 - alpha / 2, n, q)) + 1
-    if lo < 1 or hi > n:
+    low = float(x[lo - 1]) if lo >= 1 else None
+    high = float(x[hi - 1]) if hi <= n else None
+    if (low is None or high is None) and not one_sided_ok:
         return None
-    return [float(x[lo - 1]), float(x[hi - 1])]
+    return low, high
 
 
 def _peak_memory_mb(score: Scorer, batch: pd.DataFrame) -> float:
@@ -227,7 +359,9 @@ def _get(entry: Mapping[str, Any], key: str, sub: str | None) -> float | None:
     value = entry.get(key)
     if sub is not None:
         value = value.get(sub) if isinstance(value, Mapping) else None
-    return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
+    if isinstance(value, Mapping):  # a metric object (evidence written before issue 21 held bare numbers)
+        value = value.get("value") if value.get("defined", True) is not False else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) else None
 
 
 def compare_operational(candidate: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -11,9 +11,14 @@ Each test perturbs a copy of (a seeded sample of) the evaluation rows and re-sco
 * ``permutation:<feature>``: the feature's column shuffled (permutation-importance ablation).
 
 ``degradation`` is signed so that positive means worse (clean - perturbed for a score,
-perturbed - clean for a loss). A model that raises, or returns non-finite scores, gives a
-test entry with ``error`` set and ``perturbed: null``; the function never raises for a
-failing model.
+perturbed - clean for a loss). ``clean``, ``perturbed`` and ``degradation`` are metric objects
+``{value, ci_low, ci_high, defined, ci_method}`` like every metric of the evidence: the
+intervals come from the workbench's counter-based Poisson bootstrap over the sampled rows
+(``n_boot`` replicates, the same replicates for the clean and every perturbed scoring), so the
+degradation's interval is paired: replicate ``r`` of the degradation is the clean metric minus
+the perturbed metric on the same weighted rows, and the noise the two share cancels.
+A model that raises, or returns non-finite scores, gives a test entry with ``error`` set and
+``perturbed: null``; the function never raises for a failing model.
 """
 
 from __future__ import annotations
@@ -25,13 +30,22 @@ import numpy as np
 import pandas as pd
 
 from workbench.metrics import _registry as R
+from workbench.metrics._assemble import metric_entry
+from workbench.metrics._binary import BinaryPrepared
+from workbench.metrics._engine import run_bootstrap
+from workbench.metrics._multiclass import MulticlassPrepared
+from workbench.metrics._regression import RegressionPrepared
+from workbench.metrics._spec import MetricValue
 
 if TYPE_CHECKING:
     from workbench.artefacts import LoadedModel
 
-__all__ = ["robustness_evidence", "UNSEEN"]
+__all__ = ["BOOTSTRAP_CAP", "UNSEEN", "robustness_evidence"]
 
 UNSEEN = "__unseen__"
+#: Replicates of the robustness intervals at most: ~30 re-scorings per model are bootstrapped
+#: together (as slices, exploratory and numerous, use the first 200 of the shared set).
+BOOTSTRAP_CAP = 200
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -114,6 +128,8 @@ def robustness_evidence(
     permutation: bool = True,
     max_rows: int = 20_000,
     seed: int = 0,
+    n_boot: int = BOOTSTRAP_CAP,
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
     """Metric degradation of ``model`` under noise, missing values, unseen and extreme values.
 
@@ -129,12 +145,15 @@ def robustness_evidence(
         Columns to perturb (default: every column of ``X``).
     max_rows : int
         A seeded sample of at most this many rows is used.
+    n_boot, confidence : int, float
+        Bootstrap replicates (0: no intervals) and the intervals' level.
 
     Returns
     -------
     dict
-        ``{"status", "metric", "greater_is_better", "n_rows", "tests": [{name, params, metric,
-        clean, perturbed, degradation, error}]}``.
+        ``{"status", "metric", "greater_is_better", "n_rows", "clean", "tests": [{name, params, metric,
+        clean, perturbed, degradation, error}]}``; ``clean``, ``perturbed`` and ``degradation``
+        are metric objects with bootstrap intervals.
 
     Examples
     --------
@@ -142,8 +161,9 @@ def robustness_evidence(
     >>> y = (X["a"] > 0).astype(int).to_numpy()
     >>> out = robustness_evidence(lambda f: 1 / (1 + np.exp(-5 * f["a"].to_numpy())), X, y,
     ...                           noise_levels=(0.5,), missing_rates=(), extreme_rate=0)
-    >>> out["tests"][0]["name"], out["tests"][0]["degradation"] > 0
-    ('gaussian_noise', True)
+    >>> d = out["tests"][0]["degradation"]
+    >>> out["tests"][0]["name"], d["value"] > 0, d["ci_low"] <= d["value"] <= d["ci_high"]
+    ('gaussian_noise', True, True)
     """
     score = _scorer(model)
     if score is None:
@@ -160,32 +180,64 @@ def robustness_evidence(
     cat = [c for c in cols if (c in categorical if categorical is not None else _is_categorical(X[c]))]
     num = [c for c in cols if c not in cat]
 
-    def evaluate(frame: pd.DataFrame) -> tuple[float | None, str | None]:
+    def evaluate(frame: pd.DataFrame) -> tuple[R.MetricValue | None, np.ndarray | None, str | None]:
         try:
             s = np.asarray(score(frame), dtype=float)
         except Exception as exc:  # noqa: BLE001 - a failing model is evidence, not a crash
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, None, f"{type(exc).__name__}: {exc}"
         if not np.isfinite(s).all():
-            return None, f"model returned {int((~np.isfinite(s)).sum())} non-finite scores"
+            return None, None, f"model returned {int((~np.isfinite(s)).sum())} non-finite scores"
         value = spec.function(y, s, threshold=threshold)
-        return (value.value, None) if value.defined else (None, f"metric undefined: {value.reason}")
+        return (value, s, None) if value.defined else (None, None, f"metric undefined: {value.reason}")
 
-    clean, error = evaluate(X)
+    clean, clean_scores, error = evaluate(X)
     base = {"status": "measured", "metric": metric, "greater_is_better": spec.greater_is_better,
-            "n_rows": int(len(X)), "seed": seed, "clean": clean}
-    if clean is None:
+            "n_rows": int(len(X)), "seed": seed, "clean": None if clean is None else clean.value}
+    if clean is None or clean_scores is None:
         return {**base, "status": "error", "reason": f"clean input: {error}", "tests": []}
-    tests = []
+    runs: list[tuple[str, dict[str, Any], R.MetricValue | None, np.ndarray | None, str | None]] = []
     for name, params, frame in _perturbations(
         X, num, cat, noise_levels=noise_levels, missing_rates=missing_rates, unseen_rate=unseen_rate,
         extreme_rate=extreme_rate, extreme_factor=extreme_factor, permute=cols if permutation else (),
         rng=rng,
     ):
-        perturbed, error = evaluate(frame)
-        degradation = None
+        runs.append((name, params, *evaluate(frame)))
+    scored = [clean_scores, *(s for *_, s, _ in runs if s is not None)]
+    reps = _replicates(task, metric, y, scored, threshold=threshold, n_boot=n_boot, seed=seed)
+    clean_reps = reps[0] if reps else None
+    clean_entry = metric_entry(clean, clean_reps, confidence=confidence)
+    sign = 1.0 if spec.greater_is_better else -1.0  # degradation = sign * (clean - perturbed)
+    tests, k = [], 1
+    for name, params, perturbed, _, error in runs:
+        entry: dict[str, Any] = {"name": name, "params": params, "metric": metric, "clean": clean_entry,
+                                 "perturbed": None, "degradation": None, "error": error}
         if perturbed is not None:
-            degradation = clean - perturbed if spec.greater_is_better else perturbed - clean
-        tests.append({"name": name, "params": params, "metric": metric, "clean": clean,
-                      "perturbed": perturbed, "degradation": degradation, "error": error})
-    return {**base, "tests": tests,
-            "method": "seeded perturbations of a row sample; degradation > 0 means worse"}
+            p_reps = reps[k] if reps else None
+            k += 1
+            assert perturbed.value is not None and clean.value is not None
+            deg = MetricValue.of(sign * (clean.value - perturbed.value), "undefined")
+            entry["perturbed"] = metric_entry(perturbed, p_reps, confidence=confidence)
+            entry["degradation"] = metric_entry(
+                deg, None if p_reps is None or clean_reps is None else sign * (clean_reps - p_reps),
+                confidence=confidence)
+        tests.append(entry)
+    return {**base, "clean": clean_entry, "tests": tests, "n_boot": int(n_boot), "confidence": confidence,
+            "method": "seeded perturbations of a row sample; degradation > 0 means worse; intervals: paired "
+                      "Poisson bootstrap over the sampled rows"}
+
+
+def _replicates(task: str, metric: str, y: np.ndarray, scores: list[np.ndarray], *, threshold: float,
+                n_boot: int, seed: int) -> list[np.ndarray] | None:
+    """The metric's bootstrap replicates for each score vector, all on the same replicates."""
+    if n_boot <= 0:
+        return None
+    components: dict[str, Any] = {}
+    for i, s in enumerate(scores):
+        if task == "binary":
+            components[str(i)] = BinaryPrepared(y, s, threshold=threshold)
+        elif task == "multiclass":
+            components[str(i)] = MulticlassPrepared(y, s, n_classes=s.shape[1] if s.ndim == 2 else None)
+        else:
+            components[str(i)] = RegressionPrepared(y, s)
+    out = run_bootstrap(components, n_rows=y.shape[0], n_boot=n_boot, seed=seed)
+    return [np.asarray(out[str(i)][metric], dtype=np.float64) for i in range(len(scores))]

@@ -17,10 +17,12 @@ selection-rate disparities are defined. Each window's ``id``, score and sensitiv
 manifest's ``id_column``) update performance and fairness of the windows they belong to.
 
 Breaches of ``readiness.monitoring.thresholds`` raise alerts (stored, audited, delivered through
-the plan's channels); a threshold breached in ``rereview_after_windows`` windows in a row opens a
-scheduled re-review and raises a ``re_review_recommended`` alert. Each threshold is checked per
-window on its point value; a sequential rule across windows will replace that once the
-statistical-verdicts work exists.
+the plan's channels) by the sequential rule of :mod:`workbench.replay._sequential`: the ``k``-th
+window in which a signal has a value spends ``false_alarm_rate / (k (k + 1))``, so repeated looks
+keep the false-alarm rate over the whole horizon at the plan's ``false_alarm_rate``; signals
+without a standard error (PSI, ECE) are checked on their point value. A threshold whose point
+value is breached in ``rereview_after_windows`` windows in a row opens a scheduled re-review and
+raises a ``re_review_recommended`` alert (a recommendation to look again, not an alarm).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from workbench.errors import DataError, StoreError
 from workbench.metrics.drift import drift_evidence
 from workbench.replay import _window as W
 from workbench.replay._alerts import channels_of, dispatch_alert
-from workbench.replay._monitor import _PERF, evaluate_rules
+from workbench.replay._monitor import _PERF, _SEQUENTIAL_KEYS, evaluate_rules, false_alarm_rate, rule_looks
 from workbench.replay._sources import Source as _Source
 
 if TYPE_CHECKING:
@@ -390,14 +392,21 @@ def _raise_window_alerts(ctx: LiveContext, store: Store, review_id: str, recorde
                          actor: str | User) -> list[Any]:
     raised = {(a.details.get("batch_id"), a.details.get("metric")) for a in store.list_alerts(review_id)}
     alerts = []
+    m = ctx.review.manifest
+    history = store.list_monitoring_batches(review_id)
+    fresh = {b.batch_id: b for b in [*recorded, *updated]}  # late labels: the updated metrics
+    looks = dict(zip((b.batch_id for b in history),
+                     rule_looks([fresh.get(b.batch_id, b).metrics for b in history], ctx.thresholds)))
     for batch in [*recorded, *updated]:
-        fired, _ = evaluate_rules(batch.metrics, ctx.thresholds)
+        fired, _ = evaluate_rules(batch.metrics, ctx.thresholds, looks=looks.get(batch.batch_id, {}),
+                                  alpha=false_alarm_rate(m), confidence=m.settings.confidence)
         for rule in fired:
             if (batch.batch_id, rule["metric"]) in raised:
                 continue  # one alert per window and signal, even when late labels re-evaluate it
             raised.add((batch.batch_id, rule["metric"]))
             details = {"metric": rule["metric"], "value": rule["value"], "limit": rule["limit"],
-                       "batch_id": batch.batch_id, "window_start": batch.window_start, "window_end": batch.window_end}
+                       "batch_id": batch.batch_id, "window_start": batch.window_start, "window_end": batch.window_end,
+                       **{k: rule[k] for k in _SEQUENTIAL_KEYS if k in rule}}
             alerts.append(store.add_alert(review_id, rule=rule["rule"], severity=rule["severity"],
                                           message=rule["message"], details=details, actor=actor))
     return alerts

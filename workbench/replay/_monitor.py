@@ -11,6 +11,10 @@ Alert rules come from the manifest's ``readiness.monitoring.thresholds``: a thre
 metric where higher is better (``roc_auc``, ``demographic_parity_ratio``...) is a floor; on
 ``psi``, ``ece``, ``latency_ms.p95``, losses and error rates it is a ceiling. A threshold whose
 value cannot be computed on the batch (e.g. no labels yet) is listed under ``not_evaluated``.
+Alerts follow the sequential rule of :mod:`workbench.replay._sequential`: the ``k``-th window
+in which a signal has a value spends ``alpha / (k (k + 1))`` of the plan's ``false_alarm_rate``
+(``alpha``), so the false-alarm rate over the whole monitoring horizon stays at ``alpha``;
+signals without a standard error (PSI, latency, ECE) keep the point rule.
 The review cadence (``cadence_days``) counts from the latest recorded decision (or the
 review's creation): a review is ``due`` within 14 days of that date and ``overdue`` after it.
 """
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.replay import _sequential as SQ
 from workbench.replay import _window as W
 from workbench.canonical import frame_digest
 from workbench.errors import StoreError
@@ -34,13 +39,15 @@ if TYPE_CHECKING:
     from workbench.auth import User
     from workbench.store import Store
 
-__all__ = ["batch_metrics", "evaluate_rules", "monitor_batch", "monitoring_history", "record_batch", "review_schedule",
-           "review_schedule_for", "UPPER_BOUND_METRICS"]
+__all__ = ["batch_metrics", "evaluate_rules", "false_alarm_rate", "monitor_batch", "monitoring_history", "record_batch",
+           "review_schedule", "review_schedule_for", "rule_looks", "UPPER_BOUND_METRICS"]
 
 # Ceilings the metric registry cannot answer (losses like brier_score and log_loss it does).
 UPPER_BOUND_METRICS = frozenset({"psi", "ece", "mce", "latency_ms.p95", "latency_ms.p99", "error_rate",
                                  "share_drifted", "prediction_psi", "contest_rate", "overturn_rate"})
 DUE_SOON_DAYS = 14
+#: What an alert's details keep of the sequential decision that raised it.
+_SEQUENTIAL_KEYS = ("decision", "look", "alpha_spent", "false_alarm_rate", "se", "bound")
 _PERF = ("roc_auc", "accuracy", "brier_score", "average_precision")
 # fairness disparities (``*_difference`` a ceiling, ``*_ratio`` a floor), worst feature decides
 _DISPARITIES = ("demographic_parity", "equalized_odds", "equal_opportunity")
@@ -133,8 +140,45 @@ def _is_ceiling(name: str) -> bool:
         return name.endswith("_difference")
 
 
-def evaluate_rules(metrics: dict[str, Any], thresholds: dict[str, float], *, role: str = "candidate") -> tuple[list[dict[str, Any]], list[str]]:
+def _worst_feature(model: dict[str, Any], name: str) -> dict[str, Any] | None:
+    entries = [g for g in model.get("fairness", {}).values() if isinstance(g.get(name), (int, float))]
+    if not entries:
+        return None
+    pick = min if name.endswith("ratio") else max
+    return pick(entries, key=lambda g: g[name])
+
+
+def _standard_error(metrics: dict[str, Any], name: str, role: str, limit: float, confidence: float) -> float | None:
+    """The signal's standard error for the sequential rule (under the null at ``limit`` where closed-form)."""
+    model = metrics["models"].get(role, {})
+    n_labelled = int(model.get("n_labelled") or 0)
+    if name == "accuracy":
+        return SQ.proportion_standard_error(limit, n_labelled)
+    if name == "error_rate":
+        return SQ.proportion_standard_error(limit, int(metrics.get("rows") or 0))
+    if name == "roc_auc" and model.get("label_rate") is not None:
+        n_pos = int(round(float(model["label_rate"]) * n_labelled))
+        return SQ.auc_standard_error(limit, n_pos, n_labelled - n_pos)
+    if name.startswith(_DISPARITIES) and name.endswith(("_ratio", "_difference")):
+        worst = _worst_feature(model, name)
+        ci = ((worst or {}).get("ci") or {}).get(name)
+        if ci and all(isinstance(x, (int, float)) for x in ci[:2]):
+            from scipy.stats import norm
+
+            return (float(ci[1]) - float(ci[0])) / (2 * float(norm.ppf((1 + confidence) / 2)))
+    return None
+
+
+def evaluate_rules(metrics: dict[str, Any], thresholds: dict[str, float], *, role: str = "candidate",
+                   looks: dict[str, int] | None = None, alpha: float | None = None,
+                   confidence: float = 0.95) -> tuple[list[dict[str, Any]], list[str]]:
     """(fired rules, thresholds that could not be evaluated) for one batch.
+
+    With ``alpha`` (the plan's false-alarm rate over the monitoring horizon) and ``looks`` (the
+    window's look number per signal, :func:`rule_looks`), a signal with a standard error fires only
+    when its one-sided ``1 - alpha / (k (k + 1))`` confidence bound lies beyond the threshold
+    (``decision: "sequential"``); otherwise, and for signals without one, on its point value
+    (``decision: "point"``).
 
     Examples
     --------
@@ -143,6 +187,11 @@ def evaluate_rules(metrics: dict[str, Any], thresholds: dict[str, float], *, rol
     ...     {"psi": 0.25, "roc_auc": 0.7})
     >>> fired[0]["rule"], skipped
     ('psi <= 0.25', ['roc_auc'])
+    >>> window = {"models": {"candidate": {"performance": {"accuracy": 0.77}, "n_labelled": 400}}}
+    >>> evaluate_rules(window, {"accuracy": 0.8})[0][0]["decision"]  # point: 0.77 < 0.8
+    'point'
+    >>> evaluate_rules(window, {"accuracy": 0.8}, looks={"accuracy": 3}, alpha=0.05)[0]  # within noise at look 3
+    []
     """
     fired, skipped = [], []
     for name, limit in thresholds.items():
@@ -151,13 +200,36 @@ def evaluate_rules(metrics: dict[str, Any], thresholds: dict[str, float], *, rol
             skipped.append(name)
             continue
         ceiling = _is_ceiling(name)
-        if (value > limit) if ceiling else (value < limit):
+        se = _standard_error(metrics, name, role, limit, confidence) if alpha is not None and looks else None
+        extra: dict[str, Any] = {"decision": "point"}
+        if se is not None and se > 0 and looks is not None and alpha is not None:
+            k = int(looks.get(name, 1))
+            breached, bound = SQ.sequential_breach(value, se, limit, ceiling=ceiling, look=k, alpha=alpha)
+            extra = {"decision": "sequential", "look": k, "alpha_spent": SQ.alpha_spent(k, alpha),
+                     "false_alarm_rate": alpha, "se": se, "bound": bound}
+            why = (f"its one-sided {1 - extra['alpha_spent']:.6g} bound {bound:.4g} (look {k}, "
+                   f"false-alarm rate {alpha:g} over the monitoring horizon)")
+        else:
+            breached = (value > limit) if ceiling else (value < limit)
+            why = "its point value (no standard error for a sequential rule)" if alpha is not None else "its point value"
+        if breached:
             severity = "critical" if name in _PERF or name.startswith(_DISPARITIES) else "warning"
             fired.append({"rule": f"{name} {'<=' if ceiling else '>='} {limit:g}", "metric": name,
-                          "value": value, "limit": limit, "severity": severity,
+                          "value": value, "limit": limit, "severity": severity, **extra,
                           "message": f"{role} {name} = {value:.4g} breaches the monitoring threshold "
-                          f"({'at most' if ceiling else 'at least'} {limit:g}); follow the incident runbook"})
+                          f"({'at most' if ceiling else 'at least'} {limit:g}) by {why}; follow the incident runbook"})
     return fired, skipped
+
+
+def false_alarm_rate(manifest: Any) -> float:
+    """The monitoring plan's false-alarm rate over the horizon (``readiness.monitoring.false_alarm_rate``)."""
+    plan = manifest.readiness.monitoring if getattr(manifest, "readiness", None) is not None else None
+    return float(getattr(plan, "false_alarm_rate", None) or SQ.DEFAULT_FALSE_ALARM_RATE)
+
+
+def rule_looks(windows: list[dict[str, Any]], thresholds: dict[str, float], *, role: str = "candidate") -> list[dict[str, int]]:
+    """Look numbers per window (in window order) and signal: the windows so far in which it had a value."""
+    return SQ.look_numbers(windows, list(thresholds), lambda m, name: _observed(m, name, role) is not None)
 
 
 def review_schedule(cadence_days: int | None, anchor: dt.date, today: dt.date,
@@ -273,12 +345,18 @@ def monitor_batch(
                                             window_start=start, window_end=end, metrics=metrics, actor=actor)
     start, end = stored.window_start, stored.window_end
     plan = m.readiness.monitoring if m.readiness is not None else None
-    fired, skipped = evaluate_rules(stored.metrics, dict(plan.thresholds) if plan else {})
+    thresholds = dict(plan.thresholds) if plan else {}
+    batches = store.list_monitoring_batches(review_id)
+    index = next((i for i, b in enumerate(batches) if b.batch_id == stored.batch_id), len(batches) - 1)
+    looks = rule_looks([b.metrics for b in batches[: index + 1]], thresholds)[-1] if batches else {}
+    fired, skipped = evaluate_rules(stored.metrics, thresholds, looks=looks, alpha=false_alarm_rate(m),
+                                    confidence=m.settings.confidence)
     alerts = []
     if new:
         for rule in fired:
             details = {"metric": rule["metric"], "value": rule["value"], "limit": rule["limit"],
-                       "batch_id": stored.batch_id, "window_start": start, "window_end": end}
+                       "batch_id": stored.batch_id, "window_start": start, "window_end": end,
+                       **{k: rule[k] for k in _SEQUENTIAL_KEYS if k in rule}}
             alerts.append(store.add_alert(review_id, rule=rule["rule"], severity=rule["severity"],
                                           message=rule["message"], details=details, actor=actor))
     schedule = review_schedule_for(store, review, review_id, today=today)

@@ -14,7 +14,11 @@ stages (e.g. 5 %, 25 %, 50 %, 100 % of the traffic routed to the candidate, a se
 of each window's rows); in every window the guardrails (candidate error rate, latency p95,
 input PSI, performance drop vs the baseline on the same routed rows once labels exist,
 optionally agreement) are checked, and the first breach halts the rollout at that stage with
-a rollback recommendation and the evidence that triggered it.
+a rollback recommendation and the evidence that triggered it. Guardrails with a standard error
+(error rate and agreement: proportions on the routed rows; the ROC AUC drop: DeLong's paired
+standard error) are checked by the sequential rule of ``workbench.replay._sequential``, spending
+``false_alarm_rate`` over the whole rollout, so looking at every window does not inflate the
+chance of a false halt; PSI and latency are checked on their point value.
 
 The policy has no guardrail section yet, so :class:`CanaryGuardrails` carries defaults that
 the manifest's ``readiness.monitoring.thresholds`` (``psi``, ``latency_ms.p95``) override.
@@ -32,11 +36,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from workbench.replay import _sequential as SQ
 from workbench.replay import _window as W
 from workbench.replay._fallback import FallbackSettings, fallback_summary, fallback_window
 from workbench.replay._stream import iter_windows, scan_time_range, window_bounds
 from workbench.errors import ManifestError
-from workbench.metrics import get_metric
+from workbench.metrics import delong_test, get_metric
 from workbench.metrics.drift import drift_evidence
 
 if TYPE_CHECKING:
@@ -60,6 +65,7 @@ class CanaryGuardrails(BaseModel):
     performance_metric: str = "roc_auc"
     min_labelled: int = Field(default=200, ge=1)
     min_agreement: float | None = Field(default=None, ge=0, le=1)
+    false_alarm_rate: float = Field(default=SQ.DEFAULT_FALSE_ALARM_RATE, gt=0, lt=1)
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, **overrides: Any) -> CanaryGuardrails:
@@ -105,6 +111,7 @@ class _Canary:
         self.seed = seed
         self.timeline: list[dict[str, Any]] = []
         self.halted: dict[str, Any] | None = None
+        self.looks: dict[str, int] = {}  # windows so far in which each guardrail had a value
 
     def check(self, window: dict[str, Any], index: int, scores: dict[str, np.ndarray], y: np.ndarray,
               threshold: float, candidate_latency_p95: float | None) -> None:
@@ -118,13 +125,23 @@ class _Canary:
         n = int(routed.sum())
         checks: dict[str, dict[str, Any]] = {}
 
-        def add(name: str, value: float | None, limit: float | None, worse_if_above: bool = True) -> None:
+        def add(name: str, value: float | None, limit: float | None, worse_if_above: bool = True,
+                se: float | None = None) -> None:
             if limit is None or value is None:
                 return
-            breached = value > limit if worse_if_above else value < limit
-            checks[name] = {"value": value, "limit": limit, "breached": bool(breached)}
+            k = self.looks[name] = self.looks.get(name, 0) + 1
+            if se is not None and se > 0:
+                breached, bound = SQ.sequential_breach(value, se, limit, ceiling=worse_if_above, look=k,
+                                                       alpha=g.false_alarm_rate)
+                checks[name] = {"value": value, "limit": limit, "breached": bool(breached), "decision": "sequential",
+                                "look": k, "alpha_spent": SQ.alpha_spent(k, g.false_alarm_rate), "se": se,
+                                "bound": bound}
+            else:
+                breached = value > limit if worse_if_above else value < limit
+                checks[name] = {"value": value, "limit": limit, "breached": bool(breached), "decision": "point"}
 
-        add("error_rate", float(np.isnan(sc[routed]).mean()) if n else None, g.max_error_rate)
+        add("error_rate", float(np.isnan(sc[routed]).mean()) if n else None, g.max_error_rate,
+            se=SQ.proportion_standard_error(g.max_error_rate, n))
         add("latency_p95_ms", candidate_latency_p95, g.max_latency_p95_ms)
         add("psi", window["drift"]["max_psi"], g.max_psi)
         sb = scores.get("baseline")
@@ -132,7 +149,8 @@ class _Canary:
             both = routed & np.isfinite(sc) & np.isfinite(sb)
             if g.min_agreement is not None and both.any():
                 agree = float(np.mean((sc[both] >= threshold) == (sb[both] >= threshold)))
-                add("agreement", agree, g.min_agreement, worse_if_above=False)
+                add("agreement", agree, g.min_agreement, worse_if_above=False,
+                    se=SQ.proportion_standard_error(g.min_agreement, int(both.sum())))
             labelled = both & np.isfinite(y)
             if g.max_performance_drop is not None and labelled.sum() >= g.min_labelled:
                 spec = get_metric(g.performance_metric, task="binary")
@@ -142,7 +160,12 @@ class _Canary:
                 if vc.defined and vb.defined:
                     assert vc.value is not None and vb.value is not None  # defined
                     drop = vb.value - vc.value if spec.greater_is_better else vc.value - vb.value
-                    add(f"{g.performance_metric}_drop_vs_baseline", drop, g.max_performance_drop)
+                    se = None
+                    if g.performance_metric == "roc_auc":  # DeLong's paired standard error of the difference
+                        test = delong_test(yl, sc[labelled], sb[labelled])
+                        raw = test.get("se")
+                        se = float(raw) if test.get("defined") and isinstance(raw, (int, float)) else None
+                    add(f"{g.performance_metric}_drop_vs_baseline", drop, g.max_performance_drop, se=se)
         entry = {"window": index, "start": window["start"], "end": window["end"],
                  "stage_percent": g.stages[stage], "routed_rows": n, "checks": checks}
         self.timeline.append(entry)

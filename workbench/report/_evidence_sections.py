@@ -154,7 +154,7 @@ def _drift(evidence: Mapping[str, Any]) -> list[Any]:
     return out
 
 
-def _operational(evidence: Mapping[str, Any]) -> Any:
+def _operational(evidence: Mapping[str, Any]) -> list[Any]:
     rows = []
     for role in _roles(evidence):
         op = get_path(evidence, f"models.{role}.operational") or {}
@@ -165,24 +165,29 @@ def _operational(evidence: Mapping[str, Any]) -> Any:
                      fmt(op.get("throughput_rows_per_s")), fmt(op.get("model_bytes")), fmt(op.get("peak_memory_mb")),
                      str(op.get("status") or "—").upper()))
     if not rows:
-        return missing("Operational measurements")
-    return table(("Model", "p50 ms", "p95 ms", "p99 ms", "Rows/s", "Model bytes", "Peak MB", "Status"), rows,
-                 widths=(1.6, 1.1, 1.1, 1.1, 1.4, 1.6, 1.1, 1.3))
+        return [missing("Operational measurements")]
+    return [table(("Model", "p50 ms", "p95 ms", "p99 ms", "Rows/s", "Model bytes", "Peak MB", "Status"), rows,
+                  widths=(1.3, 1.6, 1.6, 1.6, 1.9, 1.3, 0.9, 1.0)),
+            Para("Latency percentiles of single-row calls with their 95% order-statistic intervals from the same "
+                 "calls (an end the calls cannot bound is left out); rows/s with a t-interval over the batch's timed "
+                 "parts.", "note")]
 
 
-def _robustness(evidence: Mapping[str, Any]) -> Any:
+def _robustness(evidence: Mapping[str, Any]) -> list[Any]:
     rows = []
     for role in _roles(evidence):
         for t in get_path(evidence, f"models.{role}.robustness.tests") or ():
             params = t.get("params")
             ptxt = ", ".join(f"{k}={fmt(v)}" for k, v in params.items()) if isinstance(params, Mapping) else fmt(params)
+            # perturbed and degradation with their bootstrap intervals (bare numbers in older evidence)
             rows.append((role, str(t.get("name")), ptxt, label(str(t.get("metric") or "—")), fmt(metric_value(t.get("clean"))),
-                         fmt(metric_value(t.get("perturbed"))), fmt(metric_value(t.get("degradation"))),
-                         str(t.get("error") or "")))
+                         fmt(t.get("perturbed")), fmt(t.get("degradation")), str(t.get("error") or "")))
     if not rows:
-        return missing("Robustness tests")
-    return table(("Model", "Test", "Parameters", "Metric", "Clean", "Perturbed", "Degradation", "Error"), rows,
-                 widths=(1.3, 1.8, 2.0, 1.2, 1.0, 1.3, 1.5, 1.4))
+        return [missing("Robustness tests")]
+    return [table(("Model", "Test", "Parameters", "Metric", "Clean", "Perturbed [95% CI]", "Degradation [95% CI]",
+                   "Error"), rows, widths=(1.1, 1.5, 1.6, 1.1, 0.9, 1.9, 2.0, 1.4)),
+            Para("Degradation > 0 means worse. Intervals: paired Poisson bootstrap over the sampled rows (the same "
+                 "replicates for the clean and the perturbed scoring).", "note")]
 
 
 def _slices(evidence: Mapping[str, Any], *, top: int = 10) -> Any:
@@ -235,8 +240,8 @@ def quantitative(evidence: Mapping[str, Any]) -> Section:
     blocks.append(table(("Model", "ECE", "MCE", "Brier", "Slope", "Intercept"), cal_rows) if any(
         c != "—" for r in cal_rows for c in r[1:]) else missing("Calibration"))
     blocks += [Heading("Drift (evaluation vs reference)"), *_drift(evidence)]
-    blocks += [Heading("Latency, throughput and memory"), _operational(evidence)]
-    blocks += [Heading("Robustness under perturbation"), _robustness(evidence)]
+    blocks += [Heading("Latency, throughput and memory"), *_operational(evidence)]
+    blocks += [Heading("Robustness under perturbation"), *_robustness(evidence)]
     blocks += [Heading("Worst slices (candidate)"), _slices(evidence)]
     blocks += [Heading("Cross-check against scikit-learn and fairlearn"), *_cross_check(evidence)]
     return Section("quantitative", "Quantitative evidence", tuple(blocks))
