@@ -8,11 +8,21 @@ explanations (``workbench.explain``). Every section records its status in
 ``evidence["sections"]``: a section that cannot run on this review (e.g. operational checks on
 precomputed predictions) says ``not_applicable`` with a reason, and a section that fails says
 ``error`` with the message — one failing section never stops the review.
+
+Sections run in the stages of ``STAGES``. The heavy ones (metrics, slices, fairness, drift)
+already keep both cores busy with their own worker threads and run one after the other; the
+mostly single-core ones (explanations beside cross-check and robustness) share a stage on two
+threads; the sections whose numbers are timings of the models (operational, and the replay's
+canary latency guardrail) run last and alone, so no other section's work inflates what they
+measure. Every section writes only its own keys and draws from its own seeded generators, so
+the evidence does not depend on the schedule.
 """
 
 from __future__ import annotations
 
 import platform
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -25,13 +35,25 @@ SCHEMA_VERSION = 1
 ENGINE = "numpy"
 SECTIONS = ("metrics", "calibration", "drift", "fairness", "operational", "robustness", "slices", "explanations",
             "replay", "cross_check")
+#: The schedule: stages one after the other; the lanes of a stage run side by side (each lane's
+#: sections in order). Timed sections (operational latency/throughput/memory, the replay's
+#: latency guardrail) come last and alone.
+STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("metrics",),),
+    (("slices",),),
+    (("drift",),),
+    (("fairness",),),
+    (("explanations",), ("cross_check", "robustness")),
+    (("operational",),),
+    (("replay",),),
+)
 #: Slices are exploratory and numerous: their CIs use the first replicates of the shared set.
 SLICE_BOOTSTRAP_CAP = 200
 #: Metric each task's robustness tests measure the degradation of.
 ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
 NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
 
-__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "build_evidence", "content_digest",
+__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "STAGES", "build_evidence", "content_digest",
            "evidence_trust_problem", "get_path", "review_block", "sign_evidence"]
 
 
@@ -136,6 +158,7 @@ def build_evidence(
     include: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
     operations: dict[str, Any] | None = None,
+    on_section: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """Compute the evidence JSON of a loaded review (``workbench.artefacts.ReviewData``).
 
@@ -147,11 +170,15 @@ def build_evidence(
         Sections to compute (default: all of ``SECTIONS``); left-out sections are recorded
         with status ``skipped``.
     progress : callable, optional
-        Receives one-line progress messages.
+        Receives one-line progress messages, always on the calling thread (messages of a
+        section running on another thread are passed on when the calling thread is free).
     operations : dict, optional
         What happened after an earlier promotion (``workbench.replay.operations_evidence``:
         monitoring windows, alerts, feedback and contest rates, re-reviews), read from the store by
         the caller; recorded as ``operations``.
+    on_section : callable, optional
+        ``on_section(done, total, name)`` on the calling thread when scoring (``"scoring"``)
+        and each chosen section has finished: a progress bar's steps.
 
     Returns
     -------
@@ -179,7 +206,7 @@ def build_evidence(
         from workbench.errors import ManifestError
 
         raise ManifestError(f"unknown evidence section(s) {unknown}; known: {', '.join(SECTIONS)}")
-    say = progress or (lambda _m: None)
+    say = _Messenger(progress)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -188,8 +215,13 @@ def build_evidence(
     for role in roles:
         say(f"scoring {role} on {len(review.evaluation)} rows")
         scores[role] = np.asarray(review.scores(role))
+    reference_scores = _reference_scores(review, chosen, roles, say)
     timings["scoring"] = time.perf_counter() - started
     cpu["scoring"] = time.process_time() - cpu_started
+    plan = _plan(chosen)
+    total, done = 1 + sum(len(lane) for stage in plan for lane in stage), 1
+    if on_section is not None:
+        on_section(done, total, "scoring")
 
     evidence: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "engine": ENGINE,
@@ -200,13 +232,14 @@ def build_evidence(
         "deltas": {}, "tests": {}, "sections": {},
     }
     ctx = _Context(review, evidence, chosen, scores, say, timings, cpu)
-    if "metrics" in chosen or "calibration" in chosen:
-        ctx.run(("metrics", "calibration"), _quantitative)
-    for name, runner in _RUNNERS.items():
-        if name in chosen:
-            ctx.run((name,), runner)
-    for name in SECTIONS:
-        evidence["sections"].setdefault(name, {"status": "skipped"})
+    ctx.reference_scores = reference_scores
+    for stage in plan:
+        for name in ctx.run_stage(stage):
+            done += 1
+            if on_section is not None:
+                on_section(done, total, name)
+    say.flush()  # what the other threads said last
+    evidence["sections"] = {name: evidence["sections"].get(name, {"status": "skipped"}) for name in SECTIONS}
     if operations is not None:
         evidence["operations"] = operations
     evidence["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
@@ -224,6 +257,8 @@ class _Context:
         self.review, self.evidence, self.chosen = review, evidence, chosen
         self.scores, self.say, self.timings, self.cpu = scores, say, timings, cpu
         self.settings = review.manifest.settings
+        self.reference_scores: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def models(self) -> dict[str, Any]:
@@ -237,9 +272,116 @@ class _Context:
             message = f"{type(exc).__name__}: {exc}"
             self.say(f"{'/'.join(names)}: error: {message}")
             statuses = {n: {"status": "error", "reason": message} for n in names if n in self.chosen}
-        self.evidence["sections"].update(statuses)
-        self.timings[names[0]] = time.perf_counter() - t
-        self.cpu[names[0]] = time.process_time() - c
+        with self._lock:
+            self.evidence["sections"].update(statuses)
+            # wall time of the section itself; CPU is the whole process's over that time, so for
+            # sections that ran side by side it includes the other lane's work
+            self.timings[names[0]] = time.perf_counter() - t
+            self.cpu[names[0]] = time.process_time() - c
+
+    def run_lane(self, lane: tuple[str, ...], *, single_threaded_native: bool = False) -> None:
+        """Run a lane's sections in order (``run`` catches each one's failure)."""
+        if not single_threaded_native:
+            for name in lane:
+                self.run(_RUN_AS[name], _RUNNERS[name])
+            return
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="openmp"):
+            for name in lane:
+                self.run(_RUN_AS[name], _RUNNERS[name])
+
+    def run_stage(self, stage: tuple[tuple[str, ...], ...]) -> list[str]:
+        """Run one stage: its first lane on this thread, the others on worker threads.
+
+        Returns the sections in the order they finished being waited for (for progress).
+        """
+        if len(stage) == 1:
+            self.run_lane(stage[0])
+            return list(stage[0])
+        # beside another lane, OpenMP workers (gradient-boosting predictions) would spin at
+        # their barriers while the other lane holds a core: one OpenMP thread per lane
+        errors: list[BaseException] = []
+
+        def lane_thread(lane: tuple[str, ...]) -> None:
+            try:
+                self.run_lane(lane, single_threaded_native=True)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=lane_thread, args=(lane,), name=f"evidence-{lane[0]}", daemon=True)
+                   for lane in stage[1:]]
+        for th in threads:
+            th.start()
+        self.run_lane(stage[0], single_threaded_native=True)
+        for th in threads:
+            while th.is_alive():
+                th.join(0.2)
+                self.say.flush()
+        if errors:
+            raise errors[0]
+        return [name for lane in stage for name in lane]
+
+
+class _Messenger:
+    """``progress`` called on the thread that built it only: messages said on other threads wait
+    in a queue until that thread says something or ``flush``es (a UI may only be updated from
+    its own script thread)."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress, self.owner = progress, threading.get_ident()
+        self.inbox: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def __call__(self, message: str) -> None:
+        if self.progress is None:
+            return
+        if threading.get_ident() != self.owner:
+            self.inbox.put(message)
+            return
+        self.flush()
+        self.progress(message)
+
+    def flush(self) -> None:
+        if self.progress is None or threading.get_ident() != self.owner:
+            return
+        while True:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            self.progress(message)
+
+
+def _plan(chosen: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
+    """``STAGES`` restricted to the chosen sections (metrics runs for metrics or calibration)."""
+    wanted = set(chosen) | ({"metrics"} if "calibration" in chosen else set())
+    plan = []
+    for stage in STAGES:
+        lanes = tuple(kept for kept in (tuple(n for n in lane if n in wanted) for lane in stage) if kept)
+        if lanes:
+            plan.append(lanes)
+    return plan
+
+
+def _reference_scores(review: Any, chosen: tuple[str, ...], roles: list[str],
+                      say: Callable[[str], None]) -> dict[str, Any]:
+    """Each model's scores on the reference rows, for the prediction drift (binary reviews).
+
+    Scored with the evaluation rows (it is scoring, not drift); a model that fails on the
+    reference is recorded here and reported by the drift section as before.
+    """
+    if "drift" not in chosen or review.reference is None or review.task != "binary":
+        return {}
+    out: dict[str, Any] = {}
+    for role in roles:
+        if review.models[role].kind == "precomputed":
+            continue
+        say(f"scoring {role} on {len(review.reference)} reference rows (prediction drift)")
+        try:
+            out[role] = np.asarray(review.scores(role, review.reference))
+        except Exception as exc:  # noqa: BLE001 - the drift section reports it
+            out[role] = exc
+    return out
 
 
 def _record(a: Any) -> dict[str, Any]:
@@ -406,7 +548,11 @@ def _drift(ctx: _Context) -> dict[str, dict[str, Any]]:
                 prediction[role] = {"status": "not_applicable",
                                     "reason": "precomputed predictions have no reference scores"}
                 continue
-            ref_scores = np.asarray(review.scores(role, review.reference))
+            ref_scores = ctx.reference_scores.get(role)
+            if isinstance(ref_scores, Exception):
+                raise ref_scores
+            if ref_scores is None:
+                ref_scores = np.asarray(review.scores(role, review.reference))
             prediction[role] = score_drift(ref_scores, score, bands=tuple(s.drift_bands), n_bins=s.drift_bins)
     out["prediction"] = prediction
     out["status"] = "ok"
@@ -443,6 +589,7 @@ def _cross_check(ctx: _Context) -> dict[str, dict[str, Any]]:
 
 
 _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
+    "metrics": _quantitative,
     "drift": _drift,
     "fairness": _fairness,
     "operational": _operational,
@@ -452,3 +599,5 @@ _RUNNERS: dict[str, Callable[[_Context], dict[str, dict[str, Any]]]] = {
     "replay": _replay,
     "cross_check": _cross_check,
 }
+#: The section names a runner reports its status (and timing, under the first) for.
+_RUN_AS: dict[str, tuple[str, ...]] = {name: (name,) for name in _RUNNERS} | {"metrics": ("metrics", "calibration")}
