@@ -523,8 +523,9 @@ def _replay(ctx: _Context) -> dict[str, dict[str, Any]]:
         "summary": result["summary"],
         "canary": result["canary"],
         "fallback": result.get("fallback"),
-        "windows": [{"index": w["index"], "start": w["start"], "end": w["end"], "rows": w["rows"],
-                     "agreement_rate": w.get("agreement_rate"), "max_psi": w["drift"].get("max_psi")}
+        # every window's detail (models, drift, flips, performance, data quality), so the app's
+        # shadow/canary page reads the stored evidence instead of replaying the traffic again
+        "windows": [{**w, "agreement_rate": w.get("agreement_rate"), "max_psi": w["drift"].get("max_psi")}
                     for w in result["windows"]],
     }
     return {"replay": {"status": "ok"}}

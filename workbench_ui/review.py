@@ -102,9 +102,18 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
         from workbench.evidence import build_evidence
 
         started = time.perf_counter()
-        with st.status("Computing the evidence: metrics, calibration, drift, fairness …", expanded=False) as status:
-            ev = build_evidence(review, progress=lambda msg: status.update(label=f"Computing evidence — {msg}"))
-            status.update(label="Evidence computed", state="complete")
+        with st.status("Computing the evidence: metrics, calibration, drift, fairness …", expanded=True) as status:
+            bar = st.progress(0.0, text="scoring the models")
+
+            def section_done(done: int, total: int, name: str) -> None:
+                # one step per evidence section, on this script thread (build_evidence's contract)
+                bar.progress(done / total, text=f"{done} of {total} sections done (last: {name}), "
+                                                f"{time.perf_counter() - started:.0f} s")
+
+            ev = build_evidence(review, progress=lambda msg: status.update(label=f"Computing evidence — {msg}"),
+                                on_section=section_done)
+            status.update(label=f"Evidence computed in {time.perf_counter() - started:.0f} s", state="complete",
+                          expanded=False)
         _registry()["timings"][key] = time.perf_counter() - started
         if review_id:
             user = context.current_user()
