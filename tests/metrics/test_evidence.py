@@ -236,3 +236,37 @@ def _assert_close(a, b, path="") -> None:
         assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
     else:
         assert a == b, path
+
+
+# ---- the schedule: stages, lanes side by side, progress on the caller's thread -------------------
+
+
+def test_sections_side_by_side_give_the_evidence_they_give_alone_and_report_progress_on_the_caller(demo_manifest):
+    import threading
+
+    from workbench.evidence import STAGES
+
+    review = _review(demo_manifest, **_SMALL)
+    side_by_side = next(stage for stage in STAGES if len(stage) > 1)
+    names = [n for lane in side_by_side for n in lane]
+    caller, threads, steps = threading.get_ident(), set(), []
+
+    def progress(message: str) -> None:
+        threads.add(threading.get_ident())
+
+    def on_section(done: int, total: int, name: str) -> None:
+        threads.add(threading.get_ident())
+        steps.append((done, total, name))
+
+    together = build_evidence(review, include=["drift", *names], progress=progress, on_section=on_section)
+    assert threads == {caller}  # a UI may only be updated from its own thread
+    assert [s[0] for s in steps] == list(range(1, len(names) + 3)) and {s[1] for s in steps} == {len(names) + 2}
+    assert [s[2] for s in steps] == ["scoring", "drift", *names]
+    for name in names:  # every section alone: the same values (timings aside)
+        alone = build_evidence(review, include=[name])
+        assert together["sections"][name] == alone["sections"][name]
+        for role in review.models:
+            assert together["models"][role].get(name) == alone["models"][role].get(name) or name == "explanations"
+    assert together["cross_check"] == build_evidence(review, include=["cross_check"])["cross_check"]
+    assert together["explanations"] == build_evidence(review, include=["explanations"])["explanations"]
+    assert list(together["sections"]) == list(SECTIONS)
