@@ -12,9 +12,10 @@ precomputed predictions) says ``not_applicable`` with a reason, and a section th
 Sections run in the stages of ``STAGES``. The heavy ones (metrics, slices, fairness, drift)
 already keep both cores busy with their own worker threads and run one after the other; the
 mostly single-core ones (explanations beside cross-check and robustness) share a stage on two
-threads; the sections whose numbers are timings of the models (operational, and the replay's
-canary latency guardrail) run last and alone, so no other section's work inflates what they
-measure. Every section writes only its own keys and draws from its own seeded generators, so
+threads. Small reviews (under ``SMALL_ROWS`` evaluation rows), whose sections are mostly fixed
+costs, run in two lanes (``SMALL_STAGES``). The sections whose numbers are timings of the
+models (operational, and the replay's canary latency guardrail) run last and alone, so no
+other section's work inflates what they measure. Every section writes only its own keys and draws from its own seeded generators, so
 the evidence does not depend on the schedule.
 """
 
@@ -47,13 +48,22 @@ STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("operational",),),
     (("replay",),),
 )
+#: Below this many evaluation rows the sections are mostly fixed costs (Python, model calls) that
+#: do not fill the cores: ``SMALL_STAGES`` runs them in two lanes. Timed sections stay alone.
+SMALL_ROWS = 200_000
+SMALL_STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("metrics", "fairness", "drift"), ("slices", "explanations", "cross_check", "robustness")),
+    (("operational",),),
+    (("replay",),),
+)
 #: Slices are exploratory and numerous: their CIs use the first replicates of the shared set.
 SLICE_BOOTSTRAP_CAP = 200
 #: Metric each task's robustness tests measure the degradation of.
 ROBUSTNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
 NOT_APPLICABLE_PRECOMPUTED = "precomputed predictions: there is no model to run"
 
-__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "STAGES", "build_evidence", "content_digest",
+__all__ = ["ENGINE", "ROBUSTNESS_METRIC", "SCHEMA_VERSION", "SECTIONS", "SMALL_ROWS", "SMALL_STAGES", "STAGES",
+           "build_evidence", "content_digest",
            "evidence_trust_problem", "get_path", "review_block", "sign_evidence"]
 
 
@@ -218,7 +228,7 @@ def build_evidence(
     reference_scores = _reference_scores(review, chosen, roles, say)
     timings["scoring"] = time.perf_counter() - started
     cpu["scoring"] = time.process_time() - cpu_started
-    plan = _plan(chosen)
+    plan = _plan(chosen, SMALL_STAGES if len(review.evaluation) < SMALL_ROWS else STAGES)
     total, done = 1 + sum(len(lane) for stage in plan for lane in stage), 1
     if on_section is not None:
         on_section(done, total, "scoring")
@@ -352,11 +362,12 @@ class _Messenger:
             self.progress(message)
 
 
-def _plan(chosen: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
-    """``STAGES`` restricted to the chosen sections (metrics runs for metrics or calibration)."""
+def _plan(chosen: tuple[str, ...], stages: tuple[tuple[tuple[str, ...], ...], ...]
+          ) -> list[tuple[tuple[str, ...], ...]]:
+    """``stages`` restricted to the chosen sections (metrics runs for metrics or calibration)."""
     wanted = set(chosen) | ({"metrics"} if "calibration" in chosen else set())
     plan = []
-    for stage in STAGES:
+    for stage in stages:
         lanes = tuple(kept for kept in (tuple(n for n in lane if n in wanted) for lane in stage) if kept)
         if lanes:
             plan.append(lanes)

@@ -244,11 +244,13 @@ def _assert_close(a, b, path="") -> None:
 def test_sections_side_by_side_give_the_evidence_they_give_alone_and_report_progress_on_the_caller(demo_manifest):
     import threading
 
-    from workbench.evidence import STAGES
+    from workbench.evidence import SMALL_ROWS, SMALL_STAGES
 
     review = _review(demo_manifest, **_SMALL)
-    side_by_side = next(stage for stage in STAGES if len(stage) > 1)
-    names = [n for lane in side_by_side for n in lane]
+    assert len(review.evaluation) < SMALL_ROWS  # the demo runs the small reviews' schedule
+    lanes = SMALL_STAGES[0]
+    assert len(lanes) > 1
+    names = [n for lane in lanes for n in lane]
     caller, threads, steps = threading.get_ident(), set(), []
 
     def progress(message: str) -> None:
@@ -258,15 +260,17 @@ def test_sections_side_by_side_give_the_evidence_they_give_alone_and_report_prog
         threads.add(threading.get_ident())
         steps.append((done, total, name))
 
-    together = build_evidence(review, include=["drift", *names], progress=progress, on_section=on_section)
+    together = build_evidence(review, include=[*names, "calibration"], progress=progress, on_section=on_section)
     assert threads == {caller}  # a UI may only be updated from its own thread
-    assert [s[0] for s in steps] == list(range(1, len(names) + 3)) and {s[1] for s in steps} == {len(names) + 2}
-    assert [s[2] for s in steps] == ["scoring", "drift", *names]
-    for name in names:  # every section alone: the same values (timings aside)
-        alone = build_evidence(review, include=[name])
-        assert together["sections"][name] == alone["sections"][name]
-        for role in review.models:
-            assert together["models"][role].get(name) == alone["models"][role].get(name) or name == "explanations"
-    assert together["cross_check"] == build_evidence(review, include=["cross_check"])["cross_check"]
-    assert together["explanations"] == build_evidence(review, include=["explanations"])["explanations"]
+    assert [s[0] for s in steps] == list(range(1, len(names) + 2)) and {s[1] for s in steps} == {len(names) + 1}
+    assert [s[2] for s in steps] == ["scoring", *names]
     assert list(together["sections"]) == list(SECTIONS)
+    for name in names:  # every section alone gives the same values (timings aside)
+        alone = build_evidence(review, include=[name, "calibration"] if name == "metrics" else [name])
+        assert together["sections"][name] == alone["sections"][name], name
+        for key in ("cross_check", "explanations", "drift", "fairness_deltas", "fairness_proxies", "deltas", "tests"):
+            if key in alone and alone[key]:
+                assert together[key] == alone[key], (name, key)
+        for role in review.models:
+            for key, value in alone["models"][role].items():
+                assert together["models"][role][key] == value, (name, role, key)
