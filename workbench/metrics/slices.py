@@ -23,6 +23,7 @@ Slices with fewer than ``min_size`` rows are reported with point values only and
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -159,12 +160,18 @@ def _binary_fast(y: np.ndarray, scores: list[np.ndarray], threshold: float, code
     models, points = (list(t) for t in zip(*map_columns(prepare, scores, label="slices"))) if scores else ([], [])
     del codes
     reps = [np.empty((max(n_boot, 0), n_slices, N_SLOTS)) for _ in models]
-    block = 2 * LANES  # replicates per task: counts (16, n) uint8 and one (n, LANES) work array per task
+    # one pass of LANES replicates per task (counts (8, n) uint8): 25 tasks for 200 replicates
+    # leave the two threads at most one short pass apart (13 tasks of 16 left a whole pair of
+    # passes on one thread); each thread keeps its (n, LANES) work array
+    block = LANES
+    local = threading.local()
 
     def run(start: int) -> None:
         size = min(block, n_boot - start)
         counts = fill_poisson_counts(np.empty((size, n), np.uint8), seed=seed, start=start)
-        w4 = np.empty((n, LANES))
+        w4 = getattr(local, "w4", None)
+        if w4 is None:
+            w4 = local.w4 = np.empty((n, LANES))
         for r0 in range(0, size, LANES):
             lanes = min(LANES, size - r0)
             for model, out in zip(models, reps):
