@@ -216,7 +216,7 @@ def build_evidence(
         from workbench.errors import ManifestError
 
         raise ManifestError(f"unknown evidence section(s) {unknown}; known: {', '.join(SECTIONS)}")
-    say = _Messenger(progress)
+    say = _Messenger(progress, on_section)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -229,9 +229,8 @@ def build_evidence(
     timings["scoring"] = time.perf_counter() - started
     cpu["scoring"] = time.process_time() - cpu_started
     plan = _plan(chosen, SMALL_STAGES if len(review.evaluation) < SMALL_ROWS else STAGES)
-    total, done = 1 + sum(len(lane) for stage in plan for lane in stage), 1
-    if on_section is not None:
-        on_section(done, total, "scoring")
+    say.total = 1 + sum(len(lane) for stage in plan for lane in stage)
+    say.section_done("scoring")
 
     evidence: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "engine": ENGINE,
@@ -244,10 +243,7 @@ def build_evidence(
     ctx = _Context(review, evidence, chosen, scores, say, timings, cpu)
     ctx.reference_scores = reference_scores
     for stage in plan:
-        for name in ctx.run_stage(stage):
-            done += 1
-            if on_section is not None:
-                on_section(done, total, name)
+        ctx.run_stage(stage)
     say.flush()  # what the other threads said last
     evidence["sections"] = {name: evidence["sections"].get(name, {"status": "skipped"}) for name in SECTIONS}
     if operations is not None:
@@ -288,6 +284,7 @@ class _Context:
             # sections that ran side by side it includes the other lane's work
             self.timings[names[0]] = time.perf_counter() - t
             self.cpu[names[0]] = time.process_time() - c
+        self.say.section_done(names[0])
 
     def run_lane(self, lane: tuple[str, ...], *, single_threaded_native: bool = False) -> None:
         """Run a lane's sections in order (``run`` catches each one's failure)."""
@@ -301,14 +298,11 @@ class _Context:
             for name in lane:
                 self.run(_RUN_AS[name], _RUNNERS[name])
 
-    def run_stage(self, stage: tuple[tuple[str, ...], ...]) -> list[str]:
-        """Run one stage: its first lane on this thread, the others on worker threads.
-
-        Returns the sections in the order they finished being waited for (for progress).
-        """
+    def run_stage(self, stage: tuple[tuple[str, ...], ...]) -> None:
+        """Run one stage: its first lane on this thread, the others on worker threads."""
         if len(stage) == 1:
             self.run_lane(stage[0])
-            return list(stage[0])
+            return
         # beside another lane, OpenMP workers (gradient-boosting predictions) would spin at
         # their barriers while the other lane holds a core: one OpenMP thread per lane
         errors: list[BaseException] = []
@@ -328,38 +322,53 @@ class _Context:
             while th.is_alive():
                 th.join(0.2)
                 self.say.flush()
+        self.say.flush()
         if errors:
             raise errors[0]
-        return [name for lane in stage for name in lane]
 
 
 class _Messenger:
-    """``progress`` called on the thread that built it only: messages said on other threads wait
-    in a queue until that thread says something or ``flush``es (a UI may only be updated from
-    its own script thread)."""
+    """Progress for the thread that built it only: ``progress(message)`` and, as each section
+    finishes, ``on_section(done, total, name)``. What other threads report waits in a queue until
+    that thread reports something or ``flush``es (a UI may only be updated from its own thread)."""
 
-    def __init__(self, progress: Callable[[str], None] | None) -> None:
-        self.progress, self.owner = progress, threading.get_ident()
-        self.inbox: queue.SimpleQueue[str] = queue.SimpleQueue()
+    def __init__(self, progress: Callable[[str], None] | None,
+                 on_section: Callable[[int, int, str], None] | None) -> None:
+        self.progress, self.on_section, self.owner = progress, on_section, threading.get_ident()
+        self.inbox: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
+        self.done, self.total = 0, 1
 
     def __call__(self, message: str) -> None:
-        if self.progress is None:
-            return
+        if self.progress is not None:
+            self._post(False, message)
+
+    def section_done(self, name: str) -> None:
+        self._post(True, name)
+
+    def _post(self, section: bool, text: str) -> None:
         if threading.get_ident() != self.owner:
-            self.inbox.put(message)
+            self.inbox.put((section, text))
             return
         self.flush()
-        self.progress(message)
+        self._deliver(section, text)
+
+    def _deliver(self, section: bool, text: str) -> None:
+        if section:
+            self.done += 1
+            if self.on_section is not None:
+                self.on_section(self.done, self.total, text)
+        elif self.progress is not None:
+            self.progress(text)
 
     def flush(self) -> None:
-        if self.progress is None or threading.get_ident() != self.owner:
+        if threading.get_ident() != self.owner:
             return
         while True:
             try:
-                message = self.inbox.get_nowait()
+                section, text = self.inbox.get_nowait()
             except queue.Empty:
                 return
-            self.progress(message)
+            self._deliver(section, text)
 
 
 def _plan(chosen: tuple[str, ...], stages: tuple[tuple[tuple[str, ...], ...], ...]
