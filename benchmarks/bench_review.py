@@ -207,9 +207,9 @@ def main() -> None:
         accounted += walls["cross_check"]
         print(f"{'cross_check (no budget)':<26}{walls['cross_check']:>9.2f}{cpus.get('cross_check', float('nan')):>9.2f}")
     # sections of one stage run side by side: the stage takes its slowest lane, not the sum
-    from workbench.evidence import SMALL_ROWS, SMALL_STAGES, STAGES
+    from workbench.evidence import STAGES
 
-    for stage in SMALL_STAGES if evidence["review"]["n_evaluation"] < SMALL_ROWS else STAGES:
+    for stage in STAGES:
         if len(stage) > 1:
             lanes = [sum(walls.get(n, 0.0) for n in lane) for lane in stage]
             accounted -= sum(lanes) - max(lanes)

@@ -244,13 +244,11 @@ def _assert_close(a, b, path="") -> None:
 def test_sections_side_by_side_give_the_evidence_they_give_alone_and_report_progress_on_the_caller(demo_manifest):
     import threading
 
-    from workbench.evidence import SMALL_ROWS, SMALL_STAGES
+    from workbench.evidence import STAGES
 
     review = _review(demo_manifest, **_SMALL)
-    assert len(review.evaluation) < SMALL_ROWS  # the demo runs the small reviews' schedule
-    lanes = SMALL_STAGES[0]
-    assert len(lanes) > 1
-    names = [n for lane in lanes for n in lane]
+    lanes = next(stage for stage in STAGES if len(stage) > 1)
+    names = ["drift", *(n for lane in lanes for n in lane)]  # a stage alone, then one side by side
     caller, threads, steps = threading.get_ident(), set(), []
 
     def progress(message: str) -> None:
@@ -260,10 +258,11 @@ def test_sections_side_by_side_give_the_evidence_they_give_alone_and_report_prog
         threads.add(threading.get_ident())
         steps.append((done, total, name))
 
-    together = build_evidence(review, include=[*names, "calibration"], progress=progress, on_section=on_section)
+    together = build_evidence(review, include=names, progress=progress, on_section=on_section)
     assert threads == {caller}  # a UI may only be updated from its own thread
     assert [s[0] for s in steps] == list(range(1, len(names) + 2)) and {s[1] for s in steps} == {len(names) + 1}
     assert steps[0][2] == "scoring" and sorted(s[2] for s in steps[1:]) == sorted(names)  # as they finish
+    assert steps[1][2] == "drift"  # stages one after the other
     for lane in lanes:  # a lane's sections finish in its order
         finished = [s[2] for s in steps if s[2] in lane]
         assert finished == list(lane)
