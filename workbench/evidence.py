@@ -9,13 +9,14 @@ explanations (``workbench.explain``). Every section records its status in
 precomputed predictions) says ``not_applicable`` with a reason, and a section that fails says
 ``error`` with the message — one failing section never stops the review.
 
-Sections run in the stages of ``STAGES``. The heavy ones (metrics, slices, fairness, drift)
-already keep both cores busy with their own worker threads and run one after the other; the
-mostly single-core ones (explanations beside cross-check) share a stage on two threads. (Running every untimed section in two lanes did not shorten the 25,000-row demo:
-measured 12.1 s against 11.2 s on average, its sections contend for the interpreter.) The
-sections whose numbers are timings of the models (operational, and the replay's canary latency guardrail) run last and alone, so no
-other section's work inflates what they measure. Every section writes only its own keys and draws from its own seeded generators, so
-the evidence does not depend on the schedule.
+Sections run in the stages of ``STAGES``. The heavy ones (metrics, slices, fairness, drift,
+robustness) already keep both cores busy with their own threads and run one after the other;
+explanations (one core) runs beside cross-check. Every untimed section of a small review in two
+lanes was tried and dropped: no faster on the 25,000-row demo (12.1 s against 11.2 s), its
+sections contend for the interpreter. The sections whose numbers are timings of the models
+(operational, and the replay's canary latency guardrail) run last and alone, so no other
+section's work inflates what they measure. Every section writes only its own keys and draws
+from its own seeded generators, so the evidence does not depend on the schedule.
 """
 
 from __future__ import annotations
