@@ -20,18 +20,23 @@ st.write("The manifest's timestamped traffic replayed window by window through b
          "(shadow mode), a staged canary rollout checked against guardrails, and the production batches and alerts "
          "recorded after promotion.")
 
-result = None
+result, stored = None, {}
 if data.manifest.data.replay is None:
     st.info("This review has no replay traffic (manifest `data.replay`): add timestamped production-like rows to "
             "run a shadow replay and canary simulation.", icon=":material/info:")
 else:
-    with guard("replay the traffic"):
-        result = rv.replay(data)
+    with guard("read the replay in the evidence"):
+        # per-window detail from the stored evidence; the full replay only on demand (older evidence)
+        stored = review.evidence(data, review_id).get("replay") or {}
+        result = rv.stored_replay(stored)
+    if result is None and (rv.has_replay(data) or st.button(
+            "Run the shadow replay", key="run_replay", icon=":material/play_arrow:",
+            help="This evidence holds no per-window detail: replay the traffic through both models (seconds).")):
+        with guard("replay the traffic"):
+            result = rv.replay(data)
 
 if result is not None:
-    # The canary and summary the decision uses are the evidence's (same run_replay, same seed);
-    # the per-window details come from the full replay above.
-    stored = review.evidence(data, review_id).get("replay") or {}
+    # The canary and summary the decision uses are the evidence's (same run_replay, same seed).
     windows = result["windows"]
     summary = stored["summary"] if stored.get("status") == "ok" else result["summary"]
     canary = stored["canary"] if stored.get("status") == "ok" else result["canary"]

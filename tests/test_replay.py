@@ -170,3 +170,24 @@ def test_cli_replay_and_canary_exit_codes(demo_dir, tmp_path):
     halted = json.loads((tmp_path / "c.json").read_text())["canary"]["halted_at"]
     assert halted["breaches"][0]["guardrail"] == "psi" and halted["stage_percent"] == 100.0
     assert main(["canary", str(manifest), "--stages", "50,10"]) == 2
+
+
+def _without_latency(window: dict) -> dict:
+    """A window without its timings (latency, throughput): measurements that differ run to run."""
+    return {**window, "models": {r: {k: v for k, v in m.items() if k not in ("latency_ms", "throughput_rows_per_s")}
+                                 for r, m in window["models"].items()}}
+
+
+def test_evidence_stores_every_window_in_full_so_the_app_need_not_replay(demo_manifest):
+    """The replay page reads windows from the stored evidence: they must be run_replay's windows."""
+    from workbench.artefacts import load_review
+    from workbench.evidence import build_evidence
+
+    full = load_review(demo_manifest)
+    stored = build_evidence(full, include=["replay"])["replay"]
+    fresh = run_replay(full, guardrails=CanaryGuardrails.from_manifest(full.manifest), seed=full.manifest.settings.seed)
+    assert stored["status"] == "ok" and len(stored["windows"]) == len(fresh["windows"]) > 0
+    for kept, again in zip(stored["windows"], fresh["windows"]):
+        assert kept["max_psi"] == again["drift"].get("max_psi")  # the summary key the evidence had before
+        assert _without_latency({k: v for k, v in kept.items() if k != "max_psi"}) == json.loads(
+            json.dumps(_without_latency(again)))

@@ -1,7 +1,9 @@
 """Shadow replay, canary and monitoring for the app: the cached replay and its charts and tables.
 
-``replay(review)`` runs :func:`workbench.replay.run_replay` once per evidence digest (process-wide
-``st.cache_resource`` registry, behind a visible ``st.status``); the helpers below only reshape
+The page reads the evidence's replay section (``stored_replay``: every window's detail is
+stored with the evidence); ``replay(review)`` runs :func:`workbench.replay.run_replay` only on
+demand, for evidence without that detail, once per evidence digest (process-wide
+``st.cache_resource`` registry, behind a visible ``st.status``). The helpers below only reshape
 its JSON (``windows[*]``, ``summary``, ``canary``) for plotly and dataframes.
 """
 
@@ -59,6 +61,19 @@ def replay(review: Any) -> dict[str, Any]:
                 reg[key] = run_replay(review, guardrails=guardrails, seed=m.settings.seed)
                 status.update(label="Replay complete", state="complete")
     return reg[key]
+
+
+def stored_replay(section: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The evidence's replay section when it holds every window's detail (None: replay on demand)."""
+    windows = section.get("windows") if section.get("status") == "ok" else None
+    if not windows or not all("models" in w and "drift" in w for w in windows):
+        return None
+    return dict(section)
+
+
+def has_replay(review: Any) -> bool:
+    """Whether this process already replayed the review's traffic (its result is cached)."""
+    return review.evidence_digest in _registry()
 
 
 def _x(windows: Sequence[Mapping[str, Any]]) -> list[str]:

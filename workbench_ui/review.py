@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +81,29 @@ def require_review() -> tuple[ReviewData, str]:
 
 @st.cache_resource(show_spinner=False)
 def _registry() -> dict[str, Any]:
-    """Process-wide results keyed by content digest (evidence, explanations, timings)."""
-    return {"evidence": {}, "explanations": {}, "timings": {}, "stored": set()}
+    """Process-wide results keyed by content digest (evidence, explanations, timings, running jobs)."""
+    return {"evidence": {}, "explanations": {}, "timings": {}, "stored": set(), "jobs": {}}
+
+
+@dataclass
+class _Job:
+    """One evidence computation on a background thread, followed by every session that waits for it."""
+
+    started: float = field(default_factory=time.perf_counter)
+    done: int = 0
+    total: int = 1
+    message: str = "scoring the models"
+    error: BaseException | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
 
 
 def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
-    """The review's evidence JSON: from memory, else from the store, else computed (with progress)."""
+    """The review's evidence JSON: from memory, else from the store, else computed (with progress).
+
+    The computation runs on a background thread, once per evidence digest, while the page shows
+    its progress section by section: a reviewer who moves to another page meanwhile does not
+    stop it, and the pages that do not need the evidence stay usable.
+    """
     reg = _registry()["evidence"]
     key = review.evidence_digest
     if key in reg:
@@ -99,22 +117,67 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
             reg[key] = run.evidence
             _registry()["stored"].add((str(store.path), review_id, key))
             return run.evidence
-        from workbench.evidence import build_evidence
-
-        started = time.perf_counter()
-        with st.status("Computing the evidence: metrics, calibration, drift, fairness …", expanded=False) as status:
-            from workbench.policy import evidence_margins
-
-            ev = build_evidence(review, progress=lambda msg: status.update(label=f"Computing evidence — {msg}"),
-                                margins=evidence_margins(policy(review)))
-            status.update(label="Evidence computed", state="complete")
-        _registry()["timings"][key] = time.perf_counter() - started
-        if review_id:
+        job = _registry()["jobs"].get(key)
+        if job is None:
             user = context.current_user()
-            store.save_evidence(review_id, ev, actor=user.user if user else "app")
-            _registry()["stored"].add((str(store.path), review_id, key))
-        reg[key] = ev
-        return ev
+            job = _registry()["jobs"][key] = _start(review, review_id, store, user.user if user else "app")
+    _follow(job)
+    if job.error is not None:
+        with _compute_lock:
+            _registry()["jobs"].pop(key, None)  # the next visit tries again
+        raise job.error
+    return _stored(reg[key], review_id)
+
+
+def _start(review: ReviewData, review_id: str | None, store: Any, actor: str) -> _Job:
+    from workbench.evidence import build_evidence
+
+    job = _Job()
+    key = review.evidence_digest
+    registry = _registry()  # fetched on the script thread: the worker makes no Streamlit call
+    from workbench.policy import evidence_margins
+
+    margins = evidence_margins(policy(review))  # the policy's margins, read on the script thread too
+
+    def section_done(done: int, total: int, name: str) -> None:
+        job.done, job.total = done, total
+
+    def work() -> None:
+        try:
+            ev = build_evidence(review, progress=lambda msg: setattr(job, "message", msg), on_section=section_done,
+                                margins=margins)
+            if review_id:
+                store.save_evidence(review_id, ev, actor=actor)
+                registry["stored"].add((str(store.path), review_id, key))
+            registry["timings"][key] = time.perf_counter() - job.started
+            registry["evidence"][key] = ev
+        except BaseException as exc:  # noqa: BLE001 - shown by the page that waits for it
+            job.error = exc
+        finally:
+            with _compute_lock:
+                if job.error is None:
+                    registry["jobs"].pop(key, None)
+            job.finished.set()
+
+    threading.Thread(target=work, name=f"evidence-{key[:12]}", daemon=True).start()
+    return job
+
+
+def _follow(job: _Job) -> None:
+    """Show the job's progress (one step per section) until it has finished."""
+    if job.finished.is_set():
+        return
+    with st.status("Computing the evidence: metrics, calibration, drift, fairness …", expanded=True) as status:
+        bar = st.progress(0.0, text="scoring the models")
+        while not job.finished.wait(0.25):
+            bar.progress(job.done / job.total, text=f"{job.done} of {job.total} steps done, "
+                                                    f"{time.perf_counter() - job.started:.0f} s")
+            status.update(label=f"Computing evidence — {job.message}")
+        if job.error is not None:
+            status.update(label="The evidence could not be computed", state="error")
+        else:
+            status.update(label=f"Evidence computed in {time.perf_counter() - job.started:.0f} s", state="complete",
+                          expanded=False)
 
 
 def _stored(ev: dict[str, Any], review_id: str | None) -> dict[str, Any]:

@@ -239,3 +239,43 @@ def _assert_close(a, b, path="") -> None:
         assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
     else:
         assert a == b, path
+
+
+# ---- the schedule: stages, lanes side by side, progress on the caller's thread -------------------
+
+
+def test_sections_side_by_side_give_the_evidence_they_give_alone_and_report_progress_on_the_caller(demo_manifest):
+    import threading
+
+    from workbench.evidence import STAGES
+
+    review = _review(demo_manifest, **_SMALL)
+    lanes = next(stage for stage in STAGES if len(stage) > 1)
+    names = ["drift", *(n for lane in lanes for n in lane)]  # a stage alone, then one side by side
+    caller, threads, steps = threading.get_ident(), set(), []
+
+    def progress(message: str) -> None:
+        threads.add(threading.get_ident())
+
+    def on_section(done: int, total: int, name: str) -> None:
+        threads.add(threading.get_ident())
+        steps.append((done, total, name))
+
+    together = build_evidence(review, include=names, progress=progress, on_section=on_section)
+    assert threads == {caller}  # a UI may only be updated from its own thread
+    assert [s[0] for s in steps] == list(range(1, len(names) + 2)) and {s[1] for s in steps} == {len(names) + 1}
+    assert steps[0][2] == "scoring" and sorted(s[2] for s in steps[1:]) == sorted(names)  # as they finish
+    assert steps[1][2] == "drift"  # stages one after the other
+    for lane in lanes:  # a lane's sections finish in its order
+        finished = [s[2] for s in steps if s[2] in lane]
+        assert finished == list(lane)
+    assert list(together["sections"]) == list(SECTIONS)
+    for name in names:  # every section alone gives the same values (timings aside)
+        alone = build_evidence(review, include=[name, "calibration"] if name == "metrics" else [name])
+        assert together["sections"][name] == alone["sections"][name], name
+        for key in ("cross_check", "explanations", "drift", "fairness_deltas", "fairness_proxies", "deltas", "tests"):
+            if key in alone and alone[key]:
+                assert together[key] == alone[key], (name, key)
+        for role in review.models:
+            for key, value in alone["models"][role].items():
+                assert together["models"][role][key] == value, (name, role, key)
