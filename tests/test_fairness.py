@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hs
 from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
@@ -60,9 +60,21 @@ def scenarios(draw: hs.DrawFn) -> tuple:
     return y, pred, a, b
 
 
+def _case(y: list[int], pred: list[int], a: str, b: str) -> tuple:
+    """A scenario written compactly: one character per row for a and b, "S" standing for "solo"."""
+    a_values = ["solo" if c == "S" else c for c in a]
+    return np.array(y), np.array(pred), np.array(a_values, dtype=object), np.array(list(b), dtype=object)
+
+
 @pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
+# TPR is 0 in every group of "a": its ratio is 0/0, so fairlearn's equalized odds ratio is NaN
+@example(_case([0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0], [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0],
+               "Spppsrpprrqqpsp", "vvvvuvuvvvuuuvv"))
+# no false positive anywhere: the FPR ratio is 0/0 and fairlearn reports the TPR ratio
+@example(_case([0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1], [0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1],
+               "Sppqqqrrrsss", "uvuvuvuvuvuv"))
 def test_group_rates_and_disparities_equal_fairlearn(case: tuple) -> None:
     y, pred, a, b = case
     table = fairness_table(y, pred, None, {"a": a, "b": b}, min_group_size=0, n_boot=0, undefined="zero")

@@ -300,12 +300,20 @@ def _scatter_bootstrap(
 
 
 def disparities(
-    values: Mapping[str, np.ndarray], overall: Mapping[str, np.ndarray], eligible: np.ndarray
+    values: Mapping[str, np.ndarray], overall: Mapping[str, np.ndarray], eligible: np.ndarray,
+    *, undefined: str = "nan",
 ) -> dict[str, dict[str, np.ndarray]]:
     """fairlearn's disparities from group rates ``(..., G)`` and overall rates ``(...)``.
 
     Groups not ``eligible`` (too small) are left out; NaN group values are skipped, as
-    pandas does inside ``MetricFrame.difference`` / ``ratio``.
+    pandas does inside ``MetricFrame.difference`` / ``ratio``. A ratio whose largest group
+    rate is 0 (every group at 0) is 0/0: undefined (NaN), as in fairlearn.
+
+    Equalized odds is the worse of the TPR and FPR disparity. With ``undefined="nan"`` an
+    undefined part is skipped (the other part is reported). With ``"zero"`` (reproducing
+    fairlearn) the parts combine as fairlearn's ``equalized_odds_*(agg="worst_case")`` does,
+    with Python's ``max`` / ``min`` over the pair ``[tpr, fpr]``: an undefined TPR part makes
+    the result undefined, an undefined FPR part is passed over.
     """
 
     def masked(v: np.ndarray) -> np.ndarray:
@@ -327,13 +335,19 @@ def disparities(
             r = np.where(r > 1, 1.0 / r, r)
             return _nanmin(r)
 
+    def worse(tpr: np.ndarray, fpr: np.ndarray, larger: bool) -> np.ndarray:
+        if undefined == "zero":  # Python's max/min over [tpr, fpr]: fpr replaces tpr only if it compares worse
+            with np.errstate(invalid="ignore"):
+                return np.where(fpr > tpr if larger else fpr < tpr, fpr, tpr)
+        return np.fmax(tpr, fpr) if larger else np.fmin(tpr, fpr)
+
     out: dict[str, dict[str, np.ndarray]] = {}
     for method in ("between_groups", "to_overall"):
         out[method] = {
             "demographic_parity_difference": diff("selection_rate", method),
             "demographic_parity_ratio": ratio("selection_rate", method),
-            "equalized_odds_difference": np.fmax(diff("tpr", method), diff("fpr", method)),
-            "equalized_odds_ratio": np.fmin(ratio("tpr", method), ratio("fpr", method)),
+            "equalized_odds_difference": worse(diff("tpr", method), diff("fpr", method), larger=True),
+            "equalized_odds_ratio": worse(ratio("tpr", method), ratio("fpr", method), larger=False),
             "equal_opportunity_difference": diff("tpr", method),
             "equal_opportunity_ratio": ratio("tpr", method),
         }

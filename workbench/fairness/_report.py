@@ -15,6 +15,8 @@ from workbench.metrics.bootstrap import percentile_ci
 
 DIFFERENCES = ("demographic_parity_difference", "equalized_odds_difference", "equal_opportunity_difference")
 RATIOS = ("demographic_parity_ratio", "equalized_odds_ratio", "equal_opportunity_ratio")
+DIFFERENCE_REASON = "fewer than two eligible groups with a defined rate"
+RATIO_REASON = "fewer than two eligible groups with a defined rate, or 0/0 (the rate is 0 in every group)"
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,9 @@ class SectionBuilder:
                                              reason=eng.UNDEFINED_REASON[metric])
                 rep_entry[metric] = r
             groups[label], rep_groups[label] = entry, rep_entry
-        disp = eng.disparities(values, overall, eligible)
-        b_disp = eng.disparities(b_values, b_overall, eligible) if b_values is not None and b_overall is not None else None
+        disp = eng.disparities(values, overall, eligible, undefined=s.undefined)
+        b_disp = (eng.disparities(b_values, b_overall, eligible, undefined=s.undefined)
+                  if b_values is not None and b_overall is not None else None)
         section: dict[str, Any] = {"features": list(grouping.features),
                                       "kind": "intersection" if len(grouping.features) > 1 else "feature",
                                       "groups": groups,
@@ -145,7 +148,7 @@ class SectionBuilder:
             for name, v in disp[method].items():
                 r = b_disp[method][name] if b_disp is not None else None
                 target[name] = metric_value(v, r, confidence=s.confidence,
-                                            reason="fewer than two eligible groups with a defined rate")
+                                            reason=RATIO_REASON if name in RATIOS else DIFFERENCE_REASON)
                 rep_disp[method][name] = r
         section["four_fifths_rule"] = _four_fifths(section["demographic_parity_ratio"])
         section["overall"] = {m: metric_value(overall[m], _rep(b_overall[m]) if b_overall else None,
