@@ -371,6 +371,21 @@ def _check_contained(m: Manifest) -> None:
                             f"{', '.join(outside)}; keep every artefact next to review.yaml")
 
 
+
+def document_records(m: Manifest) -> list[ArtefactRecord]:
+    """The lineage records of the manifest's policy and model card files (those that exist).
+
+    One rule for the in-memory loader and the scale engine, so both give a review the same lineage.
+    """
+    records = []
+    for key in ("policy", "model_card"):
+        rel = getattr(m, key)
+        if rel is not None and m.resolve(rel).is_file():
+            path = m.resolve(rel)
+            records.append(ArtefactRecord(role=key, path=rel.as_posix(), sha256=sha256_file(path),
+                                          bytes=path.stat().st_size, format="yaml"))
+    return records
+
 def load_review(
     manifest: Manifest | str | Path,
     *,
@@ -441,12 +456,7 @@ def load_review(
         models[role] = model
         if model.record is not None:
             records.append(model.record)
-    for key in ("policy", "model_card"):
-        rel = getattr(m, key)
-        if rel is not None and m.resolve(rel).is_file():
-            path = m.resolve(rel)
-            records.append(ArtefactRecord(role=key, path=rel.as_posix(), sha256=sha256_file(path),
-                                          bytes=path.stat().st_size, format="yaml"))
+    records += document_records(m)
     return ReviewData(
         manifest=m,
         evaluation=evaluation,

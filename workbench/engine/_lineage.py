@@ -151,7 +151,7 @@ def scale_records(manifest: Manifest, source: str | Path, *, models: Mapping[str
     loaded here with the secure loader. The reference is recorded when its file exists (a
     stored profile may stand in for a missing one; see docs/SCALE.md "Lineage").
     """
-    from workbench.artefacts import ArtefactRecord
+    from workbench.artefacts import document_records
 
     say = progress or (lambda _m: None)
     say(f"hashing the evaluation data ({Path(str(source)).name})")
@@ -164,13 +164,7 @@ def scale_records(manifest: Manifest, source: str | Path, *, models: Mapping[str
     if models is None:
         models = load_models(manifest)
     records += [m.record for m in models.values() if m.record is not None]
-    for key in ("policy", "model_card"):
-        rel = getattr(manifest, key)
-        if rel is not None and manifest.resolve(rel).is_file():
-            path = manifest.resolve(rel)
-            records.append(ArtefactRecord(role=key, path=rel.as_posix(), sha256=sha256_file(path),
-                                          bytes=path.stat().st_size, format="yaml"))
-    return records
+    return records + document_records(manifest)
 
 
 def load_models(manifest: Manifest, *, untrusted: bool = False) -> dict[str, LoadedModel]:
