@@ -22,7 +22,6 @@ from its own seeded generators, so the evidence does not depend on the schedule.
 from __future__ import annotations
 
 import platform
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench.schedule import Messenger, plan_stages, run_side_by_side
 from workbench.canonical import digest, to_jsonable
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def build_evidence(
         from workbench.errors import ManifestError
 
         raise ManifestError(f"unknown evidence section(s) {unknown}; known: {', '.join(SECTIONS)}")
-    say = _Messenger(progress, on_section)
+    say = Messenger(progress, on_section)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -231,7 +231,7 @@ def build_evidence(
     reference_scores = _reference_scores(review, chosen, roles, say)
     timings["scoring"] = time.perf_counter() - started
     cpu["scoring"] = time.process_time() - cpu_started
-    plan = _plan(chosen, STAGES)
+    plan = plan_stages(chosen, STAGES)
     say.total = 1 + sum(len(lane) for stage in plan for lane in stage)
     say.section_done("scoring")
 
@@ -246,9 +246,8 @@ def build_evidence(
     if margins:
         evidence["settings"]["margins"] = {k: {"value": m.value, "relative": m.relative, "source": m.source}
                                            for k, m in sorted(margins.items())}
-    ctx = _Context(review, evidence, chosen, scores, say, timings, cpu)
-    ctx.margins = margins
-    ctx.reference_scores = reference_scores
+    ctx = _Context(review, evidence, chosen, scores, say, timings, cpu, margins=margins,
+                   reference_scores=reference_scores)
     for stage in plan:
         ctx.run_stage(stage)
     say.flush()  # what the other threads said last
@@ -266,12 +265,13 @@ def build_evidence(
 class _Context:
     """What every section runner reads and writes; ``run`` isolates a section's failure."""
 
-    def __init__(self, review, evidence, chosen, scores, say, timings, cpu) -> None:
+    def __init__(self, review, evidence, chosen, scores, say, timings, cpu, *,
+                 margins: Mapping[str, Margin] | None, reference_scores: dict[str, Any]) -> None:
         self.review, self.evidence, self.chosen = review, evidence, chosen
         self.scores, self.say, self.timings, self.cpu = scores, say, timings, cpu
         self.settings = review.manifest.settings
-        self.margins: Mapping[str, Margin] | None = None
-        self.reference_scores: dict[str, Any] = {}
+        self.margins = margins
+        self.reference_scores = reference_scores
         self._lock = threading.Lock()
 
     @property
@@ -308,87 +308,7 @@ class _Context:
 
     def run_stage(self, stage: tuple[tuple[str, ...], ...]) -> None:
         """Run one stage: its first lane on this thread, the others on worker threads."""
-        if len(stage) == 1:
-            self.run_lane(stage[0])
-            return
-        # beside another lane, OpenMP workers (gradient-boosting predictions) would spin at
-        # their barriers while the other lane holds a core: one OpenMP thread per lane
-        errors: list[BaseException] = []
-
-        def lane_thread(lane: tuple[str, ...]) -> None:
-            try:
-                self.run_lane(lane, single_threaded_native=True)
-            except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=lane_thread, args=(lane,), name=f"evidence-{lane[0]}", daemon=True)
-                   for lane in stage[1:]]
-        for th in threads:
-            th.start()
-        self.run_lane(stage[0], single_threaded_native=True)
-        for th in threads:
-            while th.is_alive():
-                th.join(0.2)
-                self.say.flush()
-        self.say.flush()
-        if errors:
-            raise errors[0]
-
-
-class _Messenger:
-    """Progress for the thread that built it only: ``progress(message)`` and, as each section
-    finishes, ``on_section(done, total, name)``. What other threads report waits in a queue until
-    that thread reports something or ``flush``es (a UI may only be updated from its own thread)."""
-
-    def __init__(self, progress: Callable[[str], None] | None,
-                 on_section: Callable[[int, int, str], None] | None) -> None:
-        self.progress, self.on_section, self.owner = progress, on_section, threading.get_ident()
-        self.inbox: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
-        self.done, self.total = 0, 1
-
-    def __call__(self, message: str) -> None:
-        if self.progress is not None:
-            self._post(False, message)
-
-    def section_done(self, name: str) -> None:
-        self._post(True, name)
-
-    def _post(self, section: bool, text: str) -> None:
-        if threading.get_ident() != self.owner:
-            self.inbox.put((section, text))
-            return
-        self.flush()
-        self._deliver(section, text)
-
-    def _deliver(self, section: bool, text: str) -> None:
-        if section:
-            self.done += 1
-            if self.on_section is not None:
-                self.on_section(self.done, self.total, text)
-        elif self.progress is not None:
-            self.progress(text)
-
-    def flush(self) -> None:
-        if threading.get_ident() != self.owner:
-            return
-        while True:
-            try:
-                section, text = self.inbox.get_nowait()
-            except queue.Empty:
-                return
-            self._deliver(section, text)
-
-
-def _plan(chosen: tuple[str, ...], stages: tuple[tuple[tuple[str, ...], ...], ...]
-          ) -> list[tuple[tuple[str, ...], ...]]:
-    """``stages`` restricted to the chosen sections (metrics runs for metrics or calibration)."""
-    wanted = set(chosen) | ({"metrics"} if "calibration" in chosen else set())
-    plan = []
-    for stage in stages:
-        lanes = tuple(kept for kept in (tuple(n for n in lane if n in wanted) for lane in stage) if kept)
-        if lanes:
-            plan.append(lanes)
-    return plan
+        run_side_by_side(stage, self.run_lane, self.say.flush)
 
 
 def _reference_scores(review: Any, chosen: tuple[str, ...], roles: list[str],
