@@ -102,6 +102,27 @@ def test_a_wrong_workbench_number_is_caught(monkeypatch) -> None:
     assert cc["worst"] == "candidate.metrics.recall" and cc["max_abs_diff"] == pytest.approx(1e-6, rel=1e-3)
 
 
+def test_a_group_without_positives_is_compared_in_fairlearns_convention() -> None:
+    # fairlearn counts the TPR of a group without positives as 0; the evidence calls it undefined
+    # and leaves the group out. The cross-check must not report that convention as a disagreement.
+    from workbench.fairness import fairness_table
+
+    rng = np.random.default_rng(0)
+    groups = rng.choice(["a", "b", "c"], 3000)
+    y = rng.integers(0, 2, 3000)
+    y[groups == "c"] = 0
+    s = rng.random(3000)
+    cc = cross_check("binary", y, {"candidate": s}, threshold=0.5, sensitive={"g": groups})
+    pairs = cc["models"]["candidate"]["fairness"]["g"]
+    assert cc["max_abs_diff"] < 1e-12 and cc["undefined_on_one_side"] == []
+    for name in ("equal_opportunity_difference", "equalized_odds_difference"):
+        assert pairs[name]["abs_diff"] < 1e-12 and "counted as 0" in pairs[name]["reference_impl"]
+    assert "counted as 0" not in pairs["demographic_parity_difference"]["reference_impl"]
+    evidence = fairness_table(y, (s >= 0.5).astype(int), s, {"g": groups}, min_group_size=1, n_boot=0,
+                              intersections=False)["g"]["equal_opportunity_difference"]["value"]
+    assert abs(evidence - pairs["equal_opportunity_difference"]["workbench"]) > 0.1  # two conventions, both stated
+
+
 def _criterion(**kw):
     return parse_policy({"id": "t", "version": "1", "criteria": [{"id": "xc", "kind": "cross_check", **kw}]}).criteria[0]
 

@@ -218,19 +218,35 @@ def _fairness_pairs(y: np.ndarray, s: np.ndarray, threshold: float,
 
     pred = (s >= threshold).astype(np.int64)
     # Every group counts on both sides (min_group_size 1), missing values form their own group.
-    table = fairness_table(y, pred, s, dict(sensitive), min_group_size=1, n_boot=0, intersections=False)
+    options: dict[str, Any] = {"min_group_size": 1, "n_boot": 0, "intersections": False}
+    table = fairness_table(y, pred, s, dict(sensitive), **options)
+    # fairlearn counts a group's 0/0 rate (a TPR without positives) as 0; the evidence reports it
+    # undefined and leaves that group out. Where the two conventions give different values, the
+    # engine's "zero" convention is what is compared, and the pair says so.
+    as_fairlearn = fairness_table(y, pred, s, dict(sensitive), undefined="zero", **options)
     out: dict[str, Any] = {}
     for feature, values in sensitive.items():
         missing = pd.isna(values)
         groups = np.where(missing, "(missing)", values.astype(str))
         ref = _fairlearn_disparities(y, pred, groups)
-        section = table.get(feature, {})
         out[feature] = {}
         for name, _parts, _how in DISPARITIES:
-            node = section.get(name) or {}
-            ours = _number(node.get("value")) if node.get("defined", True) else None
-            out[feature][name] = _pair(ours, ref[name], f"fairlearn.metrics.MetricFrame.{_how_of(name)}")
+            ours = _disparity(table, feature, name)
+            reference = f"fairlearn.metrics.MetricFrame.{_how_of(name)}"
+            zero = _disparity(as_fairlearn, feature, name)
+            if zero != ours and not (zero is not None and ours is not None and math.isclose(zero, ours)):
+                ours, reference = zero, reference + ZERO_CONVENTION
+            out[feature][name] = _pair(ours, ref[name], reference)
     return out
+
+
+ZERO_CONVENTION = (" (a group's 0/0 rate counted as 0, fairlearn's convention; the evidence reports that"
+                   " rate undefined and leaves the group out of this disparity)")
+
+
+def _disparity(table: Mapping[str, Any], feature: str, name: str) -> float | None:
+    node = (table.get(feature) or {}).get(name) or {}
+    return _number(node.get("value")) if node.get("defined", True) else None
 
 
 def _how_of(name: str) -> str:
