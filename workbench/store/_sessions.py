@@ -45,7 +45,7 @@ class SessionsMixin:
                 if row is None:
                     row = {"value": secrets.token_hex(32)}
                     self._insert("store_meta", {"key": _SECRET_KEY, "value": row["value"], "set_at": self.now()})
-                    self.audit("system", "session_secret_created", "store", {})
+                    self.audit("app:sessions", "session_secret_created", "store", {})
         try:
             value = bytes.fromhex(str(row["value"]))
         except ValueError:
