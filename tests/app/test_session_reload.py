@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP
 from workbench.cli import main as cli
+from workbench.serverkey import load_server_key
 from workbench.store import Store
 from workbench_ui import context
 from workbench_ui.session_token import GRANT_SECONDS, SessionTokens
@@ -159,6 +160,10 @@ def test_cookies_of_another_store_or_another_keys_folder_are_refused(signer, tmp
 def test_the_signing_secret_is_half_in_the_store_half_in_the_keys_folder(signer, tmp_path):
     _, store, keys, _ = signer
     assert not (keys / "session.key").exists()  # derived from the server key: nothing new to guard
+    server = load_server_key(keys)
+    assert server.derive(b"workbench ui-session v2") not in (server.mac_key, server.derive(b"another use"))
+    with pytest.raises(ValueError, match="audit MAC"):
+        server.derive(b"workbench audit-mac v1")
     stored = store.session_secret()
     row = sqlite3.connect(tmp_path / "w.db").execute("SELECT value FROM store_meta WHERE key = 'ui_session_secret'")
     assert len(stored) == 32 and row.fetchone()[0] == stored.hex()  # in the store, shared by its instances

@@ -13,6 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,27 @@ import pytest
 from tests.e2e.test_browser import ARGS, CHROMIUM, ROOT, _free_port, _idle, _sign_in, _sign_out, _wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@contextmanager
+def _streamlit(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with ``env``; its URL while it runs."""
+    port = _free_port()
+    log = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     wb = [sys.executable, "-m", "workbench.cli"]
     subprocess.run([*wb, "keys", "init", "--keys", env["WORKBENCH_KEYS"]], check=True, env=env, capture_output=True)
     subprocess.run([*wb, "users", "demo", "--db", env["WORKBENCH_DB"]], check=True, env=env, capture_output=True)
-    port = _free_port()
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, root / "server.log")
-        yield {"url": f"http://127.0.0.1:{port}", "db": root / "w.db", "keys": root / "keys"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with _streamlit(env, root / "server.log") as url:
+        yield {"url": url, "db": root / "w.db", "keys": root / "keys", "env": env, "root": root}
 
 
 def _session_cookie(context, timeout: float = 30.0, *, present: bool = True) -> dict | None:
@@ -150,3 +159,24 @@ def test_the_cookie_routes_refuse_missing_headers_cross_site_forged_and_replayed
     assert status == 204 and "wb_session=" in cleared[0] and "Max-Age=0" in cleared[0]
     assert tokens.verify(value) is None  # revoked in the store, for every instance
     store.close()
+
+
+def test_a_second_instance_on_the_same_store_accepts_the_cookie_and_its_sign_out(server):
+    """Two servers (two processes) on one store and keys folder: a session started on one is open
+    on the other, and signing out on the other ends it on the first (cookies ignore the port)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with _streamlit(server["env"], server["root"] / "second.log") as second, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        one = context.new_page()
+        _sign_in(one, server["url"], "grace")
+        assert _session_cookie(context) is not None
+        two = context.new_page()
+        two.goto(second)
+        expect(two.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
+        expect(two.locator('[data-testid="stSidebar"]').get_by_text("grace", exact=True)).to_be_visible()
+        _sign_out(two)
+        one.reload()
+        expect(one.get_by_label("User name", exact=True)).to_be_visible(timeout=60_000)
+        browser.close()
