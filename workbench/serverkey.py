@@ -81,6 +81,19 @@ class ServerKey:
         raw = self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return base64.b64encode(raw).decode()
 
+    def derive(self, info: bytes) -> bytes:
+        """A 32-byte secret for another purpose, ``HKDF-SHA256(raw private key, info)``: independent of
+        the audit MAC key (other ``info``), and unknown to anyone without the key file."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.hashes import SHA256
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        if info == _MAC_INFO:
+            raise ValueError("derive: that info string is the audit MAC key's")
+        raw = self.private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                         serialization.NoEncryption())
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(raw)
+
     def mac(self, entry_hash: str) -> str:
         """HMAC-SHA256 (hex) of one audit entry's chain hash."""
         return hmac.digest(self.mac_key, entry_hash.encode(), "sha256").hex()

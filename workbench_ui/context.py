@@ -16,14 +16,20 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from workbench.auth import User
 from workbench.store import Location, Store, parse_location
 
+if TYPE_CHECKING:
+    from workbench_ui.session_token import Session, SessionTokens
+
 USER_KEY = "wb_user"
-TOKEN_KEY = "wb_session_token"
+SESSION_KEY = "wb_session"  # the signed-in browser session (workbench_ui.session_token.Session)
+PENDING_KEY = "wb_cookie_pending"  # a grant or sign-out the page still has to post
+SIGNED_OUT_KEY = "wb_signed_out"
 MANIFEST_KEY = "wb_manifest"
 REVIEW_ID_KEY = "wb_review_id"
 
@@ -89,8 +95,9 @@ class SessionUser:
     user: User
 
 
-def _tokens():
-    """The session-token signer of this process (``workbench_ui.session_token``)."""
+def tokens() -> SessionTokens:
+    """The session signer of this process for the configured keys folder and store
+    (``workbench_ui.session_token``; also used by the cookie routes, ``workbench_ui.session_routes``)."""
     from workbench_ui.session_token import SessionTokens
 
     key = (keys_dir().resolve(), _store_key())
@@ -102,48 +109,64 @@ def _tokens():
         return cached
 
 
-_token_signers: dict[tuple[Path, Location], object] = {}
+_token_signers: dict[tuple[Path, Location], SessionTokens] = {}
 
 
-def _restore_from_token() -> str | None:
-    """A new browser connection (e.g. a reload) with a valid ``?session=`` token: sign in again."""
-    from workbench_ui.session_token import QUERY_KEY
+def browser_cookie() -> str | None:
+    """The session cookie the browser sent with this connection's websocket handshake, if any.
 
-    token = st.query_params.get(QUERY_KEY)
-    if not token:
+    AppTest has no HTTP layer (no cookies): its tests replace this function.
+    """
+    from workbench_ui.session_token import COOKIE
+
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no client context (bare script run)
         return None
-    name = _tokens().verify(token)
-    if name is None:  # forged, expired or revoked: drop it from the address bar
-        del st.query_params[QUERY_KEY]
+    return value if isinstance(value, str) and value else None
+
+
+def _restore_from_cookie() -> str | None:
+    """A new browser connection (e.g. a reload) with a valid session cookie: sign in again."""
+    if st.session_state.get(SIGNED_OUT_KEY):  # signed out on this connection: the handshake's cookie is stale
         return None
-    st.session_state[USER_KEY] = name
-    st.session_state[TOKEN_KEY] = token
-    return name
+    cookie = browser_cookie()
+    if not cookie:
+        return None
+    session = tokens().verify(cookie)
+    if session is None:  # forged, expired, revoked or of a disabled account
+        return None
+    st.session_state[USER_KEY] = session.user
+    st.session_state[SESSION_KEY] = session
+    return session.user
 
 
-def _keep_token_in_url() -> None:
-    """Put the session's token back into the query string when a page switch dropped it."""
-    from workbench_ui.session_token import QUERY_KEY
-
-    token = st.session_state.get(TOKEN_KEY)
-    if token and st.query_params.get(QUERY_KEY) != token:
-        st.query_params[QUERY_KEY] = token
+def _session_ended() -> bool:
+    """The connection's session expired or was signed out elsewhere (another tab or instance)."""
+    session: Session | None = st.session_state.get(SESSION_KEY)
+    if session is None:
+        return False
+    signer = tokens()
+    return session.expires <= signer.now() or not signer.current(session.session_id)
 
 
 def current_user() -> SessionUser | None:
     """The logged-in user, re-read from the store so a disabled account loses access at once.
 
-    A session without a user but with a valid signed token in the query string (a reload)
-    is signed in again (``workbench_ui.session_token``).
+    A connection without a user but with a valid session cookie (a reload) is signed in again;
+    a session that expired or was signed out on another tab or instance ends here.
     """
-    name = st.session_state.get(USER_KEY) or _restore_from_token()
+    name = st.session_state.get(USER_KEY)
+    if name and _session_ended():
+        log_out()
+        name = None
+    name = name or _restore_from_cookie()
     if not name:
         return None
     user = store().get_user(name)
     if user is None or not user.active:
         log_out()
         return None
-    _keep_token_in_url()
     return SessionUser(name=user.name, roles=tuple(user.roles), display_name=user.display_name or user.name, user=user)
 
 
@@ -156,26 +179,44 @@ def require_user() -> SessionUser:
 
 
 def log_in(name: str) -> None:
-    """Sign ``name`` in for this session and issue a signed, expiring token that survives a reload."""
-    from workbench_ui.session_token import QUERY_KEY
-
+    """Sign ``name`` in for this connection, and have the page fetch a session cookie that
+    survives a reload (a single-use grant, posted by :func:`sync_cookie` on the next run)."""
+    grant, session = tokens().grant(name)
     st.session_state[USER_KEY] = name
-    token = _tokens().issue(name)
-    st.session_state[TOKEN_KEY] = token
-    st.query_params[QUERY_KEY] = token
+    st.session_state[SESSION_KEY] = session
+    st.session_state[PENDING_KEY] = ("grant", grant)
+    st.session_state.pop(SIGNED_OUT_KEY, None)
 
 
 def log_out() -> None:
-    """Forget the user and revoke the session's token (the loaded review stays, so the next user
-    continues on the same review)."""
-    from workbench_ui.session_token import QUERY_KEY
-
-    token = st.session_state.pop(TOKEN_KEY, None) or st.query_params.get(QUERY_KEY)
-    if token:
-        _tokens().revoke(token)
-    if QUERY_KEY in st.query_params:
-        del st.query_params[QUERY_KEY]
+    """Forget the user, revoke the session in the store and have the page clear its cookie (the
+    loaded review stays, so the next user continues on the same review)."""
+    session: Session | None = st.session_state.pop(SESSION_KEY, None)
+    if session is not None:
+        tokens().revoke(session)
     st.session_state.pop(USER_KEY, None)
+    st.session_state[PENDING_KEY] = ("signout", "1")
+    st.session_state[SIGNED_OUT_KEY] = True
+
+
+def sync_cookie() -> None:
+    """Post a pending grant (after sign-in) or sign-out to the cookie routes from the page.
+
+    A ``fetch`` from the page rather than a redirect, so this connection (and its loaded review)
+    stays; the cookie matters from the next connection on. Called once per run by app.py.
+    """
+    import json
+
+    from workbench_ui.session_routes import GRANT_HEADER, GRANT_PATH, SIGNOUT_HEADER, SIGNOUT_PATH
+
+    pending = st.session_state.pop(PENDING_KEY, None)
+    if pending is None:
+        return
+    kind, value = pending
+    path, header = (GRANT_PATH, GRANT_HEADER) if kind == "grant" else (SIGNOUT_PATH, SIGNOUT_HEADER)
+    st.html(f"<script>fetch({json.dumps(path)}, {{method: 'POST', credentials: 'same-origin', cache: 'no-store', "
+            f"headers: {{{json.dumps(header)}: {json.dumps(value)}}}}});</script>",
+            unsafe_allow_javascript=True, width="content")
 
 
 def manifest_path() -> Path | None:

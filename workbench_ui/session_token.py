@@ -1,48 +1,66 @@
-"""Signed, expiring session tokens: a browser reload keeps the reviewer signed in.
+"""Signed, expiring browser sessions: an http-only cookie keeps the reviewer signed in across reloads.
 
 Streamlit keeps ``st.session_state`` per browser connection, so a reload used to sign the
-reviewer out. On sign-in the app puts a token in the page's query string (``?session=…``);
-on a new connection the token is verified and the session restored. The token carries no
-password and no role: only the user name, an expiry and a random id, with an HMAC-SHA256 tag:
+reviewer out. Now:
 
-    v1.<base64url(user)>.<expires unix seconds>.<random id, 32 hex>.<hmac, 64 hex>
+1. After a successful sign-in (password or single sign-on) the app creates a **grant**: signed,
+   valid for :data:`GRANT_SECONDS`, single-use, naming the user and a new random session id.
+   The page posts it to the app's own route ``POST /workbench/session/grant`` (header
+   ``X-Workbench-Grant``; see ``workbench_ui.session_routes``).
+2. The route spends the grant in the store (a replay is refused, on every instance), checks the
+   account is still active and answers with the cookie :data:`COOKIE`: ``HttpOnly``,
+   ``SameSite=Strict``, ``Path=/``, ``Secure`` over https, ``Max-Age`` the session lifetime.
+   Page scripts cannot read it; it never appears in a URL, a log line or the browser history.
+3. A new connection (a reload) sends the cookie with the websocket handshake; the app reads it
+   (``st.context.cookies``), verifies it and signs the user in again.
+4. Sign-out revokes the session id in the store (audited ``session_revoked``; table
+   ``ui_session_revocations``) and then clears the cookie (``POST /workbench/session/signout``).
+   A copy of the cookie is refused by every instance sharing the store from then on.
 
-* The HMAC key is a 32-byte random secret in the signing-keys folder (``WORKBENCH_KEYS``, file
-  ``session.key``, mode 0600), deliberately *not* in the review store: the store keeps only
-  hashes of secrets (passwords, API tokens) and the keys folder holds what must not leak with a
-  database dump or a read-only database role (the server key). Someone holding the database but
-  not the keys folder cannot forge a token. Several app instances share the secret by sharing
-  the keys folder, which they need anyway for the server key that MACs the audit chain.
-* Sign-out revokes the token's id in the store (``Store.revoke_session``, audited as
-  ``session_revoked``; schema 6, table ``ui_session_revocations``; ids of expired tokens are
-  purged), so a copied URL stops working for every instance sharing the store, SQLite file or
-  PostgreSQL database.
-* The lifetime is ``WORKBENCH_SESSION_HOURS`` (default 8). A token is accepted only before its
-  expiry, with a valid tag, an id not revoked, and for an account that is still active (the
-  caller re-reads the account on every run, so disabling a user ends their sessions).
+Formats (``b64`` is unpadded base64url, the tag is HMAC-SHA256 hex over everything before it)::
 
-The query string is visible in the address bar and the browser history, which is why the
-token expires and is revoked on sign-out; an http-only cookie would need a custom route that
-the installed Streamlit does not offer (only ``st.login`` sets cookies, for OIDC).
+    cookie  s2.<b64 user>.<session id, 32 hex>.<issued>.<expires>.<tag>
+    grant   g2.<b64 user>.<session id>.<issued>.<expires>.<grant id, 32 hex>.<grant expires>.<tag>
+
+The signing key is ``HMAC-SHA256(local secret, "workbench ui-session key|" + store secret)``:
+
+* the **store secret** is 32 random bytes in the store (``Store.session_secret``), so every app
+  instance on the store shares it and a cookie of another store is refused;
+* the **local secret** never enters the store: ``HKDF(server key, "workbench ui-session v2")``
+  when the keys folder holds the server key (``workbench keys init``, as ``make run`` does),
+  else a random ``session.key`` created there (mode 0600). Someone holding the database file, a
+  dump or a read-only database role, but not the keys folder, cannot forge a cookie or a grant.
+
+The lifetime is ``WORKBENCH_SESSION_HOURS`` (default 8). A cookie is accepted only before its
+expiry, with a valid tag, a session id not revoked, and for an account that is still active.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.serverkey import load_server_key
 from workbench.store import Location, Store
 
-__all__ = ["DEFAULT_HOURS", "QUERY_KEY", "SessionTokens"]
+__all__ = ["COOKIE", "DEFAULT_HOURS", "GRANT_SECONDS", "Session", "SessionTokens", "lifetime_seconds"]
 
-QUERY_KEY = "session"
+COOKIE = "wb_session"
 DEFAULT_HOURS = 8.0
-_VERSION = "v1"
+GRANT_SECONDS = 60
+_COOKIE_V = "s2"
+_GRANT_V = "g2"
+_LOCAL_INFO = b"workbench ui-session v2"
+_MAX_LEN = 1024
+# A spent grant's id is kept a while past the grant's expiry, so that an instance whose clock lags
+# cannot take a spent grant for a fresh one once the id was purged.
+_SPENT_MARGIN_S = 600
 
 
 def lifetime_seconds() -> float:
@@ -55,7 +73,18 @@ def lifetime_seconds() -> float:
     return max(hours, 0.0) * 3600.0
 
 
-def _secret(keys_dir: Path) -> bytes:
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser session: who, its random id, and when it was issued and ends (unix seconds)."""
+
+    user: str
+    session_id: str
+    issued: int
+    expires: int
+
+
+def _file_secret(keys_dir: Path) -> bytes:
+    """``session.key`` in the keys folder (32 random bytes, mode 0600), created on first use."""
     path = keys_dir / "session.key"
     if not path.exists():
         keys_dir.mkdir(parents=True, exist_ok=True)
@@ -72,15 +101,37 @@ def _secret(keys_dir: Path) -> bytes:
     return data
 
 
+def signing_key(keys_dir: Path, store: Store) -> bytes:
+    """The cookie-signing key of this keys folder and store (see the module docstring)."""
+    server = load_server_key(keys_dir)
+    local = server.derive(_LOCAL_INFO) if server is not None else _file_secret(keys_dir)
+    return hmac.digest(local, b"workbench ui-session key|" + store.session_secret(), "sha256")
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(text: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _is_id(text: str) -> bool:
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
 class SessionTokens:
-    """Issue, verify and revoke session tokens.
+    """Create grants, turn a grant into a cookie once, verify and revoke cookies.
 
     Parameters
     ----------
     keys_dir : Path
-        Folder of the HMAC secret (``session.key``; created on first use).
+        The keys folder (server key, else ``session.key``, created on first use).
     store : Store, or its location
-        The review store, where revoked token ids are kept (opened here when given as a path or URL).
+        The review store: the store's half of the secret, revocations and spent grants.
     clock : callable, optional
         Seconds since the epoch (tests pass a fake clock).
 
@@ -88,62 +139,94 @@ class SessionTokens:
     --------
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
-    >>> tokens = SessionTokens(d / "keys", d / "store.db", clock=lambda: 1000.0)
-    >>> t = tokens.issue("alice", lifetime_s=60)
-    >>> tokens.verify(t)
+    >>> store = Store.open(d / "store.db", key=None)
+    >>> _ = store.add_user("alice", ["admin"], password="alice-password", actor="alice")
+    >>> tokens = SessionTokens(d / "keys", store, clock=lambda: 1000.0)
+    >>> grant, session = tokens.grant("alice", lifetime_s=60)
+    >>> cookie, same = tokens.redeem(grant)
+    >>> same == session, tokens.redeem(grant)          # a grant works once
+    (True, None)
+    >>> tokens.verify(cookie).user
     'alice'
-    >>> tokens.revoke(t)
-    >>> tokens.verify(t) is None
+    >>> tokens.revoke(session)
+    >>> tokens.verify(cookie) is None
     True
     """
 
-    def __init__(self, keys_dir: Path, store: Store | Location, *, clock=time.time) -> None:
-        self._key = _secret(Path(keys_dir))
+    def __init__(self, keys_dir: Path, store: Store | Location, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store if isinstance(store, Store) else Store.open(store)
+        self._key = signing_key(Path(keys_dir), self._store)
         self._clock = clock
 
-    def _tag(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+    def _sign(self, payload: str) -> str:
+        return f"{payload}.{hmac.digest(self._key, payload.encode(), 'sha256').hex()}"
 
-    def issue(self, user: str, *, lifetime_s: float | None = None) -> str:
-        """A new token for ``user`` expiring ``lifetime_s`` (default: the configured lifetime) from now."""
-        expires = int(self._clock() + (lifetime_seconds() if lifetime_s is None else lifetime_s))
-        name = base64.urlsafe_b64encode(user.encode()).decode().rstrip("=")
-        payload = f"{_VERSION}.{name}.{expires}.{secrets.token_hex(16)}"
-        return f"{payload}.{self._tag(payload)}"
+    def _open(self, token: object, version: str, fields: int) -> list[str] | None:
+        """The fields of a token of this version with a valid tag, else None."""
+        if not isinstance(token, str) or len(token) > _MAX_LEN:
+            return None
+        parts = token.split(".")
+        if len(parts) != fields + 2 or parts[0] != version:
+            return None
+        expected = self._sign(".".join(parts[:-1])).rsplit(".", 1)[1]
+        if not hmac.compare_digest(parts[-1], expected):
+            return None
+        return parts[1:-1]
 
-    @staticmethod
-    def _parts(token: str) -> tuple[str, str, int, str, str] | None:
-        parts = token.split(".") if isinstance(token, str) and len(token) < 1024 else []
-        if len(parts) != 5 or parts[0] != _VERSION or not parts[2].isdigit():
-            return None
-        try:
-            user = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return user, ".".join(parts[:4]), int(parts[2]), parts[3], parts[4]
+    def _active(self, user: str) -> bool:
+        account = self._store.get_user(user)
+        return account is not None and account.active
 
-    def verify(self, token: str) -> str | None:
-        """The user name of a valid, unexpired, unrevoked token; None otherwise."""
-        parsed = self._parts(token)
-        if parsed is None:
-            return None
-        user, payload, expires, token_id, tag = parsed
-        if not hmac.compare_digest(tag, self._tag(payload)):
-            return None
-        if expires <= self._clock() or self._revoked(token_id):
-            return None
-        return user
+    def grant(self, user: str, *, lifetime_s: float | None = None) -> tuple[str, Session]:
+        """A single-use grant for a new session of ``user`` (who just signed in), and that session."""
+        now = int(self._clock())
+        life = lifetime_seconds() if lifetime_s is None else lifetime_s
+        session = Session(user, secrets.token_hex(16), now, int(now + life))
+        payload = (f"{_GRANT_V}.{_b64(user)}.{session.session_id}.{session.issued}.{session.expires}."
+                   f"{secrets.token_hex(16)}.{now + GRANT_SECONDS}")
+        return self._sign(payload), session
 
-    def revoke(self, token: str) -> None:
-        """Revoke a token (sign-out); a token that does not parse is ignored."""
-        parsed = self._parts(token)
-        if parsed is None:
-            return
-        user, payload, expires, token_id, tag = parsed
-        if not hmac.compare_digest(tag, self._tag(payload)):
-            return
-        self._store.revoke_session(token_id, expires_at=expires, actor=user or "?")
+    def redeem(self, grant: object) -> tuple[str, Session] | None:
+        """The cookie value and session of a valid grant, spending it; None when it is forged,
+        expired, already spent, or its user is no longer active."""
+        fields = self._open(grant, _GRANT_V, 6)
+        if fields is None:
+            return None
+        name, session_id, issued, expires, grant_id, grant_expires = fields
+        user = _unb64(name)
+        if (user is None or not _is_id(session_id) or not _is_id(grant_id)
+                or not (issued.isdigit() and expires.isdigit() and grant_expires.isdigit())):
+            return None
+        now = self._clock()
+        if int(grant_expires) <= now or int(expires) <= now or not self._active(user):
+            return None
+        if not self._store.spend_session_grant(grant_id, expires_at=int(grant_expires) + _SPENT_MARGIN_S,
+                                               user=user, session_id=session_id):
+            return None
+        session = Session(user, session_id, int(issued), int(expires))
+        return self._sign(f"{_COOKIE_V}.{name}.{session_id}.{issued}.{expires}"), session
 
-    def _revoked(self, token_id: str) -> bool:
-        return self._store.session_revoked(token_id)
+    def verify(self, cookie: object) -> Session | None:
+        """The session of a cookie with a valid tag, unexpired, not revoked, of an active user; else None."""
+        fields = self._open(cookie, _COOKIE_V, 4)
+        if fields is None:
+            return None
+        name, session_id, issued, expires = fields
+        user = _unb64(name)
+        if user is None or not _is_id(session_id) or not (issued.isdigit() and expires.isdigit()):
+            return None
+        if int(expires) <= self._clock() or not self.current(session_id) or not self._active(user):
+            return None
+        return Session(user, session_id, int(issued), int(expires))
+
+    def now(self) -> float:
+        """This signer's clock (seconds since the epoch)."""
+        return self._clock()
+
+    def current(self, session_id: str) -> bool:
+        """False once the session was signed out (on any instance sharing the store)."""
+        return not self._store.session_revoked(session_id)
+
+    def revoke(self, session: Session) -> None:
+        """Sign the session out everywhere: its cookie is refused from now on."""
+        self._store.revoke_session(session.session_id, expires_at=session.expires, actor=session.user or "?")

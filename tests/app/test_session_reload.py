@@ -1,14 +1,27 @@
-"""A browser reload keeps the reviewer signed in: a signed, expiring, revocable token in the query string."""
+"""A browser reload keeps the reviewer signed in: a signed, expiring, revocable http-only cookie.
+
+AppTest has no HTTP layer, so these tests hand the cookie to the app by replacing
+``context.browser_cookie`` (what a real browser sends with the websocket handshake); the real
+routes and a real browser are in tests/e2e/test_session_cookie.py.
+"""
 
 from __future__ import annotations
 
+import base64
+import sqlite3
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP
+from workbench.cli import main as cli
+from workbench.serverkey import load_server_key
 from workbench.store import Store
-from workbench_ui.session_token import QUERY_KEY, SessionTokens
+from workbench_ui import context
+from workbench_ui.session_token import GRANT_SECONDS, SessionTokens
+
+HOUR = 3600.0
 
 
 def _signed_in(at: AppTest) -> bool:
@@ -16,71 +29,148 @@ def _signed_in(at: AppTest) -> bool:
         b.key == "wb_sign_out" for b in at.button)
 
 
-def _fresh(token: str | None) -> AppTest:
-    """A new browser connection to the same URL (what a reload is)."""
-    at = AppTest.from_file(APP, default_timeout=240)
-    if token is not None:
-        at.query_params[QUERY_KEY] = token
-    return at.run()
+def _posted(at: AppTest) -> list[str]:
+    """The bodies of the script elements the page would run (the grant or sign-out posts)."""
+    return [h.proto.body for h in at.get("html")]
 
 
-def _sign_in(user: str = "alice", password: str = "demo-alice-pass") -> tuple[AppTest, str]:
-    at = AppTest.from_file(APP, default_timeout=240).run()
+def _fresh(monkeypatch: pytest.MonkeyPatch, cookie: str | None) -> AppTest:
+    """A new browser connection sending ``cookie`` (what a reload is)."""
+    monkeypatch.setattr(context, "browser_cookie", lambda: cookie)
+    return AppTest.from_file(APP, default_timeout=240).run()
+
+
+def _sign_in(monkeypatch: pytest.MonkeyPatch, env, user: str = "alice") -> tuple[AppTest, str]:
+    """Sign in with the form, then spend the grant the page posts, as the grant route does."""
+    at = _fresh(monkeypatch, None)
     at.text_input(key="login_name").input(user)
-    at.text_input(key="login_password").input(password)
+    at.text_input(key="login_password").input(f"demo-{user}-pass")
     at.button[0].click().run()
     assert _signed_in(at), [e.value for e in at.error]
-    token = at.query_params[QUERY_KEY]
-    token = token[0] if isinstance(token, list) else token
-    assert "demo-alice-pass" not in token and "." in token  # no password in the browser
-    return at, token
+    (script,) = _posted(at)
+    assert "/workbench/session/grant" in script and f"demo-{user}-pass" not in script
+    grant = script.split('"X-Workbench-Grant": "', 1)[1].split('"', 1)[0]
+    redeemed = SessionTokens(env["keys"], env["db"]).redeem(grant)
+    assert redeemed is not None
+    return at, redeemed[0]
 
 
-def test_reload_keeps_the_reviewer_signed_in_and_sign_out_revokes_it(env):
-    at, token = _sign_in()
-    reloaded = _fresh(token)
+def test_reload_keeps_the_reviewer_signed_in_and_sign_out_revokes_it(env, monkeypatch):
+    _, cookie = _sign_in(monkeypatch, env)
+    reloaded = _fresh(monkeypatch, cookie)
     assert _signed_in(reloaded) and not reloaded.exception
     assert "alice" in reloaded.sidebar.markdown[0].value
-    # signing out revokes the token: the same URL opened again lands on the sign-in page
+    assert _posted(reloaded) == []  # nothing to post on a restored session
+    # signing out revokes the session and has the page clear the cookie
     reloaded.button(key="wb_sign_out").click().run()
     assert not _signed_in(reloaded)
-    assert not _signed_in(_fresh(token))
+    assert any("/workbench/session/signout" in s for s in _posted(reloaded))
+    assert not _signed_in(reloaded.run())  # the handshake's (revoked) cookie does not sign it in again
+    assert not _signed_in(_fresh(monkeypatch, cookie))  # a copy of the cookie is refused
 
 
-def test_forged_expired_foreign_key_and_disabled_tokens_are_refused(env, tmp_path):
-    _, token = _sign_in()
-    head, tag = token.rsplit(".", 1)
-    parts = head.split(".")
-    import base64
-
-    # another user's name with alice's tag
-    parts[1] = base64.urlsafe_b64encode(b"admin").decode().rstrip("=")
-    assert not _signed_in(_fresh(".".join(parts) + "." + tag))
-    # a longer life with the old tag
-    parts = head.split(".")
-    parts[2] = str(int(parts[2]) + 10**6)
-    assert not _signed_in(_fresh(".".join(parts) + "." + tag))
-    # expired, though correctly signed with the app's key
-    expired = SessionTokens(env["keys"], env["db"]).issue("alice", lifetime_s=-1)
-    assert not _signed_in(_fresh(expired))
-    # someone with the database file but another keys folder cannot mint a token
-    foreign = SessionTokens(tmp_path / "other-keys", env["db"]).issue("alice")
-    assert not _signed_in(_fresh(foreign))
-    assert not _signed_in(_fresh("garbage"))
-    # a disabled account's token stops working at once
-    bob = SessionTokens(env["keys"], env["db"]).issue("bob")
-    assert _signed_in(_fresh(bob))
-    with Store.open(env["db"]) as store:
-        store.disable_user("bob", actor="admin")
-    try:
-        assert not _signed_in(_fresh(bob))
-    finally:
-        with Store.open(env["db"]) as store:
-            store.enable_user("bob", actor="admin")
+def test_sign_out_in_one_tab_ends_the_other_tabs_of_that_session(env, monkeypatch):
+    _, cookie = _sign_in(monkeypatch, env, "bob")
+    one, two = _fresh(monkeypatch, cookie), _fresh(monkeypatch, cookie)
+    assert _signed_in(one) and _signed_in(two)
+    one.button(key="wb_sign_out").click().run()
+    assert not _signed_in(two.run())
 
 
-def test_the_token_secret_is_outside_the_store(env):
-    SessionTokens(env["keys"], env["db"]).issue("alice")
-    key = Path(env["keys"]) / "session.key"
+@pytest.fixture
+def signer(tmp_path: Path):
+    """A store of its own with two users, a keys folder with the server key, and a movable clock."""
+    keys = tmp_path / "keys"
+    assert cli(["keys", "init", "--keys", str(keys)]) == 0
+    store = Store.open(tmp_path / "w.db", key=None)
+    store.add_user("alice", ["product_owner"], password="alice-password", actor="alice")
+    store.add_user("admin", ["admin"], password="admin-password", actor="alice")
+    now = [1_800_000_000.0]
+    return SessionTokens(keys, store, clock=lambda: now[0]), store, keys, now
+
+
+def _edit(token: str, index: int, value: str) -> str:
+    parts = token.split(".")
+    parts[index] = value
+    return ".".join(parts)
+
+
+def test_forged_and_edited_cookies_and_grants_are_refused(signer):
+    tokens, store, _, _ = signer
+    grant, session = tokens.grant("alice", lifetime_s=HOUR)
+    admin = base64.urlsafe_b64encode(b"admin").decode().rstrip("=")
+    assert tokens.redeem(_edit(grant, 1, admin)) is None  # a grant edited to name another user
+    assert tokens.redeem(_edit(grant, 4, str(session.expires + 10**6))) is None  # a longer session
+    assert tokens.redeem(grant[:-1] + ("0" if grant[-1] != "0" else "1")) is None  # a bad tag
+    cookie, _ = tokens.redeem(grant)
+    assert tokens.verify(cookie).user == "alice"
+    assert tokens.verify(_edit(cookie, 1, admin)) is None  # someone else's name with alice's tag
+    assert tokens.verify(_edit(cookie, 4, str(session.expires + 10**6))) is None
+    assert tokens.verify(_edit(cookie, 2, "cd" * 16)) is None  # another session id
+    for junk in ("", "garbage", "s2.....", cookie + ".x", "x" * 5000, None):
+        assert tokens.verify(junk) is None and tokens.redeem(junk) is None
+    assert tokens.verify(grant) is None and tokens.redeem(cookie) is None  # one kind is not the other
+    assert [e.action for e in store.audit_entries()].count("session_started") == 1
+
+
+def test_a_grant_works_once_and_only_for_a_minute(signer):
+    tokens, _, _, now = signer
+    grant, session = tokens.grant("alice", lifetime_s=HOUR)
+    cookie, redeemed = tokens.redeem(grant)
+    assert redeemed == session and tokens.redeem(grant) is None  # replayed
+    late, _ = tokens.grant("alice", lifetime_s=HOUR)
+    now[0] += GRANT_SECONDS + 1
+    assert tokens.redeem(late) is None  # expired before it was posted
+    assert tokens.verify(cookie).user == "alice"  # the session itself lives on
+
+
+def test_expired_revoked_and_disabled_sessions_are_refused(signer):
+    tokens, store, _, now = signer
+    cookie, session = tokens.redeem(tokens.grant("alice", lifetime_s=HOUR)[0])
+    other, _ = tokens.redeem(tokens.grant("alice", lifetime_s=HOUR)[0])
+    tokens.revoke(session)  # signed out
+    assert tokens.verify(cookie) is None and tokens.verify(other).user == "alice"
+    now[0] += HOUR
+    assert tokens.verify(other) is None  # expired, though correctly signed
+    now[0] -= HOUR
+    store.disable_user("alice", actor="admin")
+    assert tokens.verify(other) is None  # a disabled account's cookie stops working at once
+    assert tokens.redeem(tokens.grant("alice", lifetime_s=HOUR)[0]) is None  # and so does its grant
+    store.enable_user("alice", actor="admin")
+    assert tokens.verify(other).user == "alice"
+
+
+def test_cookies_of_another_store_or_another_keys_folder_are_refused(signer, tmp_path):
+    tokens, store, keys, now = signer
+    cookie, _ = tokens.redeem(tokens.grant("alice", lifetime_s=HOUR)[0])
+    # the same keys folder with another store (another store secret)
+    elsewhere = Store.open(tmp_path / "other.db", key=None)
+    elsewhere.add_user("alice", ["product_owner"], password="alice-password", actor="alice")
+    foreign = SessionTokens(keys, elsewhere, clock=lambda: now[0])
+    assert foreign.verify(cookie) is None
+    assert tokens.verify(foreign.redeem(foreign.grant("alice", lifetime_s=HOUR)[0])[0]) is None
+    # someone with this database file (its store secret) but not the keys folder cannot mint a cookie
+    intruder = SessionTokens(tmp_path / "intruder-keys", store, clock=lambda: now[0])
+    minted, _ = intruder.redeem(intruder.grant("alice", lifetime_s=HOUR)[0])
+    assert intruder.verify(minted) is not None and tokens.verify(minted) is None
+    # several instances (same keys folder, same store) accept each other's cookies
+    assert SessionTokens(keys, Store.open(tmp_path / "w.db", key=None), clock=lambda: now[0]).verify(cookie)
+
+
+def test_the_signing_secret_is_half_in_the_store_half_in_the_keys_folder(signer, tmp_path):
+    _, store, keys, _ = signer
+    assert not (keys / "session.key").exists()  # derived from the server key: nothing new to guard
+    server = load_server_key(keys)
+    assert server.derive(b"workbench ui-session v2") not in (server.mac_key, server.derive(b"another use"))
+    with pytest.raises(ValueError, match="audit MAC"):
+        server.derive(b"workbench audit-mac v1")
+    stored = store.session_secret()
+    row = sqlite3.connect(tmp_path / "w.db").execute("SELECT value FROM store_meta WHERE key = 'ui_session_secret'")
+    assert len(stored) == 32 and row.fetchone()[0] == stored.hex()  # in the store, shared by its instances
+    # without a server key (`keys init` never run) a session.key of its own, owner-only
+    bare = tmp_path / "bare-keys"
+    SessionTokens(bare, store)
+    key = bare / "session.key"
     assert key.exists() and (key.stat().st_mode & 0o077) == 0
-    assert key.read_bytes() not in Path(env["db"]).read_bytes()
+    dump = "".join(sqlite3.connect(tmp_path / "w.db").iterdump())
+    assert key.read_bytes().hex() not in dump and stored.hex() in dump

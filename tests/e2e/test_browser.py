@@ -154,12 +154,13 @@ def test_review_journey_in_chromium(server, capsys):
             _shot(page, f"app-{i:02d}-{title.split()[0].strip(',').lower()}")
         timings["page_switch_s"] = switches
 
-        # a reload opens a new Streamlit session: the signed token in the address bar keeps alice in
+        # a reload opens a new Streamlit session: the signed http-only session cookie keeps alice in
+        cookie = next((c for c in page.context.cookies() if c["name"] == "wb_session"), None)
+        assert cookie is not None and cookie["httpOnly"] and "session" not in page.url
         t = time.perf_counter()
         page.reload()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
         expect(page.get_by_label("Password", exact=True)).to_have_count(0)
-        assert "session=" in page.url and "demo-alice-pass" not in page.url
         _idle(page)
         timings["reload_s"] = time.perf_counter() - t
         # the reload lands on the page it was on; the loaded review is per connection: open it again

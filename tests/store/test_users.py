@@ -193,3 +193,24 @@ def test_a_signed_out_session_is_refused_by_every_instance_and_audited(store: St
     assert [e.action for e in store.audit_entries()].count("session_revoked") == 4
     with pytest.raises(StoreError, match="32 hex"):
         store.revoke_session("not-an-id", expires_at=1, actor="ann")
+
+
+def test_the_session_secret_is_made_once_and_shared_by_every_instance(store: Store, store_location) -> None:
+    secret = store.session_secret()
+    assert len(secret) == 32 and store.session_secret() == secret
+    with Store.open(store_location) as other:  # another app instance on the same store
+        assert other.session_secret() == secret
+    assert [e.action for e in store.audit_entries()].count("session_secret_created") == 1
+
+
+def test_a_sign_in_grant_is_spent_once_across_instances(store: Store, store_location) -> None:
+    grant, session = "12" * 16, "34" * 16
+    assert store.spend_session_grant(grant, expires_at=4_000_000_000, user="ann", session_id=session)
+    with Store.open(store_location) as other:  # a replay on another app instance
+        assert not other.spend_session_grant(grant, expires_at=4_000_000_000, user="ann", session_id=session)
+    assert not store.spend_session_grant(grant, expires_at=4_000_000_000, user="ann", session_id=session)
+    assert not store.session_revoked(session)  # spending the grant starts the session, it does not end it
+    started = [e for e in store.audit_entries() if e.action == "session_started"]
+    assert len(started) == 1 and started[0].payload == {"token_id": session}
+    with pytest.raises(StoreError, match="32 hex"):
+        store.spend_session_grant("x", expires_at=1, user="ann", session_id=session)

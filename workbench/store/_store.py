@@ -98,8 +98,10 @@ Operations (``workbench/store/_operations.py``)
     ``list_feedback(review_id)``; ``open_scheduled_review(review_id, *, reasons, actor)``;
     ``list_scheduled_reviews(review_id)``.
 App sessions (``workbench/store/_sessions.py``)
+    ``session_secret() -> bytes`` (the store's half of the cookie-signing secret);
     ``revoke_session(token_id, *, expires_at, actor)`` (sign-out, audited);
-    ``session_revoked(token_id) -> bool``.
+    ``session_revoked(token_id) -> bool``;
+    ``spend_session_grant(grant_id, *, expires_at, user, session_id) -> bool`` (single use, audited).
 
 Examples
 --------
