@@ -25,6 +25,7 @@ import numpy as np
 from workbench.engine import _sql as S
 from workbench.engine._plan import BootstrapAggregates, FairnessAggregates, RoleAggregates
 from workbench.engine._ranks import histogram_domain, histogram_scale
+from workbench.errors import ArtefactError
 from workbench.metrics._kernels import lazy_kernel
 
 #: Rows per Arrow batch of the scan (split between the two kernel threads).
@@ -185,12 +186,14 @@ def stream_assemble(ex: Any, roles: list[str], out: dict[str, RoleAggregates], n
             if G:
                 cell = table[tuple(c.astype(np.int64, copy=False) for c in cols[2 + nr:])]
                 if cell.min() < 0:
-                    raise RuntimeError("evaluation data changed while the review read it (a new sensitive cell)")
+                    raise ArtefactError("evaluation data: changed while the review read it (a sensitive cell the "
+                                        "first pass did not see); re-run the review")
             else:
                 cell = np.zeros(n, np.int64)
             h = n // 2
-            list(pool.map(lambda t: run(accs[t[0]], *t[1:]),
-                          [(k, u[sl], y[sl], [v[sl] for v in s], cell[sl]) for k, sl in enumerate((slice(0, h), slice(h, n)))]))
+            halves = [(k, u[sl], y[sl], [v[sl] for v in s], cell[sl])
+                      for k, sl in enumerate((slice(0, h), slice(h, n)))]
+            list(pool.map(lambda t: run(accs[t[0]], *t[1:]), halves))
     acc = accs[0]
     acc.add(accs[1])
     lin, hist, cal, fcal = {}, {}, {}, {}

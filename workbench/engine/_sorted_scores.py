@@ -34,6 +34,7 @@ import numpy as np
 from workbench.engine import _sql as S
 from workbench.engine._plan import RoleAggregates
 from workbench.engine._quantiles import lerp_quantiles
+from workbench.errors import ArtefactError
 from workbench.metrics._kernels import lazy_kernel
 from workbench.metrics.calibration import WARM_BINS, grouped_logistic_fit
 
@@ -74,7 +75,8 @@ def gather(con: Any, n_scores: int, n_rows: int, n_pos: int) -> list[SortedScore
         k_pos = int(np.count_nonzero(y))
         k_neg = batch.num_rows - k_pos
         if at_pos + k_pos > n_pos or at_neg + k_neg > n_rows - n_pos:
-            raise RuntimeError("evaluation data changed while the review read it (more rows than counted)")
+            raise ArtefactError("evaluation data: changed while the review read it (more rows than counted); "
+                                "re-run the review")
         for i in range(n_scores):
             s = batch.column(1 + i).to_numpy(zero_copy_only=False)
             pos[i][at_pos: at_pos + k_pos] = s[y]
@@ -82,7 +84,8 @@ def gather(con: Any, n_scores: int, n_rows: int, n_pos: int) -> list[SortedScore
         at_pos += k_pos
         at_neg += k_neg
     if at_pos != n_pos or at_neg != n_rows - n_pos:
-        raise RuntimeError("evaluation data changed while the review read it (fewer rows than counted)")
+        raise ArtefactError("evaluation data: changed while the review read it (fewer rows than counted); "
+                            "re-run the review")
     arrays = [a for pair in zip(neg, pos, strict=True) for a in pair]
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy's sort releases the GIL
         list(pool.map(np.ndarray.sort, arrays))
