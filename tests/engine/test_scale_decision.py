@@ -152,6 +152,29 @@ def test_review_records_what_the_engine_read_and_signs_it(case, capsys):
     jsonschema.validate(ev, schema)  # the same published schema as the in-memory evidence
 
 
+def test_a_file_changed_while_the_engine_reads_it_is_refused(case, monkeypatch, capsys):
+    """The lineage is hashed while the engine scans; a file whose size or mtime moved meanwhile is named."""
+    import os
+
+    import workbench.engine as engine
+
+    part = case.root / "lake" / "part-1.parquet"
+    real = engine.build_evidence_at_scale
+
+    def touching(*args, **kwargs):
+        ev = real(*args, **kwargs)
+        st = part.stat()
+        os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # rewritten in place, as far as stat sees
+        return ev
+
+    monkeypatch.setattr(engine, "build_evidence_at_scale", touching)
+    out = case.root / "evidence-touched.json"
+    assert main(["review", str(case.manifest), "--out", str(out), "--engine", "duckdb"]) == 2
+    assert _errors(capsys) == ["workbench: error: review.yaml: data.evaluation part-1.parquet changed while the "
+                               "review read it; re-run workbench review"]
+    assert not out.exists()
+
+
 def test_gate_decides_on_scale_evidence_and_stores_it(case, capsys):
     out = case.root / "evidence.json"
     code = main(["gate", str(case.manifest), "--db", str(case.db), "--evidence", str(out), "--at", AT])

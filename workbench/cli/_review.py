@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.cli._common import add_keys_option, keys_dir, progress
-from workbench.errors import ManifestError
+from workbench.errors import ArtefactError, ManifestError
 
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
@@ -123,14 +123,13 @@ def _manifest_policy(manifest: Manifest) -> Policy:
 
 def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "spark"],
                     args: argparse.Namespace) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from workbench.engine import (
-        build_evidence_at_scale,
-        build_profile,
+        ScaleReviewData,
         finish_review_evidence,
         is_database,
-        load_profile,
         load_scale_review,
-        profile_digest,
         sample_sections,
         source_files,
         spec_from_manifest,
@@ -156,10 +155,55 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
 
         table = database_table(source, args.table, label=f"{manifest.display_file}: data.evaluation")
     # The lineage (what `gate`, `signoff` and the rest re-derive) and the seeded sample the
-    # model-dependent sections run on, before the aggregates: the review reads these inputs.
+    # model-dependent sections run on. DuckDB on Parquet: on a second thread while the engine scans (SHA-256
+    # and DuckDB release the GIL); every evaluation file's size and mtime are taken before both
+    # start and checked after both end, so the records describe the bytes the engine read.
+    stamps = {} if is_database(source) else _stamps(files)
+    timings: dict[str, float] = {}
+
+    def lineage() -> ScaleReviewData:
+        started = time.perf_counter()
+        review = load_scale_review(manifest, progress=progress)
+        timings["lineage_and_sample"] = time.perf_counter() - started
+        return review
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # (a DuckDB database is read by one connection at a time; Spark keeps the order it had)
+        pending = pool.submit(lineage) if engine == "duckdb" and stamps else None
+        review = lineage() if pending is None else None
+        try:
+            ev = _engine_evidence(manifest, source, engine, args, spec, table, models,
+                                  "a DuckDB table" if table is not None else f"{len(files)} file(s)")
+        except BaseException:
+            if pending is not None and pending.exception() is not None:  # its error names the file: first
+                raise pending.exception() from None  # type: ignore[misc]  # not None: checked
+            raise
+        review = review if pending is None else pending.result()
+    changed = [f.name for f, stamp in _stamps(list(stamps)).items() if stamp != stamps[f]]
+    if changed:
+        raise ArtefactError(f"{manifest.display_file}: data.evaluation {', '.join(changed)} changed while the "
+                            "review read it; re-run workbench review")
+    assert isinstance(review, ScaleReviewData)
+    progress(f"slices, operational, robustness and explanations on a seeded sample of {review.sample['rows']:,} rows")
     started = time.perf_counter()
-    review = load_scale_review(manifest, progress=progress)
-    timings = {"lineage_and_sample": time.perf_counter() - started}
+    sampled = sample_sections(review, progress=progress)
+    timings["sample_sections"] = time.perf_counter() - started
+    ev["timings_s"] = {**ev.get("timings_s", {}), **{k: round(v, 4) for k, v in timings.items()}}
+    return finish_review_evidence(ev, review, spec, scored_in_spark=tuple(models), table=table, sampled=sampled)
+
+
+def _stamps(files: list[Path]) -> dict[Path, tuple[int, int]]:
+    out = {}
+    for f in files:
+        st = f.stat()
+        out[f] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _engine_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "spark"], args: argparse.Namespace,
+                     spec: Any, table: str | None, models: dict[str, Any], what: str) -> dict[str, Any]:
+    from workbench.engine import build_evidence_at_scale, build_profile, load_profile, profile_digest
+
     profile = prof_digest = None
     if spec.features:
         if args.reference_profile is not None:
@@ -169,17 +213,10 @@ def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "
             progress(f"profiling the reference {ref.name} ({len(spec.features)} features)")
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
-    what = "a DuckDB table" if table is not None else f"{len(files)} file(s)"
     from workbench.policy import evidence_margins
 
     progress(f"scale engine ({engine}) on {what}, {spec.n_boot} bootstrap replicates")
-    ev = build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
-                                 profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
-                                 margin=manifest.settings.margin, progress=progress,
-                                 margins=evidence_margins(_manifest_policy(manifest)))
-    progress(f"slices, operational, robustness and explanations on a seeded sample of {review.sample['rows']:,} rows")
-    started = time.perf_counter()
-    sampled = sample_sections(review, progress=progress)
-    timings["sample_sections"] = time.perf_counter() - started
-    ev["timings_s"] = {**ev.get("timings_s", {}), **{k: round(v, 4) for k, v in timings.items()}}
-    return finish_review_evidence(ev, review, spec, scored_in_spark=tuple(models), table=table, sampled=sampled)
+    return build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
+                                   profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
+                                   margin=manifest.settings.margin, progress=progress,
+                                   margins=evidence_margins(_manifest_policy(manifest)))

@@ -19,7 +19,17 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine import _sql as S
-from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
+from workbench.engine._boot_stream import stream_assemble
+from workbench.engine._plan import (
+    Aggregates,
+    BootstrapAggregates,
+    FairnessAggregates,
+    NumericCells,
+    RoleAggregates,
+    ScaleSpec,
+)
+from workbench.engine._sorted_scores import MEMORY_SHARE, SortedScores, gather, memory_limit_bytes, rank_summary
+from workbench.engine._sorted_scores import calibration as sorted_calibration
 from workbench.engine._sources import is_database, is_glob
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
@@ -72,6 +82,8 @@ class DuckDBExecutor(SqlExecutor):
                  memory_limit: str = "2GB", temp_directory: str | Path | None = None, threads: int | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         super().__init__(spec, progress=progress)
+        self._sorted: list[SortedScores] | None = None
+        self._sorted_done = False
         src = str(source)
         self._tmp = None
         if temp_directory is None:
@@ -130,6 +142,55 @@ class DuckDBExecutor(SqlExecutor):
 
     def arrays(self, sql: str) -> list[np.ndarray]:
         return [np.asarray(v) for v in self.con.execute(sql).fetchnumpy().values()]
+
+    #: ``auto``: exact AUC/AP and calibration from the score columns read once and sorted in
+    #: memory when they fit in half the ``memory_limit`` (``_sorted_scores``); ``sql``: DuckDB's
+    #: grouped sort per model and the calibration scans (spill to disk).
+    score_sort = "auto"
+
+    def _scores_in_memory(self, role: RoleAggregates) -> list[SortedScores] | None:
+        """Every model's scores, sorted per label (read once, on first use), or None to use SQL."""
+        if self._sorted is not None:
+            return self._sorted
+        if self.score_sort != "auto" or self._sorted_done:
+            return None
+        self._sorted_done = True  # decided once: after the calibration the arrays are freed
+        n_rows, n_pos = int(role.linear[3]), int(role.linear[2])
+        need = 8.0 * n_rows * len(self.spec.scores)
+        limit = memory_limit_bytes(str(self.one("SELECT current_setting('memory_limit')")[0]))
+        if need > MEMORY_SHARE * limit:
+            return None
+        self._sorted = gather(self.con, len(self.spec.scores), n_rows, n_pos)
+        return self._sorted
+
+    def _ranks(self, i: int, role: RoleAggregates) -> None:
+        if self.spec.auc == "exact":
+            scores = self._scores_in_memory(role)
+            if scores is not None:
+                role.rank_summary = rank_summary(scores[i])
+                return
+        super()._ranks(i, role)
+
+    def _calibration(self, roles: list[str], out: dict[str, RoleAggregates]) -> None:
+        idx = [i for i, r in enumerate(roles) if out[r].probabilities and out[r].linear[3] > 0]
+        try:
+            scores = self._scores_in_memory(out[roles[idx[0]]]) if idx else None
+            if scores is None:
+                super()._calibration(roles, out)
+            else:
+                sorted_calibration(self.spec, roles, out, idx, scores)
+        finally:
+            self._sorted = None  # the arrays (8 bytes per row and model) are not needed after this
+
+    #: ``stream``: the bucket bootstrap's per-bucket sums from one Arrow scan into a compiled
+    #: kernel (``_boot_stream``); ``sql``: six grouped scans (``_sql_boot.assemble``).
+    bucket_scan = "stream"
+
+    def _bucket_sums(self, roles: list[str], out: dict[str, RoleAggregates], n_units: int,
+                     fair: FairnessAggregates | None) -> BootstrapAggregates | None:
+        if self.bucket_scan != "stream":
+            return None
+        return stream_assemble(self, roles, out, n_units, fair)
 
     def _exact_rank_summary(self, i: int) -> dict[str, float]:
         """Exact AUC/AP terms: DuckDB groups by score and sorts the groups (parallel, spills);

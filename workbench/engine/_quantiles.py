@@ -32,14 +32,21 @@ def exact_quantiles(rows: Callable[[str], list[tuple]], column: str, bin_expr: s
     split by a finer histogram over its own range first (recursively), so no query returns
     more than about a million rows whatever the distribution.
     """
-    n = int(np.sum(counts))
+    return lerp_quantiles(int(np.sum(counts)), qs, lambda ranks: _order_statistics(
+        rows, column, bin_expr, np.asarray(counts, np.int64), ranks, where, sub_bins, read_limit))
+
+
+def lerp_quantiles(n: int, qs: np.ndarray, order_statistics: Callable[[list[int]], dict[int, float]]) -> list[float]:
+    """Quantiles at ``qs`` of ``n`` values, as ``numpy.quantile`` (linear), to the last bit.
+
+    ``order_statistics(ranks)`` returns the value at each 0-based ascending rank (``ranks`` sorted).
+    """
     if n == 0:
         return [float("nan")] * len(qs)
     pos = (n - 1) * np.asarray(qs, dtype=np.float64)
     floor = np.floor(pos).astype(np.int64)
     ranks = sorted({int(r) for r in np.r_[floor, np.minimum(floor + 1, n - 1)]})
-    value = _order_statistics(rows, column, bin_expr, np.asarray(counts, np.int64), ranks, where, sub_bins,
-                              read_limit)
+    value = order_statistics(ranks)
     out = []
     for p, f in zip(pos, floor, strict=True):
         lower, higher = value[int(f)], value[int(min(f + 1, n - 1))]

@@ -221,6 +221,11 @@ class SqlExecutor:
     def bootstrap_unit(self, n_rows: int) -> str:
         return S.bootstrap_unit(self.spec, n_rows)
 
+    def _bucket_sums(self, roles: list[str], out: dict[str, RoleAggregates], n_units: int,
+                     fair: FairnessAggregates | None) -> BootstrapAggregates | None:
+        """Per-bucket sums by the engine's own means (DuckDB: one streamed scan), or None: ``assemble``."""
+        return None
+
     def _bootstrap(self, roles: list[str], out: dict[str, RoleAggregates], n_rows: int) -> BootstrapAggregates:
         """Every replicated aggregate from ONE scan (see ``_sql_boot``)."""
         spec, B = self.spec, self.spec.n_boot
@@ -232,7 +237,9 @@ class SqlExecutor:
             source = f"(SELECT b.*, {self.dialect.bucket('b.k', n_units)} AS u, 1 AS w FROM base b)"
         self.say(f"{self.engine}: bootstrap by {unit}")
         fair = self._fair_point if spec.sensitive else None
-        boot = assemble(self, roles, out, source, n_units, fair_point=fair)
+        boot = self._bucket_sums(roles, out, n_units, fair) if unit == "bucket" else None
+        if boot is None:
+            boot = assemble(self, roles, out, source, n_units, fair_point=fair)
         if unit == "row":
             boot.weights = (f"{self.engine}: inverse-CDF Poisson(1) of a 64-bit hash of "
                             "(row key x 131072 + replicate)")
