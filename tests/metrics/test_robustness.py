@@ -188,6 +188,12 @@ def test_a_batch_the_model_cannot_score_or_that_changes_its_scores_falls_back_to
     ref = robustness_evidence(batch_relative, X, y, batch_rows=0, **kw)
     assert robustness_evidence(batch_relative, X, y, **kw) == ref
 
+    def by_index(frame):  # reads the rows' index: in a batch every copy keeps its own
+        return model.predict_proba(frame)[:, 1] * 0.9 + frame.index.to_numpy() * 1e-5
+
+    ref = robustness_evidence(by_index, X, y, batch_rows=0, **kw)
+    assert robustness_evidence(by_index, X, y, **kw) == ref
+
 
 def test_auc_replicates_equal_the_bootstrap_executor_and_scikit_learn():
     from workbench.metrics._auc_boot import auc_replicates, roc_auc_point

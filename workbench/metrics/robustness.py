@@ -185,7 +185,7 @@ class _Batcher:
         if len(group) == 1 or self.row_wise is False:
             return {i: self._one(f) for i, f in group}
         frames = [f for _, f in group]
-        batch = pd.concat(frames, ignore_index=True)
+        batch = pd.concat(frames)  # each copy keeps its own index, as when scored alone
         out, _ = (None, None) if list(batch.dtypes) != list(frames[0].dtypes) else self._one(batch)
         if out is None or out.ndim == 0 or out.shape[0] != len(batch):
             return {i: self._one(f) for i, f in group}
