@@ -189,8 +189,9 @@ def test_a_batch_the_model_cannot_score_or_that_changes_its_scores_falls_back_to
     assert robustness_evidence(batch_relative, X, y, **kw) == ref
 
     def by_index(frame):  # reads the rows' index: in a batch every copy keeps its own
-        return model.predict_proba(frame)[:, 1] * 0.9 + frame.index.to_numpy() * 1e-5
+        return model.predict_proba(frame)[:, 1] * 0.9 + frame.index.to_numpy() * 1e-6
 
+    kw["metric"] = "brier_score"  # not rank-based: a shift of a whole copy's scores shows
     ref = robustness_evidence(by_index, X, y, batch_rows=0, **kw)
     assert robustness_evidence(by_index, X, y, **kw) == ref
 
