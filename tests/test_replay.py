@@ -191,3 +191,37 @@ def test_evidence_stores_every_window_in_full_so_the_app_need_not_replay(demo_ma
         assert kept["max_psi"] == again["drift"].get("max_psi")  # the summary key the evidence had before
         assert _without_latency({k: v for k, v in kept.items() if k != "max_psi"}) == json.loads(
             json.dumps(_without_latency(again)))
+
+
+def test_reference_scores_the_evidence_already_has_give_the_same_score_profile(review):
+    """The evidence scores the reference for the prediction drift; the replay reuses those scores
+    (non-finite ones count as missing, as when it scores them itself) instead of scoring again."""
+    from workbench.replay._window import reference_profiles
+
+    given = {role: np.asarray(review.scores(role, review.reference)) for role in review.models}
+    own = reference_profiles(review)
+    reused = reference_profiles(review, reference_scores=given)
+    assert reused[1].to_dict() == own[1].to_dict() and reused[0].to_dict() == own[0].to_dict()
+    assert reused[2] == own[2]
+
+    calls = []
+
+    class Counting:  # a scored role is not scored again; a role whose scores failed is
+        def __init__(self, model):
+            self.model = model
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+        def predict_scores(self, frame):
+            calls.append(len(frame))
+            return self.model.predict_scores(frame)
+
+    counted = dataclasses.replace(review, models={r: Counting(m) for r, m in review.models.items()})
+    reference_profiles(counted, reference_scores={"candidate": given["candidate"], "baseline": RuntimeError("x")})
+    assert calls == [len(review.reference)]  # the baseline only
+
+    broken = given["candidate"].copy()
+    broken[:3] = np.nan
+    with_nan = reference_profiles(review, reference_scores={**given, "candidate": broken})
+    assert with_nan[1].to_dict() != own[1].to_dict()  # the scores given are the ones profiled

@@ -465,7 +465,7 @@ def _replay(ctx: _Context) -> dict[str, dict[str, Any]]:
     from workbench.replay import CanaryGuardrails, run_replay
 
     result = run_replay(review, guardrails=CanaryGuardrails.from_manifest(m), seed=ctx.settings.seed,
-                        progress=ctx.say)
+                        progress=ctx.say, reference_scores=ctx.reference_scores)
     ctx.evidence["replay"] = {
         "status": "ok",
         "settings": result["settings"],

@@ -130,3 +130,89 @@ def test_precomputed_and_clean_failure():
 
     out = robustness_evidence(broken, X, np.array([0, 1]))
     assert out["status"] == "error" and "corrupt" in out["reason"]
+
+
+def _gbm_pipeline(X, y):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.preprocessing import OrdinalEncoder
+
+    pre = ColumnTransformer([("num", "passthrough", ["a", "b", "noise"]),
+                             ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["c"])])
+    return make_pipeline(pre, HistGradientBoostingClassifier(max_iter=30, categorical_features=[3],
+                                                             random_state=0)).fit(X, y)
+
+
+class _Counting:
+    """A real pipeline's positive-class scores, counting the calls and the rows of each."""
+
+    def __init__(self, model, *, fail_above: int | None = None):
+        self.model, self.fail_above, self.rows = model, fail_above, []
+
+    def __call__(self, frame):
+        self.rows.append(len(frame))
+        if self.fail_above is not None and len(frame) > self.fail_above:
+            raise MemoryError(f"{len(frame)} rows in one call")
+        return self.model.predict_proba(frame)[:, 1]
+
+
+@pytest.mark.parametrize("kind", ["gbm", "logreg_without_imputer"])
+def test_batched_copies_give_exactly_the_numbers_of_one_call_per_copy(data, kind):
+    """Copies with equal dtypes are scored together; every number equals scoring each copy alone,
+    including the copies a model rejects (LogisticRegression without an imputer and NaN)."""
+    X, y = data
+    model = _gbm_pipeline(X, y) if kind == "gbm" else _pipeline(False, X, y)
+    alone, batched = _Counting(model), _Counting(model)
+    kw = dict(metric="roc_auc", seed=5, n_boot=80, max_rows=2000)
+    ref = robustness_evidence(alone, X, y, batch_rows=0, **kw)
+    out = robustness_evidence(batched, X, y, **kw)
+    assert out == ref
+    assert len(alone.rows) == 1 + len(ref["tests"]) and set(alone.rows) == {2000}
+    assert len(batched.rows) < len(alone.rows) and max(batched.rows) > 2000  # copies really were batched
+    errors = [t["name"] for t in out["tests"] if t["error"]]
+    assert errors == ([] if kind == "gbm" else ["missing_values", "missing_values"])
+
+
+def test_a_batch_the_model_cannot_score_or_that_changes_its_scores_falls_back_to_one_call_per_copy(data):
+    X, y = data
+    model = _gbm_pipeline(X, y)
+    kw = dict(metric="roc_auc", seed=2, n_boot=50, max_rows=1500)
+    ref = robustness_evidence(_Counting(model), X, y, batch_rows=0, **kw)
+    too_big = _Counting(model, fail_above=1500)  # raises on every batch, scores each copy alone
+    assert robustness_evidence(too_big, X, y, **kw) == ref
+    assert all(t["error"] is None for t in ref["tests"])
+
+    def batch_relative(frame):  # not row-wise: each score depends on the other rows of the call
+        s = model.predict_proba(frame)[:, 1]
+        return s / (1.0 + s.mean())
+
+    ref = robustness_evidence(batch_relative, X, y, batch_rows=0, **kw)
+    assert robustness_evidence(batch_relative, X, y, **kw) == ref
+
+    def by_index(frame):  # reads the rows' index: in a batch every copy keeps its own
+        return model.predict_proba(frame)[:, 1] * 0.9 + frame.index.to_numpy() * 1e-6
+
+    kw["metric"] = "brier_score"  # not rank-based: a shift of a whole copy's scores shows
+    ref = robustness_evidence(by_index, X, y, batch_rows=0, **kw)
+    assert robustness_evidence(by_index, X, y, **kw) == ref
+
+
+def test_auc_replicates_equal_the_bootstrap_executor_and_scikit_learn():
+    from workbench.metrics._auc_boot import auc_replicates, roc_auc_point
+    from workbench.metrics._binary import BinaryPrepared, binary_metrics
+    from workbench.metrics._engine import run_bootstrap
+    from workbench.metrics.bootstrap import poisson_weights
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 3000)
+    scores = [rng.random(3000), np.round(rng.random(3000), 1), y * 0.3 + rng.random(3000)]  # the 2nd is all ties
+    prepared = [BinaryPrepared(y, s, threshold=0.5) for s in scores]
+    reps = auc_replicates(prepared, n_boot=70, seed=9)
+    ref = run_bootstrap({str(i): p for i, p in enumerate(prepared)}, n_rows=3000, n_boot=70, seed=9)
+    w = poisson_weights(3000, n_boot=70, seed=9)
+    for i, s in enumerate(scores):
+        assert np.array_equal(reps[i], ref[str(i)]["roc_auc"])  # bit for bit
+        assert reps[i][:5] == pytest.approx([roc_auc_score(y, s, sample_weight=r) for r in w[:5]], abs=1e-12)
+        assert roc_auc_point(prepared[i]).value == binary_metrics(y, s)["roc_auc"].value  # bit for bit
+        assert roc_auc_point(prepared[i]).value == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    one_class = BinaryPrepared(np.ones(10, int), rng.random(10), threshold=0.5)
+    assert roc_auc_point(one_class).defined is False and np.isnan(auc_replicates([one_class], n_boot=3, seed=1)[0]).all()

@@ -28,7 +28,7 @@ Binary tasks only (decisions are ``score >= threshold``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,6 +199,7 @@ def run_replay(
     threads: int | None = 1,
     fallback: FallbackSettings | None = None,
     progress: Callable[[str], None] | None = None,
+    reference_scores: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Shadow replay (and canary when ``guardrails`` is given) of a binary review.
 
@@ -214,6 +215,9 @@ def run_replay(
     fallback : FallbackSettings, optional
         Inject candidate failures/timeouts and a kill switch; default the manifest's
         ``replay.fallback`` (none: no ``fallback`` section).
+    reference_scores : mapping of role to array, optional
+        The models' scores on ``review.reference`` when the caller has them (the evidence does):
+        the reference's score profile is built from them instead of scoring the reference again.
 
     Returns
     -------
@@ -231,7 +235,7 @@ def run_replay(
     label = f"{m.display_file}: data.replay"
     first, last, total = scan_time_range(source, ts_col, label=label)
     n_windows = len(window_bounds(first, last, window, label=label))
-    profile, score_profile, roles = W.reference_profiles(review)
+    profile, score_profile, roles = W.reference_profiles(review, reference_scores=reference_scores)
     features = list(review.features)
     segments = [f for f in features if profile.features[f].kind == "categorical"] + list(review.sensitive_features)
     canary = _Canary(guardrails, n_windows, seed) if guardrails is not None and "candidate" in roles else None

@@ -91,16 +91,30 @@ def score_window(model: LoadedModel, frame: pd.DataFrame, *, latency_sample: int
     return out
 
 
-def reference_profiles(review: ReviewData) -> tuple[ReferenceProfile, ReferenceProfile, list[str]]:
+def reference_profiles(review: ReviewData, *, reference_scores: Mapping[str, Any] | None = None,
+                       ) -> tuple[ReferenceProfile, ReferenceProfile, list[str]]:
     """(input profile, profile of each model's scores on the reference, model roles): drift baselines
-    of the replay windows and of monitoring batches, with the manifest's ``drift_bins``."""
+    of the replay windows and of monitoring batches, with the manifest's ``drift_bins``.
+
+    ``reference_scores`` are the models' scores on ``review.reference`` already computed by the
+    caller (the evidence scores them for the prediction drift): a role with one finite-or-not score
+    per reference row is not scored again (non-finite scores count as missing, as when scored here).
+    """
     reference = review.reference if review.reference is not None else review.evaluation
     features = list(review.features)
     profile = build_reference_profile(reference, features=features, n_bins=review.manifest.settings.drift_bins)
     roles = list(review.models)
     rng = np.random.default_rng(0)  # unused: no latency sample on the reference
-    frame = pd.DataFrame({role: score_window(review.models[role], reference, latency_sample=0, rng=rng).scores
-                          for role in roles})
+    known = {} if reference_scores is None or review.reference is None else reference_scores
+
+    def scored(role: str) -> np.ndarray:
+        given = known.get(role)
+        if isinstance(given, np.ndarray) and given.ndim == 1 and given.shape[0] == len(reference):
+            s = np.asarray(given, dtype=float)
+            return np.where(np.isfinite(s), s, np.nan)
+        return score_window(review.models[role], reference, latency_sample=0, rng=rng).scores
+
+    frame = pd.DataFrame({role: scored(role) for role in roles})
     scores = build_reference_profile(frame, features=roles, categorical=[], n_bins=review.manifest.settings.drift_bins)
     return profile, scores, roles
 
