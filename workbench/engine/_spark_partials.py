@@ -377,6 +377,7 @@ class NarrowPass:
         self.newton = {i: np.zeros((U, 5)) for i in plan.thetas}
         self.qb = {i: np.zeros((U, 3, e.size + 1)) for i, e in (plan.edges or {}).items()}
         self.values: dict[int, list[np.ndarray]] = {i: [] for i in (plan.wanted or {})}
+        self._lut: dict[int, np.ndarray] = {}  # wanted histogram bins as a lookup table
 
     def add(self, batch: Any) -> None:
         from scipy.special import expit
@@ -408,8 +409,10 @@ class NarrowPass:
                     self.qb[i][:, m] += np.bincount(key, weights=w, minlength=U * bq).reshape(U, bq)
             if i in self.values:
                 lo, scale, bins, wanted = p.wanted[i]  # type: ignore[index]  # wanted for values
-                keep = np.isin(histogram_bin(s, lo=lo, scale=scale, bins=bins), wanted)
-                self.values[i].append(s[keep])
+                if i not in self._lut:
+                    self._lut[i] = np.zeros(bins, bool)
+                    self._lut[i][wanted] = True
+                self.values[i].append(s[self._lut[i][histogram_bin(s, lo=lo, scale=scale, bins=bins)]])
 
     def arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {"rows": np.array([self.rows])}
