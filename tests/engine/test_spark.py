@@ -262,3 +262,30 @@ def test_single_pass_partials_equal_the_sql_plan_duckdb_and_numpy(spark, tmp_pat
         assert np.allclose(a.sums, other.sums, rtol=1e-12, atol=1e-9)
         assert (a.n_missing, a.minimum, a.maximum) == (other.n_missing, other.minimum, other.maximum)
     assert new.drift["c1"].counts == old.drift["c1"].counts == duck.drift["c1"].counts
+
+
+def test_single_pass_with_scores_outside_unit_interval_reruns_on_their_range(spark, tmp_path):
+    """A model whose scores are not probabilities: the partials pass runs again with the AUC
+    histograms over the observed range and no calibration for it — as the SQL plan and DuckDB."""
+    import numpy as np
+
+    frame = make_frame(1500, seed=4)
+    frame["sb"] = np.log(frame["sb"] / (1 - frame["sb"]))  # logits
+    path = tmp_path / "logits.parquet"
+    frame.to_parquet(path)
+    spec = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex",), id_column="id",
+                     n_boot=10, histogram_bins=1 << 12, auc="histogram")
+    from workbench.engine._spark import spark_aggregates
+
+    new = spark_aggregates(spark, str(path), spec)
+    old = spark_aggregates(spark, str(path), spec, drift_binning="bucketizer")
+    duck = duckdb_aggregates(str(path), spec)
+    assert not new.roles["baseline"].probabilities and new.roles["candidate"].probabilities
+    for role in spec.scores:
+        a = new.roles[role]
+        assert np.array_equal(a.histogram, old.roles[role].histogram)
+        assert np.array_equal(a.histogram, duck.roles[role].histogram)
+        assert np.allclose(a.linear, duck.roles[role].linear, rtol=0, atol=1e-9)
+        assert np.array_equal(new.boot.histogram[role], old.boot.histogram[role])
+    assert new.roles["baseline"].calibration is None and "baseline" not in new.boot.calibration
+    assert sorted(new.fairness.calibration) == sorted(old.fairness.calibration) == ["candidate"]
