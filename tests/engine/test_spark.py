@@ -178,3 +178,114 @@ def test_a_skops_model_scored_inside_spark_gives_the_in_process_scores(spark, tm
     digest = hashlib.sha256((tmp_path / "cand.skops").read_bytes()).hexdigest()
     assert any(x.get("role") == "candidate" and x["sha256"] == digest for x in sp["artefacts"])
     assert np.isfinite(pd.read_parquet(tmp_path / "local.parquet")["sc_local"]).all()
+
+
+def _by_cell(fair):
+    """cell values -> index, to line up the cells of two executors (their order differs)."""
+    names = list(fair.combos)
+    return {tuple(fair.combos[n][c] for n in names): c for c in range(len(fair.combos[names[0]]))}
+
+
+def test_single_pass_partials_equal_the_sql_plan_duckdb_and_numpy(spark, tmp_path):
+    """The partials pass in the Python workers (one partial per partition, summed on the driver)
+    and its narrow passes give the aggregates of the previous all-SQL Spark plan (the JVM path,
+    still used for drift_binning="bucketizer"), of DuckDB and of numpy: counts, histograms and
+    fairness cells identical; quantile edges those of numpy.quantile; float sums to 1e-9; the
+    per-bucket bootstrap sums (same buckets) equal to the SQL plan's. Three files whose rows
+    come in different orders, so the partitions meet the sensitive cells in different orders;
+    missing values in both sensitive columns."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.engine._numpy import numpy_aggregates
+    from workbench.engine._spark import SparkExecutor
+
+    frame = make_frame(4000, seed=12)
+    frame.loc[frame.index[:40], "sex"] = None
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    for k in range(3):
+        part = shuffled.iloc[k * 1400: (k + 1) * 1400]
+        part.sort_values(["sex", "age"], ascending=k % 2 == 0, na_position="first" if k else "last").to_parquet(
+            lake / f"part-{k}.parquet", index=False)
+    glob = str(lake / "*.parquet")
+    spec = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex", "age"),
+                     features=("x1", "c1"), id_column="id", n_boot=30, seed=5, auc="histogram",
+                     histogram_bins=1 << 12, bootstrap_buckets=64)
+    profile = build_profile(make_reference(1000), features=["x1", "c1"])
+    runs = {}
+    for mode in ("arrow", "bucketizer"):
+        ex = SparkExecutor(spark, glob, spec, drift_binning=mode)
+        assert ex.single_pass == (mode == "arrow")
+        try:
+            runs[mode] = ex.run(profile=profile)
+        finally:
+            ex.close()
+    new, old = runs["arrow"], runs["bucketizer"]
+    duck = duckdb_aggregates(glob, spec, profile=profile)
+    ref = numpy_aggregates(pd.concat([pd.read_parquet(p) for p in sorted(lake.glob("*.parquet"))]),
+                           spec, profile=profile)
+    assert new.n_rows == old.n_rows == duck.n_rows == 4000
+    for role, col in spec.scores.items():
+        a, b, d, r = new.roles[role], old.roles[role], duck.roles[role], ref.roles[role]
+        for other in (b, d, r):
+            assert np.allclose(a.linear, other.linear, rtol=0, atol=1e-9), role
+            assert np.array_equal(a.histogram, other.histogram), role
+            assert (a.score_min, a.score_max) == (other.score_min, other.score_max)
+            assert a.slope == pytest.approx(other.slope, abs=1e-9) and a.intercept == pytest.approx(
+                other.intercept, abs=1e-9)
+        assert np.array_equal(a.linear[:4], b.linear[:4])  # counts: exact
+        scores = pd.concat([pd.read_parquet(p) for p in lake.glob("*.parquet")])[col].to_numpy()
+        assert np.array_equal(a.quantile_edges, np.unique(np.quantile(scores, np.linspace(0, 1, 11))))
+        assert np.array_equal(a.quantile_edges, b.quantile_edges) and np.array_equal(a.quantile_edges, r.quantile_edges)
+        for other in (b, d, r):
+            assert np.allclose(a.calibration, other.calibration, rtol=1e-12, atol=1e-9), role
+        for part in ("linear", "histogram", "calibration"):
+            x, y = getattr(new.boot, part)[role], getattr(old.boot, part)[role]
+            assert x.shape == y.shape and np.allclose(x, y, rtol=1e-12, atol=1e-8), (role, part)
+    cells = {"new": _by_cell(new.fairness), "old": _by_cell(old.fairness), "duck": _by_cell(duck.fairness)}
+    assert set(cells["new"]) == set(cells["old"]) == set(cells["duck"])
+    assert any(None in key for key in cells["new"])  # the missing values form their own cells
+    for key, c in cells["new"].items():
+        assert np.array_equal(new.fairness.joint[c], old.fairness.joint[cells["old"][key]]), key
+        assert np.array_equal(new.fairness.joint[c], duck.fairness.joint[cells["duck"][key]]), key
+        assert np.array_equal(new.boot.joint[:, c], old.boot.joint[:, cells["old"][key]]), key
+        for role in spec.scores:
+            assert np.allclose(new.fairness.calibration[role][c], old.fairness.calibration[role][cells["old"][key]],
+                               atol=1e-9)
+            assert np.allclose(new.boot.fair_calibration[role][:, c],
+                               old.boot.fair_calibration[role][:, cells["old"][key]], atol=1e-8)
+    a, b, d = new.drift["x1"], old.drift["x1"], duck.drift["x1"]
+    for other in (b, d):
+        assert np.array_equal(a.counts, other.counts) and np.array_equal(a.at_edge, other.at_edge)
+        assert np.allclose(a.sums, other.sums, rtol=1e-12, atol=1e-9)
+        assert (a.n_missing, a.minimum, a.maximum) == (other.n_missing, other.minimum, other.maximum)
+    assert new.drift["c1"].counts == old.drift["c1"].counts == duck.drift["c1"].counts
+
+
+def test_single_pass_with_scores_outside_unit_interval_reruns_on_their_range(spark, tmp_path):
+    """A model whose scores are not probabilities: the partials pass runs again with the AUC
+    histograms over the observed range and no calibration for it — as the SQL plan and DuckDB."""
+    import numpy as np
+
+    frame = make_frame(1500, seed=4)
+    frame["sb"] = np.log(frame["sb"] / (1 - frame["sb"]))  # logits
+    path = tmp_path / "logits.parquet"
+    frame.to_parquet(path)
+    spec = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensitive=("sex",), id_column="id",
+                     n_boot=10, histogram_bins=1 << 12, auc="histogram")
+    from workbench.engine._spark import spark_aggregates
+
+    new = spark_aggregates(spark, str(path), spec)
+    old = spark_aggregates(spark, str(path), spec, drift_binning="bucketizer")
+    duck = duckdb_aggregates(str(path), spec)
+    assert not new.roles["baseline"].probabilities and new.roles["candidate"].probabilities
+    for role in spec.scores:
+        a = new.roles[role]
+        assert np.array_equal(a.histogram, old.roles[role].histogram)
+        assert np.array_equal(a.histogram, duck.roles[role].histogram)
+        assert np.allclose(a.linear, duck.roles[role].linear, rtol=0, atol=1e-9)
+        assert np.array_equal(new.boot.histogram[role], old.boot.histogram[role])
+    assert new.roles["baseline"].calibration is None and "baseline" not in new.boot.calibration
+    assert sorted(new.fairness.calibration) == sorted(old.fairness.calibration) == ["candidate"]

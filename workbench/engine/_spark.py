@@ -32,6 +32,7 @@ from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
 from workbench.engine._quantiles import exact_quantiles
 from workbench.engine._ranks import histogram_domain, histogram_scale
 from workbench.engine._sources import is_glob
+from workbench.engine._spark_pass import arrow_batches
 from workbench.engine._spark_scoring import scored_frame
 from workbench.engine._sql_exec import SqlExecutor
 from workbench.errors import ArtefactError, DataError
@@ -63,7 +64,7 @@ class SparkExecutor(SqlExecutor):
     exact_auc = False
 
     def __init__(self, spark: Any, source: str | Path, spec: ScaleSpec, *, table: str | None = None,
-                 cache: bool = True, drift_binning: str = "arrow", models: dict | None = None,
+                 cache: bool | None = None, drift_binning: str = "arrow", models: dict | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         super().__init__(spec, progress=progress)
         if drift_binning not in ("arrow", "bucketizer"):
@@ -93,11 +94,26 @@ class SparkExecutor(SqlExecutor):
         if models:  # scored once: the cached base is built from the scored view
             scored_frame(frame, models).createOrReplaceTempView("scored")
             scored = "scored"
-        key = self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed) if spec.n_boot else None  # type: ignore[arg-type]  # n_boot has id_column (checked above)
-        spark.sql(f"CREATE OR REPLACE TEMP VIEW base AS SELECT {S.base_select(self.dialect, spec, row_key=key)} "
+        self.scored = scored
+        self.row_key = (self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed)  # type: ignore[arg-type]  # n_boot has id_column (checked above)
+                        if spec.n_boot else None)
+        spark.sql(f"CREATE OR REPLACE TEMP VIEW base AS SELECT {S.base_select(self.dialect, spec, row_key=self.row_key)} "
                   f"FROM {scored}")
-        if cache:  # every aggregate re-reads base: keep it in executor memory (spills to disk)
+        #: One partials pass in the Python workers plus narrow JVM scans (``_spark_pass``), unless
+        #: the workers cannot run workbench ("bucketizer": every aggregate in the JVM) or the
+        #: bootstrap is by row (a rows x replicates cross join in SQL).
+        self.single_pass = drift_binning == "arrow" and (not spec.n_boot or self.bootstrap_unit(0) == "bucket")
+        if cache is None:  # the SQL plan re-reads base ~15 times; the single pass reads it 4-6 times, narrowly,
+            cache = bool(models) or not self.single_pass  # but a model would be scored again in each
+        if cache:  # keep base in executor memory (spills to disk)
             spark.sql("CACHE TABLE base")
+
+    def run(self, *, profile=None) -> Aggregates:
+        if self.single_pass:
+            from workbench.engine._spark_pass import run_single_pass
+
+            return run_single_pass(self, profile)
+        return super().run(profile=profile)
 
     def rows(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self.spark.sql(sql).collect()]
@@ -194,9 +210,6 @@ class SparkExecutor(SqlExecutor):
 
 
 _CELL_SCHEMA = "f INT, cell INT, n BIGINT, s DOUBLE, e BIGINT, lo DOUBLE, hi DOUBLE"
-#: Rows per Arrow batch of the drift scan (Spark's default 10,000 made the per-batch Python work
-#: dominate: 12.5 s vs 5.3 s for 20 features at 5M rows on local[2]).
-_ARROW_BATCH_ROWS = 1 << 17
 
 
 def arrow_drift_cells(spark: Any, names: list[str], profiles: list, dialect: S.Dialect) -> dict[str, NumericCells]:
@@ -217,25 +230,15 @@ def arrow_drift_cells(spark: Any, names: list[str], profiles: list, dialect: S.D
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from workbench.metrics import GridBinner, scan_column
+        from workbench.engine._spark_partials import DriftAccumulator
 
-        binners = [GridBinner.build(g) if g.size else None for g in grids]
-        # per feature: (count, sum, at_edge) per cell, accumulated over the partition's batches;
         # one output batch per partition (a batch per Arrow batch was 25M rows to group at 5M)
-        acc = [np.zeros((g.size + 1, 3)) for g in grids]
-        missing = np.zeros(len(grids), np.int64)
-        low, high = np.full(len(grids), np.inf), np.full(len(grids), -np.inf)
+        drift = DriftAccumulator(grids)
         for batch in batches:
-            for j, binner in enumerate(binners):
-                x = pc.fill_null(batch.column(j), float("nan")).to_numpy(zero_copy_only=False).astype(np.float64)
-                if binner is None:
-                    missing[j] += x.size
-                    continue
-                sc = scan_column(x, binner)
-                missing[j] += x.size - sc.n_finite
-                if sc.n_finite:
-                    low[j], high[j] = min(low[j], sc.minimum), max(high[j], sc.maximum)
-                acc[j] += np.column_stack([sc.stats.counts, sc.stats.sums, sc.stats.at_edge])
+            for j in range(len(grids)):
+                drift.add(j, pc.fill_null(batch.column(j), float("nan")).to_numpy(zero_copy_only=False)
+                          .astype(np.float64))
+        acc, missing, low, high = drift.acc, drift.missing, drift.low, drift.high
         cols: dict[str, list] = {k: [] for k in ("f", "cell", "n", "s", "e", "lo", "hi")}
         for j, a in enumerate(acc):
             cells = np.flatnonzero(a[:, 0])
@@ -252,21 +255,13 @@ def arrow_drift_cells(spark: Any, names: list[str], profiles: list, dialect: S.D
 
     values = spark.sql("SELECT " + ", ".join(f"TRY_CAST({dialect.ident(n)} AS DOUBLE) AS v{j}"
                                              for j, n in enumerate(names)) + " FROM src")
-    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, str(_ARROW_BATCH_ROWS))
-    try:
+    with arrow_batches(spark):
         table = (values.mapInArrow(scan, _CELL_SCHEMA)
                  .groupBy("f", "cell")
                  .agg(F.sum("n").alias("n"), F.sum("s").alias("s"), F.sum("e").alias("e"),
                       F.min(F.when(~F.isnan("lo"), F.col("lo"))).alias("lo"),
                       F.max(F.when(~F.isnan("hi"), F.col("hi"))).alias("hi"))
                  .toArrow())
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
     f, cell, n, s, e, lo, hi = (table.column(k).to_numpy(zero_copy_only=False) for k in
                                 ("f", "cell", "n", "s", "e", "lo", "hi"))
     out = {}

@@ -113,14 +113,7 @@ class BinaryPrepared:
         self.y = y
         self.score = s
         self.threshold = float(threshold)
-        pred = s >= self.threshold
-        eps = np.finfo(np.float64).eps
-        p = np.clip(s, eps, 1 - eps)
-        yf = y.astype(np.float64)
-        ll = -(yf * np.log(p) + (1 - yf) * np.log1p(-p)) if self.probabilities else np.zeros_like(s)
-        self.columns = np.column_stack(
-            [(y & pred), (~y & pred), yf, np.ones_like(s), ll, (s - yf) ** 2]
-        ).astype(np.float64)
+        self.columns = linear_columns(y, s, threshold=self.threshold, probabilities=self.probabilities)
         self._prepare_ranks()
 
     def _prepare_ranks(self) -> None:
@@ -204,6 +197,19 @@ def reason(name: str, *, probabilities: bool = True) -> str:
 
 def _value(name: str, v: float, probabilities: bool) -> R.MetricValue:
     return R.MetricValue.of(v, reason(name, probabilities=probabilities))
+
+
+def linear_columns(y: np.ndarray, s: np.ndarray, *, threshold: float, probabilities: bool) -> np.ndarray:
+    """Per-row terms whose sums ``finalise_counts`` reads: TP, FP, positive, row, log loss, Brier.
+
+    ``y`` is boolean, ``s`` float64 scores (log loss is 0 when they are not probabilities).
+    """
+    pred = s >= threshold
+    eps = np.finfo(np.float64).eps
+    p = np.clip(s, eps, 1 - eps)
+    yf = y.astype(np.float64)
+    ll = -(yf * np.log(p) + (1 - yf) * np.log1p(-p)) if probabilities else np.zeros_like(s)
+    return np.column_stack([(y & pred), (~y & pred), yf, np.ones_like(s), ll, (s - yf) ** 2]).astype(np.float64)
 
 
 def checked_scores(y_score: object, n_rows: int) -> tuple[np.ndarray, bool]:

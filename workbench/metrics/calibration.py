@@ -85,14 +85,27 @@ def grouped_logistic_fit(counts: np.ndarray, sums: np.ndarray, y: np.ndarray) ->
     return 0.0, 0.0
 
 
-def _warm_start(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+def warm_start_sums(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *,
+                    bins: int = WARM_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Weight and Σ logit(p) per (logit bin, y) at ``2 * bin + y``: the grouped data of the warm
+    start (additive over any split of the rows, so executors sum it per partition; finer
+    ``bins`` start closer to the fit, which needs a pass over the rows per Newton step)."""
     lo = float(np.log(_EPS) - np.log1p(-_EPS))
-    b = np.clip(np.floor((x - lo) * (WARM_BINS / (-2 * lo))), 0, WARM_BINS - 1).astype(np.int64)
+    b = np.clip(np.floor((x - lo) * (bins / (-2 * lo))), 0, bins - 1).astype(np.int64)
     key = 2 * b + (y > 0.5)
-    counts = np.bincount(key, weights=w, minlength=2 * WARM_BINS)
-    sums = np.bincount(key, weights=w * x, minlength=2 * WARM_BINS)
+    counts = np.bincount(key, weights=w, minlength=2 * bins).astype(np.float64)
+    sums = np.bincount(key, weights=x if w is None else w * x, minlength=2 * bins)
+    return counts, sums
+
+
+def warm_start_fit(counts: np.ndarray, sums: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of :func:`grouped_logistic_fit` on :func:`warm_start_sums`' table."""
     keep = counts > 0
     return grouped_logistic_fit(counts[keep], sums[keep], (np.flatnonzero(keep) % 2).astype(np.float64))
+
+
+def _warm_start(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    return warm_start_fit(*warm_start_sums(x, y, w))
 
 
 def logistic_recalibration(
