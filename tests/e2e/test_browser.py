@@ -61,13 +61,18 @@ def server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, root / "server.log")
         yield {"url": f"http://127.0.0.1:{port}", "env": env, "root": root, "wb": wb, "started": started, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        _stop(proc, log)
+
+
+def _stop(proc: subprocess.Popen, log) -> None:
+    """Stop a server this module started (terminate, then kill after 10 s) and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
 
 
 def _wait_healthy(health: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:

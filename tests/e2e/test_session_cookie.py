@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import ARGS, CHROMIUM, ROOT, _free_port, _idle, _sign_in, _sign_out, _wait_healthy
+from tests.e2e.test_browser import ARGS, CHROMIUM, ROOT, _free_port, _idle, _sign_in, _sign_out, _stop, _wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,13 +36,7 @@ def _streamlit(env: dict[str, str], log_path: Path) -> Iterator[str]:
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        _stop(proc, log)
 
 
 @pytest.fixture(scope="module")

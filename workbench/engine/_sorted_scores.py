@@ -259,17 +259,7 @@ def calibration(spec: Any, roles: list[str], out: dict[str, RoleAggregates], idx
                 total[i] = total.get(i, 0) + r
             return {i: tuple(float(v) for v in total[i]) for i in thetas}
 
-        fits = S.newton_fit_many(at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx},
-                                 start=start)
-        for i in idx:
-            out[roles[i]].slope, out[roles[i]].intercept = fits[i]
-        final = at({i: (out[roles[i]].intercept, out[roles[i]].slope) for i in idx})
-    for i in idx:
-        role = out[roles[i]]
-        size = sums[i].size
-        sums[i][size - 6] = role.linear[5]  # Brier sum: the same expression as the linear sums'
-        sums[i][size - 5:] = final[i]
-        role.calibration = sums[i]
+        S.finish_calibration(at, start, out, roles, idx, sums)
 
 
 def _newton(k: dict[str, Any], x: np.ndarray, yv: float, intercept: float, slope: float) -> np.ndarray:

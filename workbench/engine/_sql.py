@@ -169,6 +169,23 @@ def warm_start_sql(i: int) -> str:
             f"sum({x}) AS sx FROM base GROUP BY 1, 2, 3")
 
 
+def finish_calibration(sums_at, start: dict, out: dict, roles: list, idx, sums: dict) -> None:
+    """Fit each model's logistic recalibration (``newton_fit_many`` from ``start``), then write
+    the Brier sum and the final Newton sums into the tail of its calibration sums: the last step
+    shared by the SQL executors and the in-memory score sort."""
+    fits = newton_fit_many(sums_at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx},
+                           start=start)
+    for i in idx:
+        out[roles[i]].slope, out[roles[i]].intercept = fits[i]
+    final = sums_at({i: (out[roles[i]].intercept, out[roles[i]].slope) for i in idx})
+    for i in idx:
+        role = out[roles[i]]
+        size = sums[i].size
+        sums[i][size - 6] = role.linear[5]  # Brier sum: the same expression as the linear sums'
+        sums[i][size - 5:] = final[i]
+        role.calibration = sums[i]
+
+
 def newton_fit_many(sums_at, counts: dict, *, max_iter: int = 100, start: dict | None = None) -> dict:
     """``workbench.metrics.calibration.logistic_recalibration`` for several models at once, the
     data scans delegated to ``sums_at``: one scan per Newton step for all of them.

@@ -155,17 +155,7 @@ class SqlExecutor:
         for i in idx:
             g = np.array([(c, sx, y) for m, _b, y, c, sx in warm if int(m) == i], dtype=np.float64).reshape(-1, 3)
             start[i] = grouped_logistic_fit(g[:, 0], g[:, 1], g[:, 2])
-        fits = S.newton_fit_many(at, {i: (out[roles[i]].linear[3], out[roles[i]].linear[2]) for i in idx},
-                                 start=start)
-        for i in idx:
-            out[roles[i]].slope, out[roles[i]].intercept = fits[i]
-        final = at({i: (out[roles[i]].intercept, out[roles[i]].slope) for i in idx})
-        for i in idx:
-            role = out[roles[i]]
-            size = sums[i].size
-            sums[i][size - 6] = role.linear[5]  # Brier sum: the same expression as the linear sums'
-            sums[i][size - 5:] = final[i]
-            role.calibration = sums[i]
+        S.finish_calibration(at, start, out, roles, idx, sums)
 
     def _drift_stats(self, names: list[str], profile) -> None:
         """Hook run once before ``numeric_cells`` of the numeric drift features ``names``: an
