@@ -69,6 +69,18 @@ def arrow_batches(spark: Any, rows: int = ARROW_BATCH_ROWS):
     return scope()
 
 
+def _blobs(ex: SparkExecutor, frame: Any, per_partition: Any, plan: Any) -> list[bytes]:
+    """Run ``per_partition(batches, plan)`` in the Python workers over ``frame`` (``mapInArrow``):
+    the serialised partial of every partition, for the driver to merge."""
+
+    def task(batches):  # pragma: no cover - runs in the Spark Python workers
+        yield from per_partition(batches, plan)
+
+    with arrow_batches(ex.spark):
+        table = frame.mapInArrow(task, "blob BINARY").toArrow()
+    return table.column("blob").to_pylist()
+
+
 def cell_hash(ex: SparkExecutor) -> str:
     """One 64-bit key per sensitive cell, computed in the JVM (the null flags keep (NULL, 'a')
     apart from ('a', NULL)); checked collision-free against the distinct cells."""
@@ -88,12 +100,7 @@ def partials_pass(ex: SparkExecutor, plan: PassPlan, numeric: list[str]) -> tupl
     cols += [f"v_{j}" for j in range(len(numeric))]
     frame = ex.spark.sql(f"SELECT {', '.join(cols)} FROM (SELECT {', '.join(inner)} FROM {ex.scored})")
 
-    def task(batches):  # pragma: no cover - runs in the Spark Python workers
-        yield from run_partition(batches, plan)
-
-    with arrow_batches(ex.spark):
-        table = frame.mapInArrow(task, "blob BINARY").toArrow()
-    return merge(table.column("blob").to_pylist())
+    return merge(_blobs(ex, frame, run_partition, plan))
 
 
 def cell_values(ex: SparkExecutor, keys: list[int]) -> list[tuple]:
@@ -192,12 +199,7 @@ def narrow_pass(ex: SparkExecutor, plan: NarrowPlan) -> dict[str, np.ndarray]:
         cols.append(f"{ex.dialect.bucket('k', plan.units)} AS u")
     frame = ex.spark.sql(f"SELECT {', '.join(cols)} FROM base")
 
-    def task(batches):  # pragma: no cover - runs in the Spark Python workers
-        yield from run_narrow(batches, plan)
-
-    with arrow_batches(ex.spark):
-        table = frame.mapInArrow(task, "blob BINARY").toArrow()
-    return merge_narrow(table.column("blob").to_pylist())
+    return merge_narrow(_blobs(ex, frame, run_narrow, plan))
 
 
 #: Above this many rows in the histogram bins holding the quantiles, they are read by SQL
