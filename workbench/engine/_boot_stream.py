@@ -26,7 +26,7 @@ from workbench.engine import _sql as S
 from workbench.engine._plan import BootstrapAggregates, FairnessAggregates, RoleAggregates
 from workbench.engine._ranks import histogram_domain, histogram_scale
 from workbench.errors import ArtefactError
-from workbench.metrics._kernels import lazy_kernel
+from workbench.metrics import lazy_kernel
 
 #: Rows per Arrow batch of the scan (split between the two kernel threads).
 BATCH_ROWS = 1 << 19

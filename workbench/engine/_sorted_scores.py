@@ -35,7 +35,7 @@ from workbench.engine import _sql as S
 from workbench.engine._plan import RoleAggregates
 from workbench.engine._quantiles import lerp_quantiles
 from workbench.errors import ArtefactError
-from workbench.metrics._kernels import lazy_kernel
+from workbench.metrics import lazy_kernel
 from workbench.metrics.calibration import WARM_BINS, grouped_logistic_fit
 
 #: Rows per Arrow batch of the gathering scan.

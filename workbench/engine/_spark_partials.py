@@ -157,8 +157,8 @@ class PassOne:
         """One Arrow record batch: columns y, s_0.., [c: cell hash], [u], v_0.. in that order."""
         import pyarrow.compute as pc
 
-        from workbench.fairness._engine import score_bins
-        from workbench.metrics._binary import linear_columns
+        from workbench.fairness import score_bins
+        from workbench.metrics import linear_columns
         from workbench.metrics.calibration import _logit, warm_start_sums
 
         p, R, J = self.plan, self.plan.n_roles, int(self.plan.n_sensitive > 0)

@@ -11,10 +11,11 @@ from workbench.fairness._evidence import (
     proxy_associations,
 )
 
-from workbench.fairness._engine import CellAggregates, Partition, build_partition, point_aggregates
+from workbench.fairness._engine import CellAggregates, Partition, build_partition, point_aggregates, score_bins
 from workbench.fairness._report import SectionBuilder, Settings, deltas, metric_value
 
 __all__ = [
+    "score_bins",
     "CellAggregates",
     "Partition",
     "SectionBuilder",

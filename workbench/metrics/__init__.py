@@ -38,12 +38,13 @@ from workbench.metrics.bootstrap import fill_poisson_counts, iter_weight_chunks,
 
 from workbench.metrics._spec import TASKS
 from workbench.metrics._assemble import calibration_entry, metric_entry, quantitative_evidence
-from workbench.metrics._binary import finalise_counts, reason
+from workbench.metrics._binary import finalise_counts, linear_columns, reason
 from workbench.metrics._drift_numeric import CellStats, GridBinner, LUT_SIZE, scan_column
 from workbench.metrics._kernels import lazy_kernel
 from workbench.metrics._engine import default_workers
 
 __all__ = [
+    "linear_columns",
     "two_by_two_test",
     "BINARY_METRICS",
     "CALIBRATION_DIRECTIONS",
