@@ -159,7 +159,7 @@ class PassOne:
 
         from workbench.fairness import score_bins
         from workbench.metrics import linear_columns
-        from workbench.metrics.calibration import _logit, warm_start_sums
+        from workbench.metrics.calibration import logit, warm_start_sums
 
         p, R, J = self.plan, self.plan.n_roles, int(self.plan.n_sensitive > 0)
         n = batch.num_rows
@@ -201,7 +201,7 @@ class PassOne:
                 self._keys[R + i].append((u * p.bootstrap_bins + hb) * 2 + y)
             if not p.probabilities[i]:
                 continue
-            wc, ws = warm_start_sums(_logit(s), y, bins=self.warm.shape[2] // 2)
+            wc, ws = warm_start_sums(logit(s), y, bins=self.warm.shape[2] // 2)
             self.warm[i, 0] += wc
             self.warm[i, 1] += ws
             b = p.calibration_bins
@@ -368,7 +368,7 @@ class NarrowPlan:
 
 class NarrowPass:
     """The accumulators of a :class:`NarrowPlan` for one partition. The Newton terms are those of
-    ``logistic_recalibration`` (``_logit``, ``expit``), summed as the SQL plan's ``newton_exprs``."""
+    ``logistic_recalibration`` (``logit``, ``expit``), summed as the SQL plan's ``newton_exprs``."""
 
     def __init__(self, plan: NarrowPlan) -> None:
         self.plan = plan
@@ -382,7 +382,7 @@ class NarrowPass:
     def add(self, batch: Any) -> None:
         from scipy.special import expit
 
-        from workbench.metrics.calibration import _logit
+        from workbench.metrics.calibration import logit
 
         p = self.plan
         n = batch.num_rows
@@ -397,7 +397,7 @@ class NarrowPass:
             s = np.asarray(batch.column(1 + k).to_numpy(zero_copy_only=False), dtype=np.float64)
             if i in self.newton:
                 a, b = p.thetas[i]
-                x = _logit(s)
+                x = logit(s)
                 mu = expit(a + b * x) if np.isfinite(a) and np.isfinite(b) else np.full(n, 0.5)
                 r, v = y - mu, mu * (1 - mu)
                 for m, w in enumerate((r, x * r, v, x * v, x * x * v)):

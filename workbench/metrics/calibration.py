@@ -29,6 +29,7 @@ from workbench.metrics._kernels import lazy_kernel
 from workbench.metrics._registry import MetricValue
 
 __all__ = [
+    "logit",
     "CALIBRATION_METRICS",
     "CalibrationPrepared",
     "calibration_summary",
@@ -50,7 +51,9 @@ CALIBRATION_METRICS = (
 _EPS = 1e-12
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) with p clipped to [1e-12, 1 - 1e-12]: the x of the logistic recalibration
+    (also what the Spark workers compute for its warm start and Newton sums)."""
     q = np.clip(p, _EPS, 1 - _EPS)
     return np.log(q) - np.log1p(-q)
 
@@ -128,7 +131,7 @@ def logistic_recalibration(
     True
     """
     y = np.asarray(y_true, dtype=np.float64).ravel()
-    x = _logit(np.asarray(y_prob, dtype=np.float64).ravel())
+    x = logit(np.asarray(y_prob, dtype=np.float64).ravel())
     w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if w.sum() <= 0 or np.all(y[w > 0] == y[w > 0][0]):
         return (float("nan"), float("nan"))
@@ -201,7 +204,7 @@ class CalibrationPrepared:
         self.n_quantile_bins = self.quantile_edges.size - 1
         self._p, self._y = p, y
         self.slope_full, self.intercept_full = logistic_recalibration(y, p)
-        x = _logit(p)
+        x = logit(p)
         if np.isfinite(self.slope_full):
             mu = expit(self.intercept_full + self.slope_full * x)
         else:
