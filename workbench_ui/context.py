@@ -207,14 +207,14 @@ def sync_cookie() -> None:
     """
     import json
 
-    from workbench_ui.session_routes import GRANT_HEADER, GRANT_PATH, SIGNOUT_HEADER, SIGNOUT_PATH
+    from workbench_ui.session_routes import GRANT_HEADER, GRANT_PATH, SIGNOUT_HEADER, SIGNOUT_PATH, route_path
 
     pending = st.session_state.pop(PENDING_KEY, None)
     if pending is None:
         return
     kind, value = pending
     path, header = (GRANT_PATH, GRANT_HEADER) if kind == "grant" else (SIGNOUT_PATH, SIGNOUT_HEADER)
-    st.html(f"<script>fetch({json.dumps(path)}, {{method: 'POST', credentials: 'same-origin', cache: 'no-store', "
+    st.html(f"<script>fetch({json.dumps(route_path(path))}, {{method: 'POST', credentials: 'same-origin', cache: 'no-store', "
             f"headers: {{{json.dumps(header)}: {json.dumps(value)}}}}});</script>",
             unsafe_allow_javascript=True, width="content")
 

@@ -6,6 +6,10 @@
 * ``POST /workbench/session/grant`` with header ``X-Workbench-Grant: <grant>``: spends the grant
   and answers 204 with ``Set-Cookie: wb_session=…; HttpOnly; SameSite=Strict; Path=/; Max-Age=…``
   (plus ``Secure`` over https). Anything else is 403 with no cookie.
+* Under ``server.baseUrlPath`` (an app served at ``https://host/wb/`` behind a proxy) both routes
+  and the cookie's ``Path`` move under it, as Streamlit's own routes and ``st.login`` cookie do:
+  ``POST /wb/workbench/session/grant``, ``Path=/wb``. ``st.App`` mounts custom routes as given,
+  so the prefix is added here.
 * ``POST /workbench/session/signout`` with header ``X-Workbench-Signout: 1``: revokes the
   cookie's session if the app has not already, and clears the cookie (204).
 
@@ -31,6 +35,24 @@ GRANT_PATH = "/workbench/session/grant"
 SIGNOUT_PATH = "/workbench/session/signout"
 GRANT_HEADER = "X-Workbench-Grant"
 SIGNOUT_HEADER = "X-Workbench-Signout"
+
+
+def base_path() -> str:
+    """``server.baseUrlPath`` as a path prefix: ``""`` at the root, ``"/wb"`` for ``wb/``."""
+    from streamlit import config
+
+    base = str(config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}" if base else ""
+
+
+def route_path(path: str) -> str:
+    """``path`` (GRANT_PATH or SIGNOUT_PATH) under the server's base URL path."""
+    return base_path() + path
+
+
+def cookie_path() -> str:
+    """The session cookie's ``Path``: the app's base URL path, ``/`` at the root."""
+    return base_path() or "/"
 
 
 def _https(request: Request) -> bool:
@@ -77,7 +99,7 @@ async def grant(request: Request) -> Response:
         return _plain(403, "session grant refused")
     value, max_age = redeemed
     response = _plain(204)
-    response.set_cookie(COOKIE, value, max_age=max_age, path="/", secure=_https(request), httponly=True,
+    response.set_cookie(COOKIE, value, max_age=max_age, path=cookie_path(), secure=_https(request), httponly=True,
                         samesite="strict")
     return response
 
@@ -104,7 +126,7 @@ async def signout(request: Request) -> Response:
         except Exception:  # noqa: BLE001 - the cookie is cleared below whatever the store says
             pass
     response = _plain(204)
-    response.delete_cookie(COOKIE, path="/", secure=_https(request), httponly=True, samesite="strict")
+    response.delete_cookie(COOKIE, path=cookie_path(), secure=_https(request), httponly=True, samesite="strict")
     return response
 
 
@@ -112,4 +134,5 @@ def routes() -> list[Route]:
     """The routes ``app.py`` hands to ``st.App``."""
     from starlette.routing import Route
 
-    return [Route(GRANT_PATH, grant, methods=["POST"]), Route(SIGNOUT_PATH, signout, methods=["POST"])]
+    return [Route(route_path(GRANT_PATH), grant, methods=["POST"]),
+            Route(route_path(SIGNOUT_PATH), signout, methods=["POST"])]

@@ -25,16 +25,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @contextmanager
-def _streamlit(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with ``env``; its URL while it runs."""
+def _streamlit(env: dict[str, str], log_path: Path, base: str = "") -> Iterator[str]:
+    """`streamlit run app.py` on a free port with ``env`` (under ``server.baseUrlPath`` ``base``);
+    its URL while it runs."""
     port = _free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port)],
+                             "--server.address", "127.0.0.1", "--server.port", str(port),
+                             *(["--server.baseUrlPath", base] if base else [])],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, log_path)
-        yield f"http://127.0.0.1:{port}"
+        _wait_healthy(f"{url}/_stcore/health", proc, log_path)
+        yield url
     finally:
         _stop(proc, log)
 
@@ -173,4 +176,35 @@ def test_a_second_instance_on_the_same_store_accepts_the_cookie_and_its_sign_out
         _sign_out(two)
         one.reload()
         expect(one.get_by_label("User name", exact=True)).to_be_visible(timeout=60_000)
+        browser.close()
+
+
+def test_under_a_base_url_path_the_routes_and_the_cookie_move_with_the_app(server):
+    """An app served at /wb/ (``server.baseUrlPath``, e.g. behind a proxy that forwards only /wb/):
+    the page posts its grant to /wb/workbench/session/grant, the cookie's Path is /wb, and a reload
+    of /wb/ stays signed in. Nothing is served at the root path any more."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from workbench.store import Store
+    from workbench_ui.session_token import SessionTokens
+
+    with _streamlit(server["env"], server["root"] / "base.log", base="wb") as url, sync_playwright() as p:
+        root = url.rsplit("/wb", 1)[0]
+        with Store.open(server["db"]) as store:
+            tokens = SessionTokens(Path(server["keys"]), store)
+            assert _post(root + "/workbench/session/grant", {"X-Workbench-Grant": tokens.grant("bob")[0]})[0] != 204
+            status, cookies = _post(url + "/workbench/session/grant", {"X-Workbench-Grant": tokens.grant("bob")[0]})
+        assert status == 204 and "Path=/wb" in [a.strip() for a in cookies[0].split(";")], cookies
+
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        _sign_in(page, url + "/", "carol")
+        cookie = _session_cookie(context)
+        assert cookie is not None and cookie["path"] == "/wb", cookie
+        _idle(page)
+        page.reload()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
+        _sign_out(page)
+        assert _session_cookie(context, present=False) is None, "sign-out under /wb left the cookie"
         browser.close()
