@@ -23,6 +23,7 @@ import numpy as np
 
 from workbench.metrics import _spec as R
 from workbench.metrics._engine import ScoreOrder, SortedReplicate
+from workbench.metrics._kernels import lazy_kernel
 
 BINARY_METRICS: tuple[str, ...] = (
     "accuracy",
@@ -128,10 +129,14 @@ class BinaryPrepared:
         self.fp_gt = o.n_neg - np.searchsorted(sn_asc, sp_desc, side="right")
         self.pos_ties = bool((self.ap_pos != np.arange(1, o.n_pos + 1)).any())
         self.ties = bool((self.fp_ge != self.fp_gt).any())  # a positive and a negative share a score
+        # the positions again in the score order's index type, for the compiled rank pass
+        self._rank_idx = tuple(a.astype(o.index_dtype) for a in (self.fp_ge, self.fp_gt, self.ap_pos))
 
     def replicate_stats(self, view: SortedReplicate) -> tuple[float, float]:
         """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``)."""
         wp, cp, cn = view.wp, view.cp, view.cn
+        if cp.dtype.kind in "ui":  # integer running sums (bootstrap counts): one compiled pass
+            return self._integer_stats(view)
         p_tot, n_tot = float(cp[-1]), float(cn[-1])
         fp_ge = self.score_order.scratch("fp_ge", wp.size)
         np.take(cn, self.fp_ge, out=fp_ge)
@@ -148,6 +153,21 @@ class BinaryPrepared:
         else:
             prec[prec == 0] = 1.0
         np.divide(tp_at, prec, out=prec)
+        ap = float(np.dot(wp, prec)) / p_tot if p_tot > 0 else float("nan")
+        return auc, ap
+
+    def _integer_stats(self, view: SortedReplicate) -> tuple[float, float]:
+        """:meth:`replicate_stats` from integer running sums, bit for bit: the compiled pass sums
+        ``d_ge``/``d_gt`` in int64 (the float64 dot products of the numpy path are exact on these
+        integers too) and writes the same per-positive precisions; the AP sum stays one BLAS
+        dot product over them, so its rounding is the numpy path's."""
+        wp, cp, cn = view.wp, view.cp, view.cn
+        prec = self.score_order.scratch("prec", wp.size)
+        fp_ge, fp_gt, ap_pos = self._rank_idx
+        d_ge, d_gt = _rank_kernel()(cp, cn, fp_ge, fp_gt, ap_pos, self.ties, self.pos_ties, prec)
+        p_tot, n_tot = float(cp[-1]), float(cn[-1])
+        pn = p_tot * n_tot
+        auc = (2 * pn - float(d_ge) - float(d_gt)) / 2 / pn if pn > 0 else float("nan")
         ap = float(np.dot(wp, prec)) / p_tot if p_tot > 0 else float("nan")
         return auc, ap
 
@@ -186,6 +206,32 @@ class BinaryPrepared:
         """``[[tn, fp], [fn, tp]]`` at the threshold (scikit-learn's layout)."""
         tp, fp, pos, total = self.columns[:, :4].sum(axis=0)
         return [[int(total - pos - fp), int(fp)], [int(pos - tp), int(tp)]]
+
+
+@lazy_kernel
+def _rank_kernel():
+    """``kernel(cp, cn, fp_ge, fp_gt, ap_pos, ties, pos_ties, prec) -> (d_ge, d_gt)`` on integer
+    running sums: ``d_ge = sum_i w_i cn[fp_ge_i]`` (``d_gt`` likewise, ``= d_ge`` without ties)
+    and ``prec[i] = tp_i / max(tp_i + cn[fp_ge_i], 1)``, ``tp_i = cp[ap_pos_i]`` (``cp[i + 1]``
+    without tied positives) — ``replicate_stats``'s terms in one pass over the positives."""
+    import numba  # imported on first use; machine code cached on disk
+
+    @numba.njit(nogil=True, cache=True, boundscheck=False)
+    def rank_terms(cp, cn, fp_ge, fp_gt, ap_pos, ties, pos_ties, prec):  # pragma: no cover - compiled
+        d_ge = np.int64(0)
+        d_gt = np.int64(0)
+        for i in range(prec.size):
+            w = np.int64(cp[i + 1]) - np.int64(cp[i])
+            f = np.int64(cn[fp_ge[i]])
+            d_ge += w * f
+            if ties:
+                d_gt += w * np.int64(cn[fp_gt[i]])
+            t = np.int64(cp[ap_pos[i]]) if pos_ties else np.int64(cp[i + 1])
+            den = t + f
+            prec[i] = t / den if den > 0 else 0.0
+        return d_ge, (d_gt if ties else d_ge)
+
+    return rank_terms
 
 
 def reason(name: str, *, probabilities: bool = True) -> str:
