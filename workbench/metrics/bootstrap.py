@@ -81,10 +81,11 @@ def fill_poisson_counts(out: np.ndarray, *, seed: int, start: int = 0) -> np.nda
     """Write replicates ``start .. start + len(out) - 1`` as uint8 counts into ``out`` (k, n).
 
     The path used by the evidence engine; identical values to :func:`poisson_weights`. The
-    Philox bits are computed by a compiled copy of numpy's ``Philox4x64`` (the same 10 rounds
-    on the same counters and keys, two counter blocks in flight at a time), and mapped to
-    counts in the same pass: 0.5 instead of 1.2-2 ms per 1M-row replicate, where numpy's
-    ``random_raw`` computed one block at a time behind a function call per 64-bit draw.
+    Philox bits come from a compiled copy of numpy's ``Philox4x64`` (``_philox``: the same
+    10 rounds on the same counters and keys, two counter blocks in flight at a time) and are
+    mapped to counts by eight compares each in the same kernel: 0.5 instead of 1.0-2.0 ms per
+    1M-row replicate (numpy's ``random_raw`` computes one block at a time behind a function
+    call per 64-bit draw).
     """
     if out.dtype != np.uint8 or out.ndim != 2:
         raise ValueError("out must be a 2-d uint8 array")
@@ -98,91 +99,14 @@ def fill_poisson_counts(out: np.ndarray, *, seed: int, start: int = 0) -> np.nda
     return out
 
 
-def _compile_count_kernel():
-    import numba  # imported on first use (via _philox_count_kernel); machine code cached on disk
-
-    @numba.njit(nogil=True, cache=True)
-    def counts(bits, cuts, out):  # pragma: no cover - compiled
-        c1, c2, c3, c4, c5, c6, c7, c8 = cuts[0], cuts[1], cuts[2], cuts[3], cuts[4], cuts[5], cuts[6], cuts[7]
-        for i in range(bits.size):
-            b = bits[i]
-            out[i] = ((b >= c1) + (b >= c2) + (b >= c3) + (b >= c4)
-                      + (b >= c5) + (b >= c6) + (b >= c7) + (b >= c8))
-
-    return counts
-
-
-#: numpy's Philox4x64-10 constants (Random123): multipliers and Weyl key increments
-_PHILOX_M = (0xD2E7470EE14C6C93, 0xCA5A826395121157)
-_PHILOX_W = (0x9E3779B97F4A7C15, 0xBB67AE8584CAA73B)
-
-
-def _compile_philox_counts():
-    import numba  # imported on first use (via _philox_count_kernel); machine code cached on disk
-    from llvmlite import ir
-    from numba import types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def mulhilo(typingctx, a, b):  # pragma: no cover - compiled
-        """(high, low) 64-bit halves of the 128-bit product: one ``mul`` instruction."""
-        sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64)
-
-        def codegen(context, builder, signature, args):
-            i128, i64 = ir.IntType(128), ir.IntType(64)
-            prod = builder.mul(builder.zext(args[0], i128), builder.zext(args[1], i128))
-            high = builder.trunc(builder.lshr(prod, ir.Constant(i128, 64)), i64)
-            return context.make_tuple(builder, signature.return_type, (high, builder.trunc(prod, i64)))
-
-        return sig, codegen
-
-    m0, m1 = np.uint64(_PHILOX_M[0]), np.uint64(_PHILOX_M[1])
-    w0, w1 = np.uint64(_PHILOX_W[0]), np.uint64(_PHILOX_W[1])
-
-    @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def philox_raw(key0, key1, replicate, out):  # pragma: no cover - compiled
-        # numpy's Philox(key=(key0, key1), counter=(0, replicate, 0, 0)).random_raw(out.size):
-        # block j is the 10 rounds on counter (j + 1, replicate, 0, 0) (numpy increments the
-        # counter before each block). Two blocks per iteration give the core two independent
-        # chains of multiplications.
-        n_blocks = out.size // 4
-        zero = np.uint64(0)
-        for j in range(0, n_blocks, 2):
-            a0, a1, a2, a3 = np.uint64(j + 1), replicate, zero, zero
-            b0, b1, b2, b3 = np.uint64(j + 2), replicate, zero, zero
-            k0, k1 = key0, key1
-            for rnd in range(10):
-                if rnd > 0:
-                    k0 += w0
-                    k1 += w1
-                ha0, la0 = mulhilo(m0, a0)
-                ha1, la1 = mulhilo(m1, a2)
-                hb0, lb0 = mulhilo(m0, b0)
-                hb1, lb1 = mulhilo(m1, b2)
-                a0, a1, a2, a3 = ha1 ^ a1 ^ k0, la1, ha0 ^ a3 ^ k1, la0
-                b0, b1, b2, b3 = hb1 ^ b1 ^ k0, lb1, hb0 ^ b3 ^ k1, lb0
-            o = 4 * j
-            out[o], out[o + 1], out[o + 2], out[o + 3] = a0, a1, a2, a3
-            if j + 1 < n_blocks:
-                out[o + 4], out[o + 5], out[o + 6], out[o + 7] = b0, b1, b2, b3
-
-    count, cuts = _compile_count_kernel(), np.asarray(_count_cuts(), dtype=np.uint16)
-
-    @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def philox_counts(key0, key1, start, bits, out):  # pragma: no cover - compiled
-        draws = bits.view(np.uint16)[: out.shape[1]]
-        for r in range(out.shape[0]):
-            philox_raw(key0, key1, start + np.uint64(r), bits)
-            count(draws, cuts, out[r])
-
-    return philox_counts
-
-
 @lazy_kernel
 def _philox_count_kernel():
     """``kernel(seed, salt, start, bits, out)``: replicates ``start ..`` as uint8 counts into ``out``
-    (k, n), with ``bits`` a uint64 work array of 4 * ceil(n / 16)."""
-    return _compile_philox_counts()
+    (k, n), with ``bits`` a uint64 work array of 4 * ceil(n / 16) (``_philox.philox_counts``)."""
+    from workbench.metrics import _philox  # imports numba: on first use only
+
+    cuts = np.asarray(_count_cuts(), dtype=np.uint16)
+    return lambda seed, salt, start, bits, out: _philox.philox_counts(seed, salt, start, cuts, bits, out)
 
 
 def poisson_weights(
