@@ -115,6 +115,13 @@ class BinaryPrepared:
         self.score = s
         self.threshold = float(threshold)
         self.columns = linear_columns(y, s, threshold=self.threshold, probabilities=self.probabilities)
+        #: What the bootstrap executor multiplies by the counts: the log-loss and Brier terms.
+        #: TP, FP, positives and rows are integer sums, read from the running sums of the
+        #: counts in score order instead (``replicate_stats``): the same numbers (the float32
+        #: product of 0/1 columns over blocks of 2048 rows is exact too), and a two-column
+        #: product gives these two columns the same bits as the six-column one.
+        self.linear_columns = self.columns[:, 4:]
+        self.single_replicate_columns = self.columns  # see ``_engine._Plan``
         self._prepare_ranks()
 
     def _prepare_ranks(self) -> None:
@@ -129,11 +136,20 @@ class BinaryPrepared:
         self.fp_gt = o.n_neg - np.searchsorted(sn_asc, sp_desc, side="right")
         self.pos_ties = bool((self.ap_pos != np.arange(1, o.n_pos + 1)).any())
         self.ties = bool((self.fp_ge != self.fp_gt).any())  # a positive and a negative share a score
+        # predicted positive (score >= threshold) is a prefix of each class's descending order
+        self._cut_pos = int(np.count_nonzero(o.score_pos >= self.threshold))
+        self._cut_neg = int(np.count_nonzero(o.score_neg >= self.threshold))
         # the positions again in the score order's index type, for the compiled rank pass
         self._rank_idx = tuple(a.astype(o.index_dtype) for a in (self.fp_ge, self.fp_gt, self.ap_pos))
 
-    def replicate_stats(self, view: SortedReplicate) -> tuple[float, float]:
-        """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``)."""
+    def replicate_stats(self, view: SortedReplicate) -> tuple[float, ...]:
+        """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``),
+        then its TP, FP, positive and total weight from the running sums."""
+        cp, cn = view.cp, view.cn
+        counts = (float(cp[self._cut_pos]), float(cn[self._cut_neg]), float(cp[-1]), float(cp[-1]) + float(cn[-1]))
+        return (*self._rank_stats(view), *counts)
+
+    def _rank_stats(self, view: SortedReplicate) -> tuple[float, float]:
         wp, cp, cn = view.wp, view.cp, view.cn
         if cp.dtype.kind in "ui":  # integer running sums (bootstrap counts): one compiled pass
             return self._integer_stats(view)
@@ -180,14 +196,17 @@ class BinaryPrepared:
         uint8 bootstrap counts keep every sum an exact integer.
         """
         w = np.atleast_2d(weights)
-        out = np.array([self.replicate_stats(self.score_order.replicate(row)) for row in w]).reshape(-1, 2)
+        out = np.array([self._rank_stats(self.score_order.replicate(row)) for row in w]).reshape(-1, 2)
         return out[:, 0], out[:, 1]
 
-    def finalise_stats(self, sums: np.ndarray, stats: list[tuple[float, float]]) -> dict[str, np.ndarray]:
-        """Every binary metric from the linear ``sums`` (k, 6) and per-replicate ``(auc, ap)``."""
-        out = finalise_counts(sums, probabilities=self.probabilities)
-        ranks = np.asarray(stats, dtype=np.float64).reshape(-1, 2)
-        out["roc_auc"], out["average_precision"] = ranks[:, 0], ranks[:, 1]
+    def finalise_stats(self, sums: np.ndarray, stats: list[tuple[float, ...]]) -> dict[str, np.ndarray]:
+        """Every binary metric from the ``linear_columns`` sums (k, 2; or the six ``columns``'
+        sums, of which the last two are those) and the per-replicate ``replicate_stats`` (k, 6:
+        AUC, AP, TP, FP, positives, total) of integer weights."""
+        per = np.asarray(stats, dtype=np.float64).reshape(-1, 6)
+        sums = np.atleast_2d(np.asarray(sums, dtype=np.float64))[:, -2:]
+        out = finalise_counts(np.concatenate([per[:, 2:], sums], axis=1), probabilities=self.probabilities)
+        out["roc_auc"], out["average_precision"] = per[:, 0], per[:, 1]
         return {name: out[name] for name in BINARY_METRICS}
 
     def finalise(self, sums: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:

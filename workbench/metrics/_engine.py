@@ -183,7 +183,9 @@ def map_columns(func: Callable[[Any], Any], names: list[Any], *, label: str = "c
         return list(pool.map(func, names))
 
 
-def _linear(comp: Any) -> np.ndarray:
+def _linear(comp: Any, *, single: bool = False) -> np.ndarray:
+    if single and hasattr(comp, "single_replicate_columns"):
+        return comp.single_replicate_columns
     return comp.linear_columns if hasattr(comp, "linear_columns") else comp.columns
 
 
@@ -192,24 +194,35 @@ def _sorted_fed(comp: Any) -> bool:
 
 
 class _Plan:
-    """The linear matrix of every component and the groups of components sharing a score order."""
+    """The linear matrix of every component and the groups of components sharing a score order.
+
+    A component may name other ``single_replicate_columns`` for a chunk of one replicate: BLAS
+    multiplies a single row of counts by its matrix-vector path, where a column's rounding
+    depends on the matrix's width (with two rows or more it does not), so a component whose
+    ``linear_columns`` are a narrowed layout keeps the bits of its former, wider one there.
+    """
 
     def __init__(self, components: Mapping[str, Any], n_rows: int) -> None:
         self.names = list(components)
         self.components = components
-        widths = [_linear(components[n]).shape[1] for n in self.names]
-        self.bounds = np.cumsum([0, *widths])
-        # one float32 matrix per component (not one wide matrix): a product's rounding then
-        # depends only on the component's own columns, so identical models get identical sums
-        self.matrices = [np.ascontiguousarray(_linear(components[name]), dtype=np.float32) for name in self.names]
+        self.layout = self._layout(single=False)
+        single = any(hasattr(components[n], "single_replicate_columns") for n in self.names)
+        self.single_layout = self._layout(single=True) if single else self.layout
         self.orders: dict[int, tuple[ScoreOrder, list[str]]] = {}
         for name in self.names:
             comp = components[name]
             if _sorted_fed(comp):
                 self.orders.setdefault(id(comp.score_order), (comp.score_order, []))[1].append(name)
 
+    def _layout(self, *, single: bool) -> tuple[list[np.ndarray], np.ndarray]:
+        cols = [_linear(self.components[n], single=single) for n in self.names]
+        # one float32 matrix per component (not one wide matrix): a product's rounding then
+        # depends only on the component's own columns, so identical models get identical sums
+        return [np.ascontiguousarray(c, dtype=np.float32) for c in cols], np.cumsum([0, *(c.shape[1] for c in cols)])
+
     def linear_sums(self, counts: np.ndarray) -> np.ndarray:
-        """Every component's ``counts @ linear columns``, side by side (k, m), in float64.
+        """Every component's ``counts @ linear columns``, side by side (k, m), in float64
+        (``single_replicate_columns`` when ``k`` is 1: see :meth:`bounds_for`).
 
         float32 products over blocks of 2048 rows whose widened counts stay in cache, added in
         float64. Widening the whole (k, n) chunk first cost a 4-byte write and read per row and
@@ -219,8 +232,9 @@ class _Plan:
         models get bit-identical sums (paired deltas of exactly 0).
         """
         k, n = counts.shape
-        out = np.zeros((k, int(self.bounds[-1])))
-        mats = [(m, lo, hi) for m, lo, hi in zip(self.matrices, self.bounds[:-1], self.bounds[1:]) if hi > lo]
+        matrices, bounds = self.bounds_for(k)
+        out = np.zeros((k, int(bounds[-1])))
+        mats = [(m, lo, hi) for m, lo, hi in zip(matrices, bounds[:-1], bounds[1:]) if hi > lo]
         if not mats:
             return out
         block = _LINEAR_BLOCK
@@ -233,10 +247,14 @@ class _Plan:
                 out[:, lo:hi] += part @ m[start:stop]
         return out
 
+    def bounds_for(self, k: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """The matrices and column bounds :meth:`linear_sums` uses for a chunk of ``k`` replicates."""
+        return self.single_layout if k == 1 else self.layout
+
     def chunk(self, start: int, size: int, seed: int, n_rows: int) -> dict[str, dict[str, np.ndarray]]:
         counts = np.empty((size, n_rows), dtype=np.uint8)
         fill_poisson_counts(counts, seed=seed, start=start)
-        sums = self.linear_sums(counts)
+        sums, bounds = self.linear_sums(counts), self.bounds_for(size)[1]
         stats: dict[str, list[Any]] = {name: [] for group in self.orders.values() for name in group[1]}
         for order, members in self.orders.values():
             if all(hasattr(self.components[name], "replicate_stats_chunk") for name in members):
@@ -249,7 +267,7 @@ class _Plan:
                 for name in members:
                     stats[name].append(self.components[name].replicate_stats(view))
         out = {}
-        for name, lo, hi in zip(self.names, self.bounds[:-1], self.bounds[1:]):
+        for name, lo, hi in zip(self.names, bounds[:-1], bounds[1:]):
             comp, part = self.components[name], sums[:, lo:hi]
             out[name] = comp.finalise_stats(part, stats[name]) if name in stats else comp.finalise(part, counts)
         return out
