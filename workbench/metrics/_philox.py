@@ -15,6 +15,8 @@ less CPU. ``tests/metrics/test_bootstrap.py`` compares the counts with numpy's b
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -28,8 +30,7 @@ _W0, _W1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBB67AE8584CAA73B)  # Weyl 
 _ZERO = np.uint64(0)
 
 
-@intrinsic
-def _mulhilo(typingctx, a, b):  # pragma: no cover - compiled
+def _mulhilo_typer(typingctx, a, b):  # pragma: no cover - compiled
     """(high, low) 64-bit halves of the 128-bit product ``a * b``: one ``mul`` instruction."""
     sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64)
 
@@ -40,6 +41,9 @@ def _mulhilo(typingctx, a, b):  # pragma: no cover - compiled
         return context.make_tuple(builder, signature.return_type, (high, builder.trunc(prod, i64)))
 
     return sig, codegen
+
+
+_mulhilo: Any = intrinsic(_mulhilo_typer)  # called as _mulhilo(a, b) in compiled code
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
