@@ -5,7 +5,8 @@ Everything is a weighted sum, so one code path serves the point estimate (weight
 
 * *linear aggregates* — per-row columns (TP, FP, positive, one, log-loss term, Brier term)
   whose weighted sums give every threshold metric; for a chunk of replicates this is one
-  matrix product ``W @ columns``;
+  matrix product ``W @ columns`` (the bootstrap executor multiplies only the log-loss and
+  Brier columns and reads the four integer sums from the running sums in score order);
 * *rank aggregates* — the scores are sorted once per class (``ScoreOrder``); cumulative
   weighted sums of the positives (negatives) evaluated at precomputed positions give the
   exact ROC AUC (ties count one half, as in scikit-learn's trapezoid) and average precision
