@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from workbench.metrics import _registry as R
-from workbench.metrics._binary import BINARY_METRICS, BinaryPrepared, binary_metrics
+from workbench.metrics._binary import BINARY_METRICS, BinaryPrepared, binary_metrics, finalise_counts
 from workbench.metrics._multiclass import MULTICLASS_METRICS, multiclass_metrics
 from workbench.metrics._registry import metrics_for
 from workbench.metrics.bootstrap import poisson_weights
@@ -103,6 +103,36 @@ def test_bootstrap_replicates_equal_sklearn_weighted():
         ref, _ = _sk_binary(y, s, w[r].astype(float), 0.5)
         for name in BINARY_METRICS:
             assert reps[name][r] == pytest.approx(ref[name], rel=2e-6), name
+
+
+@pytest.mark.parametrize("n_rows, n_boot, chunk", [(3000, 5, None), (5001, 7, 3), (700, 9, 4)])
+def test_the_executors_replicates_equal_the_six_column_sums(n_rows, n_boot, chunk):
+    """run_bootstrap reads TP, FP, positives and rows from the running sums in score order and
+    multiplies only the log-loss and Brier columns: the same numbers as the six-column product
+    (counts exactly; log loss and Brier to the bit), and scikit-learn's on the same weights."""
+    from workbench.metrics._engine import _Plan, _single_threaded_blas, run_bootstrap
+
+    rng = np.random.default_rng(n_rows)
+    y = rng.integers(0, 2, n_rows)
+    s = np.round(np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1), 2)  # ties, also at the threshold
+    prep = BinaryPrepared(y, s, threshold=0.5)
+    reps = run_bootstrap({"m": prep}, n_rows=n_rows, n_boot=n_boot, seed=3, chunk_size=chunk)["m"]
+    counts = poisson_weights(n_rows, n_boot=n_boot, seed=3).astype(np.uint8)
+
+    class SixColumns:  # the former layout: every column through the float32 product
+        columns = prep.columns
+
+    with _single_threaded_blas():  # as on the executor's workers
+        six = np.concatenate([_Plan({"c": SixColumns()}, n_rows).linear_sums(counts[a:a + (chunk or n_boot)])
+                              for a in range(0, n_boot, chunk or n_boot)])
+    ref = finalise_counts(six)
+    for name in ("accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1", "mcc",
+                 "log_loss", "brier_score"):
+        assert np.array_equal(reps[name], ref[name], equal_nan=True), name
+    for r in range(n_boot):
+        sk, _ = _sk_binary(y, s, counts[r].astype(float), 0.5)
+        for name in BINARY_METRICS:
+            assert reps[name][r] == pytest.approx(sk[name], rel=2e-6), name
 
 
 def test_registry_knows_every_metric_and_its_direction():

@@ -149,6 +149,9 @@ def quantitative_evidence(
     specs = metrics_for(task)
     models: dict[str, dict] = {}
     points: dict[str, dict] = {}
+    # each model's curves sort its scores again: side by side on the worker threads, as the preparation
+    curves = dict(zip(prepared, map_columns(lambda role: binary_curves(y, prepared[role].score), list(prepared),
+                                            label="curves"))) if include_metrics and task == "binary" else {}
     for role in scores:
         prep = prepared.get(role)
         entry: dict[str, object] = {}
@@ -165,7 +168,7 @@ def quantitative_evidence(
         entry["metrics"] = {name: metric_entry(point[name], r.get(name), confidence=confidence) for name in specs}
         if task == "binary":
             entry["confusion_matrix"] = prep.confusion_matrix()
-            entry["curves"] = binary_curves(y, prep.score)
+            entry["curves"] = curves[role]
         elif task == "multiclass":
             entry["confusion_matrix"] = prep.confusion_matrix()
             entry["per_class"] = _per_class(point["per_class"], r, classes, confidence)

@@ -5,7 +5,8 @@ Everything is a weighted sum, so one code path serves the point estimate (weight
 
 * *linear aggregates* — per-row columns (TP, FP, positive, one, log-loss term, Brier term)
   whose weighted sums give every threshold metric; for a chunk of replicates this is one
-  matrix product ``W @ columns``;
+  matrix product ``W @ columns`` (the bootstrap executor multiplies only the log-loss and
+  Brier columns and reads the four integer sums from the running sums in score order);
 * *rank aggregates* — the scores are sorted once per class (``ScoreOrder``); cumulative
   weighted sums of the positives (negatives) evaluated at precomputed positions give the
   exact ROC AUC (ties count one half, as in scikit-learn's trapezoid) and average precision
@@ -23,6 +24,7 @@ import numpy as np
 
 from workbench.metrics import _spec as R
 from workbench.metrics._engine import ScoreOrder, SortedReplicate
+from workbench.metrics._kernels import lazy_kernel
 
 BINARY_METRICS: tuple[str, ...] = (
     "accuracy",
@@ -114,6 +116,13 @@ class BinaryPrepared:
         self.score = s
         self.threshold = float(threshold)
         self.columns = linear_columns(y, s, threshold=self.threshold, probabilities=self.probabilities)
+        #: What the bootstrap executor multiplies by the counts: the log-loss and Brier terms.
+        #: TP, FP, positives and rows are integer sums, read from the running sums of the
+        #: counts in score order instead (``replicate_stats``): the same numbers (the float32
+        #: product of 0/1 columns over blocks of 2048 rows is exact too), and a two-column
+        #: product gives these two columns the same bits as the six-column one.
+        self.linear_columns = self.columns[:, 4:]
+        self.single_replicate_columns = self.columns  # see ``_engine._Plan``
         self._prepare_ranks()
 
     def _prepare_ranks(self) -> None:
@@ -128,10 +137,23 @@ class BinaryPrepared:
         self.fp_gt = o.n_neg - np.searchsorted(sn_asc, sp_desc, side="right")
         self.pos_ties = bool((self.ap_pos != np.arange(1, o.n_pos + 1)).any())
         self.ties = bool((self.fp_ge != self.fp_gt).any())  # a positive and a negative share a score
+        # predicted positive (score >= threshold) is a prefix of each class's descending order
+        self._cut_pos = int(np.count_nonzero(o.score_pos >= self.threshold))
+        self._cut_neg = int(np.count_nonzero(o.score_neg >= self.threshold))
+        # the positions again in the score order's index type, for the compiled rank pass
+        self._rank_idx = tuple(a.astype(o.index_dtype) for a in (self.fp_ge, self.fp_gt, self.ap_pos))
 
-    def replicate_stats(self, view: SortedReplicate) -> tuple[float, float]:
-        """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``)."""
+    def replicate_stats(self, view: SortedReplicate) -> tuple[float, ...]:
+        """Exact weighted ROC AUC and average precision of one weighting (see ``rank_metrics``),
+        then its TP, FP, positive and total weight from the running sums."""
+        cp, cn = view.cp, view.cn
+        counts = (float(cp[self._cut_pos]), float(cn[self._cut_neg]), float(cp[-1]), float(cp[-1]) + float(cn[-1]))
+        return (*self._rank_stats(view), *counts)
+
+    def _rank_stats(self, view: SortedReplicate) -> tuple[float, float]:
         wp, cp, cn = view.wp, view.cp, view.cn
+        if cp.dtype.kind in "ui":  # integer running sums (bootstrap counts): one compiled pass
+            return self._integer_stats(view)
         p_tot, n_tot = float(cp[-1]), float(cn[-1])
         fp_ge = self.score_order.scratch("fp_ge", wp.size)
         np.take(cn, self.fp_ge, out=fp_ge)
@@ -151,6 +173,21 @@ class BinaryPrepared:
         ap = float(np.dot(wp, prec)) / p_tot if p_tot > 0 else float("nan")
         return auc, ap
 
+    def _integer_stats(self, view: SortedReplicate) -> tuple[float, float]:
+        """:meth:`replicate_stats` from integer running sums, bit for bit: the compiled pass sums
+        ``d_ge``/``d_gt`` in int64 (the float64 dot products of the numpy path are exact on these
+        integers too) and writes the same per-positive precisions; the AP sum stays one BLAS
+        dot product over them, so its rounding is the numpy path's."""
+        wp, cp, cn = view.wp, view.cp, view.cn
+        prec = self.score_order.scratch("prec", wp.size)
+        fp_ge, fp_gt, ap_pos = self._rank_idx
+        d_ge, d_gt = _rank_kernel()(cp, cn, fp_ge, fp_gt, ap_pos, self.ties, self.pos_ties, prec)
+        p_tot, n_tot = float(cp[-1]), float(cn[-1])
+        pn = p_tot * n_tot
+        auc = (2 * pn - float(d_ge) - float(d_gt)) / 2 / pn if pn > 0 else float("nan")
+        ap = float(np.dot(wp, prec)) / p_tot if p_tot > 0 else float("nan")
+        return auc, ap
+
     def rank_metrics(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact weighted ROC AUC and average precision for each row of ``weights`` (k, n).
 
@@ -160,14 +197,17 @@ class BinaryPrepared:
         uint8 bootstrap counts keep every sum an exact integer.
         """
         w = np.atleast_2d(weights)
-        out = np.array([self.replicate_stats(self.score_order.replicate(row)) for row in w]).reshape(-1, 2)
+        out = np.array([self._rank_stats(self.score_order.replicate(row)) for row in w]).reshape(-1, 2)
         return out[:, 0], out[:, 1]
 
-    def finalise_stats(self, sums: np.ndarray, stats: list[tuple[float, float]]) -> dict[str, np.ndarray]:
-        """Every binary metric from the linear ``sums`` (k, 6) and per-replicate ``(auc, ap)``."""
-        out = finalise_counts(sums, probabilities=self.probabilities)
-        ranks = np.asarray(stats, dtype=np.float64).reshape(-1, 2)
-        out["roc_auc"], out["average_precision"] = ranks[:, 0], ranks[:, 1]
+    def finalise_stats(self, sums: np.ndarray, stats: list[tuple[float, ...]]) -> dict[str, np.ndarray]:
+        """Every binary metric from the ``linear_columns`` sums (k, 2; or the six ``columns``'
+        sums, of which the last two are those) and the per-replicate ``replicate_stats`` (k, 6:
+        AUC, AP, TP, FP, positives, total) of integer weights."""
+        per = np.asarray(stats, dtype=np.float64).reshape(-1, 6)
+        sums = np.atleast_2d(np.asarray(sums, dtype=np.float64))[:, -2:]
+        out = finalise_counts(np.concatenate([per[:, 2:], sums], axis=1), probabilities=self.probabilities)
+        out["roc_auc"], out["average_precision"] = per[:, 0], per[:, 1]
         return {name: out[name] for name in BINARY_METRICS}
 
     def finalise(self, sums: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -186,6 +226,32 @@ class BinaryPrepared:
         """``[[tn, fp], [fn, tp]]`` at the threshold (scikit-learn's layout)."""
         tp, fp, pos, total = self.columns[:, :4].sum(axis=0)
         return [[int(total - pos - fp), int(fp)], [int(pos - tp), int(tp)]]
+
+
+@lazy_kernel
+def _rank_kernel():
+    """``kernel(cp, cn, fp_ge, fp_gt, ap_pos, ties, pos_ties, prec) -> (d_ge, d_gt)`` on integer
+    running sums: ``d_ge = sum_i w_i cn[fp_ge_i]`` (``d_gt`` likewise, ``= d_ge`` without ties)
+    and ``prec[i] = tp_i / max(tp_i + cn[fp_ge_i], 1)``, ``tp_i = cp[ap_pos_i]`` (``cp[i + 1]``
+    without tied positives) — ``replicate_stats``'s terms in one pass over the positives."""
+    import numba  # imported on first use; machine code cached on disk
+
+    @numba.njit(nogil=True, cache=True, boundscheck=False)
+    def rank_terms(cp, cn, fp_ge, fp_gt, ap_pos, ties, pos_ties, prec):  # pragma: no cover - compiled
+        d_ge = np.int64(0)
+        d_gt = np.int64(0)
+        for i in range(prec.size):
+            w = np.int64(cp[i + 1]) - np.int64(cp[i])
+            f = np.int64(cn[fp_ge[i]])
+            d_ge += w * f
+            if ties:
+                d_gt += w * np.int64(cn[fp_gt[i]])
+            t = np.int64(cp[ap_pos[i]]) if pos_ties else np.int64(cp[i + 1])
+            den = t + f
+            prec[i] = t / den if den > 0 else 0.0
+        return d_ge, (d_gt if ties else d_ge)
+
+    return rank_terms
 
 
 def reason(name: str, *, probabilities: bool = True) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from workbench.metrics._kernels import lazy_kernel
 from workbench.metrics.bootstrap import fill_poisson_counts
 
 
@@ -44,8 +45,8 @@ class SortedReplicate:
 
     ``wp``/``wn``: weights of positives/negatives in descending score order (float64);
     ``cp``/``cn``: their cumulative sums with a leading 0 (``cp[i]`` = weight of the ``i``
-    highest-scored positives). Integer weights keep every sum exact (float64 holds integers
-    up to 2**53).
+    highest-scored positives): integers (int32, or int64 past 2**28 rows) for integer
+    weights, float64 otherwise. Integer weights keep every sum exact.
     """
 
     __slots__ = ("cn", "cp", "integer", "wn", "wp")
@@ -71,50 +72,68 @@ class ScoreOrder:
         self.n_pos, self.n_neg = self.pos_sorted.size, self.neg_sorted.size
         # running sums of uint8 counts (<= 8 per row) stay exact in int32 below 2**28 rows
         self._int = np.int32 if 8 * (self.n_pos + self.n_neg) < 2**31 else np.int64
+        #: row indices in the narrowest integer type: the compiled passes read them per replicate
+        self.index_dtype = np.int32 if self.n_pos + self.n_neg < 2**31 else np.int64
+        self._pos_idx = self.pos_sorted.astype(self.index_dtype)
+        self._neg_idx = self.neg_sorted.astype(self.index_dtype)
         self._local = threading.local()
 
-    def _buffers(self) -> dict[str, np.ndarray]:
+    def _buffer(self, name: str, size: int, dtype: Any = np.float64) -> np.ndarray:
+        """This thread's work array ``name`` (allocated on first use; contents undefined)."""
         buf = getattr(self._local, "buf", None)
         if buf is None:
-            buf = {
-                "up": np.empty(self.n_pos, np.uint8), "un": np.empty(self.n_neg, np.uint8),
-                "wp": np.empty(self.n_pos), "wn": np.empty(self.n_neg),
-                "cp": np.zeros(self.n_pos + 1), "cn": np.zeros(self.n_neg + 1),
-                "ip": np.zeros(self.n_pos + 1, self._int), "in": np.zeros(self.n_neg + 1, self._int),
-            }
-            self._local.buf = buf
-        return buf
+            buf = self._local.buf = {}
+        arr = buf.get(name)
+        if arr is None or arr.size != size or arr.dtype != dtype:
+            arr = buf[name] = np.empty(size, dtype)
+        return arr
 
     def scratch(self, name: str, size: int) -> np.ndarray:
         """A per-thread float64 work array of ``size`` (reused; contents undefined)."""
-        buf = self._buffers()
-        arr = buf.get(name)
-        if arr is None or arr.size != size:
-            arr = buf[name] = np.empty(size)
-        return arr
+        return self._buffer(name, size)
 
     def replicate(self, w: np.ndarray) -> SortedReplicate:
         """Weights ``w`` (n,) — uint8 counts or float — gathered and accumulated per class.
 
         The returned arrays are this thread's buffers: valid until its next ``replicate``.
         """
-        b = self._buffers()
         integer = w.dtype.kind in "ui"
+        wp, wn = self._buffer("wp", self.n_pos), self._buffer("wn", self.n_neg)
         if w.dtype == np.uint8:
-            # gather the 1-byte counts, accumulate in integers (a float64 scan is latency-bound,
-            # ~5x slower), then widen both to float64 for the BLAS dot products
-            for u, i, f, c, rows in ((b["up"], b["ip"], b["wp"], b["cp"], self.pos_sorted),
-                                     (b["un"], b["in"], b["wn"], b["cn"], self.neg_sorted)):
-                np.take(w, rows, out=u)
-                np.cumsum(u, dtype=self._int, out=i[1:])
-                np.copyto(f, u)
-                np.copyto(c, i)
-        else:
-            np.copyto(b["wp"], np.take(w, self.pos_sorted))
-            np.copyto(b["wn"], np.take(w, self.neg_sorted))
-            np.cumsum(b["wp"], out=b["cp"][1:])
-            np.cumsum(b["wn"], out=b["cn"][1:])
-        return SortedReplicate(b["wp"], b["wn"], b["cp"], b["cn"], integer)
+            # one compiled pass per class: gather the 1-byte counts, accumulate them in integers
+            # (what the rank and bin statistics read; exact) and widen them to float64 (for the
+            # BLAS dot products). numpy took four passes (take, cumsum, two widening copies).
+            ip, in_ = self._buffer("ip", self.n_pos + 1, self._int), self._buffer("in", self.n_neg + 1, self._int)
+            kernel = _gather_kernel()
+            kernel(w, self._pos_idx, ip, wp)
+            kernel(w, self._neg_idx, in_, wn)
+            return SortedReplicate(wp, wn, ip, in_, True)
+        cp, cn = self._buffer("cp", self.n_pos + 1), self._buffer("cn", self.n_neg + 1)
+        np.copyto(wp, np.take(w, self.pos_sorted))
+        np.copyto(wn, np.take(w, self.neg_sorted))
+        cp[0] = cn[0] = 0.0
+        np.cumsum(wp, out=cp[1:])
+        np.cumsum(wn, out=cn[1:])
+        return SortedReplicate(wp, wn, cp, cn, integer)
+
+
+@lazy_kernel
+def _gather_kernel():
+    """``kernel(counts, rows, running, widened)``: ``widened[j] = counts[rows[j]]`` as float64 and
+    ``running`` their cumulative sum with a leading 0, in ``running``'s integer type."""
+    import numba  # imported on first use; machine code cached on disk
+
+    @numba.njit(nogil=True, cache=True, boundscheck=False)
+    def gather(counts, rows, running, widened):  # pragma: no cover - compiled
+        acc = 0
+        running[0] = 0
+        for j in range(rows.size):
+            u = counts[rows[j]]
+            acc += u
+            running[j + 1] = acc
+            widened[j] = u
+
+    return gather
 
 
 @contextmanager
@@ -164,7 +183,9 @@ def map_columns(func: Callable[[Any], Any], names: list[Any], *, label: str = "c
         return list(pool.map(func, names))
 
 
-def _linear(comp: Any) -> np.ndarray:
+def _linear(comp: Any, *, single: bool = False) -> np.ndarray:
+    if single and hasattr(comp, "single_replicate_columns"):
+        return comp.single_replicate_columns
     return comp.linear_columns if hasattr(comp, "linear_columns") else comp.columns
 
 
@@ -173,24 +194,35 @@ def _sorted_fed(comp: Any) -> bool:
 
 
 class _Plan:
-    """The linear matrix of every component and the groups of components sharing a score order."""
+    """The linear matrix of every component and the groups of components sharing a score order.
+
+    A component may name other ``single_replicate_columns`` for a chunk of one replicate: BLAS
+    multiplies a single row of counts by its matrix-vector path, where a column's rounding
+    depends on the matrix's width (with two rows or more it does not), so a component whose
+    ``linear_columns`` are a narrowed layout keeps the bits of its former, wider one there.
+    """
 
     def __init__(self, components: Mapping[str, Any], n_rows: int) -> None:
         self.names = list(components)
         self.components = components
-        widths = [_linear(components[n]).shape[1] for n in self.names]
-        self.bounds = np.cumsum([0, *widths])
-        # one float32 matrix per component (not one wide matrix): a product's rounding then
-        # depends only on the component's own columns, so identical models get identical sums
-        self.matrices = [np.ascontiguousarray(_linear(components[name]), dtype=np.float32) for name in self.names]
+        self.layout = self._layout(single=False)
+        single = any(hasattr(components[n], "single_replicate_columns") for n in self.names)
+        self.single_layout = self._layout(single=True) if single else self.layout
         self.orders: dict[int, tuple[ScoreOrder, list[str]]] = {}
         for name in self.names:
             comp = components[name]
             if _sorted_fed(comp):
                 self.orders.setdefault(id(comp.score_order), (comp.score_order, []))[1].append(name)
 
+    def _layout(self, *, single: bool) -> tuple[list[np.ndarray], np.ndarray]:
+        cols = [_linear(self.components[n], single=single) for n in self.names]
+        # one float32 matrix per component (not one wide matrix): a product's rounding then
+        # depends only on the component's own columns, so identical models get identical sums
+        return [np.ascontiguousarray(c, dtype=np.float32) for c in cols], np.cumsum([0, *(c.shape[1] for c in cols)])
+
     def linear_sums(self, counts: np.ndarray) -> np.ndarray:
-        """Every component's ``counts @ linear columns``, side by side (k, m), in float64.
+        """Every component's ``counts @ linear columns``, side by side (k, m), in float64
+        (``single_replicate_columns`` when ``k`` is 1: see :meth:`bounds_for`).
 
         float32 products over blocks of 2048 rows whose widened counts stay in cache, added in
         float64. Widening the whole (k, n) chunk first cost a 4-byte write and read per row and
@@ -200,8 +232,9 @@ class _Plan:
         models get bit-identical sums (paired deltas of exactly 0).
         """
         k, n = counts.shape
-        out = np.zeros((k, int(self.bounds[-1])))
-        mats = [(m, lo, hi) for m, lo, hi in zip(self.matrices, self.bounds[:-1], self.bounds[1:]) if hi > lo]
+        matrices, bounds = self.bounds_for(k)
+        out = np.zeros((k, int(bounds[-1])))
+        mats = [(m, lo, hi) for m, lo, hi in zip(matrices, bounds[:-1], bounds[1:]) if hi > lo]
         if not mats:
             return out
         block = _LINEAR_BLOCK
@@ -214,10 +247,14 @@ class _Plan:
                 out[:, lo:hi] += part @ m[start:stop]
         return out
 
+    def bounds_for(self, k: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """The matrices and column bounds :meth:`linear_sums` uses for a chunk of ``k`` replicates."""
+        return self.single_layout if k == 1 else self.layout
+
     def chunk(self, start: int, size: int, seed: int, n_rows: int) -> dict[str, dict[str, np.ndarray]]:
         counts = np.empty((size, n_rows), dtype=np.uint8)
         fill_poisson_counts(counts, seed=seed, start=start)
-        sums = self.linear_sums(counts)
+        sums, bounds = self.linear_sums(counts), self.bounds_for(size)[1]
         stats: dict[str, list[Any]] = {name: [] for group in self.orders.values() for name in group[1]}
         for order, members in self.orders.values():
             if all(hasattr(self.components[name], "replicate_stats_chunk") for name in members):
@@ -230,7 +267,7 @@ class _Plan:
                 for name in members:
                     stats[name].append(self.components[name].replicate_stats(view))
         out = {}
-        for name, lo, hi in zip(self.names, self.bounds[:-1], self.bounds[1:]):
+        for name, lo, hi in zip(self.names, bounds[:-1], bounds[1:]):
             comp, part = self.components[name], sums[:, lo:hi]
             out[name] = comp.finalise_stats(part, stats[name]) if name in stats else comp.finalise(part, counts)
         return out

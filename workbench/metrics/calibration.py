@@ -256,7 +256,7 @@ class CalibrationPrepared:
         """Weight and probability sums of each run of sorted rows, shape (2, runs)."""
         out = []
         for (starts, ends, _, _), w, c, p in zip(self._runs, (view.wp, view.wn), (view.cp, view.cn), self._p_sorted):
-            counts = c[ends] - c[starts]
+            counts = (c[ends] - c[starts]).astype(np.float64)  # integer running sums for counts
             psums = [float(np.dot(w[a:b], p[a:b])) for a, b in zip(starts, ends)]
             out.append((counts, np.asarray(psums, dtype=np.float64).reshape(-1)))
         return np.stack([np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])])
