@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.test_browser import _DRAWN, ARGS, CHROMIUM, PAGES, _free_port, _idle, _stop, _wait_healthy  # noqa: E402
 
 _CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot')]
-  .map((gd) => [gd.data.length, gd.data.reduce((n, t) => n + ((t.z || t.x || t.y || []).flat().length), 0)])"""
+  .map((gd) => [gd.data.length, gd.data.reduce((n, t) => n + (t.z ? (t.z.shape ? t.z.shape.reduce((a, b) => a * b, 1)
+      : Array.from(t.z).reduce((m, r) => m + (r.length || 0), 0)) : (t.x || t.y || []).length), 0)])"""
 
 
 def _setup(root: Path) -> dict[str, str]:
