@@ -32,9 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.test_browser import _DRAWN, ARGS, CHROMIUM, PAGES, _free_port, _idle, _stop, _wait_healthy  # noqa: E402
 
-_CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot')]
-  .map((gd) => [gd.data.length, gd.data.reduce((n, t) => n + (t.z ? (t.z.shape ? t.z.shape.reduce((a, b) => a * b, 1)
-      : Array.from(t.z).reduce((m, r) => m + (r.length || 0), 0)) : (t.x || t.y || []).length), 0)])"""
+_CHARTS = """() => {
+  const size = (v) => !v ? 0 : v.shape ? String(v.shape).split(',').reduce((a, b) => a * Number(b), 1)
+    : Array.from(v).reduce((n, r) => n + (r && typeof r === 'object' && 'length' in r ? r.length : 1), 0);
+  return [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot')]
+    .map((gd) => [gd.data.length, gd.data.reduce((n, t) => n + size(t.z || t.x || t.y), 0)]);
+}"""
 
 
 def _setup(root: Path) -> dict[str, str]:
