@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 if __name__ == "__main__":  # a run of the page script
-    from workbench_ui import context, sidebar
+    from workbench_ui import context, sidebar, warmup
     from workbench_ui.feedback import guard
     from workbench_ui.navigation import pages
 
@@ -30,6 +30,9 @@ if __name__ == "__main__":  # a run of the page script
         navigation = st.navigation(pages())
         sidebar.render(user)
     navigation.run()
+    # Below the page (an element at the top would move it down for one run): the charts' browser code,
+    # loaded while the reviewer signs in or reads the first page.
+    warmup.warm_up()
 else:  # imported by `streamlit run app.py`: the server, with the session-cookie routes
     from workbench_ui.session_routes import routes
 

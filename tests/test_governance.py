@@ -15,9 +15,11 @@ from workbench.governance import (
     check_privacy,
     check_readiness,
     check_sensitive_inputs,
+    CheckResult,
     governance_for_review,
     is_placeholder,
     load_model_card,
+    privacy_for_review,
 )
 from workbench.policy import default_policy
 from workbench.store import Store
@@ -137,6 +139,19 @@ def test_privacy_check_on_the_demo_data(review):
     leaky.loc[leaky.index[3], "notes"] = "write to someone@example.org"
     r = check_privacy({"evaluation": leaky})
     assert r.status == "FAIL" and "evaluation.notes (email: 1)" in r.summary
+
+
+def test_a_kept_privacy_scan_is_the_scan_governance_runs(review):
+    """The app keeps privacy_for_review per evidence digest and passes it in: the same result as scanning,
+    and a passed result is what the privacy criterion reads (the data are not scanned again)."""
+    policy = default_policy()
+    kept = privacy_for_review(review)
+    assert kept == check_privacy({"evaluation": review.evaluation, "reference": review.reference,
+                                  "replay": review.replay})
+    scanned = governance_for_review(review, policy, today=TODAY)
+    assert governance_for_review(review, policy, today=TODAY, privacy=kept) == scanned
+    found = CheckResult("privacy", "FAIL", "personal data found in evaluation.notes (email: 1)")
+    assert governance_for_review(review, policy, today=TODAY, privacy=found)["privacy-pii"] is found
 
 
 def test_governance_for_review_prefers_the_store_documents(review, tmp_path):

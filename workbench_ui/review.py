@@ -8,7 +8,9 @@ Heavy results are cached by content, so moving between pages reuses everything:
 * the decision by (evidence digest, policy digest, audit-chain head, day): every state change
   (answer, sign-off, waiver, document) appends to the audit chain, so the head moves exactly
   when the decision may change;
-* SHAP explanations by (evidence digest, role, rows).
+* SHAP explanations by (evidence digest, role, rows);
+* the PII scan of the data sets by evidence digest (the decision and the governance page reuse it
+  after every state change, which re-decides but leaves the data as they were).
 
 Cached objects are shared between sessions and must not be mutated by pages.
 """
@@ -20,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -29,6 +31,9 @@ from workbench.canonical import digest
 from workbench.errors import ManifestError
 from workbench.artefacts import load_manifest
 from workbench_ui import context
+
+if TYPE_CHECKING:
+    from workbench.governance import CheckResult
 
 _compute_lock = threading.Lock()  # two sessions opening the same review compute its evidence once
 
@@ -214,6 +219,15 @@ def policy(review: ReviewData) -> Any:
     return _policy(str(src), _stamp(src))
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _privacy(evidence_digest: str, _review: ReviewData) -> CheckResult:
+    """The PII scan of the review's data sets, once per evidence digest (which covers every data file's hash):
+    every sign-in, answer or sign-off moves the audit head and so re-decides, but the data have not changed."""
+    from workbench.governance import privacy_for_review
+
+    return privacy_for_review(_review)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _decision(evidence_digest: str, policy_digest: str, head: str | None, day: str, _review: ReviewData,
               _policy_obj: Any, _evidence: dict, review_id: str) -> Any:
@@ -223,7 +237,8 @@ def _decision(evidence_digest: str, policy_digest: str, head: str | None, day: s
     chosen = _review.manifest.policy is not None
     pol, what_if = authoritative_policy(_review, _policy_obj, store, chosen=chosen)
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    decision = decide_review(_review, pol, _evidence, at=at, store=store, review_id=review_id)
+    decision = decide_review(_review, pol, _evidence, at=at, store=store, review_id=review_id,
+                             privacy=_privacy(evidence_digest, _review))
     return decision if what_if is None else limit_decision(decision, what_if, what_if=True)
 
 
@@ -260,7 +275,7 @@ def _governance(evidence_digest: str, policy_digest: str, head: str | None, day:
     from workbench.governance import governance_for_review
 
     return governance_for_review(_review, _policy_obj, today=dt.date.fromisoformat(day), store=context.store(),
-                                 review_id=review_id)
+                                 review_id=review_id, privacy=_privacy(evidence_digest, _review))
 
 
 def governance(review: ReviewData, review_id: str) -> dict[str, Any]:

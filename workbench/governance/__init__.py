@@ -20,6 +20,7 @@ from workbench.governance._governance import (
     check_privacy,
     governance_for_review,
     load_model_card,
+    privacy_for_review,
     review_documents,
     run_governance,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "load_model_card",
     "luhn_valid",
     "mask",
+    "privacy_for_review",
     "review_documents",
     "run_governance",
     "scan_frame",

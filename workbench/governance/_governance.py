@@ -72,6 +72,7 @@ def run_governance(
     readiness: Mapping[str, Any] | None = None,
     store: Store | None = None,
     pii_max_rows: int = 200_000,
+    privacy: CheckResult | None = None,
 ) -> dict[str, CheckResult]:
     """Run every governance check the policy names; results keyed by criterion id.
 
@@ -82,9 +83,11 @@ def run_governance(
         the required model-card / readiness sections; its sign-off roles feed access control.
     today
         The date readiness review dates must lie after (passed in for determinism).
+    privacy
+        The PII scan of these ``frames`` when the caller already has it (:func:`privacy_for_review`):
+        the scan reads every string value and does not change while the data does not.
     """
     out: dict[str, CheckResult] = {}
-    privacy: CheckResult | None = None
     for c in policy.criteria:
         if c.kind != "governance":
             continue
@@ -126,24 +129,44 @@ def review_documents(review: ReviewData, *, store: Store | None = None, review_i
     return card, plan
 
 
-def governance_for_review(
-    review: ReviewData, policy: Policy, *, today: dt.date, store: Store | None = None, review_id: str | None = None
-) -> dict[str, CheckResult]:
-    """Run the policy's governance checks on a loaded review (``workbench.artefacts.ReviewData``)."""
-    card, plan = review_documents(review, store=store, review_id=review_id)
+def _review_frames(review: ReviewData) -> dict[str, Any]:
     frames = {"evaluation": review.evaluation, "reference": review.reference, "replay": review.replay}
+    return {k: v for k, v in frames.items() if v is not None}
+
+
+def privacy_for_review(review: ReviewData) -> CheckResult:
+    """The PII scan of a review's data sets (evaluation, reference, replay), as the privacy check reads it.
+
+    A function of the data alone, so of the review's evidence digest (which covers every data
+    file's hash): callers that decide often (the app, after every answer or sign-off) keep it and
+    pass it to :func:`governance_for_review` as ``privacy``.
+    """
+    return check_privacy(_review_frames(review))
+
+
+def governance_for_review(
+    review: ReviewData, policy: Policy, *, today: dt.date, store: Store | None = None, review_id: str | None = None,
+    privacy: CheckResult | None = None,
+) -> dict[str, CheckResult]:
+    """Run the policy's governance checks on a loaded review (``workbench.artefacts.ReviewData``).
+
+    ``privacy``: this review's :func:`privacy_for_review`, when the caller keeps it; else it is scanned.
+    """
+    card, plan = review_documents(review, store=store, review_id=review_id)
     return run_governance(
         policy,
         today=today,
         model_card=card,
         artefacts=review.artefacts,
         evidence_digest=review.evidence_digest,
-        frames={k: v for k, v in frames.items() if v is not None},
+        frames=_review_frames(review),
         features=review.features,
         sensitive_features=review.sensitive_features,
         readiness=plan,
         store=store,
+        privacy=privacy,
     )
 
 
-__all__ = ["check_privacy", "governance_for_review", "load_model_card", "review_documents", "run_governance"]
+__all__ = ["check_privacy", "governance_for_review", "load_model_card", "privacy_for_review", "review_documents",
+           "run_governance"]

@@ -14,6 +14,7 @@ from workbench.questionnaires import load_templates, qualitative_verdict
 
 if TYPE_CHECKING:
     from workbench.artefacts import ReviewData
+    from workbench.governance import CheckResult
     from workbench.policy._decision import Decision
     from workbench.policy._policy import Policy
     from workbench.store import Store
@@ -84,6 +85,7 @@ def decide_review(
     at: dt.datetime,
     store: Store | None = None,
     review_id: str | None = None,
+    privacy: CheckResult | None = None,
 ) -> Decision:
     """Decide on a loaded review: run governance, read questionnaires, sign-offs and waivers, decide.
 
@@ -103,13 +105,17 @@ def decide_review(
         Decision time, also the "today" of readiness dates and waiver expiry.
     store, review_id
         The review store and the review's id in it (``Store.review_id_for``).
+    privacy
+        The review's PII scan (``workbench.governance.privacy_for_review``) when the caller keeps
+        it; else the data sets are scanned again.
     """
 
     if store is not None:
         # The record is the control: no row of a store that fails its integrity check is
         # counted (IntegrityError: the CLI exits 2, the app shows an error banner).
         store.require_intact()
-    governance = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id)
+    governance = governance_for_review(review, policy, today=at.date(), store=store, review_id=review_id,
+                                       privacy=privacy)
     qualitative = qualitative_for_review(policy, store=store, review_id=review_id)
     signoffs = store.list_signoffs(review_id) if store is not None and review_id else ()
     waivers = store.list_waivers(review_id) if store is not None and review_id else ()
