@@ -121,6 +121,21 @@ def test_latency_guardrail_reads_the_calls_of_every_window_so_far(review, replay
         assert check["value"] == float(np.percentile(calls[: k + 1], 95))
 
 
+def test_window_drift_skips_only_the_feature_it_cannot_read(review, replay_path):
+    from workbench.metrics.drift import build_reference_profile, drift_evidence
+    from workbench.replay._window import window_drift
+
+    features = list(review.features)
+    profile = build_reference_profile(review.reference, features=features)
+    frame = pd.read_parquet(replay_path).iloc[:3000]
+    per_feature = {f: drift_evidence(profile, frame, features=[f])["features"][f] for f in features}
+    assert window_drift(frame, profile, features, bands=(0.1, 0.25)) == per_feature  # one call, same entries
+    broken = frame.assign(income="n/a")  # a numeric input that no longer reads as a number
+    got = window_drift(broken, profile, features, bands=(0.1, 0.25))
+    assert list(got) == [f for f in features if f != "income"]
+    assert got == {f: e for f, e in per_feature.items() if f != "income"}
+
+
 def _bad(f: pd.DataFrame) -> pd.Series:
     # production rows only (the reference has no timestamp): a rare combination of values
     if "timestamp" not in f.columns:
