@@ -373,3 +373,28 @@ def test_review_signs_the_evidence_with_the_server_key(demo_manifest, tmp_path, 
     monkeypatch.setenv("WORKBENCH_KEYS", str(tmp_path / "none"))
     assert main(["review", str(demo_manifest), "--out", str(out), "--skip", ",".join(SECTIONS)]) == 0
     assert "signature" not in json.loads(out.read_text())
+
+
+def test_the_process_entry_writes_the_whole_evidence_and_exits_with_mains_code(demo_manifest, tmp_path):
+    """``python -m workbench.cli`` (the console script's ``run``) freezes the heap before exiting:
+    the evidence must still be complete on disk and the exit code main's (0 here, 2 on bad input)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from workbench.evidence import content_digest
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = tmp_path / "e.json"
+    skip = "fairness,explanations,operational,robustness,slices,replay,cross_check,drift"
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "review", str(demo_manifest), "--out", str(out),
+                           "--bootstrap", "20", "--skip", skip], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    ev = json.loads(out.read_text())
+    assert ev["digest"] == content_digest(ev) and ev["sections"]["metrics"]["status"] == "ok"
+    bad = subprocess.run([sys.executable, "-m", "workbench.cli", "review", str(tmp_path / "nope.yaml"), "--out",
+                          str(out)], capture_output=True, text=True, timeout=300, env=env, cwd=root)
+    assert bad.returncode == 2 and "nope.yaml" in bad.stderr and "Traceback" not in bad.stderr

@@ -107,6 +107,35 @@ def test_canary_halts_where_the_shift_crosses_the_guardrail(canary):
     assert evaluate_criterion(rule, {"replay": {"status": "ok", **canary}}).status == "FAIL"
 
 
+@pytest.mark.slow
+def test_latency_guardrail_reads_the_calls_of_every_window_so_far(review, replay_path):
+    frame = pd.read_parquet(replay_path).iloc[:12000]  # three weekly windows
+    guard = CanaryGuardrails(stages=(50, 100), max_psi=None, max_performance_drop=None, max_latency_p95_ms=1e9)
+    out = run_replay(review, source=frame, guardrails=guard, latency_sample=1, seed=3)
+    # one call per window and model: each window's p50 is its one call's time
+    calls = [w["models"]["candidate"]["latency_ms"]["p50"] for w in out["windows"]]
+    assert len(calls) == 3 and all(w["models"]["candidate"]["latency_ms"]["calls"] == 1 for w in out["windows"])
+    for k, entry in enumerate(out["canary"]["timeline"]):
+        check = entry["checks"]["latency_p95_ms"]
+        assert check["calls"] == k + 1 and check["decision"] == "point" and not check["breached"]
+        assert check["value"] == float(np.percentile(calls[: k + 1], 95))
+
+
+def test_window_drift_skips_only_the_feature_it_cannot_read(review, replay_path):
+    from workbench.metrics.drift import build_reference_profile, drift_evidence
+    from workbench.replay._window import window_drift
+
+    features = list(review.features)
+    profile = build_reference_profile(review.reference, features=features)
+    frame = pd.read_parquet(replay_path).iloc[:3000]
+    per_feature = {f: drift_evidence(profile, frame, features=[f])["features"][f] for f in features}
+    assert window_drift(frame, profile, features, bands=(0.1, 0.25)) == per_feature  # one call, same entries
+    broken = frame.assign(income="n/a")  # a numeric input that no longer reads as a number
+    got = window_drift(broken, profile, features, bands=(0.1, 0.25))
+    assert list(got) == [f for f in features if f != "income"]
+    assert got == {f: e for f, e in per_feature.items() if f != "income"}
+
+
 def _bad(f: pd.DataFrame) -> pd.Series:
     # production rows only (the reference has no timestamp): a rare combination of values
     if "timestamp" not in f.columns:

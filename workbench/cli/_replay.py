@@ -77,7 +77,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifest", type=Path, help="review manifest (review.yaml)")
     p.add_argument("--out", type=Path, default=None, help="write the JSON result here (default stdout)")
     p.add_argument("--window", default=None, help="window length, e.g. 7D or 1D (default: manifest replay.window)")
-    p.add_argument("--latency-sample", type=int, default=20, help="single-row calls timed per window and model")
+    p.add_argument("--latency-sample", type=int, default=None, help="single-row calls timed per window and model "
+                   "(default workbench.replay.LATENCY_SAMPLE, 5; the latency guardrail reads the calls of every "
+                   "window so far)")
     p.add_argument("--seed", type=int, default=0, help="seed for latency sampling and canary routing")
     p.add_argument("--inject-failures", type=float, default=None, metavar="RATE",
                    help="fallback drill: share of the candidate's routed calls made to fail (overrides replay.fallback)")
@@ -113,11 +115,17 @@ def _write(result: dict[str, Any], out: Path | None) -> None:
         progress(f"wrote {out}")
 
 
+def _latency_sample(args: argparse.Namespace) -> int:
+    from workbench.replay import LATENCY_SAMPLE
+
+    return LATENCY_SAMPLE if args.latency_sample is None else args.latency_sample
+
+
 def _run_replay(args: argparse.Namespace) -> int:
     from workbench.replay import run_replay
 
     review, source = _load(args.manifest)
-    result = run_replay(review, source=source, window=args.window, latency_sample=args.latency_sample,
+    result = run_replay(review, source=source, window=args.window, latency_sample=_latency_sample(args),
                         seed=args.seed, fallback=_fallback(args, review.manifest), progress=progress)
     _write(result, args.out)
     return 0
@@ -149,7 +157,7 @@ def _run_canary(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise ManifestError(f"canary guardrails: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
     result = run_replay(review, source=source, window=args.window, guardrails=guardrails,
-                        latency_sample=args.latency_sample, seed=args.seed, fallback=_fallback(args, review.manifest),
+                        latency_sample=_latency_sample(args), seed=args.seed, fallback=_fallback(args, review.manifest),
                         progress=progress)
     _write(result, args.out)
     canary = result["canary"]

@@ -65,34 +65,54 @@ def delong_ci(y_true: np.ndarray, y_score: np.ndarray, *, confidence: float) -> 
     return _delong_bounds(v10.mean(), v10, v01, m, n, confidence)
 
 
+#: Replicates walked side by side by the group-AUC kernel (see ``_weighted_auc_kernel``).
+AUC_LANES = 16
+
+
 @lazy_kernel
 def _weighted_auc_kernel():
     import numba
 
     @numba.njit(nogil=True, cache=True, error_model="numpy")
-    def weighted_auc(chunk, rows, pos, bounds, out):  # pragma: no cover - compiled
+    def weighted_auc(chunk, rows, pos, bounds, out, lanes):  # pragma: no cover - compiled
         # per replicate: walk the group's rows in ascending score, one tie group at a time; every
         # sum is of small integers held in float64 (exact), so the value equals the vectorised
-        # reduceat/cumsum form bit for bit
-        for r in range(chunk.shape[0]):
-            w = chunk[r]
-            below = 0.0
-            num = 0.0
-            p_tot = 0.0
-            n_tot = 0.0
+        # reduceat/cumsum form bit for bit. ``lanes`` replicates are walked side by side: each
+        # replicate's sums keep their order (same bits), while the row index, its label and the
+        # tie-group loop are shared by the lanes and the lanes' sums do not wait on each other
+        # (one replicate at a time was bound by the tie loop's branches and the sums' latency:
+        # 3-4x slower on the demo's groups). ``lanes`` is passed at run time so LLVM's loop
+        # vectorizer handles the lane loops (constant lanes are unrolled into scalars).
+        tw = np.empty(lanes)
+        pw = np.empty(lanes)
+        below = np.empty(lanes)
+        num = np.empty(lanes)
+        p_tot = np.empty(lanes)
+        n_tot = np.empty(lanes)
+        for r0 in range(0, chunk.shape[0], lanes):
+            nl = min(lanes, chunk.shape[0] - r0)
+            below[:] = 0.0
+            num[:] = 0.0
+            p_tot[:] = 0.0
+            n_tot[:] = 0.0
             for g in range(bounds.size - 1):
-                pw = 0.0
-                tw = 0.0
+                tw[:] = 0.0
+                pw[:] = 0.0
                 for i in range(bounds[g], bounds[g + 1]):
-                    x = np.float64(w[rows[i]])
-                    tw += x
-                    pw += x * pos[i]  # branch-free: the labels are random, a branch mispredicts
-                nw = tw - pw
-                num += pw * (below + 0.5 * nw)
-                below += nw
-                p_tot += pw
-                n_tot += nw
-            out[r] = num / (p_tot * n_tot)
+                    row = rows[i]
+                    p = pos[i]
+                    for k in range(nl):
+                        x = np.float64(chunk[r0 + k, row])
+                        tw[k] += x
+                        pw[k] += x * p  # branch-free: the labels are random, a branch mispredicts
+                for k in range(nl):
+                    nw = tw[k] - pw[k]
+                    num[k] += pw[k] * (below[k] + 0.5 * nw)
+                    below[k] += nw
+                    p_tot[k] += pw[k]
+                    n_tot[k] += nw
+            for k in range(nl):
+                out[r0 + k] = num[k] / (p_tot[k] * n_tot[k])
 
     return weighted_auc
 
@@ -108,15 +128,17 @@ class WeightedAuc:
         self.pos = y_true[self.rows].astype(np.float32)
         self._bounds = np.r_[self.starts, self.rows.size].astype(np.int64)
         self._pos = self.pos.astype(np.float64)
+        self._rows64 = self.rows.astype(np.int64)
         self.values: list[np.ndarray] = []
 
     def consume(self, chunk: np.ndarray) -> None:
-        """AUC of each replicate (row) of ``chunk``: one compiled pass per replicate over the group's
-        rows (the vectorised reduceat/cumsum form, :meth:`consume_vectorised`, gives the same values)."""
+        """AUC of each replicate (row) of ``chunk``: one compiled pass per ``AUC_LANES`` replicates over
+        the group's rows (the vectorised reduceat/cumsum form, :meth:`consume_vectorised`, gives the
+        same values)."""
         out = np.empty(chunk.shape[0], dtype=np.float64)
         if self.rows.size:
-            _weighted_auc_kernel()(np.ascontiguousarray(chunk), self.rows.astype(np.int64), self._pos, self._bounds,
-                                   out)
+            _weighted_auc_kernel()(np.ascontiguousarray(chunk), self._rows64, self._pos, self._bounds, out,
+                                   AUC_LANES)
         else:
             out[:] = np.nan
         self.values.append(out)

@@ -27,6 +27,7 @@ from workbench.replay._live import (
 )
 from workbench.replay._timeseries import monitoring_timeseries
 from workbench.replay._replay import (
+    LATENCY_SAMPLE,
     CanaryGuardrails,
     flips_by_group,
     run_replay,
@@ -47,6 +48,7 @@ __all__ = [
     "DELIVERY_ACTOR",
     "DeliveryOutcome",
     "FallbackSettings",
+    "LATENCY_SAMPLE",
     "LiveContext",
     "SIGNATURE_HEADER",
     "alert_body",

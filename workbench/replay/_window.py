@@ -200,11 +200,18 @@ def data_quality(frame: pd.DataFrame, profile: ReferenceProfile, features: Seque
 
 def window_drift(frame: pd.DataFrame, profile: ReferenceProfile, features: Sequence[str], *, bands,
                  epsilon: float = 1e-4) -> dict[str, Any]:
-    """Drift per feature against the reference profile; a feature that cannot be read is skipped."""
+    """Drift per feature against the reference profile; a feature that cannot be read is skipped.
+
+    One call for the window's features (their columns side by side on the worker threads); only
+    when one of them cannot be read, feature by feature to skip it (the same entries either way).
+    """
+    present = [f for f in features if f in frame.columns]
+    try:
+        return dict(drift_evidence(profile, frame, features=present, bands=bands, epsilon=epsilon)["features"])
+    except DataError:
+        pass
     entries: dict[str, Any] = {}
-    for f in features:
-        if f not in frame.columns:
-            continue
+    for f in present:
         try:
             entries[f] = drift_evidence(profile, frame, features=[f], bands=bands, epsilon=epsilon)["features"][f]
         except DataError:
