@@ -56,7 +56,7 @@ def _child(mode: str, manifest: str, data: str, window: str) -> None:
     else:
         from workbench.replay import run_replay
 
-        out = run_replay(review, source=Path(data), window=window, latency_sample=20)
+        out = run_replay(review, source=Path(data), window=window)  # the default latency sample, as `workbench replay`
         rows = out["summary"]["rows"]
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
