@@ -311,24 +311,37 @@ def densify(sparse: dict[str, tuple[tuple[int, ...], list[np.ndarray], list[np.n
         total[name] = total[name] + dense if name in total else dense
 
 
-def run_partition(batches: Iterable[Any], plan: PassPlan) -> Iterator[Any]:
-    """The ``mapInArrow`` body: one row (column ``blob``) per non-empty partition."""
+def run_partition(batches: Iterable[Any], plan: PassPlan, cells: Any = None) -> Iterator[Any]:
+    """The ``mapInArrow`` body: one row (column ``blob``) per non-empty partition. ``cells``
+    (``_spark_files.CellKeys``, when the worker keyed the sensitive cells itself) adds their values."""
     import pyarrow as pa
 
     acc = PassOne(plan)
     for batch in batches:
         acc.add(batch)
     if acc.rows:
-        yield pa.RecordBatch.from_pydict({"blob": pa.array([pack(acc.arrays())], pa.binary())})
+        arrays = acc.arrays()
+        if cells is not None:
+            arrays.update(cells.arrays())
+        yield pa.RecordBatch.from_pydict({"blob": pa.array([pack(arrays)], pa.binary())})
 
 
-def merge(blobs: Iterable[bytes]) -> tuple[dict[str, np.ndarray], list[int]]:
-    """Sum the partitions' partials: the arrays, and the cell hashes in the order of the cell axis."""
+def merge(blobs: Iterable[bytes]) -> tuple[dict[str, np.ndarray], list[int], dict[int, str]]:
+    """Sum the partitions' partials: the arrays, the cell hashes in the order of the cell axis, and
+    (when the workers read the files) each hash's cell values as JSON."""
+    from workbench.engine._spark_files import cell_table
+    from workbench.errors import DataError
+
     cells: dict[int, int] = {}
+    found: dict[int, str] = {}
     total: dict[str, np.ndarray] = {}
     sparse: dict[str, tuple[tuple[int, ...], list[np.ndarray], list[np.ndarray]]] = {}
     for blob in blobs:
         arrays = unpack(blob, sparse)
+        for key, text in cell_table(arrays).items():
+            if found.setdefault(key, text) != text:
+                raise DataError(f"sensitive features: two cells share a 64-bit hash ({text} and {found[key]}); "
+                                "use drift_binning='bucketizer' for this data")
         keys = arrays.pop("cell_keys").tolist() or [0]
         index = np.array([cells.setdefault(k, len(cells)) for k in keys], dtype=np.int64)
         for name, a in arrays.items():
@@ -342,7 +355,7 @@ def merge(blobs: Iterable[bytes]) -> tuple[dict[str, np.ndarray], list[int]]:
                 continue
             total[name] = total[name] + a if name in total else a.copy()
     densify(sparse, total)
-    return total, list(cells)
+    return total, list(cells), found
 
 
 def _scatter(a: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
