@@ -255,8 +255,14 @@ def _calibration(ex: SparkExecutor, roles: list[str], out: dict[str, RoleAggrega
     b = spec.calibration_bins
     qs = np.linspace(0, 1, b + 1)
     idx = [i for i, r in enumerate(roles) if out[r].probabilities and out[r].linear[3] > 0]
+    empty = {}
+    for i, r in enumerate(roles):
+        if out[r].probabilities and out[r].linear[3] == 0:  # no rows: the in-memory path's edges, no fit
+            out[r].quantile_edges = np.array([0.0, 1.0])
+            out[r].calibration = np.zeros(3 * b + 3 + 1 + 5)
+            empty[i], empty[-1 - i] = np.zeros((units, 3)), np.zeros((units, 5))
     if not idx:
-        return {}
+        return empty
     wanted: dict[int, tuple[float, float, int, np.ndarray]] = {}
     by_sql: list[int] = []
     for i in idx:
