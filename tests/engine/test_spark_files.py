@@ -215,3 +215,29 @@ def test_zero_rows_give_the_in_memory_paths_evidence(spark, tmp_path):
                     if isinstance(entry, dict) and "defined" in entry:
                         assert (mine[name]["defined"], mine[name]["value"]) == (entry["defined"], entry["value"]), name
         assert ev["models"]["candidate"]["metrics"]["accuracy"]["reason"] == "no rows (total weight is 0)"
+
+
+def test_partials_travel_as_gaps_and_narrow_counts_and_come_back_exact():
+    """A partition's sparse count arrays (gaps between indices, counts in uint8/uint16/int32) and
+    its dense ones unpack exactly, alone and summed over partitions."""
+    from workbench.engine._spark_partials import densify, pack, unpack
+
+    rng = np.random.default_rng(7)
+    blobs, arrays, total = [], [], np.zeros((2, 1 << 20), np.int64)
+    for n, big in ((0, 0), (500, 300), (200_000, 70_000), (300_000, 0)):
+        a = np.zeros_like(total)
+        np.add.at(a.ravel(), rng.integers(0, a.size, n), 1)
+        a[1, -1] += big  # a count past uint8 / uint16
+        total += a
+        arrays.append(a)
+        blobs.append(pack({"boot_hist": a, "dense": np.arange(70_000, dtype=np.int64), "f": np.ones(3)}))
+    assert len(blobs[-1]) < 300_000 * 4  # about 3 bytes a count, not 8
+    sparse: dict = {}
+    out: dict = {}
+    for blob, a in zip(blobs, arrays, strict=True):
+        alone = unpack(blob)
+        assert np.array_equal(alone["boot_hist"], a)
+        assert np.array_equal(alone["dense"], np.arange(70_000)) and alone["f"].tolist() == [1.0] * 3
+        assert "boot_hist" not in unpack(blob, sparse)
+    densify(sparse, out)
+    assert np.array_equal(out["boot_hist"], total)

@@ -92,8 +92,9 @@ class SparkExecutor(SqlExecutor):
                             "set id_column in the manifest or use n_bootstrap: 0")
         frame.createOrReplaceTempView("src")  # drift reads the features from here, unscored
         scored = "src"
-        if models:  # scored once: the cached base is built from the scored view
-            scored_frame(frame, models).createOrReplaceTempView("scored")
+        if models:  # scored once, into a cache every pass reads: only the columns the review reads
+            scored_frame(frame.select(*dict.fromkeys(needed)), models).createOrReplaceTempView("scored")
+            spark.sql("CACHE TABLE scored")
             scored = "scored"
         self.scored = scored
         self.row_key = (self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed)  # type: ignore[arg-type]  # n_boot has id_column (checked above)
@@ -110,8 +111,8 @@ class SparkExecutor(SqlExecutor):
         self.worker_reads = worker_reads and self.single_pass and table is None and not models
         self.source_frame = frame
         self.files: ParquetSource | None = None
-        if cache is None:  # the SQL plan re-reads base ~15 times; the single pass reads it 4-6 times, narrowly,
-            cache = bool(models) or not self.single_pass  # but a model would be scored again in each
+        if cache is None:  # the SQL plan re-reads base ~15 times; the single pass reads it 4-6 times, narrowly
+            cache = not self.single_pass and not models  # (scored models are cached above, base reads that)
         if cache:  # keep base in executor memory (spills to disk)
             spark.sql("CACHE TABLE base")
 
@@ -136,6 +137,8 @@ class SparkExecutor(SqlExecutor):
 
     def close(self) -> None:
         self.spark.sql("UNCACHE TABLE IF EXISTS base")
+        if self.scored == "scored":
+            self.spark.sql("UNCACHE TABLE IF EXISTS scored")
 
     def replicate_table(self) -> str:
         return f"(SELECT id AS r FROM range({self.spec.n_boot})) t"
