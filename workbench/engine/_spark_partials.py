@@ -283,10 +283,11 @@ def _narrow(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def unpack(blob: bytes, sparse: dict[str, tuple[tuple[int, ...], list[np.ndarray], list[np.ndarray]]] | None = None
-           ) -> dict[str, np.ndarray]:
+def unpack(blob: bytes, sparse: dict[str, tuple[tuple[int, ...], list[np.ndarray], list[np.ndarray]]] | None = None,
+           *, dense: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The arrays of a :func:`pack` blob. With ``sparse``, arrays sent as (index, value) pairs are
-    appended there (name -> shape, indices, values) instead, for one ``bincount`` over all blobs."""
+    appended there (name -> shape, indices, values) instead, for one ``bincount`` over all blobs,
+    except those named in ``dense`` (whose axes the caller maps first, e.g. the cells)."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as f:
         raw = {k: f[k] for k in f.files}
     out = {}
@@ -295,14 +296,14 @@ def unpack(blob: bytes, sparse: dict[str, tuple[tuple[int, ...], list[np.ndarray
             base = name[:-4]
             shape = tuple(int(v) for v in raw[f"{base}@shape"])
             a = np.cumsum(a, dtype=np.int64)
-            if sparse is not None:
+            if sparse is not None and base not in dense:
                 entry = sparse.setdefault(base, (shape, [], []))
                 entry[1].append(a)
                 entry[2].append(raw[f"{base}@val"])
                 continue
-            dense = np.zeros(shape, np.int64)
-            dense.ravel()[a.astype(np.int64)] = raw[f"{base}@val"]
-            out[base] = dense
+            full = np.zeros(shape, np.int64)
+            full.ravel()[a] = raw[f"{base}@val"]
+            out[base] = full
         elif "@" not in name:
             out[name] = a.astype(np.int64) if a.dtype.kind in "iu" else a
     return out
@@ -345,7 +346,7 @@ def merge(blobs: Iterable[bytes]) -> tuple[dict[str, np.ndarray], list[int], dic
     total: dict[str, np.ndarray] = {}
     sparse: dict[str, tuple[tuple[int, ...], list[np.ndarray], list[np.ndarray]]] = {}
     for blob in blobs:
-        arrays = unpack(blob, sparse)
+        arrays = unpack(blob, sparse, dense=("joint",))  # its cell axis is renumbered below
         for key, text in cell_table(arrays).items():
             if found.setdefault(key, text) != text:
                 raise DataError(f"sensitive features: two cells share a 64-bit hash ({text} and {found[key]}); "
