@@ -137,12 +137,12 @@ def test_worker_reads_equal_sparks_read_and_numpy(spark, tmp_path, id_dtype):
 
 
 def test_a_string_label_and_tinyint_ids_read_by_the_workers(spark, tmp_path):
-    """A string label against a string positive label, and tinyint ids (hashInt, repeated
-    values): the same aggregates as Spark's read."""
+    """A categorical string label (with NULLs) against a string positive label, and tinyint ids
+    (hashInt, repeated values): the same aggregates as Spark's read."""
     from workbench.engine._spark import SparkExecutor
 
     frame = make_frame(2000, seed=8)
-    frame["y"] = np.where(frame["y"] == 1, "yes", "no")
+    frame["y"] = pd.Categorical(np.where(frame["y"] == 1, "yes", "no"))  # read back dictionary-encoded
     frame.loc[frame.index[:15], "y"] = None
     frame["id"] = (frame["id"] % 256 - 128).astype("int8")
     path = tmp_path / "s.parquet"

@@ -172,17 +172,21 @@ def _column(source: ParquetSource, batch: Any, item: tuple[Any, ...], cells: Cel
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    def plain(name: str) -> Any:  # a dictionary-encoded (categorical) column as its values
+        col = batch.column(name)
+        return col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
+
     kind = item[0]
     if kind == "y":
-        eq = pc.equal(batch.column(source.label), pa.scalar(source.positive_label))
+        eq = pc.equal(plain(source.label), pa.scalar(source.positive_label))
         return pc.cast(pc.fill_null(eq, False), pa.int32())
     if kind in ("s", "v"):
         name = source.scores[item[1]] if kind == "s" else source.features[item[1]]
-        return pc.cast(batch.column(name), pa.float64(), safe=False)
+        return pc.cast(plain(name), pa.float64(), safe=False)
     if kind == "c":
         assert cells is not None
         return pa.array(cells.keys([batch.column(n) for n in source.sensitive]))
-    ids = batch.column(source.id_column)
+    ids = plain(source.id_column)  # type: ignore[arg-type]  # set when u is in the layout
     h = spark_xxhash64(pc.fill_null(ids, 0).to_numpy(zero_copy_only=False), long=source.id_long)
     if ids.null_count:  # xxhash64(NULL) is its seed
         h = np.where(pc.is_null(ids).to_numpy(zero_copy_only=False), np.int64(42), h)
