@@ -84,21 +84,26 @@ def child(args: argparse.Namespace) -> None:
         spark.stop()
 
 
-def measure(cmd: list[str]) -> tuple[dict, float]:
+def measure(cmd: list[str]) -> tuple[dict, float, float]:
+    """The child's JSON line, the peak RSS (MiB) of its process tree and the tree's CPU seconds
+    (user + system, each process's last sample: Spark's JVM and Python workers are children)."""
     import psutil
 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak, cpu = 0, {}
     while proc.poll() is None:
         try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
+            tree = [ps, *ps.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+            for p in tree:
+                t = p.cpu_times()
+                cpu[p.pid] = t.user + t.system
         except psutil.Error:
             pass
         time.sleep(0.2)
     out = proc.stdout.read().strip().splitlines()
-    return (json.loads(out[-1]) if out else {"error": f"exit {proc.returncode}"}), peak / 2**20
+    return (json.loads(out[-1]) if out else {"error": f"exit {proc.returncode}"}), peak / 2**20, sum(cpu.values())
 
 
 def main() -> None:
@@ -140,8 +145,9 @@ def main() -> None:
                    "--spark-memory", args.spark_memory, "--bootstrap-unit", args.bootstrap_unit,
                    "--buckets", str(args.buckets)]
             load = os.getloadavg()
-            result, peak = measure(cmd)
+            result, peak, cpu = measure(cmd)
             print(f"{engine:7s} rows={args.rows} boot={args.boot} unit={args.bootstrap_unit} peak_rss_mb={peak:.0f} "
+                  f"cpu_s={cpu:.1f} "
                   f"load_before={load[0]:.1f} load_after={os.getloadavg()[0]:.1f} {json.dumps(result)}", flush=True)
     finally:
         if args.dir is None:

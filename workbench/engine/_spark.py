@@ -32,6 +32,7 @@ from workbench.engine._plan import Aggregates, NumericCells, ScaleSpec
 from workbench.engine._quantiles import exact_quantiles
 from workbench.engine._ranks import histogram_domain, histogram_scale
 from workbench.engine._sources import is_glob
+from workbench.engine._spark_files import ParquetSource
 from workbench.engine._spark_pass import arrow_batches
 from workbench.engine._spark_scoring import scored_frame
 from workbench.engine._sql_exec import SqlExecutor
@@ -65,7 +66,7 @@ class SparkExecutor(SqlExecutor):
 
     def __init__(self, spark: Any, source: str | Path, spec: ScaleSpec, *, table: str | None = None,
                  cache: bool | None = None, drift_binning: str = "arrow", models: dict | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, worker_reads: bool = True) -> None:
         super().__init__(spec, progress=progress)
         if drift_binning not in ("arrow", "bucketizer"):
             raise ValueError(f"drift_binning must be 'arrow' or 'bucketizer', got {drift_binning!r}")
@@ -91,8 +92,9 @@ class SparkExecutor(SqlExecutor):
                             "set id_column in the manifest or use n_bootstrap: 0")
         frame.createOrReplaceTempView("src")  # drift reads the features from here, unscored
         scored = "src"
-        if models:  # scored once: the cached base is built from the scored view
-            scored_frame(frame, models).createOrReplaceTempView("scored")
+        if models:  # scored once, into a cache every pass reads: only the columns the review reads
+            scored_frame(frame.select(*dict.fromkeys(needed)), models).createOrReplaceTempView("scored")
+            spark.sql("CACHE TABLE scored")
             scored = "scored"
         self.scored = scored
         self.row_key = (self.dialect.row_key(self.dialect.ident(spec.id_column), spec.seed)  # type: ignore[arg-type]  # n_boot has id_column (checked above)
@@ -103,8 +105,14 @@ class SparkExecutor(SqlExecutor):
         #: the workers cannot run workbench ("bucketizer": every aggregate in the JVM) or the
         #: bootstrap is by row (a rows x replicates cross join in SQL).
         self.single_pass = drift_binning == "arrow" and (not spec.n_boot or self.bootstrap_unit(0) == "bucket")
-        if cache is None:  # the SQL plan re-reads base ~15 times; the single pass reads it 4-6 times, narrowly,
-            cache = bool(models) or not self.single_pass  # but a model would be scored again in each
+        #: The single pass's workers read the Parquet row groups themselves (``_spark_files``) when
+        #: the source is files and nothing is scored in Spark; decided at the first pass (it needs
+        #: the drift features), None until then or when the JVM reads.
+        self.worker_reads = worker_reads and self.single_pass and table is None and not models
+        self.source_frame = frame
+        self.files: ParquetSource | None = None
+        if cache is None:  # the SQL plan re-reads base ~15 times; the single pass reads it 4-6 times, narrowly
+            cache = not self.single_pass and not models  # (scored models are cached above, base reads that)
         if cache:  # keep base in executor memory (spills to disk)
             spark.sql("CACHE TABLE base")
 
@@ -129,6 +137,8 @@ class SparkExecutor(SqlExecutor):
 
     def close(self) -> None:
         self.spark.sql("UNCACHE TABLE IF EXISTS base")
+        if self.scored == "scored":
+            self.spark.sql("UNCACHE TABLE IF EXISTS scored")
 
     def replicate_table(self) -> str:
         return f"(SELECT id AS r FROM range({self.spec.n_boot})) t"
@@ -291,6 +301,7 @@ def spark_aggregates(
     drift_binning: str = "arrow",
     models: dict | None = None,
     progress: Callable[[str], None] | None = None,
+    worker_reads: bool = True,
 ) -> Aggregates:
     """Every aggregate of the plan computed by Spark over a Parquet path/glob or a table.
 
@@ -298,10 +309,12 @@ def spark_aggregates(
     ``drift_binning``: ``"arrow"`` (the compiled scan in the Python workers, one job for every
     feature) or ``"bucketizer"`` (``Bucketizer`` in the JVM, one job per feature). ``models``
     (``_spark_scoring.prepare_models``): model files scored in the workers into the score
-    columns ``spec.scores`` names (``__wb_score_<role>``).
+    columns ``spec.scores`` names (``__wb_score_<role>``). ``worker_reads``: the Python workers
+    read Parquet sources themselves with pyarrow when they can (``_spark_files``); False keeps
+    Spark's read.
     """
     ex = SparkExecutor(spark, source, spec, table=table, drift_binning=drift_binning, models=models,
-                       progress=progress)
+                       progress=progress, worker_reads=worker_reads)
     try:
         return ex.run(profile=profile)
     finally:

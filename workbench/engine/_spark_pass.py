@@ -13,6 +13,7 @@ in the JVM alone, for clusters whose workers cannot import workbench — and for
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from workbench.engine._plan import (
 )
 from workbench.engine._quantiles import exact_quantiles
 from workbench.engine._ranks import histogram_bin, histogram_domain, histogram_scale
+from workbench.engine._spark_files import parquet_source
 from workbench.engine._spark_partials import (
     NarrowPlan,
     PassPlan,
@@ -69,12 +71,31 @@ def arrow_batches(spark: Any, rows: int = ARROW_BATCH_ROWS):
     return scope()
 
 
-def _blobs(ex: SparkExecutor, frame: Any, per_partition: Any, plan: Any) -> list[bytes]:
+def _blobs(ex: SparkExecutor, frame: Any, per_partition: Any, plan: Any,
+           layout: tuple[tuple[Any, ...], ...] | None = None) -> list[bytes]:
     """Run ``per_partition(batches, plan)`` in the Python workers over ``frame`` (``mapInArrow``):
-    the serialised partial of every partition, for the driver to merge."""
+    the serialised partial of every partition, for the driver to merge. When the workers read the
+    Parquet files themselves (``ex.files``), ``frame`` is not read: each task reads its row
+    groups as the batches of ``layout`` (``_spark_files.read_batches``)."""
+    source = ex.files
+    if source is not None and layout is not None:
+        if not source.tasks:  # only empty files
+            return []
+        keyed = any(item[0] == "c" for item in layout)
 
-    def task(batches):  # pragma: no cover - runs in the Spark Python workers
-        yield from per_partition(batches, plan)
+        def read(batches):  # pragma: no cover - runs in the Spark Python workers
+            from workbench.engine._spark_files import CellKeys, read_batches
+
+            for batch in batches:
+                for t in batch.column(0).to_pylist():
+                    cells = CellKeys() if keyed else None
+                    rows = read_batches(source, t, layout, cells)
+                    yield from (per_partition(rows, plan, cells) if keyed else per_partition(rows, plan))
+
+        frame, task = ex.spark.range(0, len(source.tasks), 1, len(source.tasks)), read
+    else:
+        def task(batches):  # pragma: no cover - runs in the Spark Python workers
+            yield from per_partition(batches, plan)
 
     with arrow_batches(ex.spark):
         table = frame.mapInArrow(task, "blob BINARY").toArrow()
@@ -87,7 +108,8 @@ def cell_hash(ex: SparkExecutor) -> str:
     return "xxhash64(" + ", ".join(f"isnull(g_{j}), g_{j}" for j in range(len(ex.spec.sensitive))) + ")"
 
 
-def partials_pass(ex: SparkExecutor, plan: PassPlan, numeric: list[str]) -> tuple[dict[str, np.ndarray], list[int]]:
+def partials_pass(ex: SparkExecutor, plan: PassPlan, numeric: list[str]
+                  ) -> tuple[dict[str, np.ndarray], list[int], dict[int, str]]:
     """Run the partials pass over the scored source and sum the partitions' partials."""
     spec, d = ex.spec, ex.dialect
     inner = [S.base_select(d, spec, row_key=ex.row_key),
@@ -99,8 +121,9 @@ def partials_pass(ex: SparkExecutor, plan: PassPlan, numeric: list[str]) -> tupl
         cols.append(f"{d.bucket('k', plan.units)} AS u")
     cols += [f"v_{j}" for j in range(len(numeric))]
     frame = ex.spark.sql(f"SELECT {', '.join(cols)} FROM (SELECT {', '.join(inner)} FROM {ex.scored})")
-
-    return merge(_blobs(ex, frame, run_partition, plan))
+    layout = (("y",), *(("s", i) for i in range(plan.n_roles)), *((("c",),) if spec.sensitive else ()),
+              *((("u", plan.units),) if plan.units > 1 else ()), *(("v", j) for j in range(len(numeric))))
+    return merge(_blobs(ex, frame, run_partition, plan, layout))
 
 
 def cell_values(ex: SparkExecutor, keys: list[int]) -> list[tuple]:
@@ -127,7 +150,9 @@ def run_single_pass(ex: SparkExecutor, profile: Any = None) -> Aggregates:
                     histogram_bins=spec.histogram_bins, bootstrap_bins=spec.bootstrap_bins,
                     calibration_bins=spec.calibration_bins, fairness_bins=spec.fairness_bins,
                     n_sensitive=len(spec.sensitive), units=units, grids=grids)
-    arrays, cells = partials_pass(ex, plan, numeric)
+    if ex.worker_reads and ex.files is None:
+        ex.files = parquet_source(ex.spark, ex.source_frame, spec, numeric, batch_rows=ARROW_BATCH_ROWS)
+    arrays, cells, found = partials_pass(ex, plan, numeric)
     n_rows = int(arrays["rows"][0]) if arrays else 0
     if not arrays:  # no rows at all
         arrays = _empty(plan)
@@ -140,7 +165,7 @@ def run_single_pass(ex: SparkExecutor, profile: Any = None) -> Aggregates:
     if not all(probs):  # scores outside [0, 1]: histograms over the observed range, no calibration
         plan = PassPlan(**{**plan.__dict__, "probabilities": probs,
                            "domains": tuple(histogram_domain(float(low[i]), float(high[i])) for i in range(R))})
-        arrays, cells = partials_pass(ex, plan, numeric)
+        arrays, cells, found = partials_pass(ex, plan, numeric)
     ex.say(f"{ex.engine}: {n_rows} rows, partials pass done ({time.perf_counter() - t0:.1f} s)")
     out: dict[str, RoleAggregates] = {}
     for i, role in enumerate(roles):
@@ -153,7 +178,7 @@ def run_single_pass(ex: SparkExecutor, profile: Any = None) -> Aggregates:
     joint = arrays["joint"].reshape((F, units, 2) + (2,) * R)
     fair_cal = {roles[i]: arrays["fair_cal"][:, i] for i in range(R) if probs[i]}
     if spec.sensitive:
-        values = cell_values(ex, cells)
+        values = [tuple(json.loads(found[k])) for k in cells] if found else cell_values(ex, cells)
         combos = {name: [c[j] for c in values] for j, name in enumerate(spec.sensitive)}
         agg.fairness = FairnessAggregates(combos=combos, joint=joint.sum(axis=1).astype(np.int64),
                                           calibration={r: a.sum(axis=1) for r, a in fair_cal.items()})
@@ -198,8 +223,9 @@ def narrow_pass(ex: SparkExecutor, plan: NarrowPlan) -> dict[str, np.ndarray]:
     if plan.per_unit and plan.units > 1:
         cols.append(f"{ex.dialect.bucket('k', plan.units)} AS u")
     frame = ex.spark.sql(f"SELECT {', '.join(cols)} FROM base")
-
-    return merge_narrow(_blobs(ex, frame, run_narrow, plan))
+    layout = (("y",), *(("s", i) for i in plan.models),
+              *((("u", plan.units),) if plan.per_unit and plan.units > 1 else ()))
+    return merge_narrow(_blobs(ex, frame, run_narrow, plan, layout))
 
 
 #: Above this many rows in the histogram bins holding the quantiles, they are read by SQL
@@ -229,8 +255,14 @@ def _calibration(ex: SparkExecutor, roles: list[str], out: dict[str, RoleAggrega
     b = spec.calibration_bins
     qs = np.linspace(0, 1, b + 1)
     idx = [i for i, r in enumerate(roles) if out[r].probabilities and out[r].linear[3] > 0]
+    empty = {}
+    for i, r in enumerate(roles):
+        if out[r].probabilities and out[r].linear[3] == 0:  # no rows: the in-memory path's edges, no fit
+            out[r].quantile_edges = np.array([0.0, 1.0])
+            out[r].calibration = np.zeros(3 * b + 3 + 1 + 5)
+            empty[i], empty[-1 - i] = np.zeros((units, 3)), np.zeros((units, 5))
     if not idx:
-        return {}
+        return empty
     wanted: dict[int, tuple[float, float, int, np.ndarray]] = {}
     by_sql: list[int] = []
     for i in idx:
