@@ -175,6 +175,19 @@ def test_a_file_changed_while_the_engine_reads_it_is_refused(case, monkeypatch, 
     assert not out.exists()
 
 
+def test_an_evaluation_glob_without_rows_is_refused_in_one_line(case, tmp_path, capsys):
+    """Zero rows (an empty Parquet file): exit 2 naming the manifest and the input, no traceback, no file."""
+    (tmp_path / "lake").mkdir()
+    _frame().iloc[:0].to_parquet(tmp_path / "lake" / "part-0.parquet", index=False)
+    shutil.copy(case.root / "reference.parquet", tmp_path / "reference.parquet")
+    shutil.copy(case.root / "policy.yaml", tmp_path / "policy.yaml")
+    shutil.copy(case.manifest, tmp_path / "review.yaml")
+    out = tmp_path / "evidence.json"
+    assert main(["review", str(tmp_path / "review.yaml"), "--out", str(out), "--engine", "duckdb"]) == 2
+    assert _errors(capsys) == ["workbench: error: review.yaml: data.evaluation lake/part-*.parquet: no rows to review"]
+    assert not out.exists()
+
+
 def test_gate_decides_on_scale_evidence_and_stores_it(case, capsys):
     out = case.root / "evidence.json"
     code = main(["gate", str(case.manifest), "--db", str(case.db), "--evidence", str(out), "--at", AT])

@@ -191,6 +191,8 @@ def load_scale_review(manifest: Manifest, *, progress: Callable[[str], None] | N
     if sample:
         say(f"drawing a seeded sample of {sample:,} evaluation rows")
     frame, total = sample_rows(source, sample, seed=seed, id_column=m.id_column, needed=needed)
+    if sample and not total:  # nothing to decide on (the in-memory loader refuses empty columns alike)
+        raise DataError(f"{m.display_file}: data.evaluation {m.data.evaluation}: no rows to review")
     distinct = frame[m.target].dropna().unique().tolist()
     y_true, classes = _classes(frame, m, distinct)
     excluded = {m.target, *m.sensitive_features, m.id_column, m.replay.timestamp_column,
