@@ -19,16 +19,6 @@ SPEC = ScaleSpec(label="y", scores={"candidate": "sc", "baseline": "sb"}, sensit
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from workbench.engine._spark import local_spark_session
-
-    session = local_spark_session(cores=2, memory="1g")
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def both(spark, tmp_path_factory):
     from workbench.engine._spark import spark_aggregates
 

@@ -16,16 +16,6 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::ResourceWarning")]
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from workbench.engine._spark import local_spark_session
-
-    session = local_spark_session(cores=2, memory="1g")
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 @pytest.mark.parametrize("sql_type", ["BIGINT", "INT", "SMALLINT", "TINYINT"])
 def test_xxhash64_is_sparks_and_the_buckets_too(spark, sql_type):
     """Spark's xxhash64 of each integer type, and the bucket of the row key (``Dialect.row_key``,
