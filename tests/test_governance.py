@@ -149,9 +149,16 @@ def test_a_kept_privacy_scan_is_the_scan_governance_runs(review):
     assert kept == check_privacy({"evaluation": review.evaluation, "reference": review.reference,
                                   "replay": review.replay})
     scanned = governance_for_review(review, policy, today=TODAY)
-    assert governance_for_review(review, policy, today=TODAY, privacy=kept) == scanned
+    assert governance_for_review(review, policy, today=TODAY, privacy=lambda: kept) == scanned
     found = CheckResult("privacy", "FAIL", "personal data found in evaluation.notes (email: 1)")
-    assert governance_for_review(review, policy, today=TODAY, privacy=found)["privacy-pii"] is found
+    assert governance_for_review(review, policy, today=TODAY, privacy=lambda: found)["privacy-pii"] is found
+    # a policy without a privacy criterion never asks for the scan
+    no_scan = policy.model_copy(update={"criteria": [c for c in policy.criteria if getattr(c, "check", None) != "privacy"]})
+
+    def refuse() -> CheckResult:
+        raise AssertionError("scanned for a policy without a privacy criterion")
+
+    assert "privacy-pii" not in governance_for_review(review, no_scan, today=TODAY, privacy=refuse)
 
 
 def test_governance_for_review_prefers_the_store_documents(review, tmp_path):

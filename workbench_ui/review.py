@@ -238,7 +238,7 @@ def _decision(evidence_digest: str, policy_digest: str, head: str | None, day: s
     pol, what_if = authoritative_policy(_review, _policy_obj, store, chosen=chosen)
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     decision = decide_review(_review, pol, _evidence, at=at, store=store, review_id=review_id,
-                             privacy=_privacy(evidence_digest, _review))
+                             privacy=lambda: _privacy(evidence_digest, _review))
     return decision if what_if is None else limit_decision(decision, what_if, what_if=True)
 
 
@@ -275,7 +275,7 @@ def _governance(evidence_digest: str, policy_digest: str, head: str | None, day:
     from workbench.governance import governance_for_review
 
     return governance_for_review(_review, _policy_obj, today=dt.date.fromisoformat(day), store=context.store(),
-                                 review_id=review_id, privacy=_privacy(evidence_digest, _review))
+                                 review_id=review_id, privacy=lambda: _privacy(evidence_digest, _review))
 
 
 def governance(review: ReviewData, review_id: str) -> dict[str, Any]:

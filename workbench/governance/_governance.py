@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,7 @@ def run_governance(
     readiness: Mapping[str, Any] | None = None,
     store: Store | None = None,
     pii_max_rows: int = 200_000,
-    privacy: CheckResult | None = None,
+    privacy: Callable[[], CheckResult] | None = None,
 ) -> dict[str, CheckResult]:
     """Run every governance check the policy names; results keyed by criterion id.
 
@@ -84,8 +84,9 @@ def run_governance(
     today
         The date readiness review dates must lie after (passed in for determinism).
     privacy
-        The PII scan of these ``frames`` when the caller already has it (:func:`privacy_for_review`):
-        the scan reads every string value and does not change while the data does not.
+        Gives the PII scan of these ``frames`` when the caller keeps it (:func:`privacy_for_review`,
+        e.g. cached per evidence digest): the scan reads every string value and does not change
+        while the data does not. Called only when the policy has a privacy criterion.
     """
     out: dict[str, CheckResult] = {}
     for c in policy.criteria:
@@ -96,8 +97,7 @@ def run_governance(
         elif c.check == "lineage":
             out[c.id] = check_lineage(artefacts, evidence_digest=evidence_digest, model_card=model_card)
         elif c.check == "privacy":
-            privacy = privacy or check_privacy(frames or {}, max_rows=pii_max_rows)
-            out[c.id] = privacy
+            out[c.id] = privacy() if privacy is not None else check_privacy(frames or {}, max_rows=pii_max_rows)
         elif c.check == "sensitive_inputs":
             out[c.id] = check_sensitive_inputs(features, sensitive_features, model_card=model_card)
         elif c.check == "access_control":
@@ -146,11 +146,12 @@ def privacy_for_review(review: ReviewData) -> CheckResult:
 
 def governance_for_review(
     review: ReviewData, policy: Policy, *, today: dt.date, store: Store | None = None, review_id: str | None = None,
-    privacy: CheckResult | None = None,
+    privacy: Callable[[], CheckResult] | None = None,
 ) -> dict[str, CheckResult]:
     """Run the policy's governance checks on a loaded review (``workbench.artefacts.ReviewData``).
 
-    ``privacy``: this review's :func:`privacy_for_review`, when the caller keeps it; else it is scanned.
+    ``privacy``: gives this review's :func:`privacy_for_review` when the caller keeps it (called only
+    if the policy has a privacy criterion); else the data are scanned.
     """
     card, plan = review_documents(review, store=store, review_id=review_id)
     return run_governance(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from workbench.governance import governance_for_review
@@ -85,7 +85,7 @@ def decide_review(
     at: dt.datetime,
     store: Store | None = None,
     review_id: str | None = None,
-    privacy: CheckResult | None = None,
+    privacy: Callable[[], CheckResult] | None = None,
 ) -> Decision:
     """Decide on a loaded review: run governance, read questionnaires, sign-offs and waivers, decide.
 
@@ -106,8 +106,8 @@ def decide_review(
     store, review_id
         The review store and the review's id in it (``Store.review_id_for``).
     privacy
-        The review's PII scan (``workbench.governance.privacy_for_review``) when the caller keeps
-        it; else the data sets are scanned again.
+        Gives the review's PII scan (``workbench.governance.privacy_for_review``) when the caller
+        keeps it, called only if the policy has a privacy criterion; else the data sets are scanned.
     """
 
     if store is not None:
