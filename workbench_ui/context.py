@@ -146,8 +146,7 @@ def _session_ended() -> bool:
     session: Session | None = st.session_state.get(SESSION_KEY)
     if session is None:
         return False
-    signer = tokens()
-    return session.expires <= signer.now() or not signer.current(session.session_id)
+    return not tokens().alive(session)
 
 
 def current_user() -> SessionUser | None:

@@ -215,9 +215,12 @@ class SessionTokens:
         user = _unb64(name)
         if user is None or not _is_id(session_id) or not (issued.isdigit() and expires.isdigit()):
             return None
-        if int(expires) <= self._clock() or not self.current(session_id) or not self._active(user):
-            return None
-        return Session(user, session_id, int(issued), int(expires))
+        session = Session(user, session_id, int(issued), int(expires))
+        return session if self.alive(session) and self._active(user) else None
+
+    def alive(self, session: Session) -> bool:
+        """Unexpired and not signed out (on any instance sharing the store)."""
+        return session.expires > self._clock() and self.current(session.session_id)
 
     def now(self) -> float:
         """This signer's clock (seconds since the epoch)."""
