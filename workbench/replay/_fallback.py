@@ -6,11 +6,11 @@ model. :class:`FallbackSettings` injects failures (``failure_rate``) and timeout
 to the candidate (the canary's routed share, the whole window in a plain replay: the same seeded
 rows the canary routes); rows the candidate really failed on and single-row calls measured above
 the budget fall back too (the share of the candidate's calls above the budget, over the single-row
-calls of every window so far, as the canary's latency guardrail reads them). Per window it reports how often the fallback fired (by cause), the
-latency it added (waiting for the failing/timed-out candidate, then calling the baseline), rows
-no model could serve, and whether the decisions actually served stay within the guardrails
-(fallback rate, added latency p95, performance of the served scores vs the baseline alone on the
-labelled rows).
+calls of every window so far, as the canary's latency guardrail reads them). Per window it
+reports how often the fallback fired (by cause), the latency it added (waiting for the
+failing/timed-out candidate, then calling the baseline), rows no model could serve, and whether
+the decisions actually served stay within the guardrails (fallback rate, added latency p95,
+performance of the served scores vs the baseline alone on the labelled rows).
 
 The **kill switch** (``kill_switch_at_stage``, a canary stage percentage) returns all traffic to the
 baseline from the first window of that stage: the candidate serves nothing, the fallback no longer
