@@ -36,7 +36,7 @@ from workbench.engine._plan import RoleAggregates
 from workbench.engine._quantiles import lerp_quantiles
 from workbench.errors import ArtefactError
 from workbench.metrics import lazy_kernel
-from workbench.metrics.calibration import WARM_BINS, grouped_logistic_fit
+from workbench.metrics.calibration import WARM_BINS, warm_start_fit
 
 #: Rows per Arrow batch of the gathering scan.
 BATCH_ROWS = 1 << 20
@@ -240,16 +240,12 @@ def calibration(spec: Any, roles: list[str], out: dict[str, RoleAggregates], idx
         list(pool.map(lambda t: k["to_logit"](t[1], S.LOGIT_EPS), parts))
         lo = math.log(S.LOGIT_EPS) - math.log1p(-S.LOGIT_EPS)
         start = {}
-        for i in idx:
-            c, sx, ys = [], [], []
+        for i in idx:  # warm_start_sums' table (weight and Σ logit at 2 * bin + y), filled per label
+            counts, sx = np.zeros(2 * WARM_BINS), np.zeros(2 * WARM_BINS)
             for _i, arr, yv in (p for p in parts if p[0] == i):
-                counts, sx_b = np.zeros(WARM_BINS), np.zeros(WARM_BINS)
-                k["warm_sums"](arr, lo, WARM_BINS / (-2 * lo), float(WARM_BINS), counts, sx_b)
-                keep = counts > 0
-                c.append(counts[keep])
-                sx.append(sx_b[keep])
-                ys.append(np.full(int(keep.sum()), yv))
-            start[i] = grouped_logistic_fit(np.concatenate(c), np.concatenate(sx), np.concatenate(ys))
+                at_y = slice(int(yv), None, 2)
+                k["warm_sums"](arr, lo, WARM_BINS / (-2 * lo), float(WARM_BINS), counts[at_y], sx[at_y])
+            start[i] = warm_start_fit(counts, sx)
 
         def at(thetas: dict) -> dict:
             tasks = [(i, arr, yv) for i in thetas for (j, arr, yv) in parts if j == i]
