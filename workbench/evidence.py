@@ -15,7 +15,10 @@ explanations (one core) runs beside cross-check. Every untimed section of a smal
 lanes was tried and dropped: no faster on the 25,000-row demo (12.1 s against 11.2 s), its
 sections contend for the interpreter. The sections whose numbers are timings of the models
 (operational, and the replay's canary latency guardrail) run last and alone, so no other
-section's work inflates what they measure. Every section writes only its own keys and draws
+section's work inflates what they measure. Scoring the evaluation rows comes first, also alone:
+a review of at least twice ``operational.BATCH_ROWS`` rows is scored in batches
+(``score_in_batches``), and operational's peak memory and throughput are measured on that work
+instead of scoring rows again. Every section writes only its own keys and draws
 from its own seeded generators, so the evidence does not depend on the schedule.
 """
 
@@ -226,9 +229,11 @@ def build_evidence(
     started, cpu_started = time.perf_counter(), time.process_time()
     roles = [r for r in ("candidate", "baseline") if review.models.get(r) is not None]
     scores = {}
+    measured: dict[str, Any] = {}  # peak memory and throughput of the scoring below, for operational
     for role in roles:
         say(f"scoring {role} on {len(review.evaluation)} rows")
-        scores[role] = np.asarray(review.scores(role))
+        scores[role] = np.asarray(review.scores(role, runner=_measuring(role, measured) if (
+            "operational" in chosen and not review.models[role].is_precomputed) else None))
     reference_scores = _reference_scores(review, chosen, roles, say)
     timings["scoring"] = time.perf_counter() - started
     cpu["scoring"] = time.process_time() - cpu_started
@@ -248,7 +253,7 @@ def build_evidence(
         evidence["settings"]["margins"] = {k: {"value": m.value, "relative": m.relative, "source": m.source}
                                            for k, m in sorted(margins.items())}
     ctx = _Context(review, evidence, chosen, scores, say, timings, cpu, margins=margins,
-                   reference_scores=reference_scores)
+                   reference_scores=reference_scores, measured=measured)
     try:
         for stage in plan:
             # The sections' results stay alive to the end; freezing them (after a collection)
@@ -275,12 +280,15 @@ class _Context:
     """What every section runner reads and writes; ``run`` isolates a section's failure."""
 
     def __init__(self, review, evidence, chosen, scores, say, timings, cpu, *,
-                 margins: Mapping[str, Margin] | None, reference_scores: dict[str, Any]) -> None:
+                 margins: Mapping[str, Margin] | None, reference_scores: dict[str, Any],
+                 measured: Mapping[str, Any] | None = None) -> None:
         self.review, self.evidence, self.chosen = review, evidence, chosen
         self.scores, self.say, self.timings, self.cpu = scores, say, timings, cpu
         self.settings = review.manifest.settings
         self.margins = margins
         self.reference_scores = reference_scores
+        #: per role, the ``BatchMeasure`` of its scoring (large reviews only)
+        self.measured = dict(measured or {})
         self._lock = threading.Lock()
 
     @property
@@ -318,6 +326,19 @@ class _Context:
     def run_stage(self, stage: tuple[tuple[str, ...], ...]) -> None:
         """Run one stage: its first lane on this thread, the others on worker threads."""
         run_side_by_side(stage, self.run_lane, self.say.flush)
+
+
+def _measuring(role: str, measured: dict[str, Any]) -> Callable[[Callable[..., Any], Any], np.ndarray]:
+    """A runner for ``ReviewData.scores`` that scores in batches and keeps what it measured."""
+    from workbench.metrics.operational import score_in_batches
+
+    def run(score: Callable[..., Any], frame: Any) -> np.ndarray:
+        out, measure = score_in_batches(score, frame)
+        if measure is not None:
+            measured[role] = measure
+        return out
+
+    return run
 
 
 def _reference_scores(review: Any, chosen: tuple[str, ...], roles: list[str],
@@ -413,7 +434,7 @@ def _operational(ctx: _Context) -> dict[str, dict[str, Any]]:
     s, frame = ctx.settings, ctx.review.evaluation
 
     blocks = _per_model(ctx, "operational", lambda role, model: operational_evidence(
-        model, frame, latency_calls=s.latency_calls, seed=s.seed))
+        model, frame, latency_calls=s.latency_calls, seed=s.seed, measured=ctx.measured.get(role)))
     if "candidate" in blocks and "baseline" in blocks:
         ctx.evidence["operational_deltas"] = compare_operational(blocks["candidate"], blocks["baseline"])
     return {"operational": _combined_status(blocks)}

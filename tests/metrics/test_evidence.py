@@ -307,3 +307,29 @@ def test_each_stage_starts_with_the_earlier_results_frozen_and_unfreezes_after(r
     with pytest.raises(RuntimeError, match="stage broke"):
         build_evidence(review, include=["metrics"])
     assert gc.get_freeze_count() == 0
+
+
+def test_a_large_review_is_scored_in_batches_that_operational_measures(demo_manifest, monkeypatch):
+    """Twice the batch rows or more: the evaluation is scored in batches (the same scores as one
+    call), and operational takes its peak memory and throughput from that scoring."""
+    import numpy as np
+
+    from workbench.metrics import operational
+
+    monkeypatch.setattr(operational, "BATCH_ROWS", 5_000)
+    batched = _review(demo_manifest, n_bootstrap=30, seed=3)
+    ev = build_evidence(batched, include=["metrics", "operational"])
+    monkeypatch.setattr(operational, "BATCH_ROWS", 10**9)
+    one = _review(demo_manifest, n_bootstrap=30, seed=3)
+    alone = build_evidence(one, include=["metrics", "operational"])
+    n = len(batched.evaluation)
+    assert n >= 10_000
+    for role in ("candidate", "baseline"):
+        np.testing.assert_array_equal(batched.scores(role), one.scores(role))
+        assert ev["models"][role]["metrics"] == alone["models"][role]["metrics"]
+        op, op_alone = ev["models"][role]["operational"], alone["models"][role]["operational"]
+        assert op["status"] == op_alone["status"] == "measured"
+        assert op["batch_rows"] == 5_000 and op["throughput_rows"] == n - 5_000
+        assert "review's scoring" in op["memory_method"] and op["throughput_rows_per_s"]["spread"]["parts"] == 5
+        assert op_alone["batch_rows"] == op_alone["throughput_rows"] == n and "separate scoring" in op_alone["method"]
+        assert op["peak_memory_mb"] > 0 and op["throughput_rows_per_s"]["value"] > 0

@@ -173,3 +173,80 @@ def test_latency_loop_stops_at_the_floor_when_the_p99_cannot_be_bounded_within_t
     # fewer calls asked for than the p99 needs: the rule does not apply, the calls asked are made
     lat = operational_evidence(sleeper(0.002), X, latency_calls=260, warmup=2, latency_budget_s=0.7)["latency_ms"]
     assert lat["stopped"] in ("calls", "time_budget") and lat["calls"] > 200
+
+
+def _hgb_and_data(n=3000):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.preprocessing import OrdinalEncoder
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    y = (X["a"] - X["b"] + (X["c"] == "y") > 0).astype(int)
+    pre = ColumnTransformer([("cat", OrdinalEncoder(), ["c"])], remainder="passthrough")
+    return make_pipeline(pre, HistGradientBoostingClassifier(max_iter=30, random_state=0)).fit(X, y), X
+
+
+@pytest.mark.parametrize("kind", ["logistic", "gradient_boosting"])
+def test_scoring_in_batches_gives_the_one_call_scores_and_measures_the_batches(pipeline_and_data, kind):
+    from workbench.metrics.operational import score_in_batches
+
+    model, X = pipeline_and_data if kind == "logistic" else _hgb_and_data()
+    calls: list[int] = []
+
+    def score(frame):
+        calls.append(len(frame))
+        return model.predict_proba(frame)[:, 1]
+
+    scores, measure = score_in_batches(score, X, batch_size=500)
+    np.testing.assert_array_equal(scores, model.predict_proba(X)[:, 1])  # bit for bit
+    assert measure is not None and measure.batch_rows == 500 and measure.peak_memory_mb > 0
+    # the rows after the traced batch, in THROUGHPUT_PARTS consecutive parts, every one timed
+    assert measure.part_rows.tolist() == [500.0] * 5 and (measure.part_seconds > 0).all()
+    # a warm-up of 100 rows, the traced batch, the five timed parts: every row scored once
+    assert calls == [100, 500, 500, 500, 500, 500, 500]
+
+
+def test_scoring_in_batches_is_one_call_for_a_small_set_or_an_odd_model():
+    from workbench.metrics.operational import score_in_batches
+
+    X = pd.DataFrame({"a": np.arange(900.0)})
+    calls: list[int] = []
+
+    def score(frame):
+        calls.append(len(frame))
+        return frame["a"].to_numpy()
+
+    scores, measure = score_in_batches(score, X, batch_size=500)  # fewer than two batches
+    assert measure is None and calls == [900] and (scores == X["a"].to_numpy()).all()
+
+    def first_row_only(frame):  # returns another number of rows than it was given
+        return frame["a"].to_numpy()[:1]
+
+    scores, measure = score_in_batches(first_row_only, pd.DataFrame({"a": np.arange(3000.0)}), batch_size=500)
+    assert measure is None and scores.tolist() == [0.0]  # what one call returns, for the caller to check
+
+    scores, measure = score_in_batches(lambda f: 0.5, pd.DataFrame({"a": np.arange(3000.0)}), batch_size=500)
+    assert measure is None and scores.ndim == 0
+
+
+def test_operational_uses_what_the_batched_scoring_measured_instead_of_scoring_again(pipeline_and_data):
+    from workbench.metrics.operational import score_in_batches
+
+    model, X = pipeline_and_data
+    _, measure = score_in_batches(lambda f: model.predict_proba(f)[:, 1], X, batch_size=500)
+    assert measure is not None
+    sizes: list[int] = []
+
+    def score(frame):
+        sizes.append(len(frame))
+        return model.predict_proba(frame)[:, 1]
+
+    out = operational_evidence(score, X, latency_calls=200, warmup=5, measured=measure)
+    assert set(sizes) == {1}  # only the single-row latency calls: no batch scored again
+    tp = out["throughput_rows_per_s"]
+    assert tp["value"] == pytest.approx(measure.part_rows.sum() / measure.part_seconds.sum())
+    assert tp["spread"]["parts"] == 5 and out["throughput_rows"] == 2500
+    assert out["peak_memory_mb"] == measure.peak_memory_mb and out["batch_rows"] == 500
+    assert "review's scoring" in out["memory_method"] and "review's scoring" in out["method"]
+    alone = operational_evidence(score, X, latency_calls=200, warmup=5, batch_size=3000)
+    assert alone["throughput_rows"] == 3000 and alone["batch_rows"] == 3000 and "separate scoring" in alone["method"]

@@ -216,3 +216,32 @@ def test_auc_replicates_equal_the_bootstrap_executor_and_scikit_learn():
         assert roc_auc_point(prepared[i]).value == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     one_class = BinaryPrepared(np.ones(10, int), rng.random(10), threshold=0.5)
     assert roc_auc_point(one_class).defined is False and np.isnan(auc_replicates([one_class], n_boot=3, seed=1)[0]).all()
+
+
+def test_a_model_with_named_inputs_gets_copies_of_its_columns_only_and_the_same_numbers(data):
+    """A ``LoadedModel``-like scorer (``features`` + ``predict_scores``) is handed copies holding its
+    inputs and the perturbed columns, not the other columns of the evaluation rows; a bare callable
+    gets every column. The evidence is the same either way."""
+    X, y = data
+    model = _pipeline(True, X, y)
+    wide = X.assign(row_id=np.arange(len(X)), group=np.where(np.arange(len(X)) % 2, "p", "q"))
+    seen: list[tuple[str, ...]] = []
+
+    class Named:
+        features = ("a", "b", "noise", "c")
+        is_precomputed = False
+
+        def predict_scores(self, frame):
+            seen.append(tuple(frame.columns))
+            return model.predict_proba(frame.loc[:, list(self.features)])[:, 1]
+
+    def bare(frame):
+        seen.append(tuple(frame.columns))
+        return model.predict_proba(frame.loc[:, list(Named.features)])[:, 1]
+
+    named = robustness_evidence(Named(), wide, y, features=["a", "b", "noise", "c"], seed=4, n_boot=20)
+    assert seen and set(seen) == {("a", "b", "noise", "c")}
+    seen.clear()
+    every = robustness_evidence(bare, wide, y, features=["a", "b", "noise", "c"], seed=4, n_boot=20)
+    assert set(seen) == {tuple(wide.columns)}
+    assert named == every

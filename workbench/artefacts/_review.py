@@ -115,12 +115,20 @@ class ReviewData:
     def roles(self) -> tuple[str, ...]:
         return tuple(self.models)
 
-    def scores(self, role: str, frame: pd.DataFrame | None = None) -> np.ndarray:
-        """Model scores on ``frame`` (default: the evaluation set, cached)."""
+    def scores(self, role: str, frame: pd.DataFrame | None = None, *,
+               runner: Callable[[Callable[[pd.DataFrame], np.ndarray], pd.DataFrame], np.ndarray] | None = None,
+               ) -> np.ndarray:
+        """Model scores on ``frame`` (default: the evaluation set, cached).
+
+        ``runner(predict_scores, evaluation)``, when given, runs the model on the evaluation set
+        the first time (e.g. ``workbench.metrics.operational.score_in_batches``, which scores in
+        batches and measures the model while doing so); once cached it is not called.
+        """
         model = self.models[role]
         if frame is None:
             if role not in self._scores:
-                scores = model.predict_scores(self.evaluation)
+                scores = (runner(model.predict_scores, self.evaluation) if runner is not None
+                          else model.predict_scores(self.evaluation))
                 check_scores(scores, task=self.task, role=role, frame=self.evaluation, id_column=self.id_column,
                              label=self.manifest.data.evaluation.as_posix(), probability=not model.is_precomputed)
                 self._scores[role] = scores

@@ -122,6 +122,19 @@ def _perturbations(X: pd.DataFrame, numeric: list[str], categorical: list[str], 
         yield f"permutation:{c}", {"feature": c}, Z
 
 
+def _model_view(model: Any, X: pd.DataFrame, perturbed: list[str]) -> pd.DataFrame:
+    """The sample the ~30 perturbed copies are made from: a ``LoadedModel``'s input columns and
+    the perturbed ones only (the model selects its inputs anyway; the other columns would be
+    copied and concatenated for nothing), so the scores are the same. Any other scorer may read
+    any column and gets them all. (Holding string columns as Python objects once was tried and
+    dropped: the encoders were slower on object columns, 0.76 s against 0.65 s for a logistic
+    pipeline.)"""
+    names = getattr(model, "features", None)
+    if names and not getattr(model, "is_precomputed", False) and set(names) <= set(X.columns):
+        return X.loc[:, list(dict.fromkeys([*names, *perturbed]))]
+    return X
+
+
 K = TypeVar("K")
 Scored = tuple[np.ndarray | None, str | None]
 
@@ -279,6 +292,7 @@ def robustness_evidence(
     cols = list(features) if features is not None else list(X.columns)
     cat = [c for c in cols if (c in categorical if categorical is not None else _is_categorical(X[c]))]
     num = [c for c in cols if c not in cat]
+    X = _model_view(model, X, cols)
 
     fast = task == "binary" and metric == "roc_auc"  # the robustness default: compiled rank passes
     prepared: dict[int, BinaryPrepared] = {}
