@@ -16,7 +16,7 @@ lanes was tried and dropped: no faster on the 25,000-row demo (12.1 s against 11
 sections contend for the interpreter. The sections whose numbers are timings of the models
 (operational, and the replay's canary latency guardrail) run last and alone, so no other
 section's work inflates what they measure. Scoring the evaluation rows comes first, also alone:
-a review of at least twice ``operational.BATCH_ROWS`` rows is scored in batches
+a review of at least twice ``operational.SCORING_BATCH_ROWS`` rows is scored in batches
 (``score_in_batches``), and operational's peak memory and throughput are measured on that work
 instead of scoring rows again. Every section writes only its own keys and draws
 from its own seeded generators, so the evidence does not depend on the schedule.
@@ -37,8 +37,11 @@ from workbench.schedule import Messenger, plan_stages, run_side_by_side
 from workbench.canonical import digest, to_jsonable
 
 if TYPE_CHECKING:
-    from workbench.artefacts import LoadedModel, Manifest, ReviewData
+    import pandas as pd
+
+    from workbench.artefacts import LoadedModel, Manifest, ReviewData, ScoreRunner
     from workbench.metrics import Margin
+    from workbench.metrics.operational import BatchMeasure
 
 SCHEMA_VERSION = 1
 ENGINE = "numpy"
@@ -229,11 +232,11 @@ def build_evidence(
     started, cpu_started = time.perf_counter(), time.process_time()
     roles = [r for r in ("candidate", "baseline") if review.models.get(r) is not None]
     scores = {}
-    measured: dict[str, Any] = {}  # peak memory and throughput of the scoring below, for operational
+    measured: dict[str, BatchMeasure] = {}  # peak memory and throughput of the scoring below, for operational
     for role in roles:
         say(f"scoring {role} on {len(review.evaluation)} rows")
-        scores[role] = np.asarray(review.scores(role, runner=_measuring(role, measured) if (
-            "operational" in chosen and not review.models[role].is_precomputed) else None))
+        runner = None if review.models[role].is_precomputed else _batches(role, measured, measure="operational" in chosen)
+        scores[role] = np.asarray(review.scores(role, runner=runner))
     reference_scores = _reference_scores(review, chosen, roles, say)
     timings["scoring"] = time.perf_counter() - started
     cpu["scoring"] = time.process_time() - cpu_started
@@ -281,13 +284,13 @@ class _Context:
 
     def __init__(self, review, evidence, chosen, scores, say, timings, cpu, *,
                  margins: Mapping[str, Margin] | None, reference_scores: dict[str, Any],
-                 measured: Mapping[str, Any] | None = None) -> None:
+                 measured: Mapping[str, BatchMeasure] | None = None) -> None:
         self.review, self.evidence, self.chosen = review, evidence, chosen
         self.scores, self.say, self.timings, self.cpu = scores, say, timings, cpu
         self.settings = review.manifest.settings
         self.margins = margins
         self.reference_scores = reference_scores
-        #: per role, the ``BatchMeasure`` of its scoring (large reviews only)
+        #: per role, what was measured while its evaluation rows were scored (large reviews only)
         self.measured = dict(measured or {})
         self._lock = threading.Lock()
 
@@ -328,14 +331,15 @@ class _Context:
         run_side_by_side(stage, self.run_lane, self.say.flush)
 
 
-def _measuring(role: str, measured: dict[str, Any]) -> Callable[[Callable[..., Any], Any], np.ndarray]:
-    """A runner for ``ReviewData.scores`` that scores in batches and keeps what it measured."""
+def _batches(role: str, measured: dict[str, BatchMeasure], *, measure: bool) -> ScoreRunner:
+    """A runner for ``ReviewData.scores``: a large review's rows in batches (faster than one call),
+    measured for the operational section when ``measure`` (kept in ``measured``)."""
     from workbench.metrics.operational import score_in_batches
 
-    def run(score: Callable[..., Any], frame: Any) -> np.ndarray:
-        out, measure = score_in_batches(score, frame)
-        if measure is not None:
-            measured[role] = measure
+    def run(score: Callable[[pd.DataFrame], Any], frame: pd.DataFrame) -> np.ndarray:
+        out, found = score_in_batches(score, frame, measure=measure)
+        if found is not None:
+            measured[role] = found
         return out
 
     return run
@@ -433,8 +437,11 @@ def _operational(ctx: _Context) -> dict[str, dict[str, Any]]:
 
     s, frame = ctx.settings, ctx.review.evaluation
 
+    timed = [r for r, m in ctx.review.models.items() if m is not None and not m.is_precomputed]
+    # both models measured the same way, or both by operational itself: their figures are compared
+    measured = ctx.measured if all(r in ctx.measured for r in timed) else {}
     blocks = _per_model(ctx, "operational", lambda role, model: operational_evidence(
-        model, frame, latency_calls=s.latency_calls, seed=s.seed, measured=ctx.measured.get(role)))
+        model, frame, latency_calls=s.latency_calls, seed=s.seed, measured=measured.get(role)))
     if "candidate" in blocks and "baseline" in blocks:
         ctx.evidence["operational_deltas"] = compare_operational(blocks["candidate"], blocks["baseline"])
     return {"operational": _combined_status(blocks)}

@@ -8,7 +8,8 @@ for plotly to be fetched, compiled and run.
 
 :func:`warm_up` runs, once per session and only when the browser is otherwise idle, the same
 ``import()`` Streamlit would run later, so the module is in the page's module map by the time a
-chart is drawn. Nothing is drawn and nothing is hidden; a missing file (another Streamlit
+chart is drawn. The same holds, at a smaller scale, for the data frame and the widgets of the
+review pages (:data:`CHUNKS`). Nothing is drawn and nothing is hidden; a missing file (another Streamlit
 version) only means the first chart page loads the code itself, as before.
 """
 
@@ -21,8 +22,13 @@ from pathlib import Path
 import streamlit as st
 
 #: The lazily loaded Streamlit element bundles worth fetching ahead: the two large ones the review
-#: pages use (the small ones — radio, slider, selectbox — load in a few milliseconds).
-CHUNKS = ("PlotlyChart", "StreamlitSyntaxHighlighter")
+#: pages use, the data frame (with its Arrow and formatting modules), and the widgets of the review
+#: pages. The small ones were left out until 2026-12-03, when a second session's first switch to
+#: Performance (0.9–1.4 s) was seen fetching Slider, Metric, Radio and the data frame's modules on
+#: the click, ~0.2 s each in parallel, after the first view had drawn.
+#: In the order the pages need them: Performance (the first page after the load) first.
+CHUNKS = ("DataFrame", "PlotlyChart", "Slider", "Metric", "Radio", "Selectbox", "StreamlitSyntaxHighlighter",
+          "Multiselect", "TextArea")
 
 _DONE_KEY = "wb_warmed_up"
 

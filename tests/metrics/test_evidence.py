@@ -316,10 +316,10 @@ def test_a_large_review_is_scored_in_batches_that_operational_measures(demo_mani
 
     from workbench.metrics import operational
 
-    monkeypatch.setattr(operational, "BATCH_ROWS", 5_000)
+    monkeypatch.setattr(operational, "SCORING_BATCH_ROWS", 5_000)
     batched = _review(demo_manifest, n_bootstrap=30, seed=3)
     ev = build_evidence(batched, include=["metrics", "operational"])
-    monkeypatch.setattr(operational, "BATCH_ROWS", 10**9)
+    monkeypatch.setattr(operational, "SCORING_BATCH_ROWS", 10**9)
     one = _review(demo_manifest, n_bootstrap=30, seed=3)
     alone = build_evidence(one, include=["metrics", "operational"])
     n = len(batched.evaluation)
@@ -333,3 +333,17 @@ def test_a_large_review_is_scored_in_batches_that_operational_measures(demo_mani
         assert "review's scoring" in op["memory_method"] and op["throughput_rows_per_s"]["spread"]["parts"] == 5
         assert op_alone["batch_rows"] == op_alone["throughput_rows"] == n and "separate scoring" in op_alone["method"]
         assert op["peak_memory_mb"] > 0 and op["throughput_rows_per_s"]["value"] > 0
+
+
+def test_both_models_are_measured_the_same_way_when_one_was_scored_before(demo_manifest, monkeypatch):
+    """A score computed before the review (cached in ReviewData) was not measured: operational then
+    measures both models itself, so the candidate and baseline figures it compares match in kind."""
+    from workbench.metrics import operational
+
+    monkeypatch.setattr(operational, "SCORING_BATCH_ROWS", 5_000)
+    review = _review(demo_manifest, n_bootstrap=30, seed=3)
+    review.scores("baseline")  # e.g. a page that showed the baseline's scores first
+    ev = build_evidence(review, include=["operational"])
+    for role in ("candidate", "baseline"):
+        op = ev["models"][role]["operational"]
+        assert "separate scoring" in op["method"] and op["batch_rows"] == op["throughput_rows"] == len(review.evaluation)

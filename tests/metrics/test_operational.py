@@ -250,3 +250,51 @@ def test_operational_uses_what_the_batched_scoring_measured_instead_of_scoring_a
     assert "review's scoring" in out["memory_method"] and "review's scoring" in out["method"]
     alone = operational_evidence(score, X, latency_calls=200, warmup=5, batch_size=3000)
     assert alone["throughput_rows"] == 3000 and alone["batch_rows"] == 3000 and "separate scoring" in alone["method"]
+
+
+def test_scoring_in_batches_at_the_boundaries_and_with_odd_outputs():
+    from workbench.metrics.operational import score_in_batches
+
+    calls: list[int] = []
+
+    def two_columns(frame):  # a multiclass-like output: one row of probabilities per input row
+        calls.append(len(frame))
+        a = frame["a"].to_numpy()
+        return np.column_stack([a, 1 - a])
+
+    X = pd.DataFrame({"a": np.linspace(0, 1, 1000)})
+    scores, measure = score_in_batches(two_columns, X, batch_size=500)  # exactly two batches: measured
+    assert measure is not None and scores.shape == (1000, 2) and np.array_equal(scores, two_columns(X))
+    assert measure.part_rows.tolist() == [100.0] * 5 and sum(calls[:-1]) == 100 + 1000
+    calls.clear()
+    assert score_in_batches(two_columns, X.iloc[:999], batch_size=500)[1] is None and calls == [999]
+    calls.clear()
+    # unmeasured: consecutive batches, the last one shorter, and nothing timed or traced
+    scores, measure = score_in_batches(two_columns, X.iloc[:950], batch_size=300, measure=False)
+    assert measure is None and calls == [300, 300, 300, 50] and np.array_equal(scores, two_columns(X.iloc[:950]))
+    # a few rows in batches of two: no part without rows
+    sizes: list[int] = []
+    out, m = score_in_batches(lambda f: sizes.append(len(f)) or f["a"].to_numpy(), X.iloc[:6], batch_size=2)
+    assert m is not None and min(sizes) >= 1 and out.tolist() == X["a"].iloc[:6].tolist()
+
+    def ragged(frame):  # one column for the first batch, two for the others: not one output
+        a = frame["a"].to_numpy()
+        return a[:, None] if len(frame) == 500 or a[0] == 0 else np.column_stack([a, a])
+
+    scores, measure = score_in_batches(ragged, X, batch_size=500)
+    assert measure is None and scores.shape == (1000, 1)  # one call's output, for the caller to check
+
+
+def test_a_model_that_fails_in_a_later_batch_raises_and_leaves_no_tracing_behind():
+    import tracemalloc
+
+    from workbench.metrics.operational import score_in_batches
+
+    def fails_late(frame):
+        if frame.index[0] >= 700:
+            raise ValueError("cannot score these rows")
+        return frame["a"].to_numpy()
+
+    with pytest.raises(ValueError, match="cannot score these rows"):
+        score_in_batches(fails_late, pd.DataFrame({"a": np.arange(1000.0)}), batch_size=200)
+    assert not tracemalloc.is_tracing()

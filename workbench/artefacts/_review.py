@@ -25,6 +25,9 @@ from workbench.artefacts._manifest import Manifest, Task, load_manifest
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _CHECK_ROWS = 256
 
+#: Runs a model's ``predict_scores`` on a frame its own way (e.g. in batches): ``ReviewData.scores``.
+ScoreRunner = Callable[[Callable[[pd.DataFrame], np.ndarray], pd.DataFrame], np.ndarray]
+
 
 def schema_fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 of the ordered (column, dtype) pairs: changes when the schema changes.
@@ -115,9 +118,7 @@ class ReviewData:
     def roles(self) -> tuple[str, ...]:
         return tuple(self.models)
 
-    def scores(self, role: str, frame: pd.DataFrame | None = None, *,
-               runner: Callable[[Callable[[pd.DataFrame], np.ndarray], pd.DataFrame], np.ndarray] | None = None,
-               ) -> np.ndarray:
+    def scores(self, role: str, frame: pd.DataFrame | None = None, *, runner: ScoreRunner | None = None) -> np.ndarray:
         """Model scores on ``frame`` (default: the evaluation set, cached).
 
         ``runner(predict_scores, evaluation)``, when given, runs the model on the evaluation set
@@ -483,6 +484,7 @@ __all__ = [
     "ArtefactRecord",
     "LoadedModel",
     "ReviewData",
+    "ScoreRunner",
     "check_ids",
     "check_scores",
     "data_record",

@@ -21,19 +21,24 @@
   Native thread pools (OpenMP/BLAS) are limited to one thread while warming up and timing, as in
   a request handler that scores one row: a multi-threaded pool only adds hand-off overhead to a
   one-row call, and under CPU contention that overhead, not the model, would dominate the figure.
-* **Throughput**: one batch of up to ``batch_size`` rows scored after a small warm-up call, in
-  ``THROUGHPUT_PARTS`` consecutive equal parts each timed on its own (the same rows and calls as
+* **Throughput** (reviews of fewer than ``2 * SCORING_BATCH_ROWS`` rows, or whose scores were
+  already computed; larger ones: the last bullet but one): one batch of up to ``batch_size``
+  rows scored after a small warm-up call, in ``THROUGHPUT_PARTS`` consecutive equal parts each timed on its own (the same rows and calls as
   one batch, bar a few per-call overheads): ``throughput_rows_per_s`` is a metric object whose
   value is rows per second of the whole batch, with the spread of the parts (``spread{min, max,
   parts}``) and a t-interval over the parts' seconds per row, inverted.
-* **Peak memory**: ``tracemalloc`` peak of Python and numpy allocations during a separate
-  scoring of the same batch (allocations made by native runtimes outside numpy, e.g.
-  onnxruntime's arena, are not seen), in MiB.
-* **Measured while the review scores**: a review of at least ``2 * BATCH_ROWS`` evaluation rows
-  scores them in batches of ``BATCH_ROWS`` (``score_in_batches``) instead of one call, and
-  measures that work rather than scoring rows again for it: the first batch is the traced
-  batch of the peak memory, the remaining rows (at least ``BATCH_ROWS``, in at least
-  ``THROUGHPUT_PARTS`` parts of at most ``BATCH_ROWS``) are the timed parts of the throughput.
+* **Peak memory** (the same reviews): ``tracemalloc`` peak of Python and numpy allocations
+  during a separate scoring of the same batch (allocations made by native runtimes outside numpy, e.g.
+  onnxruntime's arena, are not seen), in MiB; one traced scoring at a time in the process.
+* **Measured while the review scores**: ``build_evidence`` scores a review of at least
+  ``2 * SCORING_BATCH_ROWS`` evaluation rows in batches of ``SCORING_BATCH_ROWS``
+  (``score_in_batches``) instead of one call and, when the operational section is asked for
+  and every model it times was scored so, measures that work rather than scoring rows again:
+  the first batch is the traced batch of the peak memory, the remaining rows (in at least
+  ``THROUGHPUT_PARTS`` parts of at most ``SCORING_BATCH_ROWS``) are the timed parts of the
+  throughput. Its parts are then larger (100,000 rows instead of 20,000) and timed at the start
+  of the review rather than at its end, still with nothing else running: a throughput bound
+  set on one side of 200,000 rows reads the same figure measured a little differently.
   The scores are those of one call for a row-wise model (each row scored on its own values),
   and batches of 100,000 rows score faster than one call of 1,000,000 (3.5 s against 5.2 s for
   a gradient-boosting pipeline, tracing included): one call's temporaries are ten times larger.
@@ -46,6 +51,7 @@ that raises gives ``status: "error"`` with the error text, never an exception.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Mapping
@@ -59,7 +65,7 @@ from threadpoolctl import threadpool_limits
 if TYPE_CHECKING:
     from workbench.artefacts import LoadedModel
 
-__all__ = ["BATCH_ROWS", "LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "THROUGHPUT_PARTS", "BatchMeasure",
+__all__ = ["LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "SCORING_BATCH_ROWS", "THROUGHPUT_PARTS", "BatchMeasure",
            "calls_for_quantile_ci", "compare_operational", "latency_quantile", "operational_evidence", "quantile_ci",
            "score_in_batches", "throughput_entry"]
 
@@ -74,20 +80,25 @@ LATENCY_PRECISION = 0.05
 _PRECISION_EVERY = 50
 #: Consecutive parts the throughput batch is timed in (the repetitions its spread comes from).
 THROUGHPUT_PARTS = 5
-#: Rows of the batch the throughput and peak memory are measured on (``batch_size``), and of the
-#: batches a review of at least twice as many evaluation rows is scored in.
-BATCH_ROWS = 100_000
+#: Rows of the batches a review of at least twice as many evaluation rows is scored in
+#: (``score_in_batches``), and of the batch the throughput and peak memory are measured on.
+SCORING_BATCH_ROWS = 100_000
+#: Rows of the untimed warm-up call before a batch is measured.
+_WARMUP_ROWS = 100
 _LATENCY_METHOD = "percentile_of_timed_calls"
 _THROUGHPUT_METHOD = "rows_over_seconds"
+#: tracemalloc is one per process: two measurements at once (two reviews in the app server) would
+#: reset each other's peak and one's stop would end the other's tracing.
+_TRACE_LOCK = threading.Lock()
 
 Scorer = Callable[[pd.DataFrame], Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BatchMeasure:
     """Peak memory and throughput parts measured while scoring the evaluation rows in batches."""
 
-    #: rows of the traced batch (the first ``BATCH_ROWS`` evaluation rows)
+    #: rows of the traced batch (the first ``SCORING_BATCH_ROWS`` evaluation rows)
     batch_rows: int
     peak_memory_mb: float
     #: rows and wall seconds of each timed part (the rows after the traced batch)
@@ -95,16 +106,18 @@ class BatchMeasure:
     part_seconds: np.ndarray
 
 
-def score_in_batches(score: Scorer, X: pd.DataFrame, *,
-                     batch_size: int | None = None) -> tuple[np.ndarray, BatchMeasure | None]:
-    """Scores of ``X``, and the model measured while scoring them (see the module's docstring).
+def score_in_batches(score: Scorer, X: pd.DataFrame, *, batch_size: int | None = None,
+                     measure: bool = True) -> tuple[np.ndarray, BatchMeasure | None]:
+    """Scores of ``X`` in batches, and with ``measure`` the model measured while scoring them.
 
-    Fewer than ``2 * batch_size`` rows (default ``BATCH_ROWS``) are scored in one call and
-    measure nothing (``None``: ``operational_evidence`` then scores a batch of its own). Otherwise
-    a small untimed warm-up call on the first rows, then the first ``batch_size`` rows under
-    ``tracemalloc`` (the peak memory), then the rest in timed consecutive parts (the throughput).
-    A model whose output has another number of rows than a batch, or no rows at all, is called
-    once on all of ``X`` instead, so what the caller checks is what one call returns.
+    Fewer than ``2 * batch_size`` rows (default ``SCORING_BATCH_ROWS``) are scored in one call
+    and measure nothing (``None``: ``operational_evidence`` then scores a batch of its own).
+    Otherwise consecutive batches of ``batch_size`` rows; with ``measure``, a small untimed
+    warm-up call on the first rows, then the first batch under ``tracemalloc`` (the peak
+    memory), then the rest in at least ``THROUGHPUT_PARTS`` timed consecutive parts of at most
+    ``batch_size`` rows (the throughput). A model whose output for a batch has another number
+    of rows than the batch, another shape, or no rows at all, is called once on all of ``X``
+    instead, so what the caller checks is what one call returns; a model that raises raises.
 
     Examples
     --------
@@ -115,26 +128,31 @@ def score_in_batches(score: Scorer, X: pd.DataFrame, *,
     >>> score_in_batches(lambda f: f["a"].to_numpy(), X, batch_size=600)[1] is None
     True
     """
-    size = int(batch_size or BATCH_ROWS)
+    size = SCORING_BATCH_ROWS if batch_size is None else int(batch_size)
     n = len(X)
     if size < 1 or n < 2 * size:
         return np.asarray(score(X)), None
-    score(X.iloc[: min(100, size)])  # untimed warm-up: first-call work is not the model's cost
+    if not measure:
+        edges = np.arange(0, n + size, size).clip(max=n)
+        outputs = [np.asarray(score(X.iloc[lo:hi])) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
+        sizes = [hi - lo for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
+        return (np.concatenate(outputs, axis=0) if _stackable(outputs, sizes) else np.asarray(score(X))), None
+    score(X.iloc[: min(_WARMUP_ROWS, size)])  # untimed warm-up: first-call work is not the model's cost
     peak, first = _peak_memory_mb(score, X.iloc[:size])
-    parts = max(THROUGHPUT_PARTS, math.ceil((n - size) / size))
-    edges = np.linspace(size, n, parts + 1).round().astype(int)
-    outputs, seconds = [np.asarray(first)], np.empty(parts)
-    for i in range(parts):
-        frame = X.iloc[edges[i]:edges[i + 1]]
-        t0 = time.perf_counter()
-        out = score(frame)
-        seconds[i] = time.perf_counter() - t0
-        outputs.append(np.asarray(out))
-    if any(o.ndim == 0 for o in outputs) or [o.shape[0] for o in outputs] != [size, *np.diff(edges).tolist()]:
+    rest = X.iloc[size:]
+    part_rows, seconds, outputs = _timed_parts(score, rest, parts=min(len(rest), max(
+        THROUGHPUT_PARTS, math.ceil(len(rest) / size))), keep=True)
+    outputs = [np.asarray(first), *outputs]
+    if not _stackable(outputs, [size, *part_rows.astype(int).tolist()]):
         return np.asarray(score(X)), None
     return np.concatenate(outputs, axis=0), BatchMeasure(batch_rows=size, peak_memory_mb=peak,
-                                                          part_rows=np.diff(edges).astype(np.float64),
-                                                          part_seconds=seconds)
+                                                          part_rows=part_rows, part_seconds=seconds)
+
+
+def _stackable(outputs: list[np.ndarray], rows: list[int]) -> bool:
+    """Whether the batches' outputs are one output per row of each batch, all of one shape."""
+    return all(o.ndim >= 1 for o in outputs) and [o.shape[0] for o in outputs] == rows \
+        and len({o.shape[1:] for o in outputs}) == 1
 
 
 def _scorer(model: Any) -> tuple[Scorer | None, int | None, str | None]:
@@ -156,7 +174,7 @@ def operational_evidence(
     *,
     latency_calls: int = 1000,
     warmup: int = 20,
-    batch_size: int = BATCH_ROWS,
+    batch_size: int = SCORING_BATCH_ROWS,
     seed: int = 0,
     model_bytes: int | None = None,
     latency_budget_s: float | None = LATENCY_BUDGET_S,
@@ -179,7 +197,7 @@ def operational_evidence(
         Rows scored in the throughput and memory runs (capped at ``len(X)``).
     measured : BatchMeasure, optional
         The peak memory and throughput parts ``score_in_batches`` measured while the review
-        scored ``X``: used instead of scoring a batch again.
+        scored ``X``: used instead of scoring a batch again (``batch_size`` is then not used).
 
     Returns
     -------
@@ -236,8 +254,8 @@ def operational_evidence(
                     break
         timings = timings[:made]
         if measured is None:
-            score(batch.iloc[: min(100, len(batch))])
-            part_rows, part_seconds = _timed_parts(score, batch)
+            score(batch.iloc[: min(_WARMUP_ROWS, len(batch))])
+            part_rows, part_seconds, _ = _timed_parts(score, batch)
             peak, _ = _peak_memory_mb(score, batch)
             batch_rows, source = len(batch), "a separate scoring of the first evaluation rows"
         else:
@@ -273,17 +291,21 @@ def _precise(timings: np.ndarray) -> bool:
     return p95 > 0 and lo >= p95 * (1 - LATENCY_PRECISION) and hi <= p95 * (1 + LATENCY_PRECISION)
 
 
-def _timed_parts(score: Scorer, batch: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and wall seconds of each of ``THROUGHPUT_PARTS`` consecutive parts of ``batch``."""
-    k = max(1, min(THROUGHPUT_PARTS, len(batch)))
+def _timed_parts(score: Scorer, batch: pd.DataFrame, *, parts: int = THROUGHPUT_PARTS,
+                 keep: bool = False) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Rows and wall seconds of each of ``parts`` consecutive equal parts of ``batch`` (at most one
+    a row), and with ``keep`` each part's output (else an empty list)."""
+    k = max(1, min(parts, len(batch)))
     edges = np.linspace(0, len(batch), k + 1).round().astype(int)
-    seconds = np.empty(k)
+    seconds, outputs = np.empty(k), []
     for i in range(k):
         part = batch.iloc[edges[i]:edges[i + 1]]
         t0 = time.perf_counter()
-        score(part)
+        out = score(part)
         seconds[i] = time.perf_counter() - t0
-    return np.diff(edges).astype(np.float64), seconds
+        if keep:
+            outputs.append(np.asarray(out))
+    return np.diff(edges).astype(np.float64), seconds, outputs
 
 
 def throughput_entry(rows: np.ndarray, seconds: np.ndarray, *, confidence: float = 0.95) -> dict[str, Any]:
@@ -402,17 +424,18 @@ def quantile_ci(values: np.ndarray, q: float, *, confidence: float = 0.95,
 
 def _peak_memory_mb(score: Scorer, batch: pd.DataFrame) -> tuple[float, Any]:
     """``tracemalloc`` peak (MiB) above what was allocated before, while scoring ``batch``; and the scores."""
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    base, _ = tracemalloc.get_traced_memory()
-    try:
-        out = score(batch)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
+    with _TRACE_LOCK:
+        was_tracing = tracemalloc.is_tracing()
         if not was_tracing:
-            tracemalloc.stop()
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        try:
+            out = score(batch)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            if not was_tracing:
+                tracemalloc.stop()
     return max(peak - base, 0) / 2**20, out
 
 
