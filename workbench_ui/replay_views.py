@@ -120,15 +120,24 @@ def worst_first(frame: pd.DataFrame, max_psi: Mapping[str, float]) -> list[str]:
 
 
 def psi_heatmap(frame: pd.DataFrame, order: Sequence[str], *, limit: float | None) -> Any:
+    """PSI per feature and window; the cells at or over the guardrail ``limit`` carry their value.
+
+    Only those: a label in every cell (the demo's 200) made the page's switch 0.2–0.3 s slower in
+    the browser (each is a text element plotly measures and places). Every value is in the hover
+    and in the chart's table.
+    """
     import plotly.graph_objects as go
 
     frame = frame.loc[list(order)]
+    over = (lambda v: "" if pd.isna(v) or v < limit else f"{v:.2f}") if limit else (lambda v: "")
+    labels = frame.map(over).to_numpy()
     fig = go.Figure(go.Heatmap(z=frame.to_numpy(dtype=float), x=list(frame.columns), y=list(frame.index),
                                colorscale="Cividis", zmin=0, zmax=max(0.5, float(frame.max().max() or 0)),
                                colorbar={"title": "PSI"},
-                               text=frame.map(lambda v: "" if pd.isna(v) else f"{v:.2f}").to_numpy(),
-                               texttemplate="%{text}", hovertemplate="%{y}, week of %{x}: PSI %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=f"Input drift per window (PSI; guardrail {limit:g})" if limit else "Input drift per window (PSI)",
+                               **({"text": labels, "texttemplate": "%{text}"} if (labels != "").any() else {}),
+                               hovertemplate="%{y}, week of %{x}: PSI %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=f"Input drift per window (PSI; labelled: at or over the guardrail {limit:g})" if limit
+                      else "Input drift per window (PSI)",
                       height=60 + 34 * len(frame), margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       yaxis={"autorange": "reversed"})
     return fig
