@@ -235,7 +235,8 @@ def build_evidence(
     measured: dict[str, BatchMeasure] = {}  # peak memory and throughput of the scoring below, for operational
     for role in roles:
         say(f"scoring {role} on {len(review.evaluation)} rows")
-        runner = None if review.models[role].is_precomputed else _batches(role, measured, measure="operational" in chosen)
+        runner = None if review.models[role].is_precomputed else _batches(role, measured,
+                                                                          measure="operational" in chosen)
         scores[role] = np.asarray(review.scores(role, runner=runner))
     reference_scores = _reference_scores(review, chosen, roles, say)
     timings["scoring"] = time.perf_counter() - started

@@ -23,13 +23,15 @@
   one-row call, and under CPU contention that overhead, not the model, would dominate the figure.
 * **Throughput** (reviews of fewer than ``2 * SCORING_BATCH_ROWS`` rows, or whose scores were
   already computed; larger ones: the last bullet but one): one batch of up to ``batch_size``
-  rows scored after a small warm-up call, in ``THROUGHPUT_PARTS`` consecutive equal parts each timed on its own (the same rows and calls as
-  one batch, bar a few per-call overheads): ``throughput_rows_per_s`` is a metric object whose
-  value is rows per second of the whole batch, with the spread of the parts (``spread{min, max,
-  parts}``) and a t-interval over the parts' seconds per row, inverted.
+  rows scored after a small warm-up call, in ``THROUGHPUT_PARTS`` consecutive equal parts each
+  timed on its own (the same rows and calls as one batch, bar a few per-call overheads):
+  ``throughput_rows_per_s`` is a metric object whose value is rows per second of the whole
+  batch, with the spread of the parts (``spread{min, max, parts}``) and a t-interval over the
+  parts' seconds per row, inverted.
 * **Peak memory** (the same reviews): ``tracemalloc`` peak of Python and numpy allocations
-  during a separate scoring of the same batch (allocations made by native runtimes outside numpy, e.g.
-  onnxruntime's arena, are not seen), in MiB; one traced scoring at a time in the process.
+  during a separate scoring of the same batch (allocations made by native runtimes outside
+  numpy, e.g. onnxruntime's arena, are not seen), in MiB; one traced scoring at a time in the
+  process.
 * **Measured while the review scores**: ``build_evidence`` scores a review of at least
   ``2 * SCORING_BATCH_ROWS`` evaluation rows in batches of ``SCORING_BATCH_ROWS``
   (``score_in_batches``) instead of one call and, when the operational section is asked for
@@ -65,8 +67,8 @@ from threadpoolctl import threadpool_limits
 if TYPE_CHECKING:
     from workbench.artefacts import LoadedModel
 
-__all__ = ["LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "SCORING_BATCH_ROWS", "THROUGHPUT_PARTS", "BatchMeasure",
-           "calls_for_quantile_ci", "compare_operational", "latency_quantile", "operational_evidence", "quantile_ci",
+__all__ = ["LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "SCORING_BATCH_ROWS", "THROUGHPUT_PARTS",
+           "BatchMeasure", "calls_for_quantile_ci", "compare_operational", "latency_quantile", "operational_evidence", "quantile_ci",
            "score_in_batches", "throughput_entry"]
 
 #: Seconds of timed single-row calls per model before the latency loop may stop early (1.0 s since
@@ -132,27 +134,32 @@ def score_in_batches(score: Scorer, X: pd.DataFrame, *, batch_size: int | None =
     n = len(X)
     if size < 1 or n < 2 * size:
         return np.asarray(score(X)), None
-    if not measure:
-        edges = np.arange(0, n + size, size).clip(max=n)
-        outputs = [np.asarray(score(X.iloc[lo:hi])) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
-        sizes = [hi - lo for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
-        return (np.concatenate(outputs, axis=0) if _stackable(outputs, sizes) else np.asarray(score(X))), None
-    score(X.iloc[: min(_WARMUP_ROWS, size)])  # untimed warm-up: first-call work is not the model's cost
-    peak, first = _peak_memory_mb(score, X.iloc[:size])
-    rest = X.iloc[size:]
-    part_rows, seconds, outputs = _timed_parts(score, rest, parts=min(len(rest), max(
-        THROUGHPUT_PARTS, math.ceil(len(rest) / size))), keep=True)
-    outputs = [np.asarray(first), *outputs]
-    if not _stackable(outputs, [size, *part_rows.astype(int).tolist()]):
+    measured: BatchMeasure | None = None
+    if measure:
+        score(X.iloc[: min(_WARMUP_ROWS, size)])  # untimed warm-up: first-call work is not the model's cost
+        peak, first = _peak_memory_mb(score, X.iloc[:size])
+        rest = X.iloc[size:]
+        part_rows, seconds, outputs = _timed_parts(score, rest, parts=min(len(rest), max(
+            THROUGHPUT_PARTS, math.ceil(len(rest) / size))), keep=True)
+        outputs, rows = [np.asarray(first), *outputs], [size, *part_rows.astype(int).tolist()]
+        measured = BatchMeasure(batch_rows=size, peak_memory_mb=peak, part_rows=part_rows, part_seconds=seconds)
+    else:
+        starts = range(0, n, size)
+        outputs = [np.asarray(score(X.iloc[lo:lo + size])) for lo in starts]
+        rows = [min(size, n - lo) for lo in starts]
+    joined = _joined(outputs, rows)
+    if joined is None:  # what one call returns, for the caller's checks to read
         return np.asarray(score(X)), None
-    return np.concatenate(outputs, axis=0), BatchMeasure(batch_rows=size, peak_memory_mb=peak,
-                                                          part_rows=part_rows, part_seconds=seconds)
+    return joined, measured
 
 
-def _stackable(outputs: list[np.ndarray], rows: list[int]) -> bool:
-    """Whether the batches' outputs are one output per row of each batch, all of one shape."""
-    return all(o.ndim >= 1 for o in outputs) and [o.shape[0] for o in outputs] == rows \
-        and len({o.shape[1:] for o in outputs}) == 1
+def _joined(outputs: list[np.ndarray], rows: list[int]) -> np.ndarray | None:
+    """The batches' outputs as one, when they are one output per row of each batch, all of one
+    shape; else None."""
+    if all(o.ndim >= 1 for o in outputs) and [o.shape[0] for o in outputs] == rows \
+            and len({o.shape[1:] for o in outputs}) == 1:
+        return np.concatenate(outputs, axis=0)
+    return None
 
 
 def _scorer(model: Any) -> tuple[Scorer | None, int | None, str | None]:

@@ -126,9 +126,9 @@ def _model_view(model: Any, X: pd.DataFrame, perturbed: list[str]) -> pd.DataFra
     """The sample the ~30 perturbed copies are made from: for a model that names its inputs (a
     ``LoadedModel``'s ``features``, which its ``predict_scores`` selects), those and the perturbed
     columns only (the other columns would be copied and concatenated for nothing), so the scores
-    are the same. A scorer that names no inputs may read any column and gets them all. (Holding string columns as Python objects once was tried and
-    dropped: the encoders were slower on object columns, 0.76 s against 0.65 s for a logistic
-    pipeline.)"""
+    are the same. A scorer that names no inputs may read any column and gets them all. (Holding
+    string columns as Python objects once was tried and dropped: the encoders were slower on
+    object columns, 0.76 s against 0.65 s for a logistic pipeline.)"""
     names = getattr(model, "features", None)
     if names and not getattr(model, "is_precomputed", False) and set(names) <= set(X.columns):
         return X.loc[:, list(dict.fromkeys([*names, *perturbed]))]
