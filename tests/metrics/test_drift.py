@@ -18,6 +18,7 @@ from workbench.errors import DataError
 from workbench.metrics.drift import (
     ReferenceProfile,
     build_reference_profile,
+    category_codes,
     drift_evidence,
     score_drift,
     severity_band,
@@ -110,6 +111,29 @@ def test_categorical_chi2_js_unseen_missing_against_scipy():
     assert entry["unseen_rate"] == pytest.approx(unseen / 2000)
     assert entry["missing_rate_current"] == pytest.approx(50 / 2000)
     assert entry["severity"] == "major"
+
+
+_LABELS = st.one_of(st.none(), st.sampled_from(["a", "b", "", "é", "z z", "a\x00"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_LABELS, min_size=1, max_size=60), st.lists(_LABELS, min_size=0, max_size=60))
+def test_arrow_string_codes_equal_the_pandas_index_lookup(ref, cur):
+    categories = sorted({v for v in ref if v is not None})
+    arrow = pd.Series(cur, dtype="string[pyarrow]")
+    assert arrow.dtype.storage == "pyarrow"  # the fast path is the one under test
+    expected = pd.Index(categories).get_indexer(pd.Series(cur, dtype=object))
+    for series in (arrow, pd.Series(cur, dtype="str"), pd.Series(cur, dtype=object),
+                   pd.Series(cur, dtype="string[python]")):
+        codes, n_missing = category_codes(series, categories)
+        np.testing.assert_array_equal(codes, expected)
+        assert n_missing == sum(v is None for v in cur)
+    if categories:  # the whole entry is the same whichever string type holds the columns
+        frames = [pd.DataFrame({"c": pd.Series(v, dtype=t)}) for v, t in ((ref, object), (cur, object))]
+        arrows = [pd.DataFrame({"c": pd.Series(v, dtype="string[pyarrow]")}) for v in (ref, cur)]
+        a = drift_evidence(*frames, features=["c"], categorical=["c"])["features"]["c"]
+        b = drift_evidence(*arrows, features=["c"], categorical=["c"])["features"]["c"]
+        assert canonical_json(a) == canonical_json(b)
 
 
 def test_profile_json_round_trip_gives_same_psi_and_bounded_ks():

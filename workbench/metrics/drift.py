@@ -47,6 +47,7 @@ __all__ = [
     "ReferenceProfile",
     "build_reference_profile",
     "categorical_drift_from_counts",
+    "category_codes",
     "drift_evidence",
     "numeric_drift_from_cells",
     "score_drift",
@@ -168,11 +169,32 @@ def _ks_p_value(d: float, prof: FeatureProfile, x: np.ndarray, n_cur: int, *, ex
     return float(np.clip(stats.kstwobign.sf(d * np.sqrt(en)), 0, 1)), "asymptotic (Kolmogorov limit)"
 
 
+def category_codes(series: pd.Series, categories: Sequence[Any]) -> tuple[np.ndarray, int]:
+    """Index of each value in ``categories`` (-1: unseen or missing) and the number missing.
+
+    Arrow-backed strings (pandas' default string type) are matched by Arrow's hash lookup; the
+    general path converts them to Python objects first, ten times slower at 1M rows.
+
+    >>> category_codes(pd.Series(["b", None, "z", "a"], dtype="str"), ["a", "b"])
+    (array([ 1, -1, -1,  0]), 1)
+    """
+    dtype = series.dtype
+    if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+            and all(isinstance(c, str) for c in categories)):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pa.array(series)
+        found = pc.index_in(values, value_set=pa.array(list(categories), type=values.type))
+        codes = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        return codes, int(values.null_count)
+    codes = pd.Index(list(categories)).get_indexer(series)
+    return codes, int(series.isna().sum())
+
+
 def _categorical_drift(prof: FeatureProfile, series: pd.Series, epsilon: float) -> dict[str, Any]:
-    missing = series.isna().to_numpy()
-    codes = pd.Index(list(prof.categories)).get_indexer(series)  # -1: unseen or missing
+    codes, n_missing = category_codes(series, prof.categories)
     cur = np.bincount(codes[codes >= 0], minlength=len(prof.categories))
-    n_missing = int(missing.sum())
     n_unseen = int((codes < 0).sum()) - n_missing
     return categorical_drift_from_counts(prof, cur, n_unseen=n_unseen, n_missing=n_missing, epsilon=epsilon)
 
