@@ -30,10 +30,10 @@ run: install
 	@echo "Open http://localhost:$(PORT) and sign in with one of the demo users above."
 	WORKBENCH_DB=$(DB) WORKBENCH_KEYS=$(KEYS) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
-## make test: install, type-check workbench/ (mypy, settings in pyproject.toml), then run the whole suite
+## make test: install, type-check the domain and the app (mypy, settings in pyproject.toml), then run the whole suite
 ## (unit, AppTest, browser end-to-end)
 test: install e2e-deps
-	$(BIN)/python -m mypy workbench
+	$(BIN)/python -m mypy workbench workbench_ui pages app.py
 	$(BIN)/python -m pytest
 
 # The browser test needs Debian's chromium and poppler-utils, the store tests a PostgreSQL server

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 import streamlit as st
 import yaml
@@ -18,7 +20,7 @@ store = context.store()
 st.title("Governance")
 
 
-def _save(kind: str, content: dict, version: int | None) -> None:
+def _save(kind: Literal["readiness", "model_card"], content: dict, version: int | None) -> None:
     with guard(f"save the {kind.replace('_', ' ')}"):
         store.save_document(review_id, kind, content, actor=user.user, expected_version=version)
         st.toast(f"{kind.replace('_', ' ').capitalize()} saved", icon=":material/save:")

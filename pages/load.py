@@ -23,7 +23,7 @@ st.write("A review compares a **candidate** model with the **baseline** in produ
 def _open(path: Path, where: str) -> None:
     with guard(f"open {path.name}"), st.spinner("Checking the manifest, loading the models and data …"):
         data, review_id = review.open_review(path, actor=user.user)
-        context.set_manifest(data.manifest.source, review_id)
+        context.set_manifest(data.manifest.source or path, review_id)
         st.session_state.pop("wb_load_error", None)
         st.rerun()
     st.session_state["wb_load_error"] = where
@@ -59,6 +59,7 @@ with upload_tab:
     artefacts = st.file_uploader("Models, data sets, policy and model card named in review.yaml",
                                  accept_multiple_files=True, key="upload_artefacts")
     if st.button("Check and open", key="open_upload", disabled=manifest_file is None):
+        assert manifest_file is not None  # the button is disabled until a file is chosen
         with guard("stage the uploaded review"):
             staged = stage_upload(manifest_file.name, manifest_file.getvalue(),
                                   {f.name: f.getvalue() for f in artefacts or []}, root=context.uploads_dir())

@@ -43,7 +43,8 @@ with answer_tab:
             submitted = response is not None and response.status == "submitted"
             form.render_form(template, review_id, response, disabled=submitted)
             if submitted:
-                st.success(f"Submitted on {response.submitted_at[:16]}. Revise to change an answer.", icon=":material/task_alt:")
+                assert response is not None  # submitted: there is a response
+                st.success(f"Submitted on {(response.submitted_at or '')[:16]}. Revise to change an answer.", icon=":material/task_alt:")
                 reason = st.text_input("Reason for revising", key=f"revise_reason_{tid}")
                 if st.button("Revise my answers", key=f"revise_{tid}", disabled=not reason):
                     from workbench.questionnaires import revise
@@ -51,6 +52,7 @@ with answer_tab:
                     revise(store, template, review_id, user.user, reason=reason, actor=user.user)
                     st.rerun()
             elif st.button("Submit", type="primary", key=f"submit_{tid}", disabled=response is None):
+                assert response is not None  # the button is disabled without a response
                 with guard("submit the questionnaire"):
                     submit(store, template, review_id, user.user, expected_version=response.version)
                     st.toast("Submitted", icon=":material/task_alt:")

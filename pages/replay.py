@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -20,7 +22,8 @@ st.write("The manifest's timestamped traffic replayed window by window through b
          "(shadow mode), a staged canary rollout checked against guardrails, and the production batches and alerts "
          "recorded after promotion.")
 
-result, stored = None, {}
+result: dict[str, Any] | None = None
+stored: dict[str, Any] = {}
 if data.manifest.data.replay is None:
     st.info("This review has no replay traffic (manifest `data.replay`): add timestamped production-like rows to "
             "run a shadow replay and canary simulation.", icon=":material/info:")
@@ -57,6 +60,7 @@ if result is not None:
     else:
         stages = " → ".join(f"{s:g}%" for s in canary["guardrails"]["stages"])
         if canary["status"] == "halted":
+            assert halted is not None  # a halted canary names where it halted
             # a halted canary is a finding of the review, not an error of the app: warning, not st.error
             breaches = "; ".join(f"{b['guardrail']} {widgets.fmt(b['value'])} breaches the limit {widgets.fmt(b['limit'])}"
                                  for b in halted["breaches"])
@@ -101,11 +105,12 @@ if result is not None:
     widgets.chart(rv.psi_line(psi, feature, limit=limit), key="psi_line")
 
     st.subheader("Decision flips by group")
-    by_group = next((w["flips"]["by_group"] for w in windows if w.get("flips")), {})
+    by_group: dict[str, Any] = next((w["flips"]["by_group"] for w in windows if w.get("flips")), {})
     columns = [c for c in data.sensitive_features if c in by_group] + [c for c in by_group if c not in data.sensitive_features]
     if columns:
         column = st.selectbox("Group by", columns, key="flip_column",
                               format_func=lambda c: f"{c} (sensitive)" if c in data.sensitive_features else c)
+        assert column is not None  # a select box with options and no empty choice
         flips = rv.flips_frame(windows, column)
         st.dataframe(flips, hide_index=True, width="stretch", key="flip_table",
                      column_config={"flip rate": st.column_config.NumberColumn(format="%.3f")})
@@ -123,6 +128,7 @@ if any(r in user.roles for r in RECORD_ROLES):
                                   "the timestamp column and, where known, the label", type=["csv", "parquet"],
                                   key="monitor_upload")
         if st.button("Record the batch", key="monitor_record", disabled=upload is None):
+            assert upload is not None  # the button is disabled until a file is chosen
             with guard("record the production batch"):
                 recorded = replay.record_batch(data, upload.name, upload.getvalue(), store=context.store(),
                                                 actor=user.user)

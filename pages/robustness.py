@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -53,26 +55,26 @@ with guard("show drift, robustness and operational evidence"):
 
     st.subheader("Stress tests")
     if not widgets.not_available(ev, "robustness"):
-        rows = [{"model": r, "test": t["name"], "metric": t.get("metric"),
-                 "clean": widgets.fmt(metric_value(t.get("clean"))),
-                 "perturbed [95% CI]": widgets.fmt(t.get("perturbed")),
-                 "degradation [95% CI]": widgets.fmt(t.get("degradation")), "error": t.get("error") or ""}
-                for r, m in ev["models"].items() for t in m.get("robustness", {}).get("tests", [])]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="robustness_table")
+        test_rows = [{"model": r, "test": t["name"], "metric": t.get("metric"),
+                      "clean": widgets.fmt(metric_value(t.get("clean"))),
+                      "perturbed [95% CI]": widgets.fmt(t.get("perturbed")),
+                      "degradation [95% CI]": widgets.fmt(t.get("degradation")), "error": t.get("error") or ""}
+                     for r, m in ev["models"].items() for t in m.get("robustness", {}).get("tests", [])]
+        st.dataframe(pd.DataFrame(test_rows), hide_index=True, width="stretch", key="robustness_table")
         st.caption("Degradation > 0 means worse. Intervals: paired Poisson bootstrap over the sampled rows.")
 
     st.subheader("Latency, throughput and memory")
     if not widgets.not_available(ev, "operational"):
-        rows = []
+        op_rows: list[dict[str, Any]] = []
         for r, m in ev["models"].items():
             op = m.get("operational", {})
             lat = op.get("latency_ms", {})
-            rows.append({"model": r, "p50 (ms) [95% CI]": widgets.fmt(lat.get("p50"), 2),
-                         "p95 (ms) [95% CI]": widgets.fmt(lat.get("p95"), 2),
-                         "p99 (ms) [95% CI]": widgets.fmt(lat.get("p99"), 2),
-                         "throughput (rows/s) [95% CI]": widgets.fmt(op.get("throughput_rows_per_s"), 0),
-                         "model size (KiB)": widgets.fmt((op.get("model_bytes") or 0) / 1024, 1),
-                         "peak memory (MiB)": widgets.fmt(op.get("peak_memory_mb"), 1)})
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="operational_table")
+            op_rows.append({"model": r, "p50 (ms) [95% CI]": widgets.fmt(lat.get("p50"), 2),
+                            "p95 (ms) [95% CI]": widgets.fmt(lat.get("p95"), 2),
+                            "p99 (ms) [95% CI]": widgets.fmt(lat.get("p99"), 2),
+                            "throughput (rows/s) [95% CI]": widgets.fmt(op.get("throughput_rows_per_s"), 0),
+                            "model size (KiB)": widgets.fmt((op.get("model_bytes") or 0) / 1024, 1),
+                            "peak memory (MiB)": widgets.fmt(op.get("peak_memory_mb"), 1)})
+        st.dataframe(pd.DataFrame(op_rows), hide_index=True, width="stretch", key="operational_table")
         st.caption("Latency intervals: order statistics of the timed single-row calls (an end too few calls "
                    "can bound is not shown); throughput: t-interval over the batch's timed parts.")

@@ -1,4 +1,4 @@
-"""Every public face is typed, and with the real classes (`make test` runs mypy over workbench/ too).
+"""Every public face is typed, and with the real classes (`make test` runs mypy over workbench/ and the app too).
 
 mypy checks the bodies; these tests pin what mypy's settings cannot say per name: each function
 a package exports through ``__all__`` (and each public method of an exported class) annotates

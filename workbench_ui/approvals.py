@@ -8,7 +8,7 @@ rule's name, and every refusal is audited by the store.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -44,7 +44,7 @@ def signoff_form(data: Any, review_id: str, pol: Any, roles: tuple[str, ...], us
         role = st.selectbox("Sign as", mine, key="signoff_role", format_func=lambda r: r.replace("_", " "))
         comment = st.text_area("Comment (required for a rejection)", key="signoff_comment")
         approve, reject = st.columns(2)
-        verdict = "approve" if approve.form_submit_button("Approve", type="primary") else (
+        verdict: Literal["approve", "reject"] | None = "approve" if approve.form_submit_button("Approve", type="primary") else (
             "reject" if reject.form_submit_button("Reject") else None)
     if verdict:
         with guard(f"record your {verdict}"):

@@ -66,9 +66,9 @@ def _widget(template: Any, q: Any, review_id: str, current: Any, *, disabled: bo
     key = widget_key(template.id, q.id)
     if key not in st.session_state and current is not None:
         st.session_state[key] = current
-    common = {"key": key, "disabled": disabled, "help": q.guidance or None,
+    common: dict[str, Any] = {"key": key, "disabled": disabled, "help": q.guidance or None,
               "on_change": _save, "args": (template, review_id, q.id)}
-    empty = {} if key in st.session_state else {"index": None}  # a default next to session state warns
+    empty: dict[str, Any] = {} if key in st.session_state else {"index": None}  # a default next to session state warns
     label = f"{q.text}{'' if q.required else ' (optional)'}"
     if q.type == "likert":
         anchors = template.anchors_for(q)
@@ -76,16 +76,17 @@ def _widget(template: Any, q: Any, review_id: str, current: Any, *, disabled: bo
                  format_func=lambda v: f"{v} · {anchors.get(v, '')}".rstrip(" ·"), **common)
     elif q.type == "yes_no_na":
         names = {"yes": "Yes", "no": "No", "na": "Not applicable"}
-        st.radio(label, list(q.choices), horizontal=True, **empty, format_func=names.get, **common)
+        st.radio(label, list(q.choices), horizontal=True, **empty, format_func=lambda v: names.get(v, v), **common)
     elif q.type == "single_choice":
         labels = {o.value: o.label for o in q.options}
-        st.radio(label, list(labels), **empty, format_func=labels.get, **common)
+        st.radio(label, list(labels), **empty, format_func=lambda v: labels.get(v, v), **common)
     elif q.type == "multiple_choice":
         labels = {o.value: o.label for o in q.options}
-        st.multiselect(label, list(labels), format_func=labels.get, **common)
+        st.multiselect(label, list(labels), format_func=lambda v: labels.get(v, v), **common)
     elif q.type == "number":
-        st.number_input(f"{label}{f' ({q.unit})' if q.unit else ''}", **({} if empty == {} else {"value": None}), min_value=q.min, max_value=q.max,
-                        step=1 if q.integer else None, **common)
+        number: dict[str, Any] = {"min_value": q.min, "max_value": q.max, "step": 1 if q.integer else None,
+                                  **({} if empty == {} else {"value": None})}
+        st.number_input(f"{label}{f' ({q.unit})' if q.unit else ''}", **number, **common)
     else:
         st.text_area(label, **common)
 

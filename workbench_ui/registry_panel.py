@@ -36,7 +36,8 @@ def versions(data: Any) -> None:
 
 def promote(data: Any, decision: Any, policy: Any, user: Any) -> None:
     """A Promote button for a user holding a promotion role, shown only when the decision is GO."""
-    if data.manifest.candidate.uri is None or decision.outcome != "GO":
+    source = data.manifest.source  # the review.yaml the app loaded; promote_review reads it again
+    if data.manifest.candidate.uri is None or decision.outcome != "GO" or source is None:
         return
     if not set(user.roles) & set(policy.promoter_roles):
         st.caption(f"On GO, {', '.join(policy.promoter_roles)} may promote the candidate to @{ALIAS}.")
@@ -46,7 +47,7 @@ def promote(data: Any, decision: Any, policy: Any, user: Any) -> None:
              f"(`{data.manifest.candidate.uri}`). Every precondition is checked again first.")
     if st.button(f"Promote to {ALIAS}", type="primary", key="promote_button", icon=":material/rocket_launch:"):
         with guard("promote"):
-            outcome = promote_review(context.manifest_path(), alias=ALIAS, user=user.user, store=context.store(),
+            outcome = promote_review(source, alias=ALIAS, user=user.user, store=context.store(),
                                      keys=context.keys_dir(), untrusted=True)
             if outcome.exit_code == 0:
                 st.success(f"Promoted: version {outcome.version} is now @{ALIAS}"

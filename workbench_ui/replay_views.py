@@ -159,7 +159,7 @@ def flips_frame(windows: Sequence[Mapping[str, Any]], column: str) -> pd.DataFra
     """Decision flips per group of ``column`` (``workbench.replay.flips_by_group``) as a table."""
     from workbench.replay import flips_by_group
 
-    return pd.DataFrame(flips_by_group(list(windows), column))
+    return pd.DataFrame(flips_by_group(windows, column))
 
 
 def timeline_frame(canary: Mapping[str, Any]) -> pd.DataFrame:

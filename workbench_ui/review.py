@@ -33,6 +33,7 @@ from workbench.artefacts import load_manifest
 from workbench_ui import context
 
 if TYPE_CHECKING:
+    from workbench.auth import User
     from workbench.governance import CheckResult
 
 _compute_lock = threading.Lock()  # two sessions opening the same review compute its evidence once
@@ -65,7 +66,7 @@ def review_data(path: Path | None = None) -> ReviewData:
     return _load(str(path), _stamp(path))
 
 
-def open_review(path: Path, *, actor: str) -> tuple[ReviewData, str]:
+def open_review(path: Path, *, actor: str | User) -> tuple[ReviewData, str]:
     """Load a review and register it in the store (same id as the CLI: name + manifest path)."""
     data = review_data(path)
     m = data.manifest
@@ -134,7 +135,7 @@ def evidence(review: ReviewData, review_id: str | None) -> dict[str, Any]:
     return _stored(reg[key], review_id)
 
 
-def _start(review: ReviewData, review_id: str | None, store: Any, actor: str) -> _Job:
+def _start(review: ReviewData, review_id: str | None, store: Any, actor: str | User) -> _Job:
     from workbench.evidence import build_evidence
 
     job = _Job()
@@ -205,17 +206,22 @@ def evidence_seconds(review: ReviewData) -> float | None:
     return _registry()["timings"].get(review.evidence_digest)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _policy(path: str, stamp: str) -> Any:
+def _load_policy(m: Any) -> Any:
     from workbench.policy import default_policy, load_policy
 
-    m = load_manifest(Path(path))
     return load_policy(m.resolve(m.policy)) if m.policy is not None else default_policy()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _policy(path: str, stamp: str) -> Any:
+    return _load_policy(load_manifest(Path(path)))
 
 
 def policy(review: ReviewData) -> Any:
     """The review's promotion policy (manifest ``policy:``, else the shipped default)."""
     src = review.manifest.source
+    if src is None:  # a manifest built in memory: no file to key the cache by
+        return _load_policy(review.manifest)
     return _policy(str(src), _stamp(src))
 
 

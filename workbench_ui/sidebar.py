@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from workbench_ui import context, sso
@@ -21,22 +23,23 @@ def render(user: context.SessionUser) -> None:
             sso.log_out()
             st.rerun()
         st.divider()
-        if context.manifest_path() is None or context.review_id() is None:
+        path, review_id = context.manifest_path(), context.review_id()
+        if path is None or review_id is None:
             st.caption("No review loaded — start on **Load review**.")
             return
         with guard("show the review status"):
-            _review_status()
+            _review_status(path, review_id)
 
 
-def _review_status() -> None:
-    data = review_ui.review_data(context.manifest_path())
+def _review_status(path: Path, review_id: str) -> None:
+    data = review_ui.review_data(path)
     m = data.manifest
     st.markdown(f"**{m.name}**")
     for role, model in data.models.items():
         if model is not None:
             st.caption(f"{role.capitalize()}: {model.name} {model.version}")
     st.caption(f"Evidence digest `{data.evidence_digest[:12]}…`")
-    decision = review_ui.decision(data, context.review_id())
+    decision = review_ui.decision(data, review_id)
     badge(decision.outcome, f"Decision: {decision.outcome}")
     counts = {s: sum(c.status == s for c in decision.criteria) for s in _COUNTED}
     st.markdown(" · ".join(f"{s} **{n}**" for s, n in counts.items() if n or s not in ("WAIVED", "INCONCLUSIVE")))

@@ -8,7 +8,7 @@ statuses and readings always come with their word.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -22,7 +22,10 @@ NEUTRAL = "#999999"
 NAN = float("nan")  # plotly draws missing values (e.g. a missing feature value) without a colour
 
 # status → (streamlit badge colour, icon); text is always shown next to the colour
-STATUS_STYLE: dict[str, tuple[str, str]] = {
+#: The colours st.badge accepts.
+BadgeColour = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
+
+STATUS_STYLE: dict[str, tuple[BadgeColour, str]] = {
     "PASS": ("green", ":material/check_circle:"),
     "FAIL": ("red", ":material/cancel:"),
     "WARN": ("orange", ":material/warning:"),
@@ -91,7 +94,7 @@ def comparison_frame(evidence: Mapping[str, Any], metrics: Sequence[str], *, sec
     return pd.DataFrame(rows)
 
 
-def _reading_style(value: str) -> str:
+def _reading_style(value: object) -> str:
     # colour supports the word, never replaces it
     if value == "better":
         return f"color: {CANDIDATE}; font-weight: 600"

@@ -34,7 +34,7 @@ Binary tasks only (decisions are ``score >= threshold``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -361,7 +361,7 @@ def _summary(windows: list[dict[str, Any]], roles: list[str]) -> dict[str, Any]:
     }
 
 
-def flips_by_group(windows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
+def flips_by_group(windows: Sequence[Mapping[str, Any]], column: str) -> list[dict[str, Any]]:
     """Decision flips (candidate vs baseline) per group of ``column``, summed over the windows.
 
     Worst flip rate first; the app's replay page shows exactly these records.
