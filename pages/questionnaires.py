@@ -44,7 +44,8 @@ with answer_tab:
             form.render_form(template, review_id, response, disabled=submitted)
             if submitted:
                 assert response is not None  # submitted: there is a response
-                st.success(f"Submitted on {(response.submitted_at or '')[:16]}. Revise to change an answer.", icon=":material/task_alt:")
+                st.success(f"Submitted on {(response.submitted_at or '')[:16]}. Revise to change an answer.",
+                           icon=":material/task_alt:")
                 reason = st.text_input("Reason for revising", key=f"revise_reason_{tid}")
                 if st.button("Revise my answers", key=f"revise_{tid}", disabled=not reason):
                     from workbench.questionnaires import revise

@@ -44,8 +44,9 @@ def signoff_form(data: Any, review_id: str, pol: Any, roles: tuple[str, ...], us
         role = st.selectbox("Sign as", mine, key="signoff_role", format_func=lambda r: r.replace("_", " "))
         comment = st.text_area("Comment (required for a rejection)", key="signoff_comment")
         approve, reject = st.columns(2)
-        verdict: Literal["approve", "reject"] | None = "approve" if approve.form_submit_button("Approve", type="primary") else (
-            "reject" if reject.form_submit_button("Reject") else None)
+        verdict: Literal["approve", "reject"] | None = (
+            "approve" if approve.form_submit_button("Approve", type="primary")
+            else "reject" if reject.form_submit_button("Reject") else None)
     if verdict:
         with guard(f"record your {verdict}"):
             record_signoff(context.store(), pol, who, review_id, user.user, role, verdict=verdict, comment=comment,
