@@ -17,6 +17,7 @@ from workbench.policy import (
     evaluate_criterion,
     greater_is_better,
     load_policy,
+    manifest_policy,
     parse_policy,
     policy_json_schema,
 )
@@ -80,6 +81,20 @@ def test_default_policy_loads_and_has_a_stable_digest():
     assert set(p.required_signoff_roles) == {"product_owner", "data_scientist", "data_governance", "security", "legal", "operations"}
     kinds = {c.kind for c in p.criteria}
     assert kinds == {"absolute", "relative", "fairness", "drift", "operational", "robustness", "replay", "qualitative", "governance", "signoff"}
+
+
+def test_manifest_policy_is_the_named_file_resolved_against_the_manifest_else_the_default(tmp_path):
+    from workbench.artefacts import load_manifest
+
+    from tests._small_review import write_small_review
+
+    raw = yaml.safe_load(default_policy_text())
+    raw["id"], raw["criteria"][0]["min"] = "team-policy", 0.71
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "policy.yaml").write_text(yaml.safe_dump(raw))
+    named = load_manifest(write_small_review(tmp_path, extra={"policy": "rules/policy.yaml"}))
+    assert manifest_policy(named).digest == parse_policy(raw).digest != default_policy().digest
+    assert manifest_policy(load_manifest(write_small_review(tmp_path))).digest == default_policy().digest
 
 
 def test_digest_changes_with_any_bound_and_ignores_key_order():

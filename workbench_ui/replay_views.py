@@ -129,8 +129,7 @@ def psi_heatmap(frame: pd.DataFrame, order: Sequence[str], *, limit: float | Non
     import plotly.graph_objects as go
 
     frame = frame.loc[list(order)]
-    over = (lambda v: "" if pd.isna(v) or v < limit else f"{v:.2f}") if limit else (lambda v: "")
-    labels = frame.map(over).to_numpy()
+    labels = frame.map(lambda v: f"{v:.2f}" if limit and pd.notna(v) and v >= limit else "").to_numpy()
     fig = go.Figure(go.Heatmap(z=frame.to_numpy(dtype=float), x=list(frame.columns), y=list(frame.index),
                                colorscale="Cividis", zmin=0, zmax=max(0.5, float(frame.max().max() or 0)),
                                colorbar={"title": "PSI"},

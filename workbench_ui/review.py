@@ -206,22 +206,20 @@ def evidence_seconds(review: ReviewData) -> float | None:
     return _registry()["timings"].get(review.evidence_digest)
 
 
-def _load_policy(m: Any) -> Any:
-    from workbench.policy import default_policy, load_policy
-
-    return load_policy(m.resolve(m.policy)) if m.policy is not None else default_policy()
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _policy(path: str, stamp: str) -> Any:
-    return _load_policy(load_manifest(Path(path)))
+    from workbench.policy import manifest_policy
+
+    return manifest_policy(load_manifest(Path(path)))
 
 
 def policy(review: ReviewData) -> Any:
     """The review's promotion policy (manifest ``policy:``, else the shipped default)."""
     src = review.manifest.source
     if src is None:  # a manifest built in memory: no file to key the cache by
-        return _load_policy(review.manifest)
+        from workbench.policy import manifest_policy
+
+        return manifest_policy(review.manifest)
     return _policy(str(src), _stamp(src))
 
 

@@ -21,10 +21,10 @@ ROLE_COLOURS = {"candidate": CANDIDATE, "baseline": BASELINE}
 NEUTRAL = "#999999"
 NAN = float("nan")  # plotly draws missing values (e.g. a missing feature value) without a colour
 
-# status → (streamlit badge colour, icon); text is always shown next to the colour
 #: The colours st.badge accepts.
 BadgeColour = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
 
+# status → (streamlit badge colour, icon); text is always shown next to the colour
 STATUS_STYLE: dict[str, tuple[BadgeColour, str]] = {
     "PASS": ("green", ":material/check_circle:"),
     "FAIL": ("red", ":material/cancel:"),

@@ -71,15 +71,14 @@ def _open_store(args: argparse.Namespace, *, required: bool = False) -> Store | 
 
 
 def _policy_for(review: ReviewData, override: Path | None) -> Policy:
-    from workbench.policy import default_policy, load_policy
+    from workbench.policy import load_policy, manifest_policy
 
     m = review.manifest
     if override is not None:
         return load_policy(override)
-    if m.policy is not None:
-        return load_policy(m.resolve(m.policy))
-    progress(f"{m.display_file}: no 'policy:' given; using the shipped default policy")
-    return default_policy()
+    if m.policy is None:
+        progress(f"{m.display_file}: no 'policy:' given; using the shipped default policy")
+    return manifest_policy(m)
 
 
 def _parse_at(text: str | None) -> dt.datetime:

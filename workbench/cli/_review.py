@@ -20,7 +20,6 @@ from workbench.errors import ArtefactError, ManifestError
 
 if TYPE_CHECKING:
     from workbench.artefacts import Manifest
-    from workbench.policy import Policy
 
 ENGINES = ("auto", "numpy", "duckdb", "spark")
 
@@ -105,20 +104,12 @@ def _run(args: argparse.Namespace) -> int:
 def _in_memory_evidence(manifest: Manifest, include: list[str]) -> dict[str, Any]:
     from workbench.artefacts import load_review
     from workbench.evidence import build_evidence
-
-    from workbench.policy import evidence_margins
+    from workbench.policy import evidence_margins, manifest_policy
 
     review = load_review(manifest, progress=progress)
+    # the deltas are read against the margins the manifest's policy states: one source for "not worse"
     return build_evidence(review, include=include, progress=progress,
-                          margins=evidence_margins(_manifest_policy(manifest)))
-
-
-def _manifest_policy(manifest: Manifest) -> Policy:
-    """The manifest's policy (else the shipped default): the deltas are read against the margins it
-    states, one source for "not worse"."""
-    from workbench.policy import default_policy, load_policy
-
-    return load_policy(manifest.resolve(manifest.policy)) if manifest.policy is not None else default_policy()
+                          margins=evidence_margins(manifest_policy(manifest)))
 
 
 def _scale_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", "spark"],
@@ -213,10 +204,10 @@ def _engine_evidence(manifest: Manifest, source: str, engine: Literal["duckdb", 
             progress(f"profiling the reference {ref.name} ({len(spec.features)} features)")
             profile = build_profile(ref, features=list(spec.features), n_bins=manifest.settings.drift_bins)
             prof_digest = profile_digest(profile)
-    from workbench.policy import evidence_margins
+    from workbench.policy import evidence_margins, manifest_policy
 
     progress(f"scale engine ({engine}) on {what}, {spec.n_boot} bootstrap replicates")
     return build_evidence_at_scale(source, engine=engine, spec=spec, table=table, profile=profile,
                                    profile_digest=prof_digest, memory_limit=args.memory_limit, models=models or None,
                                    margin=manifest.settings.margin, progress=progress,
-                                   margins=evidence_margins(_manifest_policy(manifest)))
+                                   margins=evidence_margins(manifest_policy(manifest)))

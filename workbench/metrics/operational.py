@@ -68,8 +68,8 @@ if TYPE_CHECKING:
     from workbench.artefacts import LoadedModel
 
 __all__ = ["LATENCY_BUDGET_S", "LATENCY_PRECISION", "MIN_LATENCY_CALLS", "SCORING_BATCH_ROWS", "THROUGHPUT_PARTS",
-           "BatchMeasure", "calls_for_quantile_ci", "compare_operational", "latency_quantile", "operational_evidence", "quantile_ci",
-           "score_in_batches", "throughput_entry"]
+           "BatchMeasure", "calls_for_quantile_ci", "compare_operational", "latency_quantile", "operational_evidence",
+           "quantile_ci", "score_in_batches", "throughput_entry"]
 
 #: Seconds of timed single-row calls per model before the latency loop may stop early (1.0 s since
 #: issue 21: with the intervals the figures state their precision, and operational + robustness

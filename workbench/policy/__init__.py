@@ -26,6 +26,7 @@ from workbench.policy._policy import (
     evidence_margins,
     greater_is_better,
     load_policy,
+    manifest_policy,
     parse_policy,
     policy_json_schema,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "greater_is_better",
     "load_policy",
     "lookup",
+    "manifest_policy",
     "parse_policy",
     "policy_json_schema",
     "parties_for_review",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import PrivateAttr, ValidationError
 
@@ -47,6 +47,9 @@ from workbench.yamlio import parse_yaml, read_yaml
 from workbench.canonical import canonical_json, digest
 from workbench.errors import PolicyError
 from workbench.metrics import Margin, metric_direction
+
+if TYPE_CHECKING:
+    from workbench.artefacts import Manifest
 
 _KINDS = {
     "absolute",
@@ -314,6 +317,12 @@ def default_policy() -> Policy:
     return parse_policy(raw, source="default_policy.yaml")
 
 
+def manifest_policy(manifest: Manifest) -> Policy:
+    """The policy a manifest names (``policy:``, resolved against its folder), else the shipped
+    default. The submitter's choice: :func:`authoritative_policy` says whether it may decide."""
+    return load_policy(manifest.resolve(manifest.policy)) if manifest.policy is not None else default_policy()
+
+
 def policy_json_schema() -> dict[str, Any]:
     """JSON Schema of the policy format, generated from the pydantic models."""
     schema = PolicyModel.model_json_schema(mode="validation")
@@ -343,6 +352,7 @@ __all__ = [
     "evidence_margins",
     "greater_is_better",
     "load_policy",
+    "manifest_policy",
     "parse_policy",
     "policy_json_schema",
 ]

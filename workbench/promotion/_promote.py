@@ -129,7 +129,7 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     """
     from workbench.artefacts import load_manifest
     from workbench.engine import open_review
-    from workbench.policy import decide_review, default_policy, load_policy
+    from workbench.policy import decide_review, load_policy, manifest_policy
     from workbench.registry import PromotionRequest, TAG_PREFIX, lineage_changes, promote, recover, registry_problems
     from workbench.store import review_id_for
 
@@ -137,8 +137,7 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     at = at or dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = load_manifest(manifest_path, check_files=False)  # a glob is checked by open_review
     name = registry_model_name(manifest)
-    policy = load_policy(policy_path) if policy_path else (
-        load_policy(manifest.resolve(manifest.policy)) if manifest.policy else default_policy())
+    policy = load_policy(policy_path) if policy_path else manifest_policy(manifest)
     review_id = review_id_for(manifest.name)
     allowed = policy.promoter_roles
     if not set(user.roles) & set(allowed):
