@@ -144,6 +144,18 @@ def test_a_role_the_policy_does_not_name_cannot_promote(go, monkeypatch, capsys)
     assert audit_actions(go)[-1] == "permission_denied"
 
 
+def test_a_policy_the_promoter_writes_for_themself_cannot_promote(go, tmp_path, monkeypatch, capsys):
+    # pat (product owner) names rules of their own: no sign-off needed, product owners may promote.
+    # The role check passes on the submitter's policy, but a decision under it is a what-if, never GO.
+    raw = yaml.safe_load((go.root / "policy.yaml").read_text())
+    own = tmp_path / "mine.yaml"
+    own.write_text(yaml.safe_dump({**raw, "id": "mine", "promotion_roles": ["operations", "product_owner"],
+                                   "criteria": [c for c in raw["criteria"] if c.get("kind") != "signoff"]}))
+    out = assert_refused(go, monkeypatch, capsys, "--policy", str(own), user="pat",
+                         expect="the decision would only be a what-if: policy mine")
+    assert "is not the policy registered for model" in out
+
+
 def test_a_wrong_password_cannot_promote(go, monkeypatch, capsys):
     before = go.registry.snapshot(MODEL)
     monkeypatch.setattr("sys.stdin", io.StringIO("not-the-password\n"))

@@ -52,7 +52,13 @@ from workbench.policy._values import (
     read_value,
 )
 
-from workbench.policy._inputs import authoritative_policy, decide_review, model_name, qualitative_for_review
+from workbench.policy._inputs import (
+    authoritative_policy,
+    decide_review,
+    model_name,
+    policy_for_model,
+    qualitative_for_review,
+)
 from workbench.policy._duties import (
     ReviewParties,
     parties_for_review,
@@ -105,6 +111,7 @@ __all__ = [
     "manifest_policy",
     "parse_policy",
     "policy_json_schema",
+    "policy_for_model",
     "parties_for_review",
     "qualitative_for_review",
     "read_value",

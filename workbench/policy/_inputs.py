@@ -57,9 +57,14 @@ def authoritative_policy(review: ReviewData, policy: Policy, store: Store | None
     :func:`~workbench.policy.limit_decision`). When nothing was chosen and a policy is
     registered, the registered one is returned.
     """
+    return policy_for_model(model_name(review), policy, store, chosen=chosen)
+
+
+def policy_for_model(model: str, policy: Policy, store: Store | None, *, chosen: bool) -> tuple[Policy, str | None]:
+    """:func:`authoritative_policy` by the model's registered name, for a caller that has not
+    loaded the review: ``promote_review`` checks the promoter's role by these rules first."""
     from workbench.policy._policy import parse_policy
 
-    model = model_name(review)
     if store is None:
         return policy, (f"no review store, so policy {policy.id} {policy.version} is not a registered policy "
                         "and nothing is approved (run with --db)")

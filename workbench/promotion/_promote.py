@@ -129,7 +129,7 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     """
     from workbench.artefacts import load_manifest
     from workbench.engine import open_review
-    from workbench.policy import decide_review, load_policy, manifest_policy
+    from workbench.policy import decide_review, load_policy, manifest_policy, policy_for_model
     from workbench.registry import PromotionRequest, TAG_PREFIX, lineage_changes, promote, recover, registry_problems
     from workbench.store import review_id_for
 
@@ -137,7 +137,11 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     at = at or dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = load_manifest(manifest_path, check_files=False)  # a glob is checked by open_review
     name = registry_model_name(manifest)
-    policy = load_policy(policy_path) if policy_path else manifest_policy(manifest)
+    chosen = load_policy(policy_path) if policy_path else manifest_policy(manifest)
+    # judged, as the gate judges, by the policy data governance registered for the model: a
+    # submitter's own policy may not add promoters or drop criteria (its decision is a what-if)
+    policy, what_if = policy_for_model(str(manifest.candidate.name), chosen, store,
+                                       chosen=policy_path is not None or manifest.policy is not None)
     review_id = review_id_for(manifest.name)
     allowed = policy.promoter_roles
     if not set(user.roles) & set(allowed):
@@ -150,7 +154,7 @@ def promote_review(manifest_path: str | Path, *, alias: str, user: User, store: 
     _audit_recovery(store, user, review_id, recovered)
     say(f"resolving and loading {manifest.candidate.uri} from {registry.uri}")
     review = open_review(manifest, progress=say, untrusted=untrusted)  # in memory or at scale
-    reasons: list[str] = []
+    reasons: list[str] = [] if what_if is None else [f"the decision would only be a what-if: {what_if}"]
     if store.get_review(review_id) is None:
         reasons.append(f"review {manifest.name!r} is not in the store: run `workbench gate` and sign it off first")
         return _refuse(store, user, review_id, name, alias, reasons, recovered)
